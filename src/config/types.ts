@@ -1,0 +1,73 @@
+/** The validated, typed form of /etc/island.toml. Produced only by loadConfig(). */
+
+export type Family = 4 | 6;
+
+/** An interface address in CIDR form, as written by the user. */
+export interface Cidr {
+  /** canonical address text, e.g. "10.3.1.3" or "fd00:3030::2" */
+  address: string;
+  prefixlen: number;
+  family: Family;
+}
+
+interface TunnelCommon {
+  name: string;
+  /** underlay source address */
+  local: string;
+  /** the peer's reachable address */
+  remote: string;
+  /** optional underlay device */
+  dev?: string;
+  ttl?: number;
+  mtu?: number;
+  addresses: Cidr[];
+}
+
+export interface IpipTunnel extends TunnelCommon {
+  kind: 'ipip';
+}
+
+export interface VxlanTunnel extends TunnelCommon {
+  kind: 'vxlan';
+  vni: number;
+  /** UDP destination port */
+  port: number;
+  /** UDP source port range as the kernel takes it: [low, high) */
+  sourcePort?: { low: number; high: number };
+}
+
+export type TunnelConfig = IpipTunnel | VxlanTunnel;
+
+export interface BridgeConfig {
+  name: string;
+  mtu?: number;
+  addresses: Cidr[];
+  /** island-owned links to enslave */
+  ports: string[];
+}
+
+export interface RouteConfig {
+  /** destination prefix */
+  to: Cidr;
+  via?: string;
+  dev?: string;
+  metric?: number;
+}
+
+export interface DaemonConfig {
+  /** periodic full resync, milliseconds */
+  resyncMs: number;
+  /** wait after an event before reconciling, milliseconds */
+  debounceMs: number;
+}
+
+export interface Config {
+  /** the file it came from (for messages) */
+  path: string;
+  tunnels: TunnelConfig[];
+  bridges: BridgeConfig[];
+  routes: RouteConfig[];
+  /** sysctl name (dotted, under net.) → value as written to /proc/sys */
+  sysctl: Record<string, string>;
+  daemon: DaemonConfig;
+}

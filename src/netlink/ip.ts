@@ -1,0 +1,86 @@
+/** IP address text ⇄ the raw network-order bytes netlink carries. */
+import { isIP } from 'node:net';
+
+export function ipToBuffer(text: string): Buffer {
+  const fam = isIP(text);
+  if (fam === 4) return Buffer.from(text.split('.').map((p) => Number(p)));
+  if (fam === 6) return ipv6ToBuffer(text);
+  throw new Error(`not an IP address: ${text}`);
+}
+
+function ipv6ToBuffer(text: string): Buffer {
+  let s = text;
+  const out = Buffer.alloc(16);
+  // an embedded dotted quad (::ffff:1.2.3.4) becomes two hextets
+  const dot = s.lastIndexOf(':');
+  const tail = s.slice(dot + 1);
+  if (tail.includes('.')) {
+    const q = tail.split('.').map(Number);
+    s = `${s.slice(0, dot + 1)}${(((q[0] ?? 0) << 8) | (q[1] ?? 0)).toString(16)}:${(((q[2] ?? 0) << 8) | (q[3] ?? 0)).toString(16)}`;
+  }
+  const [head, rest] = s.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = rest !== undefined && rest !== '' ? rest.split(':') : [];
+  const groups = rest === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  return out;
+}
+
+export function bufferToIp(buf: Buffer): string {
+  if (buf.length === 4) return Array.from(buf).join('.');
+  if (buf.length === 16) {
+    const g: number[] = [];
+    for (let i = 0; i < 16; i += 2) g.push(buf.readUInt16BE(i));
+    return compressV6(g);
+  }
+  throw new Error(`bad address length ${buf.length}`);
+}
+
+/** RFC 5952 text: longest run of >= 2 zero groups becomes "::". */
+function compressV6(g: number[]): string {
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Canonical text of an address (lower-case, compressed), or undefined if invalid. */
+export function canonicalIp(text: string): string | undefined {
+  if (!isIP(text)) return undefined;
+  return bufferToIp(ipToBuffer(text));
+}
+
+export function familyOf(text: string): 4 | 6 | undefined {
+  const f = isIP(text);
+  return f === 4 || f === 6 ? f : undefined;
+}
+
+/** The network address of addr/prefixlen, as canonical text. */
+export function networkOf(addr: string, prefixlen: number): string {
+  const b = ipToBuffer(addr);
+  for (let bit = prefixlen; bit < b.length * 8; bit++) {
+    const i = bit >> 3;
+    b[i] = (b[i] ?? 0) & ~(0x80 >> (bit & 7));
+  }
+  return bufferToIp(b);
+}
+
+/** Whether addr lies inside net/prefixlen (same family). */
+export function inSubnet(addr: string, net: string, prefixlen: number): boolean {
+  if (familyOf(addr) !== familyOf(net)) return false;
+  return networkOf(addr, prefixlen) === networkOf(net, prefixlen);
+}

@@ -1,0 +1,55 @@
+/**
+ * Netlink attribute (NLA) encoding for the nested IFLA_INFO_DATA of each link
+ * kind. node-netlink has no formatter for IPIP (IFLA_IPTUN_*) and its VXLAN
+ * formatter writes ports in host byte order, so every kind encodes its own
+ * attributes with these few helpers: one byte-exact path for all kinds.
+ */
+
+const NLA_HDRLEN = 4;
+const align4 = (n: number) => (n + 3) & ~3;
+
+export type Attr = [type: number, payload: Buffer];
+
+export function encodeAttrs(attrs: Attr[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [type, payload] of attrs) {
+    const len = NLA_HDRLEN + payload.length;
+    const hdr = Buffer.alloc(NLA_HDRLEN);
+    hdr.writeUInt16LE(len, 0);
+    hdr.writeUInt16LE(type, 2);
+    parts.push(hdr, payload, Buffer.alloc(align4(len) - len));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. */
+export function decodeAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & 0x3fff;
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    out.set(type, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+// Netlink integers are host byte order (little-endian on every arch we ship);
+// addresses and UDP ports are network byte order.
+export const u8 = (v: number) => Buffer.from([v & 0xff]);
+export const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0, 0);
+  return b;
+};
+export const be16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v, 0);
+  return b;
+};
+
+export const readU8 = (b: Buffer | undefined) => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
+export const readU32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
+export const readBe16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : undefined);
