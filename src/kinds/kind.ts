@@ -1,0 +1,31 @@
+/**
+ * One module per link kind, behind this one interface (like systemd-networkd's
+ * netdev vtable): how a declared link becomes IFLA_INFO_DATA, how a live one
+ * is read back, and which differences the kernel cannot change in place.
+ */
+import type { BridgeConfig, TunnelConfig } from '../config/types.js';
+
+export interface KindContext {
+  /** ifindex of a live link by name (underlay devices) */
+  ifindex(name: string): number | undefined;
+  /** name of a live link by ifindex */
+  ifname(ifindex: number): string | undefined;
+}
+
+/** The comparable attributes of one link: plain values only. */
+export type Spec = Record<string, string | number | undefined>;
+
+export interface LinkKind {
+  readonly kind: string;
+  /** attributes the file declares for this link, in the same shape decode() returns */
+  spec(decl: TunnelConfig | BridgeConfig): Spec;
+  /** IFLA_INFO_DATA for a new link; undefined when the kind needs none */
+  encode(spec: Spec, ctx: KindContext): Buffer | undefined;
+  /** a live link's IFLA_INFO_DATA back into a Spec */
+  decode(data: Buffer | undefined, ctx: KindContext): Spec;
+}
+
+/** Names of spec attributes that differ; each one forces a re-create. */
+export function specDiff(want: Spec, have: Spec): string[] {
+  return Object.keys(want).filter((k) => want[k] !== have[k]);
+}

@@ -1,0 +1,78 @@
+import type { VxlanTunnel } from '../config/types.js';
+import { bufferToIp, familyOf, ipToBuffer } from '../netlink/ip.js';
+import { type Attr, be16, decodeAttrs, encodeAttrs, readBe16, readU8, readU32, u8, u32 } from '../netlink/nla.js';
+import type { KindContext, LinkKind, Spec } from './kind.js';
+
+// include/uapi/linux/if_link.h, IFLA_VXLAN_*
+const ID = 1;
+const GROUP = 2;
+const LINK = 3;
+const LOCAL = 4;
+const TTL = 5;
+const PORT_RANGE = 10;
+const PORT = 15;
+const GROUP6 = 16;
+const LOCAL6 = 17;
+
+/**
+ * Every attribute is compared, with the kernel's default standing in for an
+ * omitted key, so that removing `source_port` from the file really unpins it.
+ * The kernel can change none of them in place (vxlan_changelink refuses most),
+ * so any difference re-creates the link.
+ */
+export const vxlan: LinkKind = {
+  kind: 'vxlan',
+
+  spec(decl): Spec {
+    const t = decl as VxlanTunnel;
+    return {
+      vni: t.vni,
+      local: t.local,
+      remote: t.remote,
+      port: t.port,
+      // 0-0 is how the kernel reports "default source port range"
+      srcLow: t.sourcePort?.low ?? 0,
+      srcHigh: t.sourcePort?.high ?? 0,
+      ttl: t.ttl ?? 0,
+      dev: t.dev ?? '',
+    };
+  },
+
+  encode(s, ctx): Buffer {
+    const v6 = familyOf(String(s.local)) === 6;
+    const attrs: Attr[] = [
+      [ID, u32(Number(s.vni))],
+      [v6 ? GROUP6 : GROUP, ipToBuffer(String(s.remote))],
+      [v6 ? LOCAL6 : LOCAL, ipToBuffer(String(s.local))],
+      [PORT, be16(Number(s.port))],
+    ];
+    if (s.srcLow) attrs.push([PORT_RANGE, Buffer.concat([be16(Number(s.srcLow)), be16(Number(s.srcHigh))])]);
+    if (s.ttl) attrs.push([TTL, u8(Number(s.ttl))]);
+    if (s.dev) attrs.push([LINK, u32(devIndex(String(s.dev), ctx))]);
+    return encodeAttrs(attrs);
+  },
+
+  decode(data, ctx): Spec {
+    const a = decodeAttrs(data ?? Buffer.alloc(0));
+    const ip = (b: Buffer | undefined) => (b ? bufferToIp(b) : '');
+    const range = a.get(PORT_RANGE);
+    const link = readU32(a.get(LINK)) ?? 0;
+    return {
+      vni: readU32(a.get(ID)) ?? 0,
+      local: ip(a.get(LOCAL) ?? a.get(LOCAL6)),
+      remote: ip(a.get(GROUP) ?? a.get(GROUP6)),
+      port: readBe16(a.get(PORT)) ?? 0,
+      srcLow: range ? range.readUInt16BE(0) : 0,
+      srcHigh: range ? range.readUInt16BE(2) : 0,
+      ttl: readU8(a.get(TTL)) ?? 0,
+      dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
+    };
+  },
+};
+
+export function devIndex(dev: string, ctx: KindContext): number {
+  const i = ctx.ifindex(dev);
+  // plan() never asks to encode a link whose underlay is missing
+  if (i === undefined) throw new Error(`underlay device ${dev} does not exist`);
+  return i;
+}

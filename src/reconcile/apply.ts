@@ -1,0 +1,100 @@
+/** Carry out a plan's actions in order, one netlink request each. */
+import { kindOf } from '../kinds/index.js';
+import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
+import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
+import type { LiveState } from './live.js';
+import type { Action } from './plan.js';
+import { writeSysctl } from './sysctl.js';
+
+export interface ActionResult {
+  action: Action;
+  error?: string;
+}
+
+/**
+ * Every action runs even when an earlier one failed (a broken route must not
+ * keep a healthy tunnel down); an action whose link could not be made fails
+ * with that reason instead of a kernel errno.
+ */
+export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Promise<ActionResult[]> {
+  const index = new Map(live.links.map((l) => [l.name, l.ifindex]));
+  const ctx = {
+    ifindex: (n: string) => index.get(n),
+    ifname: (i: number) => [...index].find(([, v]) => v === i)?.[0],
+  };
+  const need = (name: string) => {
+    const i = index.get(name);
+    if (i === undefined) throw new Error(`link ${name} is not available`);
+    return i;
+  };
+  const results: ActionResult[] = [];
+  for (const a of actions) {
+    try {
+      await run(a);
+      results.push({ action: a });
+    } catch (e) {
+      results.push({ action: a, error: (e as Error).message });
+    }
+  }
+  return results;
+
+  async function run(a: Action): Promise<void> {
+    switch (a.op) {
+      case 'set-sysctl':
+        return writeSysctl(a.key, a.value);
+      case 'delete-route':
+        return rtnl.deleteRoute(a.route);
+      case 'delete-link':
+        await rtnl.deleteLink(a.ifindex, a.name);
+        index.delete(a.name);
+        return;
+      case 'create-link': {
+        const l = a.link;
+        await rtnl.createLink({
+          name: l.name,
+          kind: l.kind,
+          data: kindOf(l.kind).encode(l.spec, ctx),
+          mtu: l.mtu,
+          master: l.master ? need(l.master) : undefined,
+          up: true,
+        });
+        const i = await rtnl.linkIndex(l.name);
+        if (i === undefined) throw new Error(`link ${l.name} vanished right after it was created`);
+        // The kernel ignores IFLA_IFALIAS on RTM_NEWLINK: mark ownership with
+        // a second request, and take the link back if that fails, so that no
+        // unmarked (hence "foreign") link of ours is left behind.
+        try {
+          await rtnl.setLink(i, l.name, { alias: OWNER_ALIAS });
+        } catch (e) {
+          await rtnl.deleteLink(i, l.name).catch(() => undefined);
+          throw e;
+        }
+        index.set(l.name, i);
+        return;
+      }
+      case 'set-link': {
+        const c = a.change;
+        const master = c.master === undefined ? undefined : c.master === null ? 0 : need(c.master);
+        return rtnl.setLink(a.ifindex, a.name, { up: c.up, mtu: c.mtu, master });
+      }
+      case 'delete-address':
+        return rtnl.deleteAddress(need(a.link), a.family, a.address, a.prefixlen);
+      case 'add-address':
+        return rtnl.addAddress(need(a.address.link), a.address.family, a.address.address, a.address.prefixlen);
+      case 'replace-route': {
+        const r = a.route;
+        return rtnl.replaceRoute({
+          family: r.family,
+          dst: r.dst,
+          dstLen: r.dstLen,
+          table: RT_TABLE_MAIN,
+          protocol: ROUTE_PROTO,
+          type: 1,
+          gateway: r.via,
+          oif: r.dev ? need(r.dev) : undefined,
+          priority: r.metric || undefined,
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * desired + live → the actions that make live equal desired, in dependency
+ * order, and the status of every object. Pure: unit-tested without a kernel.
+ */
+import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
+import { type Spec, specDiff } from '../kinds/kind.js';
+import { inSubnet } from '../netlink/ip.js';
+import type { RawRoute } from '../netlink/rtnl.js';
+import { ROUTE_PROTO } from '../ownership.js';
+import type { LiveLink, LiveState } from './live.js';
+
+export type Action =
+  | { op: 'set-sysctl'; key: string; value: string; from?: string }
+  | { op: 'delete-route'; route: RawRoute; why: string }
+  | { op: 'delete-link'; name: string; ifindex: number; why: string }
+  | { op: 'create-link'; link: DesiredLink; why: string }
+  | { op: 'set-link'; name: string; ifindex: number; change: LinkChange; why: string }
+  | { op: 'delete-address'; link: string; ifindex: number; family: 4 | 6; address: string; prefixlen: number }
+  | { op: 'add-address'; address: DesiredAddress }
+  | { op: 'replace-route'; route: DesiredRoute; why: string };
+
+export interface LinkChange {
+  up?: boolean;
+  mtu?: number;
+  /** bridge name, or null to release from any bridge */
+  master?: string | null;
+}
+
+export type ObjectState = 'ok' | 'missing' | 'drifted' | 'foreign' | 'blocked' | 'stale';
+
+export interface ObjectStatus {
+  /** e.g. "link vx0", "address 10.3.1.3/24 on island0", "route 192.168.3.0/24" */
+  object: string;
+  state: ObjectState;
+  detail?: string;
+}
+
+export interface Plan {
+  actions: Action[];
+  status: ObjectStatus[];
+}
+
+export const linkKey = (name: string) => `link ${name}`;
+export const addressKey = (a: { address: string; prefixlen: number }, link: string) =>
+  `address ${a.address}/${a.prefixlen} on ${link}`;
+export const routeKey = (r: { dst: string; dstLen: number; metric?: number; priority?: number }) =>
+  `route ${r.dst}/${r.dstLen}${(r.metric ?? r.priority) ? ` metric ${r.metric ?? r.priority}` : ''}`;
+export const sysctlKey = (k: string) => `sysctl ${k}`;
+
+/** The object an action repairs, for status, logs and the repair rate limit. */
+export function actionObject(a: Action): string {
+  switch (a.op) {
+    case 'set-sysctl':
+      return sysctlKey(a.key);
+    case 'delete-route':
+      return routeKey(a.route);
+    case 'replace-route':
+      return routeKey(a.route);
+    case 'delete-link':
+    case 'set-link':
+      return linkKey(a.name);
+    case 'create-link':
+      return linkKey(a.link.name);
+    case 'delete-address':
+      return addressKey(a, a.link);
+    case 'add-address':
+      return addressKey(a.address, a.address.link);
+  }
+}
+
+// The kernel adds an IPv6 link-local address to most links by itself; it is
+// not island's to remove.
+const kernelOwned = (a: { family: number; address: string }) => a.family === 6 && /^fe[89ab]/i.test(a.address);
+
+export function plan(want: DesiredState, live: LiveState): Plan {
+  const actions: Action[] = [];
+  const status: ObjectStatus[] = [];
+  const liveByName = new Map(live.links.map((l) => [l.name, l]));
+  const liveByIndex = new Map(live.links.map((l) => [l.ifindex, l]));
+  const wanted = new Set(want.links.map((l) => l.name));
+
+  // sysctls first: forwarding must be on before traffic is routed
+  for (const [key, value] of Object.entries(want.sysctls)) {
+    const have = live.sysctls[key];
+    if (have === value) status.push({ object: sysctlKey(key), state: 'ok' });
+    else {
+      status.push({
+        object: sysctlKey(key),
+        state: have === undefined ? 'missing' : 'drifted',
+        detail: `${have ?? 'absent'} → ${value}`,
+      });
+      actions.push({ op: 'set-sysctl', key, value, from: have });
+    }
+  }
+
+  // links: decide, per declared link, keep / change / re-create / create / blocked
+  /** links whose addresses and routes must all be (re)added: they are new */
+  const fresh = new Set<string>();
+  /** links that cannot be made now; their addresses and routes wait too */
+  const blocked = new Map<string, string>();
+  const creates: Action[] = [];
+  const deletes: Action[] = [];
+  const sets: Action[] = [];
+
+  for (const d of want.links) {
+    const l = liveByName.get(d.name);
+    const key = linkKey(d.name);
+    if (l && !l.owned) {
+      const why = `a link named ${d.name} (${l.kind ?? 'device'}, ifindex ${l.ifindex}) exists and is not island's; remove or rename it`;
+      status.push({ object: key, state: 'foreign', detail: why });
+      blocked.set(d.name, `${d.name} is held by a foreign link`);
+      continue;
+    }
+    if (d.underlay && !liveByName.has(d.underlay)) {
+      const why = `underlay device ${d.underlay} does not exist`;
+      status.push({ object: key, state: 'blocked', detail: why });
+      blocked.set(d.name, why);
+      continue;
+    }
+    if (d.master && blocked.has(d.master)) {
+      status.push({ object: key, state: 'blocked', detail: `bridge ${d.master} is not available` });
+      blocked.set(d.name, `bridge ${d.master} is not available`);
+      continue;
+    }
+    if (!l) {
+      status.push({ object: key, state: 'missing' });
+      creates.push({ op: 'create-link', link: d, why: 'missing' });
+      fresh.add(d.name);
+      continue;
+    }
+    const immutable = immutableDiff(d, l);
+    if (immutable.length) {
+      const why = `${immutable.join(', ')} changed: the kernel cannot change ${immutable.length > 1 ? 'them' : 'it'} in place`;
+      status.push({ object: key, state: 'drifted', detail: why });
+      deletes.push({ op: 'delete-link', name: d.name, ifindex: l.ifindex, why: `re-create: ${why}` });
+      creates.push({ op: 'create-link', link: d, why: `re-create: ${why}` });
+      fresh.add(d.name);
+      continue;
+    }
+    const change = mutableDiff(d, l, liveByIndex);
+    if (Object.keys(change).length) {
+      const why = describeChange(change, l, liveByIndex);
+      status.push({ object: key, state: 'drifted', detail: why });
+      sets.push({ op: 'set-link', name: d.name, ifindex: l.ifindex, change, why });
+    } else status.push({ object: key, state: 'ok' });
+  }
+  for (const l of live.links) {
+    if (l.owned && !wanted.has(l.name)) {
+      status.push({ object: linkKey(l.name), state: 'stale', detail: 'no longer in the file' });
+      deletes.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why: 'no longer in the file' });
+    }
+  }
+
+  // addresses on island's links: exactly the declared ones
+  const addrAdds: Action[] = [];
+  const addrDels: Action[] = [];
+  for (const d of want.links) {
+    const mine = want.addresses.filter((a) => a.link === d.name);
+    const l = liveByName.get(d.name);
+    if (blocked.has(d.name)) {
+      for (const a of mine)
+        status.push({ object: addressKey(a, d.name), state: 'blocked', detail: blocked.get(d.name) });
+      continue;
+    }
+    const have = fresh.has(d.name) || !l ? [] : live.addresses.filter((a) => a.ifindex === l.ifindex);
+    for (const a of mine) {
+      const present = have.some((h) => h.address === a.address && h.prefixlen === a.prefixlen);
+      status.push({ object: addressKey(a, d.name), state: present ? 'ok' : 'missing' });
+      if (!present) addrAdds.push({ op: 'add-address', address: a });
+    }
+    if (!l) continue;
+    for (const h of have) {
+      if (kernelOwned(h) || mine.some((a) => a.address === h.address && a.prefixlen === h.prefixlen)) continue;
+      status.push({ object: addressKey(h, d.name), state: 'stale', detail: 'not in the file' });
+      addrDels.push({ op: 'delete-address', link: d.name, ...h });
+    }
+  }
+
+  // routes: island's own (by protocol) against the declared ones
+  const mineLive = live.routes.filter((r) => r.protocol === ROUTE_PROTO);
+  const routeAdds: Action[] = [];
+  const routeDels: Action[] = [];
+  const matched = new Set<RawRoute>();
+  /** addresses of links being (re)created: routes via them vanished with the link */
+  const freshAddrs = want.addresses.filter((a) => fresh.has(a.link));
+  for (const r of want.routes) {
+    const key = routeKey(r);
+    const dep = r.dev ?? want.addresses.find((a) => r.via && inSubnet(r.via, a.address, a.prefixlen))?.link;
+    if (dep && blocked.has(dep)) {
+      status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
+      continue;
+    }
+    const same = (x: RawRoute) =>
+      x.family === r.family && x.dst === r.dst && x.dstLen === r.dstLen && (x.priority ?? 0) === r.metric;
+    const foreign = live.routes.find((x) => x.protocol !== ROUTE_PROTO && same(x));
+    if (foreign) {
+      status.push({
+        object: key,
+        state: 'foreign',
+        detail: `a route to ${r.dst}/${r.dstLen} with metric ${r.metric} exists (protocol ${foreign.protocol}) and is not island's`,
+      });
+      continue;
+    }
+    const l = mineLive.find(same);
+    if (l) matched.add(l);
+    const viaFresh = (r.dev && fresh.has(r.dev)) || freshAddrs.some((a) => r.via && inSubnet(r.via, a.address, a.prefixlen));
+    const devIndex = r.dev ? liveByName.get(r.dev)?.ifindex : undefined;
+    const drift = l && !viaFresh ? routeDrift(r, l, devIndex) : undefined;
+    if (l && !viaFresh && !drift) {
+      status.push({ object: key, state: 'ok' });
+      continue;
+    }
+    const why = !l ? 'missing' : (drift ?? 'its link is re-created');
+    status.push({ object: key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
+    routeAdds.push({ op: 'replace-route', route: r, why });
+  }
+  for (const l of mineLive) {
+    if (matched.has(l)) continue;
+    status.push({ object: routeKey(l), state: 'stale', detail: 'no longer in the file' });
+    routeDels.push({ op: 'delete-route', route: l, why: 'no longer in the file' });
+  }
+
+  actions.push(...routeDels, ...deletes, ...creates, ...sets, ...addrDels, ...addrAdds, ...routeAdds);
+  return { actions, status };
+}
+
+function immutableDiff(d: DesiredLink, l: LiveLink): string[] {
+  if (l.kind !== d.kind) return ['kind'];
+  return specDiff(d.spec, l.spec ?? ({} as Spec));
+}
+
+function mutableDiff(d: DesiredLink, l: LiveLink, byIndex: Map<number, LiveLink>): LinkChange {
+  const c: LinkChange = {};
+  if (!l.up) c.up = true;
+  if (d.mtu !== undefined && d.mtu !== l.mtu) c.mtu = d.mtu;
+  const liveMaster = l.master ? byIndex.get(l.master)?.name : undefined;
+  if ((d.master ?? undefined) !== liveMaster) c.master = d.master ?? null;
+  return c;
+}
+
+function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLink>): string {
+  const parts: string[] = [];
+  if (c.up) parts.push('down → up');
+  if (c.mtu !== undefined) parts.push(`mtu ${l.mtu} → ${c.mtu}`);
+  if (c.master !== undefined) {
+    const from = l.master ? (byIndex.get(l.master)?.name ?? `#${l.master}`) : 'none';
+    parts.push(`master ${from} → ${c.master ?? 'none'}`);
+  }
+  return parts.join(', ');
+}
+
+function routeDrift(r: DesiredRoute, l: RawRoute, devIndex: number | undefined): string | undefined {
+  if ((r.via ?? undefined) !== (l.gateway ?? undefined)) return `via ${l.gateway ?? 'none'} → ${r.via ?? 'none'}`;
+  if (devIndex !== undefined && l.oif !== devIndex) return 'moved to another device';
+  return undefined;
+}

@@ -1,0 +1,45 @@
+/** One level-triggered pass: read everything, diff, apply the difference. */
+import type { DesiredState } from '../desired.js';
+import type { Rtnl } from '../netlink/rtnl.js';
+import { ROUTE_PROTO } from '../ownership.js';
+import { type ActionResult, apply } from './apply.js';
+import { observe } from './observe.js';
+import { type Action, type Plan, plan } from './plan.js';
+
+export interface Pass {
+  plan: Plan;
+  results: ActionResult[];
+}
+
+export async function reconcile(
+  rtnl: Rtnl,
+  want: DesiredState,
+  filter: (a: Action) => boolean = () => true,
+): Promise<Pass> {
+  const live = await observe(rtnl, Object.keys(want.sysctls));
+  const p = plan(want, live);
+  const results = await apply(rtnl, p.actions.filter(filter), live);
+  return { plan: p, results };
+}
+
+export async function planOnly(rtnl: Rtnl, want: DesiredState): Promise<Plan> {
+  return plan(want, await observe(rtnl, Object.keys(want.sysctls)));
+}
+
+/**
+ * Remove everything island owns (routes by protocol, links by alias), whatever
+ * the file says now: `down` must work with a broken or deleted file. Sysctls
+ * stay: island cannot know what they were before it set them.
+ */
+export async function teardown(rtnl: Rtnl): Promise<ActionResult[]> {
+  const live = await observe(rtnl, []);
+  const actions: Action[] = [
+    ...live.routes
+      .filter((r) => r.protocol === ROUTE_PROTO)
+      .map((route): Action => ({ op: 'delete-route', route, why: 'island down' })),
+    ...live.links
+      .filter((l) => l.owned)
+      .map((l): Action => ({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why: 'island down' })),
+  ];
+  return apply(rtnl, actions, live);
+}
