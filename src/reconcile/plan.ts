@@ -185,13 +185,16 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const freshAddrs = want.addresses.filter((a) => fresh.has(a.link));
   for (const r of want.routes) {
     const key = routeKey(r);
+    const same = (x: RawRoute) =>
+      x.family === r.family && x.dst === r.dst && x.dstLen === r.dstLen && (x.priority ?? 0) === r.metric;
+    const l = mineLive.find(same);
+    // still declared: never stale, even while it cannot be repaired
+    if (l) matched.add(l);
     const dep = r.dev ?? want.addresses.find((a) => r.via && inSubnet(r.via, a.address, a.prefixlen))?.link;
     if (dep && blocked.has(dep)) {
       status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
       continue;
     }
-    const same = (x: RawRoute) =>
-      x.family === r.family && x.dst === r.dst && x.dstLen === r.dstLen && (x.priority ?? 0) === r.metric;
     const foreign = live.routes.find((x) => x.protocol !== ROUTE_PROTO && same(x));
     if (foreign) {
       status.push({
@@ -201,8 +204,6 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       });
       continue;
     }
-    const l = mineLive.find(same);
-    if (l) matched.add(l);
     const viaFresh = (r.dev && fresh.has(r.dev)) || freshAddrs.some((a) => r.via && inSubnet(r.via, a.address, a.prefixlen));
     const devIndex = r.dev ? liveByName.get(r.dev)?.ifindex : undefined;
     const drift = l && !viaFresh ? routeDrift(r, l, devIndex) : undefined;

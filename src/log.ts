@@ -1,0 +1,32 @@
+/**
+ * Logs: pino JSON lines, one per event. Under systemd (JOURNAL_STREAM set) each
+ * line starts with the syslog priority prefix "<N>" that journald's stdout
+ * stream turns into the entry's PRIORITY, so `journalctl -p warning` works;
+ * on a terminal pino-pretty makes the same records readable.
+ */
+import { writeSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+const priority = (level: number) => (level >= 60 ? 2 : level >= 50 ? 3 : level >= 40 ? 4 : level >= 30 ? 6 : 7);
+
+export function createLogger(opts: { level?: string; fd?: number } = {}): Logger {
+  const fd = opts.fd ?? 1;
+  const level = opts.level ?? process.env.ISLAND_LOG_LEVEL ?? 'info';
+  const base = { base: undefined, level, timestamp: pino.stdTimeFunctions.isoTime };
+  if (process.env.JOURNAL_STREAM) {
+    return pino(
+      { ...base, timestamp: false },
+      {
+        write(line: string) {
+          const m = /"level":(\d+)/.exec(line);
+          writeSync(fd, `<${priority(Number(m?.[1] ?? 30))}>${line}`);
+        },
+      },
+    );
+  }
+  if (process.stdout.isTTY && fd === 1) {
+    return pino(base, pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }));
+  }
+  return pino(base, pino.destination({ fd, sync: true }));
+}

@@ -1,0 +1,41 @@
+/** One line of text per action, for `island plan`, `apply` and the logs. */
+import type { DesiredLink } from '../desired.js';
+import type { Action } from './plan.js';
+
+export function describeLink(l: DesiredLink): string {
+  const s = l.spec;
+  const parts: string[] = [];
+  if (l.kind === 'vxlan') {
+    parts.push(`vni ${s.vni}`, `${s.local} → ${s.remote}`, `port ${s.port}`);
+    if (s.srcLow) parts.push(`srcport ${s.srcLow}-${Number(s.srcHigh) - 1}`);
+  } else if (l.kind === 'ipip') parts.push(`${s.local} → ${s.remote}`);
+  if (s.dev) parts.push(`dev ${s.dev}`);
+  if (s.ttl) parts.push(`ttl ${s.ttl}`);
+  if (l.mtu) parts.push(`mtu ${l.mtu}`);
+  if (l.master) parts.push(`master ${l.master}`);
+  return `${l.kind} ${l.name}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+export function describeAction(a: Action): string {
+  switch (a.op) {
+    case 'set-sysctl':
+      return `~ sysctl ${a.key} = ${a.value}${a.from !== undefined ? ` (was ${a.from})` : ''}`;
+    case 'delete-route':
+      return `- route ${a.route.dst}/${a.route.dstLen}${a.route.gateway ? ` via ${a.route.gateway}` : ''} (${a.why})`;
+    case 'delete-link':
+      return `- link ${a.name} (${a.why})`;
+    case 'create-link':
+      return `+ link ${describeLink(a.link)}${a.why === 'missing' ? '' : ` (${a.why})`}`;
+    case 'set-link':
+      return `~ link ${a.name}: ${a.why}`;
+    case 'delete-address':
+      return `- address ${a.address}/${a.prefixlen} on ${a.link}`;
+    case 'add-address':
+      return `+ address ${a.address.address}/${a.address.prefixlen} on ${a.address.link}`;
+    case 'replace-route': {
+      const r = a.route;
+      const how = [r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.metric && `metric ${r.metric}`].filter(Boolean);
+      return `${a.why === 'missing' ? '+' : '~'} route ${r.dst}/${r.dstLen} ${how.join(' ')}${a.why === 'missing' ? '' : ` (${a.why})`}`;
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import t from 'tap';
+import type { Config } from '../../src/config/types.js';
+import { desiredState } from '../../src/desired.js';
+import { kindOf } from '../../src/kinds/index.js';
+import type { RawRoute } from '../../src/netlink/rtnl.js';
+import { OWNER_ALIAS, ROUTE_PROTO } from '../../src/ownership.js';
+import { describeAction } from '../../src/reconcile/describe.js';
+import type { LiveLink, LiveState } from '../../src/reconcile/live.js';
+import { plan } from '../../src/reconcile/plan.js';
+
+const cidr = (s: string) => {
+  const [address = '', len = '0'] = s.split('/');
+  return { address, prefixlen: Number(len), family: address.includes(':') ? (6 as const) : (4 as const) };
+};
+
+function config(over: Partial<Config> = {}): Config {
+  return {
+    path: 'island.toml',
+    tunnels: [
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 333,
+        local: '192.168.3.100',
+        remote: '203.0.113.7',
+        port: 5533,
+        sourcePort: { low: 5533, high: 5534 },
+        addresses: [cidr('10.30.30.2/30'), cidr('fd00:3030::2/126')],
+      },
+    ],
+    bridges: [{ name: 'cni0', addresses: [cidr('10.128.1.1/24')], ports: [], mtu: 1450 }],
+    routes: [{ to: cidr('192.168.3.0/24'), via: '10.30.30.1', dev: 'vx0', metric: 100 }],
+    sysctl: { 'net.ipv4.ip_forward': '1' },
+    daemon: { resyncMs: 30000, debounceMs: 10 },
+    ...over,
+  };
+}
+
+/** The live state that exactly matches config(): what a converged host looks like. */
+function converged(cfg = config()): LiveState {
+  const want = desiredState(cfg);
+  const links: LiveLink[] = want.links.map((l, i) => ({
+    ifindex: 10 + i,
+    name: l.name,
+    up: true,
+    mtu: l.mtu ?? 1500,
+    alias: OWNER_ALIAS,
+    kind: l.kind,
+    owned: true,
+    spec: { ...l.spec },
+  }));
+  const idx = (n: string) => links.find((l) => l.name === n)?.ifindex ?? 0;
+  return {
+    links: [{ ifindex: 1, name: 'lo', up: true, mtu: 65536, owned: false }, ...links],
+    addresses: [
+      ...want.addresses.map((a) => ({ ifindex: idx(a.link), family: a.family, address: a.address, prefixlen: a.prefixlen, scope: 0 })),
+      { ifindex: idx('vx0'), family: 6 as const, address: 'fe80::1', prefixlen: 64, scope: 253 },
+    ],
+    routes: want.routes.map(
+      (r): RawRoute => ({
+        family: r.family,
+        dst: r.dst,
+        dstLen: r.dstLen,
+        table: 254,
+        protocol: ROUTE_PROTO,
+        type: 1,
+        gateway: r.via,
+        oif: r.dev ? idx(r.dev) : undefined,
+        priority: r.metric || undefined,
+      }),
+    ),
+    sysctls: { ...cfg.sysctl },
+  };
+}
+
+const ops = (p: ReturnType<typeof plan>) => p.actions.map(describeAction);
+
+t.test('empty host: everything created, in dependency order', async (t) => {
+  const live: LiveState = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '0' } };
+  t.same(ops(plan(desiredState(config()), live)), [
+    '~ sysctl net.ipv4.ip_forward = 1 (was 0)',
+    '+ link bridge cni0 (mtu 1450)',
+    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533-5533)',
+    '+ address 10.128.1.1/24 on cni0',
+    '+ address 10.30.30.2/30 on vx0',
+    '+ address fd00:3030::2/126 on vx0',
+    '+ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100',
+  ]);
+});
+
+t.test('converged host: no action, every object ok', async (t) => {
+  const p = plan(desiredState(config()), converged());
+  t.same(p.actions, []);
+  t.ok(p.status.every((s) => s.state === 'ok'), 'all ok');
+  t.equal(p.status.length, 1 + 2 + 3 + 1, 'sysctl, 2 links, 3 addresses, 1 route');
+});
+
+t.test('mtu and down link are changed in place, not re-created', async (t) => {
+  const live = converged();
+  const cni = live.links.find((l) => l.name === 'cni0')!;
+  cni.mtu = 1500;
+  cni.up = false;
+  const p = plan(desiredState(config()), live);
+  t.same(ops(p), ['~ link cni0: down → up, mtu 1500 → 1450']);
+  t.equal(p.status.find((s) => s.object === 'link cni0')?.state, 'drifted');
+});
+
+t.test('changed vni re-creates the link and re-adds its addresses and routes', async (t) => {
+  const cfg = config();
+  const live = converged(cfg);
+  const vx = cfg.tunnels[0]!;
+  if (vx.kind === 'vxlan') vx.vni = 444;
+  t.same(ops(plan(desiredState(cfg), live)), [
+    '- link vx0 (re-create: vni changed: the kernel cannot change it in place)',
+    '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533-5533) (re-create: vni changed: the kernel cannot change it in place)',
+    '+ address 10.30.30.2/30 on vx0',
+    '+ address fd00:3030::2/126 on vx0',
+    '~ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100 (its link is re-created)',
+  ]);
+});
+
+t.test('removing source_port unpins it (re-create), removing a tunnel deletes it', async (t) => {
+  const cfg = config();
+  const live = converged(cfg);
+  const vx = cfg.tunnels[0]!;
+  if (vx.kind === 'vxlan') vx.sourcePort = undefined;
+  t.match(ops(plan(desiredState(cfg), live))[0], /re-create: srcLow, srcHigh changed/);
+
+  const gone = config({ tunnels: [], routes: [] });
+  t.same(ops(plan(desiredState(gone), converged())), [
+    '- route 192.168.3.0/24 via 10.30.30.1 (no longer in the file)',
+    '- link vx0 (no longer in the file)',
+  ]);
+});
+
+t.test('foreign link holding a declared name: untouched, reported, dependants blocked', async (t) => {
+  const live = converged();
+  const vx = live.links.find((l) => l.name === 'vx0')!;
+  vx.owned = false;
+  vx.alias = undefined;
+  const p = plan(desiredState(config()), live);
+  t.same(p.actions, [], 'nothing is done to it or through it');
+  const st = Object.fromEntries(p.status.map((s) => [s.object, s]));
+  t.equal(st['link vx0']?.state, 'foreign');
+  t.match(st['link vx0']?.detail, /a link named vx0 \(vxlan, ifindex \d+\) exists and is not island's/);
+  t.equal(st['address 10.30.30.2/30 on vx0']?.state, 'blocked');
+  t.equal(st['route 192.168.3.0/24 metric 100']?.state, 'blocked');
+});
+
+t.test('foreign links, addresses and routes are never touched', async (t) => {
+  const live = converged();
+  live.links.push({ ifindex: 99, name: 'eth0', up: true, mtu: 1500, owned: false, kind: 'veth' });
+  live.addresses.push({ ifindex: 99, family: 4, address: '192.168.3.100', prefixlen: 24, scope: 0 });
+  live.routes.push({ family: 4, dst: '0.0.0.0', dstLen: 0, table: 254, protocol: 4, type: 1, gateway: '192.168.3.1', oif: 99 });
+  live.routes.push({ family: 4, dst: '10.0.0.0', dstLen: 8, table: 254, protocol: 3, type: 1, oif: 99 });
+  t.same(plan(desiredState(config()), live).actions, []);
+});
+
+t.test('a foreign route with the same destination and metric is reported, not replaced', async (t) => {
+  const live = converged();
+  live.routes = [{ family: 4, dst: '192.168.3.0', dstLen: 24, table: 254, protocol: 4, type: 1, gateway: '10.30.30.1', priority: 100 }];
+  const p = plan(desiredState(config()), live);
+  t.same(p.actions, []);
+  t.equal(p.status.find((s) => s.object.startsWith('route'))?.state, 'foreign');
+});
+
+t.test('addresses: flushed ones come back, extra ones on owned links go, link-local stays', async (t) => {
+  const live = converged();
+  const vxIndex = live.links.find((l) => l.name === 'vx0')!.ifindex;
+  live.addresses = live.addresses.filter((a) => a.address !== '10.30.30.2');
+  live.addresses.push({ ifindex: vxIndex, family: 4, address: '10.99.0.1', prefixlen: 24, scope: 0 });
+  t.same(ops(plan(desiredState(config()), live)), ['- address 10.99.0.1/24 on vx0', '+ address 10.30.30.2/30 on vx0']);
+});
+
+t.test('route drift: gateway changed → replaced; deleted → added', async (t) => {
+  const live = converged();
+  live.routes[0]!.gateway = '10.30.30.3';
+  t.same(ops(plan(desiredState(config()), live)), [
+    '~ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100 (via 10.30.30.3 → 10.30.30.1)',
+  ]);
+  live.routes = [];
+  t.same(ops(plan(desiredState(config()), live)), ['+ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100']);
+});
+
+t.test('missing underlay blocks the tunnel and what depends on it, without an action', async (t) => {
+  const cfg = config();
+  cfg.tunnels[0]!.dev = 'eth9';
+  const p = plan(desiredState(cfg), { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
+  t.same(ops(p), ['+ link bridge cni0 (mtu 1450)', '+ address 10.128.1.1/24 on cni0']);
+  const vx = p.status.find((s) => s.object === 'link vx0');
+  t.same(vx, { object: 'link vx0', state: 'blocked', detail: 'underlay device eth9 does not exist' });
+});
+
+t.test('bridge ports: enslaved in place, released when dropped from ports', async (t) => {
+  const cfg = config();
+  cfg.bridges[0]!.ports = ['vx0'];
+  const live = converged();
+  t.same(ops(plan(desiredState(cfg), live)), ['~ link vx0: master none → cni0']);
+  const enslaved = converged(cfg);
+  enslaved.links.find((l) => l.name === 'vx0')!.master = enslaved.links.find((l) => l.name === 'cni0')!.ifindex;
+  t.same(plan(desiredState(cfg), enslaved).actions, []);
+  t.same(ops(plan(desiredState(config()), enslaved)), ['~ link vx0: master cni0 → none']);
+});
+
+t.test('ipip spec: what the file says and what the kernel reports compare equal', async (t) => {
+  const ipip = kindOf('ipip');
+  const decl = { name: 't0', kind: 'ipip' as const, local: '192.168.3.100', remote: '138.96.245.50', ttl: 64, addresses: [] };
+  const spec = ipip.spec(decl);
+  const ctx = { ifindex: () => undefined, ifname: () => undefined };
+  t.same(ipip.decode(ipip.encode(spec, ctx), ctx), spec);
+});
