@@ -6,6 +6,7 @@ import { createRtNetlink, ifla, type RtNetlinkSocket, rt } from 'netlink';
 import { bufferToIp, ipToBuffer } from './ip.js';
 import { type Attr, encodeAttrs } from './nla.js';
 
+const NLM_F_ECHO = 0x8;
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -165,20 +166,22 @@ export class Rtnl {
     }
   }
 
-  async createLink(l: NewLink): Promise<void> {
+  /** Creates the link and returns its ifindex (NLM_F_ECHO saves a lookup). */
+  async createLink(l: NewLink): Promise<number> {
     const info: Attr[] = [[IFLA_INFO_KIND, cstr(l.kind)]];
     if (l.data) info.push([IFLA_INFO_DATA, l.data]);
     const attrs: ifla.LinkAttrs = { ifname: l.name, linkinfo: encodeAttrs(info) };
     if (l.mtu !== undefined) attrs.mtu = l.mtu;
     if (l.master !== undefined) attrs.master = l.master;
-    await call(
+    const [echo] = await call(
       `create ${l.kind} ${l.name}`,
-      this.sock.newLink(
-        { flags: l.up ? { up: true } : {}, change: { up: true } },
-        attrs,
-        { flags: NLM_F_CREATE | NLM_F_EXCL },
-      ),
+      this.sock.newLink({ flags: l.up ? { up: true } : {}, change: { up: true } }, attrs, {
+        flags: NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO,
+      }),
     );
+    const index = echo?.data.index ?? (await this.linkIndex(l.name));
+    if (index === undefined) throw new NetlinkError(`create ${l.kind} ${l.name}`, 'link vanished right after creation');
+    return index;
   }
 
   async setLink(

@@ -1,6 +1,6 @@
 /** Carry out a plan's actions in order, one netlink request each. */
 import { kindOf } from '../kinds/index.js';
-import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
+import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
 import type { LiveState } from './live.js';
 import type { Action } from './plan.js';
@@ -33,7 +33,7 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
       await run(a);
       results.push({ action: a });
     } catch (e) {
-      results.push({ action: a, error: (e as Error).message });
+      results.push({ action: a, error: explain(a, e) });
     }
   }
   return results;
@@ -50,7 +50,7 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
         return;
       case 'create-link': {
         const l = a.link;
-        await rtnl.createLink({
+        const i = await rtnl.createLink({
           name: l.name,
           kind: l.kind,
           data: kindOf(l.kind).encode(l.spec, ctx),
@@ -58,8 +58,6 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
           master: l.master ? need(l.master) : undefined,
           up: true,
         });
-        const i = await rtnl.linkIndex(l.name);
-        if (i === undefined) throw new Error(`link ${l.name} vanished right after it was created`);
         // The kernel ignores IFLA_IFALIAS on RTM_NEWLINK: mark ownership with
         // a second request, and take the link back if that fails, so that no
         // unmarked (hence "foreign") link of ours is left behind.
@@ -97,4 +95,17 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
       }
     }
   }
+}
+
+/** Kernel errnos a user can act on, said in words. */
+function explain(a: Action, e: unknown): string {
+  if (!(e instanceof NetlinkError)) return (e as Error).message;
+  if (a.op === 'create-link') {
+    const kind = a.link.kind;
+    if (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')
+      return `${e.op}: the kernel has no ${kind} support (module ${kind} not built or not loadable)`;
+    if (e.code === 'EEXIST') return `${e.op}: another link with this name, or the same ${kind} endpoint, already exists`;
+  }
+  if (e.code === 'ENETUNREACH') return `${e.op}: network unreachable (no address of the gateway's subnet is up)`;
+  return e.message;
 }

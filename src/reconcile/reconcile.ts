@@ -3,10 +3,13 @@ import type { DesiredState } from '../desired.js';
 import type { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { type ActionResult, apply } from './apply.js';
+import type { LiveState } from './live.js';
 import { observe } from './observe.js';
 import { type Action, type Plan, plan } from './plan.js';
 
 export interface Pass {
+  /** as observed before the actions ran */
+  live: LiveState;
   plan: Plan;
   results: ActionResult[];
 }
@@ -19,7 +22,7 @@ export async function reconcile(
   const live = await observe(rtnl, Object.keys(want.sysctls));
   const p = plan(want, live);
   const results = await apply(rtnl, p.actions.filter(filter), live);
-  return { plan: p, results };
+  return { live, plan: p, results };
 }
 
 export async function planOnly(rtnl: Rtnl, want: DesiredState): Promise<Plan> {

@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+/**
+ * island daemon | check | plan | apply | down | status
+ * A user error ends in one line and a non-zero exit, never a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { type Diagnostic, formatDiagnostic, loadConfig } from './config/load.js';
+import type { Config } from './config/types.js';
+import { desiredState } from './desired.js';
+import { NetlinkError, Rtnl } from './netlink/rtnl.js';
+import { describeAction } from './reconcile/describe.js';
+import { actionObject } from './reconcile/plan.js';
+import { planOnly, reconcile, teardown } from './reconcile/reconcile.js';
+
+const DEFAULT_CONFIG = '/etc/island.toml';
+
+const HELP: Record<string, string> = {
+  '': `usage: island <command> [-c FILE] [options]
+
+Keeps an island of IPIP/VXLAN tunnels, bridges, addresses and routes alive.
+
+commands:
+  check    validate the file (exit 0 valid, 1 invalid)
+  plan     show what apply would change (--exit-code: exit 2 when changes are pending)
+  apply    converge once and exit
+  down     remove everything island owns and exit
+  daemon   converge, then heal until SIGTERM (SIGHUP reloads the file)
+  status   desired vs live, per object (--json)
+
+options:
+  -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
+  -h, --help          help for a command`,
+  check: 'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.',
+  plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
+  apply: 'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
+  down: 'usage: island down\n\nRemove every link and route island owns (whatever the file says now) and exit.\nSysctls are left as they are.',
+  daemon: 'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
+  status: 'usage: island status [-c FILE] [--json]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale.',
+};
+
+class UserError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd = '', ...rest] = argv;
+  if (cmd === '-h' || cmd === '--help' || cmd === 'help' || cmd === '') {
+    process.stdout.write(`${HELP['']}\n`);
+    return cmd === '' ? 2 : 0;
+  }
+  if (!(cmd in HELP)) throw new UserError(`unknown command "${cmd}" (try island --help)`);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c', default: DEFAULT_CONFIG },
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      'exit-code': { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP[cmd]}\n`);
+    return 0;
+  }
+  const path = values.config;
+  switch (cmd) {
+    case 'check': {
+      const r = await loadConfig(path);
+      printDiagnostics(r.warnings);
+      if (!r.ok) {
+        printDiagnostics(r.errors);
+        return 1;
+      }
+      process.stdout.write(`${path}: ok\n`);
+      return 0;
+    }
+    case 'plan': {
+      const cfg = await mustLoad(path);
+      const p = await withRtnl((rtnl) => planOnly(rtnl, desiredState(cfg)));
+      for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
+      for (const s of p.status.filter((x) => x.state === 'foreign' || x.state === 'blocked'))
+        process.stdout.write(`! ${s.object}: ${s.state}: ${s.detail}\n`);
+      if (!p.actions.length) process.stdout.write('no changes\n');
+      return values['exit-code'] && p.actions.length ? 2 : 0;
+    }
+    case 'apply': {
+      const cfg = await mustLoad(path);
+      const { plan, results } = await withRtnl((rtnl) => reconcile(rtnl, desiredState(cfg)));
+      let failed = 0;
+      for (const r of results) {
+        if (r.error) {
+          failed++;
+          process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
+        } else process.stdout.write(`${describeAction(r.action)}\n`);
+      }
+      const stuck = plan.status.filter((s) => s.state === 'foreign' || s.state === 'blocked');
+      for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
+      if (!results.length && !stuck.length) process.stdout.write('no changes\n');
+      return failed || stuck.length ? 1 : 0;
+    }
+    case 'down': {
+      const results = await withRtnl((rtnl) => teardown(rtnl));
+      let failed = 0;
+      for (const r of results) {
+        if (r.error) {
+          failed++;
+          process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
+        } else process.stdout.write(`${describeAction(r.action)}\n`);
+      }
+      if (!results.length) process.stdout.write('nothing to remove\n');
+      return failed ? 1 : 0;
+    }
+    case 'status': {
+      const cfg = await mustLoad(path);
+      const p = await withRtnl((rtnl) => planOnly(rtnl, desiredState(cfg)));
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ config: path, objects: p.status }, null, 2)}\n`);
+      } else {
+        const w = Math.max(6, ...p.status.map((s) => s.object.length));
+        process.stdout.write(`${'OBJECT'.padEnd(w)}  STATE    DETAIL\n`);
+        for (const s of p.status)
+          process.stdout.write(`${s.object.padEnd(w)}  ${s.state.padEnd(7)}  ${s.detail ?? ''}\n`.replace(/ +\n$/, '\n'));
+      }
+      return 0;
+    }
+    case 'daemon':
+      return runDaemon(path);
+  }
+  return 2;
+}
+
+async function runDaemon(path: string): Promise<number> {
+  // loaded here so that one-shot commands do not pay for the logger and event socket
+  const { ConfigRejected, Daemon } = await import('./daemon/daemon.js');
+  const { createLogger } = await import('./log.js');
+  const log = createLogger();
+  const d = new Daemon({ configPath: path, log, onStatus: (s) => log.info({ status: s }, 'status') });
+  try {
+    await d.start();
+  } catch (e) {
+    d.stop();
+    if (e instanceof ConfigRejected) {
+      for (const l of e.lines) log.error(l);
+      throw new UserError(`${path}: invalid, not starting (${e.lines.length} error(s))`);
+    }
+    throw e;
+  }
+  log.info({ config: path, pid: process.pid }, 'island daemon running');
+  return new Promise((resolve) => {
+    process.on('SIGHUP', () => void d.reload());
+    const quit = (sig: string) => {
+      // leaving the network in place: a restart or upgrade must not cut the island
+      log.info(`${sig}: stopping, the network stays as it is`);
+      d.stop();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => quit('SIGTERM'));
+    process.once('SIGINT', () => quit('SIGINT'));
+  });
+}
+
+async function mustLoad(path: string): Promise<Config> {
+  const r = await loadConfig(path);
+  printDiagnostics(r.warnings);
+  if (!r.ok) {
+    printDiagnostics(r.errors);
+    throw new UserError(`${path}: invalid (${r.errors.length} error(s)), nothing changed`);
+  }
+  return r.config;
+}
+
+function printDiagnostics(ds: Diagnostic[]): void {
+  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
+}
+
+async function withRtnl<T>(fn: (rtnl: Rtnl) => Promise<T>): Promise<T> {
+  const rtnl = new Rtnl();
+  try {
+    return await fn(rtnl);
+  } finally {
+    rtnl.close();
+  }
+}
+
+function explain(e: unknown): string {
+  if (e instanceof NetlinkError && (e.code === 'EPERM' || e.code === 'EACCES'))
+    return `${e.op}: permission denied (island needs root or CAP_NET_ADMIN)`;
+  if (e instanceof Error && /EPERM|EACCES/.test(e.message)) return 'permission denied (island needs root or CAP_NET_ADMIN)';
+  return e instanceof Error ? e.message : String(e);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`island: ${explain(e)}\n`);
+    if (process.env.ISLAND_DEBUG && e instanceof Error && !(e instanceof UserError)) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = e instanceof UserError || e instanceof NetlinkError || isArgError(e) ? 1 : 70;
+  },
+);
+
+function isArgError(e: unknown): boolean {
+  return e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS');
+}

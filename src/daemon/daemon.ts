@@ -1,0 +1,209 @@
+/**
+ * The long-running loop. Every trigger (start, netlink event, overflow,
+ * resync timer, SIGHUP) asks for the same full pass: events decide *when*,
+ * never *what*. One pass runs at a time; triggers during a pass coalesce into
+ * one more pass after it.
+ */
+import type { Logger } from 'pino';
+import { formatDiagnostic, loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { type DesiredState, desiredState } from '../desired.js';
+import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
+import { Rtnl } from '../netlink/rtnl.js';
+import { ROUTE_PROTO } from '../ownership.js';
+import { describeAction } from '../reconcile/describe.js';
+import { type Action, actionObject, type ObjectStatus } from '../reconcile/plan.js';
+import { reconcile } from '../reconcile/reconcile.js';
+import { RepairLimiter } from './limiter.js';
+
+export interface DaemonOptions {
+  configPath: string;
+  log: Logger;
+  /** called after every pass with a one-line summary (systemd STATUS= later) */
+  onStatus?: (summary: string) => void;
+}
+
+export class Daemon {
+  private cfg!: Config;
+  private want!: DesiredState;
+  private readonly rtnl = new Rtnl();
+  private events?: EventSource;
+  private resyncTimer?: NodeJS.Timeout;
+  private debounceTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private readonly limiter = new RepairLimiter();
+  private readonly throttled = new Set<string>();
+  /** names and ifindexes whose events matter: declared links and their underlays */
+  private watchedNames = new Set<string>();
+  private watchedIndexes = new Set<number>();
+  private lastSummary = '';
+
+  constructor(private readonly opts: DaemonOptions) {}
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** Load the file, converge once, then heal until stop(). Resolves after the first pass. */
+  async start(): Promise<void> {
+    const r = await loadConfig(this.opts.configPath);
+    if (!r.ok) throw new ConfigRejected(r.errors.map(formatDiagnostic));
+    for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
+    this.use(r.config);
+    this.events = watchRtnetlink(
+      (ev) => this.onEvent(ev),
+      () => {
+        this.log.warn('netlink event queue overflowed (ENOBUFS): events were lost, running a full resync');
+        this.trigger('overflow', 0);
+      },
+      (err) => this.log.error({ err: err.message }, 'netlink event socket error'),
+    );
+    await this.pass('start');
+  }
+
+  private use(cfg: Config): void {
+    this.cfg = cfg;
+    this.want = desiredState(cfg);
+    this.watchedNames = new Set(this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])));
+    clearInterval(this.resyncTimer);
+    // the safety net for lost events: flannel never re-checks its FDB and
+    // users lose the overlay after a reboot
+    this.resyncTimer = setInterval(() => this.trigger('resync', 0), cfg.daemon.resyncMs);
+  }
+
+  /** SIGHUP or a changed file: a bad file changes nothing. */
+  async reload(): Promise<boolean> {
+    const r = await loadConfig(this.opts.configPath);
+    if (!r.ok) {
+      for (const e of r.errors) this.log.error(formatDiagnostic(e));
+      this.log.error(`${this.opts.configPath}: not reloaded, still running the last good configuration`);
+      this.opts.onStatus?.(`config error at ${formatDiagnostic(r.errors[0]!).split(': ')[0]}`);
+      return false;
+    }
+    for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
+    this.use(r.config);
+    this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
+    this.trigger('reload', 0);
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.debounceTimer);
+    clearTimeout(this.retryTimer);
+    this.events?.close();
+    this.rtnl.close();
+  }
+
+  private onEvent(ev: RtEvent): void {
+    if (!this.relevant(ev)) return;
+    this.trigger(`${ev.kind} ${ev.op}${ev.ifname ? ` ${ev.ifname}` : ''}`, this.cfg.daemon.debounceMs);
+  }
+
+  private relevant(ev: RtEvent): boolean {
+    if (ev.kind === 'route') {
+      return ev.protocol === ROUTE_PROTO || this.want.routes.some((r) => r.dst === ev.dst && r.dstLen === ev.dstLen);
+    }
+    if (ev.ifname && this.watchedNames.has(ev.ifname)) return true;
+    return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
+  }
+
+  private trigger(reason: string, delayMs: number): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.debounceTimer) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      void this.pass(reason);
+    }, delayMs);
+  }
+
+  private async pass(reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.running = true;
+    try {
+      const skipped: Action[] = [];
+      const t0 = performance.now();
+      const { live, plan, results } = await reconcile(this.rtnl, this.want, (a) => {
+        if (this.limiter.take(actionObject(a))) return true;
+        skipped.push(a);
+        return false;
+      });
+      const ms = Math.round((performance.now() - t0) * 10) / 10;
+      for (const r of results) {
+        const line = describeAction(r.action);
+        if (r.error) this.log.error({ object: actionObject(r.action), error: r.error }, `failed: ${line}: ${r.error}`);
+        else this.log.info({ object: actionObject(r.action), trigger: reason }, line);
+      }
+      if (results.length) this.log.info({ trigger: reason, actions: results.length, ms }, 'reconciled');
+      this.noteThrottled(skipped);
+      // address events carry only an ifindex; links made in this pass are
+      // learnt on the pass their own creation events trigger
+      this.watchedIndexes = new Set(live.links.filter((l) => this.watchedNames.has(l.name)).map((l) => l.ifindex));
+      this.report(plan.status);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.trigger('coalesced', this.cfg.daemon.debounceMs);
+      }
+    }
+  }
+
+  /** Log once when an object starts and stops being contested; retry when its bucket refills. */
+  private noteThrottled(skipped: Action[]): void {
+    const now = new Set(skipped.map(actionObject));
+    for (const key of now) {
+      if (!this.throttled.has(key)) {
+        this.log.warn(
+          { object: key },
+          `${key} keeps being undone by another process: backing off (repairs are rate-limited)`,
+        );
+        this.throttled.add(key);
+      }
+    }
+    for (const key of [...this.throttled]) {
+      if (!now.has(key) && this.limiter.calm(key)) {
+        this.throttled.delete(key);
+        this.log.info({ object: key }, `${key} is no longer contested`);
+      }
+    }
+    if (now.size && !this.retryTimer) {
+      const wait = Math.max(...[...now].map((k) => this.limiter.waitMs(k)), 10);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.trigger('backoff', 0);
+      }, wait);
+    }
+  }
+
+  private report(status: ObjectStatus[]): void {
+    const bad = status.filter((s) => s.state !== 'ok' && s.state !== 'stale');
+    const links = status.filter((s) => s.object.startsWith('link '));
+    const linksOk = links.filter((s) => s.state === 'ok').length;
+    let summary = `${linksOk}/${links.length} links ok`;
+    if (bad.length) summary += `, ${bad.length} object(s) not converged: ${bad[0]!.object} ${bad[0]!.state}`;
+    if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
+    if (summary !== this.lastSummary) {
+      this.lastSummary = summary;
+      for (const s of bad) this.log.warn({ object: s.object, state: s.state }, `${s.object}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+      this.opts.onStatus?.(summary);
+    }
+  }
+}
+
+/** The file is invalid at start: the caller prints these lines and exits 1. */
+export class ConfigRejected extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+  }
+}
