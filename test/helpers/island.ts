@@ -1,0 +1,242 @@
+/**
+ * Run the built island CLI (dist/cli.js) inside a test namespace: one-shot commands with
+ * runIsland(), the daemon with startDaemon() (logs parsed, stopped at teardown).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import type { ExecResult, Netns } from './netns.js';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(REPO, 'dist', 'cli.js');
+
+function requireCli(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} does not exist: build first (npx tsc -p .); not skipping`);
+}
+
+/** Environment for island: no journald prefix, plain JSON logs. */
+function islandEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.JOURNAL_STREAM;
+  delete env.NOTIFY_SOCKET;
+  delete env.NODE_OPTIONS; // tap's loaders are for the test, not for island
+  return env;
+}
+
+const children = new Set<ChildProcess>();
+let hooked = false;
+function trackChild(c: ChildProcess): void {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  if (hooked) return;
+  hooked = true;
+  // second line of defence: never leave a daemon behind (it would keep its namespace alive)
+  process.on('exit', () => {
+    for (const ch of children) ch.kill('SIGKILL');
+  });
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+}
+
+/** `node dist/cli.js ...args` inside ns; never throws on a non-zero exit. */
+export function runIsland(ns: Netns, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
+  requireCli();
+  return new Promise((resolvePromise) => {
+    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, ...args], {
+      env: islandEnv(opts.env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    trackChild(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      stderr += `\n[test harness] island ${args.join(' ')} killed after ${opts.timeoutMs ?? 30_000} ms`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolvePromise({ stdout, stderr: `${stderr}${e.message}`, code: -1 });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ stdout, stderr, code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15) });
+    });
+  });
+}
+
+/** A pino record: level (number), time, msg, and whatever fields island adds. */
+// biome-ignore lint/suspicious/noExplicitAny: log records carry arbitrary fields per event
+export type LogRecord = Record<string, any>;
+
+export interface Daemon {
+  pid: number;
+  /** every stdout line that parsed as JSON, in order */
+  logs: LogRecord[];
+  /** every line of stdout and stderr, raw, in order (for failure messages) */
+  lines: string[];
+  /** resolves with the first record (already seen or future) that matches; rejects on timeout or daemon exit */
+  waitForLog(predicate: (r: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
+  /** resolves when the daemon has exited */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, SIGKILL after graceMs (default 3000); resolves with how it ended */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  signal(sig: NodeJS.Signals): void;
+}
+
+export interface DaemonOptions {
+  env?: NodeJS.ProcessEnv;
+  /** extra CLI arguments after `daemon -c FILE` */
+  args?: string[];
+}
+
+/** `island daemon -c configPath` inside ns, stopped at the end of t. */
+export function startDaemon(t: Test, ns: Netns, configPath: string, opts: DaemonOptions = {}): Daemon {
+  requireCli();
+  const argv = ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', configPath, ...(opts.args ?? [])];
+  const child = spawn('ip', argv, { env: islandEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child);
+  const logs: LogRecord[] = [];
+  const lines: string[] = [];
+  const waiters = new Set<{ pred: (r: LogRecord) => boolean; done: (r: LogRecord) => void }>();
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    child.on('close', (code, signal) => {
+      ended = { code, signal };
+      res(ended);
+    });
+    child.on('error', (e) => {
+      lines.push(`[test harness] could not start island daemon: ${e.message}`);
+      ended = { code: -1, signal: null };
+      res(ended);
+    });
+  });
+
+  const onLine = (stream: 'stdout' | 'stderr') => {
+    let buf = '';
+    return (chunk: string) => {
+      buf += chunk;
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+        if (line.trim() === '') continue;
+        lines.push(stream === 'stderr' ? `stderr: ${line}` : line);
+        if (stream !== 'stdout') continue;
+        let rec: LogRecord;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (rec === null || typeof rec !== 'object') continue;
+        logs.push(rec);
+        for (const w of [...waiters]) {
+          let hit = false;
+          try {
+            hit = w.pred(rec);
+          } catch {
+            // a predicate that throws on an unexpected record does not match it
+          }
+          if (hit) w.done(rec);
+        }
+      }
+    };
+  };
+  child.stdout?.setEncoding('utf8').on('data', onLine('stdout'));
+  child.stderr?.setEncoding('utf8').on('data', onLine('stderr'));
+
+  const tail = () => lines.slice(-30).join('\n');
+
+  function waitForLog(pred: (r: LogRecord) => boolean, timeoutMs = 10_000): Promise<LogRecord> {
+    const seen = logs.find((r) => {
+      try {
+        return pred(r);
+      } catch {
+        return false;
+      }
+    });
+    if (seen) return Promise.resolve(seen);
+    return new Promise((res, rej) => {
+      const w = {
+        pred,
+        done: (r: LogRecord) => {
+          clearTimeout(timer);
+          waiters.delete(w);
+          res(r);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        rej(new Error(`no matching daemon log within ${timeoutMs} ms; last output:\n${tail()}`));
+      }, timeoutMs);
+      waiters.add(w);
+      void exited.then((e) => {
+        if (!waiters.has(w)) return;
+        clearTimeout(timer);
+        waiters.delete(w);
+        rej(
+          new Error(
+            `daemon exited (code ${e.code}, signal ${e.signal}) before a matching log; last output:\n${tail()}`,
+          ),
+        );
+      });
+    });
+  }
+
+  async function stop(graceMs = 3000) {
+    if (ended) return ended;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const r = await exited;
+    clearTimeout(killer);
+    return r;
+  }
+
+  t.teardown(async () => {
+    await stop();
+  });
+
+  return {
+    pid: child.pid ?? -1,
+    logs,
+    lines,
+    waitForLog,
+    exited,
+    stop,
+    signal: (sig) => {
+      child.kill(sig);
+    },
+  };
+}
+
+/** A fresh directory for configs (never /etc), removed at the end of t. */
+export async function configDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'island-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes text to <fresh dir>/<name> and returns the path. */
+export async function writeConfig(t: Test, text: string, name = 'island.toml'): Promise<string> {
+  const path = join(await configDir(t), name);
+  await writeFile(path, text);
+  return path;
+}
