@@ -1,0 +1,184 @@
+/**
+ * `island daemon` on the real kernel: heals what other software removes,
+ * adopts live state on restart without a flap, survives a netlink overflow,
+ * reloads on SIGHUP without touching what did not change, and does not fight
+ * hot against a process that keeps undoing it.
+ */
+import { writeFile } from 'node:fs/promises';
+import t from 'tap';
+import { type LogRecord, startDaemon, writeConfig } from '../helpers/island.js';
+import { type Netns, mustRun, netns } from '../helpers/netns.js';
+
+/** Two hosts on a veth "wire", each with an island vxlan to the other. */
+async function pair(t: Parameters<typeof netns>[0]) {
+  const a = await netns(t, 'da');
+  const b = await netns(t, 'db');
+  await mustRun(['ip', 'link', 'add', 'eth0', 'netns', a.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.name]);
+  await a.sh('ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up');
+  await b.sh('ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up');
+  return { a, b };
+}
+
+const conf = (me: 1 | 2, o: { vni?: number; mtu?: number; extra?: string } = {}) => `
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = ${o.vni ?? 42}
+local = "192.0.2.${me}"
+remote = "192.0.2.${3 - me}"
+dev = "eth0"
+port = 5533
+source_port = 5533
+mtu = ${o.mtu ?? 1400}
+addresses = ["10.30.30.${me}/30"]
+
+[[route]]
+to = "10.99.${me}.0/24"
+via = "10.30.30.${3 - me}"
+dev = "vx0"
+
+[daemon]
+debounce = "5ms"
+${o.extra ?? ''}
+`;
+
+async function state(ns: Netns) {
+  // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
+  const link = (await ns.ipJson(['link', 'show'])).find((l: any) => l.ifname === 'vx0');
+  const addr = link ? (await ns.ipJson(['addr', 'show', 'dev', 'vx0']))[0] : undefined;
+  const routes = await ns.ipJson(['route', 'show', 'proto', '149']);
+  return {
+    ifindex: link?.ifindex as number | undefined,
+    up: Boolean(link?.flags?.includes('UP')),
+    addrs: (addr?.addr_info ?? []).filter((x: { family: string }) => x.family === 'inet').map((x: { local: string }) => x.local),
+    routes: routes.map((r: { dst: string }) => r.dst),
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await fn();
+  while (!ok(v)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+    v = await fn();
+  }
+  return v;
+}
+
+const healed = (s: Awaited<ReturnType<typeof state>>) =>
+  s.ifindex !== undefined && s.up && s.addrs.includes('10.30.30.1') && s.routes.includes('10.99.1.0/24');
+
+const started = (r: LogRecord) => r.msg === 'island daemon running';
+
+t.test('heals a deleted link, flushed addresses, a deleted route; logs each repair', async (t) => {
+  const { a } = await pair(t);
+  const d = startDaemon(t, a, await writeConfig(t, conf(1)));
+  await d.waitForLog(started);
+  t.ok(healed(await state(a)), 'converged at start');
+
+  await a.run(['ip', 'link', 'del', 'vx0']);
+  const s1 = await until('vx0 back', () => state(a), healed);
+  t.ok(s1.ifindex, 'link, address and route back after ip link del');
+  const rec = await d.waitForLog((r) => r.object === 'link vx0' && /^\+ link vxlan vx0/.test(r.msg));
+  t.match(rec.trigger, /link del vx0|coalesced/, 'the repair says what triggered it');
+
+  await a.run(['ip', 'addr', 'flush', 'dev', 'vx0']);
+  await until('address back', () => state(a), healed);
+  await d.waitForLog((r) => r.msg === '+ address 10.30.30.1/30 on vx0');
+
+  await a.run(['ip', 'route', 'del', '10.99.1.0/24']);
+  await until('route back', () => state(a), healed);
+  t.equal((await state(a)).ifindex, s1.ifindex, 'address and route repairs did not re-create the link');
+
+  await a.run(['ip', 'link', 'set', 'vx0', 'down']);
+  await until('up again', () => state(a), healed);
+  const stop = await d.stop();
+  t.equal(stop.code, 0, 'SIGTERM: clean exit');
+  t.ok(healed(await state(a)), 'SIGTERM leaves the network in place');
+});
+
+t.test('a restart adopts live state: same ifindex, no action, ping uninterrupted', async (t) => {
+  const { a, b } = await pair(t);
+  const pa = await writeConfig(t, conf(1));
+  const d1 = startDaemon(t, a, pa);
+  const db = startDaemon(t, b, await writeConfig(t, conf(2)));
+  await Promise.all([d1.waitForLog(started), db.waitForLog(started)]);
+  const before = await state(a);
+
+  const ping = a.exec(['ping', '-n', '-i', '0.02', '-c', '150', '-W', '1', '10.30.30.2'], { timeoutMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  await d1.stop();
+  const d2 = startDaemon(t, a, pa);
+  await d2.waitForLog(started);
+  const p = await ping;
+  t.match(p.stdout, /150 packets transmitted, 150 received, 0% packet loss/, 'no packet lost across the restart');
+  t.equal((await state(a)).ifindex, before.ifindex, 'same ifindex');
+  t.notOk(
+    d2.logs.some((r) => typeof r.object === 'string' && /^[+~-] /.test(r.msg)),
+    `the restarted daemon took no action: ${d2.lines.join('\n')}`,
+  );
+});
+
+t.test('SIGHUP: a bad file changes nothing and names the line; a good edit applies in place', async (t) => {
+  const { a } = await pair(t);
+  const path = await writeConfig(t, conf(1));
+  const d = startDaemon(t, a, path);
+  await d.waitForLog(started);
+  const before = await state(a);
+
+  await writeFile(path, conf(1, { vni: 0 }));
+  d.signal('SIGHUP');
+  const err = await d.waitForLog((r) => r.level === 50 && /island\.toml:\d+:\d+: tunnel\[0\]\.vni/.test(r.msg));
+  t.match(err.msg, /^.*island\.toml:5:7: tunnel\[0\]\.vni: /, 'file:line:col of the bad value');
+  await d.waitForLog((r) => /not reloaded, still running the last good configuration/.test(r.msg));
+  t.equal((await state(a)).ifindex, before.ifindex, 'nothing changed');
+
+  await writeFile(path, conf(1, { mtu: 1300 }));
+  d.signal('SIGHUP');
+  await d.waitForLog((r) => r.msg === '~ link vx0: mtu 1400 → 1300');
+  // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
+  const vx = (await a.ipJson(['link', 'show'])).find((l: any) => l.ifname === 'vx0');
+  t.equal(vx.mtu, 1300);
+  t.equal(vx.ifindex, before.ifindex, 'mtu changed in place: no flap');
+});
+
+t.test('survives a netlink event overflow (ENOBUFS) and resyncs', async (t) => {
+  const { a } = await pair(t);
+  // a tiny receive buffer makes the overflow certain with a few hundred events
+  const d = startDaemon(t, a, await writeConfig(t, conf(1)), { env: { ISLAND_NETLINK_RCVBUF: '4096' } });
+  await d.waitForLog(started);
+  d.signal('SIGSTOP');
+  // the flood, and a deletion island must notice although its event may be lost
+  await a.sh('for i in $(seq 1 300); do ip link add fl$i type bridge; ip link del fl$i; done; ip link del vx0');
+  d.signal('SIGCONT');
+  await d.waitForLog((r) => /ENOBUFS/.test(r.msg), 5000);
+  await until('healed after overflow', () => state(a), healed);
+  t.pass('overflow logged, daemon alive, island healed');
+  await a.run(['ip', 'route', 'del', '10.99.1.0/24']);
+  await until('still healing after overflow', () => state(a), healed);
+});
+
+t.test('a process that keeps deleting the link meets rate-limited repairs, not a hot loop', async (t) => {
+  const { a } = await pair(t);
+  const d = startDaemon(t, a, await writeConfig(t, conf(1)));
+  await d.waitForLog(started);
+  const cpu0 = await cpuSeconds(a, d.pid);
+  // the adversary: delete vx0 whenever it exists, for 3 s
+  await a.sh('end=$((SECONDS+3)); while [ $SECONDS -lt $end ]; do ip link del vx0 2>/dev/null || sleep 0.005; done');
+  const warn = d.logs.filter((r) => r.level === 40 && /keeps being undone by another process/.test(r.msg));
+  t.ok(warn.length >= 1, 'the fight is reported');
+  t.ok(warn.filter((r) => r.object === 'link vx0').length <= 1, 'once per contested object, not once per repair');
+  const creates = d.logs.filter((r) => r.object === 'link vx0' && /^\+ link/.test(r.msg)).length;
+  t.ok(creates <= 10 + 3 * 5 + 2, `repairs bounded by the limiter (burst 10 + 5/s): ${creates}`);
+  const cpu = (await cpuSeconds(a, d.pid)) - cpu0;
+  t.ok(cpu < 1.5, `CPU over the 3 s fight stays bounded: ${cpu.toFixed(2)} s`);
+  await until('healed once the adversary stops', () => state(a), healed, 10_000);
+  await d.waitForLog((r) => r.msg === 'link vx0 is no longer contested', 10_000);
+});
+
+async function cpuSeconds(ns: Netns, ipNetnsExecPid: number): Promise<number> {
+  // the daemon is the node child of `ip netns exec` (which execs, so same pid)
+  const stat = (await ns.run(['cat', `/proc/${ipNetnsExecPid}/stat`])).split(') ')[1]?.split(' ') ?? [];
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
