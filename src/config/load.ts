@@ -1,0 +1,110 @@
+/** island.toml → Config, or every problem in it at once with exact positions. */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
+import { parseToml } from './locate.js';
+import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
+import { topShape } from './schema.js';
+import * as section from './sections.js';
+import { checkSemantics } from './semantic.js';
+import type { Config, DaemonConfig } from './types.js';
+
+export type { Diagnostic };
+export { formatDiagnostic };
+
+export type LoadResult =
+  | { ok: true; config: Config; warnings: Diagnostic[] }
+  | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
+
+const DEFAULT_DAEMON: DaemonConfig = { resyncMs: 30_000, debounceMs: 10 };
+
+export function parseConfig(text: string, path: string): LoadResult {
+  // editors do not count a byte-order mark as a column, so neither do we
+  const parsed = parseToml(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  if (!parsed.ok) {
+    const { line, col } = parsed.pos;
+    return {
+      ok: false,
+      errors: [{ path, line, col, key: '', message: parsed.message, severity: 'error' }],
+      warnings: [],
+    };
+  }
+  const rep = new Reporter(path, parsed.locator);
+  const root = parsed.value;
+
+  const top = z.object(topShape).strict().safeParse(root);
+  if (!top.success) {
+    const sections = Object.keys(topShape);
+    reportIssues(top.error.issues, {
+      rep,
+      base: [],
+      data: root,
+      unknownKey: (k) => unknownKeyMessage(k, sections, 'section'),
+    });
+  }
+  // a section of the wrong type was reported above; its entries are not worth a second opinion
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const tunnels = list(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i));
+  const bridges = list(root.bridge).map((raw, i) => section.bridge(rep, raw, i));
+  const routes = list(root.route).map((raw, i) => section.route(rep, raw, i));
+  const sysctl = section.isTable(root.sysctl) ? section.sysctl(rep, root.sysctl) : {};
+  const daemon =
+    root.daemon === undefined
+      ? DEFAULT_DAEMON
+      : section.isTable(root.daemon)
+        ? section.daemon(rep, root.daemon)
+        : undefined;
+
+  checkSemantics(rep, {
+    tunnels: tunnels.map((t) => t.view),
+    bridges: bridges.map((b) => b.view),
+    routes: routes.map((r) => r.view),
+  });
+
+  const errors = rep.errors;
+  const warnings = rep.warnings;
+  if (errors.length > 0 || daemon === undefined) return { ok: false, errors, warnings };
+  const config: Config = {
+    path,
+    tunnels: tunnels.map((t) => t.config).filter((c) => c !== undefined),
+    bridges: bridges.map((b) => b.config).filter((c) => c !== undefined),
+    routes: routes.map((r) => r.config).filter((c) => c !== undefined),
+    sysctl,
+    daemon,
+  };
+  return { ok: true, config, warnings };
+}
+
+/** What the OS said, in the words people search for. */
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}
+
+export async function loadConfig(path: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const error: Diagnostic = {
+      path,
+      line: 1,
+      col: 1,
+      key: '',
+      message: `cannot read: ${reason(e)}`,
+      severity: 'error',
+    };
+    return { ok: false, errors: [error], warnings: [] };
+  }
+  return parseConfig(text, path);
+}

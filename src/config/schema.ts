@@ -1,0 +1,263 @@
+/**
+ * The shape of each table in island.toml as zod schemas. Field schemas carry their own
+ * messages; checks that need more than one field (or more than one entry) live in semantic.ts.
+ */
+import { z } from 'zod';
+import { canonicalIp, familyOf, networkOf } from '../netlink/ip.js';
+import { TomlFloat } from './locate.js';
+import type { Cidr, Family } from './types.js';
+
+/** "got integer" etc.: the TOML type of a value, in TOML's words. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return 'string';
+  if (typeof v === 'number') return 'integer';
+  if (typeof v === 'boolean') return 'boolean';
+  if (v instanceof TomlFloat) return 'float';
+  if (v instanceof Date) return 'date-time';
+  if (Array.isArray(v)) return 'array';
+  return 'table';
+}
+
+const between = (min: number, max: number): string => `must be between ${min} and ${max}`;
+
+export function int(min: number, max: number) {
+  return z.number().int().min(min, between(min, max)).max(max, between(min, max));
+}
+
+/** A string field checked by `problem`, which returns a message or undefined. */
+function checked(problem: (s: string) => string | undefined) {
+  return z.string().superRefine((s, ctx) => {
+    const m = problem(s);
+    if (m !== undefined) ctx.addIssue({ code: 'custom', message: m });
+  });
+}
+
+export function linkNameProblem(s: string): string | undefined {
+  if (s === '') return 'must not be empty';
+  if (s === '.' || s === '..') return `"${s}" cannot be a link name`;
+  const bad = /[^A-Za-z0-9_.-]/.exec(s);
+  if (bad)
+    return `${JSON.stringify(s)} contains ${JSON.stringify(bad[0])}; link names may use only letters, digits, "_", "." and "-"`;
+  if (s.length > 15) {
+    return `"${s}" is ${s.length} characters long; link names are at most 15 (the kernel's IFNAMSIZ is 16 including the NUL)`;
+  }
+  return undefined;
+}
+
+export const linkName = checked(linkNameProblem);
+
+function ipProblem(s: string): string | undefined {
+  if (s.includes('/')) return `"${s}" has a prefix length; write the plain address`;
+  // node accepts IPv6 zone ids ("fe80::1%eth0"), which mean nothing to netlink
+  if (s.includes('%') || familyOf(s) === undefined) return `"${s}" is not a valid IP address`;
+  return undefined;
+}
+
+function address(family?: Family, why = '') {
+  return z.string().transform((s, ctx) => {
+    const m = ipProblem(s) ?? familyProblem(s, family, why);
+    if (m !== undefined) {
+      ctx.addIssue({ code: 'custom', message: m });
+      return z.NEVER;
+    }
+    return canonicalIp(s) as string;
+  });
+}
+
+function familyProblem(s: string, family: Family | undefined, why: string): string | undefined {
+  const f = familyOf(s);
+  if (family === undefined || f === family) return undefined;
+  return `"${s}" is IPv${f}; ${why}`;
+}
+
+export const ipAddress = address();
+const ipv4Underlay = address(4, 'an ipip tunnel runs over IPv4 only (use kind = "vxlan" for an IPv6 underlay)');
+
+/** "10.3.1.3/24" → Cidr, or a message saying exactly which part is wrong. */
+export function parseCidr(s: string): Cidr | string {
+  const slash = s.indexOf('/');
+  if (slash < 0) {
+    const ok = ipProblem(s) === undefined;
+    const hint = ok
+      ? `; write "${s}/${familyOf(s) === 6 ? 128 : 32}" for a single address, or the subnet's length`
+      : '';
+    return `"${s}" has no prefix length${hint}`;
+  }
+  const addr = s.slice(0, slash);
+  const len = s.slice(slash + 1);
+  const bad = ipProblem(addr);
+  if (bad !== undefined) return bad;
+  const family = familyOf(addr) as Family;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(len)) return `prefix length "${len}" is not a number`;
+  const prefixlen = Number(len);
+  if (prefixlen > max) return `prefix length /${prefixlen} is too long for IPv${family} (at most /${max})`;
+  return { address: canonicalIp(addr) as string, prefixlen, family };
+}
+
+export const cidr = z.string().transform((s, ctx) => {
+  const r = parseCidr(s);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+/** A route destination: a network, so host bits must be clear. */
+export const prefix = z.string().transform((s, ctx): Cidr => {
+  if (s === 'default') {
+    ctx.addIssue({ code: 'custom', message: 'write "0.0.0.0/0" (or "::/0" for IPv6) for a default route' });
+    return z.NEVER;
+  }
+  const r = parseCidr(s);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  const net = networkOf(r.address, r.prefixlen);
+  if (net !== r.address) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" has host bits set; did you mean "${net}/${r.prefixlen}"?` });
+    return z.NEVER;
+  }
+  return r;
+});
+
+/**
+ * `source_port = p` or `[low, high]` (inclusive, as people think) → the kernel's [low, high).
+ * The kernel keeps high in 16 bits, so 65535 can never be inside the range.
+ */
+export const sourcePort = z.unknown().transform((v, ctx): { low: number; high: number } => {
+  const fail = (message: string, path: number[] = []): undefined => {
+    ctx.addIssue({ code: 'custom', message, path });
+    return undefined;
+  };
+  const port = (x: unknown, path: number[]): number | undefined => {
+    if (typeof x !== 'number') return fail(`expected a port number, got ${describe(x)}`, path);
+    if (x < 1 || x > 65535) return fail(between(1, 65535), path);
+    return x;
+  };
+  let range: { low: number; high: number } | undefined;
+  if (typeof v === 'number') {
+    const p = port(v, []);
+    if (p === 65535) {
+      fail(
+        'port 65535 cannot be pinned: the kernel takes the range as [low, high) and high is 16 bits, ' +
+          'so pinning would need high = 65536; pick a port up to 65534',
+      );
+    } else if (p !== undefined) range = { low: p, high: p + 1 };
+  } else if (!Array.isArray(v)) {
+    fail(`expected a port number or [low, high], got ${describe(v)}`);
+  } else if (v.length !== 2) {
+    fail(`expected [low, high] (two ports), got ${v.length} element${v.length === 1 ? '' : 's'}`);
+  } else {
+    const low = port(v[0], [0]);
+    const high = port(v[1], [1]);
+    if (low === undefined || high === undefined) {
+      // already reported
+    } else if (low > high) fail(`low port ${low} is above high port ${high}`);
+    else if (high === 65535) {
+      fail(
+        'the range cannot end at 65535: the kernel takes it as [low, high) and high is 16 bits; end it at 65534',
+        [1],
+      );
+    } else range = { low, high: high + 1 };
+  }
+  return range ?? z.NEVER;
+});
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function msText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** "500ms" | "30s" | "5m" | "1h" | integer seconds → milliseconds. */
+export function duration(minMs: number, maxMs: number, defaultMs: number) {
+  return z
+    .unknown()
+    .transform((v, ctx): number => {
+      const fail = (message: string): never => {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      };
+      let ms: number;
+      if (typeof v === 'number') ms = v * 1000;
+      else if (typeof v === 'string') {
+        const m = DURATION.exec(v.trim());
+        if (!m)
+          return fail(`"${v}" is not a duration; write e.g. "500ms", "30s", "5m", or an integer number of seconds`);
+        ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+      } else {
+        return fail(`expected a duration like "30s" or an integer number of seconds, got ${describe(v)}`);
+      }
+      if (ms < minMs) return fail(`must be at least ${msText(minMs)}`);
+      if (ms > maxMs) return fail(`must be at most ${msText(maxMs)}`);
+      return ms;
+    })
+    .optional()
+    .transform((ms) => ms ?? defaultMs);
+}
+
+export const TUNNEL_KINDS = ['ipip', 'vxlan'] as const;
+export const VXLAN_ONLY = ['vni', 'port', 'source_port'] as const;
+
+const tunnelKind = z.string().superRefine((s, ctx) => {
+  if (!(TUNNEL_KINDS as readonly string[]).includes(s)) {
+    ctx.addIssue({ code: 'custom', message: `must be "ipip" or "vxlan", not ${JSON.stringify(s)}` });
+  }
+});
+
+const tunnelCommon = {
+  name: linkName,
+  kind: tunnelKind,
+  local: ipAddress,
+  remote: ipAddress,
+  dev: linkName.optional(),
+  ttl: int(1, 255).optional(),
+  mtu: int(68, 65535).optional(),
+  addresses: z.array(cidr).default([]),
+};
+
+const vxlanExtra = {
+  vni: int(1, 16777215),
+  port: int(1, 65535).optional(),
+  source_port: sourcePort.optional(),
+};
+
+export const ipipShape = { ...tunnelCommon, local: ipv4Underlay, remote: ipv4Underlay };
+export const vxlanShape = { ...tunnelCommon, ...vxlanExtra };
+/** for a tunnel whose kind is missing or wrong: still check everything that could belong */
+export const anyTunnelShape = { ...tunnelCommon, ...vxlanExtra, vni: vxlanExtra.vni.optional() };
+
+export const bridgeShape = {
+  name: linkName,
+  mtu: int(68, 65535).optional(),
+  addresses: z.array(cidr).default([]),
+  ports: z.array(linkName).default([]),
+};
+
+export const routeShape = {
+  to: prefix,
+  via: ipAddress.optional(),
+  dev: linkName.optional(),
+  metric: int(0, 4294967295).optional(),
+};
+
+export const daemonShape = {
+  resync: duration(1000, Number.MAX_SAFE_INTEGER, 30_000),
+  debounce: duration(0, 5000, 10),
+};
+
+/** Sections are only type-checked here; their entries are checked one by one so one bad entry spoils nothing else. */
+export const topShape = {
+  tunnel: z.array(z.unknown()).optional(),
+  bridge: z.array(z.unknown()).optional(),
+  route: z.array(z.unknown()).optional(),
+  sysctl: z.record(z.unknown()).optional(),
+  daemon: z.record(z.unknown()).optional(),
+};
+
+export type Shape = z.ZodRawShape;

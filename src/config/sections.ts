@@ -1,0 +1,253 @@
+/**
+ * One entry at a time: strict zod check for the diagnostics, then a field-by-field pick of
+ * whatever did validate, so cross-entry checks still see the good parts of a broken entry.
+ */
+import { z } from 'zod';
+import type { KeyPath } from './diagnostic.js';
+import { TomlFloat } from './locate.js';
+import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
+import {
+  anyTunnelShape,
+  bridgeShape,
+  cidr,
+  daemonShape,
+  describe,
+  ipipShape,
+  linkName,
+  routeShape,
+  type Shape,
+  VXLAN_ONLY,
+  vxlanShape,
+} from './schema.js';
+import type { BridgeConfig, Cidr, DaemonConfig, RouteConfig, TunnelConfig } from './types.js';
+
+type Raw = Record<string, unknown>;
+
+export function isTable(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof TomlFloat);
+}
+
+function field<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): z.output<S> | undefined {
+  if (!isTable(raw)) return undefined;
+  const r = schema.safeParse(raw[key]);
+  return r.success ? r.data : undefined;
+}
+
+/** Array fields element by element; a hole where an element is bad keeps the indices true to the file. */
+function each<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): (z.output<S> | undefined)[] {
+  if (!isTable(raw) || !Array.isArray(raw[key])) return [];
+  return (raw[key] as unknown[]).map((el) => {
+    const r = schema.safeParse(el);
+    return r.success ? r.data : undefined;
+  });
+}
+
+function has(raw: unknown, key: string): boolean {
+  return isTable(raw) && raw[key] !== undefined;
+}
+
+/** Optional fields are left out rather than set to undefined, so configs compare cleanly. */
+function compact<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Run the strict schema and report; true when the entry is entirely valid. */
+function strict(
+  rep: Reporter,
+  shape: Shape,
+  raw: unknown,
+  base: KeyPath,
+  unknownKey?: (k: string) => string | undefined,
+): boolean {
+  const r = z.object(shape).strict().safeParse(raw);
+  if (r.success) return true;
+  const allowed = Object.keys(shape);
+  reportIssues(r.error.issues, {
+    rep,
+    base,
+    data: raw,
+    unknownKey: (k) => unknownKey?.(k) ?? unknownKeyMessage(k, allowed),
+  });
+  return false;
+}
+
+export interface LinkView {
+  path: KeyPath;
+  what: 'tunnel' | 'bridge';
+  /** set only when valid */
+  name?: string;
+  /** whatever string was written, valid or not: references to it are not "undeclared" */
+  rawName?: string;
+  mtu?: number;
+  addresses: (Cidr | undefined)[];
+}
+
+export interface TunnelView extends LinkView {
+  what: 'tunnel';
+  kind?: 'ipip' | 'vxlan';
+  local?: string;
+  remote?: string;
+  dev?: string;
+  sourcePort?: { low: number; high: number };
+  hasPort: boolean;
+}
+
+export interface BridgeView extends LinkView {
+  what: 'bridge';
+  ports: (string | undefined)[];
+}
+
+export interface RouteView {
+  path: KeyPath;
+  to?: Cidr;
+  via?: string;
+  dev?: string;
+  metric?: number;
+  hasVia: boolean;
+  hasDev: boolean;
+}
+
+function rawName(raw: unknown): string | undefined {
+  return isTable(raw) && typeof raw.name === 'string' ? raw.name : undefined;
+}
+
+export function tunnel(rep: Reporter, raw: unknown, index: number): { view: TunnelView; config?: TunnelConfig } {
+  const path = ['tunnel', index];
+  const k = isTable(raw) ? raw.kind : undefined;
+  const kind = k === 'ipip' || k === 'vxlan' ? k : undefined;
+  const shape = kind === 'ipip' ? ipipShape : kind === 'vxlan' ? vxlanShape : anyTunnelShape;
+  const ok = strict(rep, shape, raw, path, (key) =>
+    kind === 'ipip' && (VXLAN_ONLY as readonly string[]).includes(key) ? 'only valid for kind = "vxlan"' : undefined,
+  );
+  const view: TunnelView = {
+    path,
+    what: 'tunnel',
+    kind,
+    name: field(shape.name, raw, 'name'),
+    rawName: rawName(raw),
+    local: field(shape.local, raw, 'local'),
+    remote: field(shape.remote, raw, 'remote'),
+    dev: field(shape.dev, raw, 'dev'),
+    mtu: field(shape.mtu, raw, 'mtu'),
+    addresses: each(cidr, raw, 'addresses'),
+    sourcePort: kind === 'ipip' ? undefined : field(vxlanShape.source_port, raw, 'source_port'),
+    hasPort: has(raw, 'port'),
+  };
+  if (!ok) return { view };
+  const common = {
+    name: view.name as string,
+    local: view.local as string,
+    remote: view.remote as string,
+    dev: view.dev,
+    ttl: field(shape.ttl, raw, 'ttl'),
+    mtu: view.mtu,
+    addresses: view.addresses as Cidr[],
+  };
+  if (kind === 'ipip') return { view, config: compact({ ...common, kind: 'ipip' as const }) };
+  const config: TunnelConfig = compact({
+    ...common,
+    kind: 'vxlan' as const,
+    vni: field(vxlanShape.vni, raw, 'vni') as number,
+    port: field(vxlanShape.port, raw, 'port') ?? 4789,
+    sourcePort: view.sourcePort,
+  });
+  return { view, config };
+}
+
+export function bridge(rep: Reporter, raw: unknown, index: number): { view: BridgeView; config?: BridgeConfig } {
+  const path = ['bridge', index];
+  const ok = strict(rep, bridgeShape, raw, path);
+  const view: BridgeView = {
+    path,
+    what: 'bridge',
+    name: field(bridgeShape.name, raw, 'name'),
+    rawName: rawName(raw),
+    mtu: field(bridgeShape.mtu, raw, 'mtu'),
+    addresses: each(cidr, raw, 'addresses'),
+    ports: each(linkName, raw, 'ports'),
+  };
+  if (!ok) return { view };
+  const config = compact({
+    name: view.name as string,
+    mtu: view.mtu,
+    addresses: view.addresses as Cidr[],
+    ports: view.ports as string[],
+  });
+  return { view, config };
+}
+
+export function route(rep: Reporter, raw: unknown, index: number): { view: RouteView; config?: RouteConfig } {
+  const path = ['route', index];
+  const ok = strict(rep, routeShape, raw, path);
+  const view: RouteView = {
+    path,
+    to: field(routeShape.to, raw, 'to'),
+    via: field(routeShape.via, raw, 'via'),
+    dev: field(routeShape.dev, raw, 'dev'),
+    metric: field(routeShape.metric, raw, 'metric'),
+    hasVia: has(raw, 'via'),
+    hasDev: has(raw, 'dev'),
+  };
+  if (!ok) return { view };
+  return { view, config: compact({ to: view.to as Cidr, via: view.via, dev: view.dev, metric: view.metric }) };
+}
+
+export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
+  const ok = strict(rep, daemonShape, raw ?? {}, ['daemon']);
+  if (!ok) return undefined;
+  const resyncMs = field(daemonShape.resync, raw ?? {}, 'resync') as number;
+  const debounceMs = field(daemonShape.debounce, raw ?? {}, 'debounce') as number;
+  return { resyncMs, debounceMs };
+}
+
+/** A sysctl name as sysctl(8) spells it; "/" is its escape for a "." inside an interface name. */
+const SYSCTL_NAME = /^[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)*$/;
+
+export function sysctl(rep: Reporter, raw: Raw): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const path = ['sysctl', key];
+    if (isTable(value)) {
+      // `net.ipv4.ip_forward = 1` unquoted is a nested table in TOML, not a dotted name
+      const [leaf, v] = firstLeaf(key, value);
+      const shown = typeof v === 'string' || typeof v === 'number' ? ` = ${JSON.stringify(v)}` : '';
+      rep.error(path, `quote the sysctl name so its dots are not read as tables: "${leaf}"${shown}`, 'key');
+      continue;
+    }
+    let bad = false;
+    if (!key.startsWith('net.')) {
+      rep.error(path, 'island only sets networking sysctls; the name must start with "net."', 'key');
+      bad = true;
+    } else if (!SYSCTL_NAME.test(key)) {
+      rep.error(path, 'not a sysctl name: use letters, digits, "_" and "-" between "." separators', 'key');
+      bad = true;
+    }
+    const text = sysctlValue(rep, path, value);
+    if (!bad && text !== undefined) out[key] = text;
+  }
+  return out;
+}
+
+function sysctlValue(rep: Reporter, path: KeyPath, value: unknown): string | undefined {
+  if (typeof value === 'number') {
+    // getStaticTOMLValue rounds integers past 2^53; the AST keeps the exact digits
+    const node = rep.locator.node(path);
+    return node?.type === 'TOMLValue' && node.kind === 'integer' ? node.bigint.toString() : String(value);
+  }
+  if (typeof value === 'string') {
+    if (value.trim() === '') rep.error(path, 'must not be empty');
+    else if ([...value].some((c) => c.charCodeAt(0) < 0x20))
+      rep.error(path, 'must not contain control characters or newlines');
+    else return value;
+    return undefined;
+  }
+  rep.error(path, `expected an integer or a string, got ${describe(value)}`);
+  return undefined;
+}
+
+function firstLeaf(prefix: string, table: Raw): [string, unknown] {
+  for (const [k, v] of Object.entries(table)) {
+    return isTable(v) ? firstLeaf(`${prefix}.${k}`, v) : [`${prefix}.${k}`, v];
+  }
+  return [prefix, undefined];
+}

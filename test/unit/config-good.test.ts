@@ -1,0 +1,176 @@
+/** Good fixtures parse to exactly this typed Config: canonical addresses, camelCase, defaults filled in. */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { formatDiagnostic, loadConfig } from '../../src/config/load.js';
+import type { Cidr, Config } from '../../src/config/types.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'good');
+
+const v4 = (address: string, prefixlen: number): Cidr => ({ address, prefixlen, family: 4 });
+const v6 = (address: string, prefixlen: number): Cidr => ({ address, prefixlen, family: 6 });
+const daemon = { resyncMs: 30_000, debounceMs: 10 };
+
+type Expected = Omit<Config, 'path'>;
+
+const expected: Record<string, Expected> = {
+  'empty.toml': { tunnels: [], bridges: [], routes: [], sysctl: {}, daemon },
+  'minimal.toml': {
+    tunnels: [{ name: 'island0', kind: 'ipip', local: '192.168.3.100', remote: '138.96.245.50', addresses: [] }],
+    bridges: [],
+    routes: [],
+    sysctl: {},
+    daemon,
+  },
+  'vxlan-ports.toml': {
+    tunnels: [
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 333,
+        local: '192.168.3.100',
+        remote: '203.0.113.7',
+        port: 5533,
+        sourcePort: { low: 5533, high: 5534 },
+        addresses: [],
+      },
+      {
+        name: 'vx1',
+        kind: 'vxlan',
+        vni: 16777215,
+        local: '192.168.3.100',
+        remote: '203.0.113.8',
+        port: 5533,
+        sourcePort: { low: 5533, high: 5541 },
+        addresses: [],
+      },
+      {
+        name: 'vx2',
+        kind: 'vxlan',
+        vni: 1,
+        local: '2001:db8::1',
+        remote: '2001:db8::2',
+        port: 65535,
+        sourcePort: { low: 1, high: 65535 },
+        addresses: [],
+      },
+    ],
+    bridges: [],
+    routes: [],
+    sysctl: {},
+    daemon,
+  },
+  'inline.toml': {
+    tunnels: [
+      {
+        name: 'island0',
+        kind: 'ipip',
+        local: '192.168.3.100',
+        remote: '138.96.245.50',
+        addresses: [v4('10.3.1.3', 30)],
+      },
+    ],
+    bridges: [{ name: 'br-lab', addresses: [v6('fd00:0:0:1::1', 64)], ports: [] }],
+    routes: [
+      { to: v4('0.0.0.0', 0), via: '10.3.1.2', metric: 4294967295 },
+      { to: v6('fd00:0:0:2::', 64), dev: 'br-lab', metric: 0 },
+    ],
+    sysctl: { 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.eth0/100.forwarding': '1' },
+    daemon: { resyncMs: 5000, debounceMs: 0 },
+  },
+  'warnings.toml': {
+    tunnels: [
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 333,
+        local: '192.168.3.100',
+        remote: '203.0.113.7',
+        port: 4789,
+        sourcePort: { low: 5533, high: 5534 },
+        addresses: [v4('10.30.30.2', 30)],
+      },
+    ],
+    bridges: [{ name: 'cni0', addresses: [v4('10.128.1.1', 24)], ports: ['vx0'] }],
+    routes: [],
+    sysctl: {},
+    daemon,
+  },
+  'full.toml': {
+    tunnels: [
+      {
+        name: 'island0',
+        kind: 'ipip',
+        local: '192.168.3.100',
+        remote: '138.96.245.50',
+        dev: 'eth0',
+        ttl: 64,
+        mtu: 1480,
+        addresses: [v4('10.3.1.3', 24)],
+      },
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 333,
+        local: '192.168.3.100',
+        remote: '203.0.113.7',
+        dev: 'eth0',
+        ttl: 64,
+        mtu: 1450,
+        port: 5533,
+        sourcePort: { low: 5533, high: 5534 },
+        addresses: [v4('10.30.30.2', 30), v6('fd00:3030::2', 126)],
+      },
+      {
+        name: 'vx1',
+        kind: 'vxlan',
+        vni: 334,
+        local: '192.168.3.100',
+        remote: '203.0.113.8',
+        mtu: 1450,
+        port: 4789,
+        sourcePort: { low: 49152, high: 49408 },
+        addresses: [],
+      },
+    ],
+    bridges: [{ name: 'cni0', mtu: 1450, addresses: [v4('10.128.1.1', 24)], ports: ['vx1'] }],
+    routes: [
+      { to: v4('10.4.0.0', 16), via: '10.3.1.1', dev: 'island0', metric: 100 },
+      { to: v6('fd00:4040::', 64), via: 'fd00:3030::1' },
+    ],
+    sysctl: {
+      'net.ipv4.ip_forward': '1',
+      'net.ipv6.conf.all.forwarding': '1',
+      'net.ipv4.conf.island0.rp_filter': '2',
+      'net.ipv4.tcp_rmem': '4096 87380 6291456',
+    },
+    daemon,
+  },
+};
+
+const expectedWarnings: Record<string, string[]> = {
+  'warnings.toml': [
+    '9:15: warning: tunnel[0].source_port: source_port is pinned but port is left at the default 4789; ' +
+      'set port too if the peer listens elsewhere (e.g. port = 5533)',
+    '10:13: warning: tunnel[0].addresses: vx0 is a port of bridge cni0, so its addresses go unused; put them on cni0',
+  ],
+};
+
+t.test('every good fixture has an expected Config', async (t) => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.toml'));
+  t.strictSame(files.sort(), Object.keys(expected).sort());
+});
+
+for (const [file, want] of Object.entries(expected)) {
+  t.test(file, async (t) => {
+    const path = join(dir, file);
+    const r = await loadConfig(path);
+    if (!r.ok) return t.fail(r.errors.map(formatDiagnostic).join('\n'));
+    t.strictSame(r.config, { path, ...want });
+    t.strictSame(
+      r.warnings.map((d) => formatDiagnostic(d).slice(path.length + 1)),
+      expectedWarnings[file] ?? [],
+    );
+  });
+}
