@@ -183,7 +183,8 @@ async function parent(): Promise<void> {
 
     const ct = await nat.run(['conntrack', '-L', '-p', 'udp', '--dport', '5533']);
     t.match(ct, /sport=5533 dport=5533 .*sport=5533 dport=5533/, 'the NAT kept source port 5533', { conntrack: ct });
-    t.match(ct, /ASSURED/, 'the mapping is replied (assured)');
+    // replied, not yet ASSURED: the kernel calls a UDP flow a stream only after ~2 s of traffic
+    t.notMatch(ct, /UNREPLIED/, 'the mapping has seen replies');
   });
 }
 
