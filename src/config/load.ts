@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
 import { parseToml } from './locate.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
-import { topShape } from './schema.js';
+import { anyTunnelShape, bridgeShape, daemonShape, routeShape, topShape } from './schema.js';
 import * as section from './sections.js';
 import { checkSemantics } from './semantic.js';
 import type { Config, DaemonConfig } from './types.js';
@@ -39,7 +39,7 @@ export function parseConfig(text: string, path: string): LoadResult {
       rep,
       base: [],
       data: root,
-      unknownKey: (k) => unknownKeyMessage(k, sections, 'section'),
+      unknownKey: (k) => misplacedKey(k) ?? unknownKeyMessage(k, sections, 'section'),
     });
   }
   // a section of the wrong type was reported above; its entries are not worth a second opinion
@@ -73,6 +73,20 @@ export function parseConfig(text: string, path: string): LoadResult {
     daemon,
   };
   return { ok: true, config, warnings };
+}
+
+const SECTION_KEYS: [string, string[]][] = [
+  ['[[tunnel]]', Object.keys(anyTunnelShape)],
+  ['[[bridge]]', Object.keys(bridgeShape)],
+  ['[[route]]', Object.keys(routeShape)],
+  ['[daemon]', Object.keys(daemonShape)],
+];
+
+/** A section's key written above every table header lands at the top level. */
+function misplacedKey(key: string): string | undefined {
+  const homes = SECTION_KEYS.filter(([, keys]) => keys.includes(key)).map(([header]) => header);
+  if (homes.length === 0) return undefined;
+  return `not a section; "${key}" belongs inside a ${homes.join(' or ')} table, below its header`;
 }
 
 /** What the OS said, in the words people search for. */

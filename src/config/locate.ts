@@ -117,7 +117,8 @@ export function parseToml(text: string): Parsed {
     program = parseTOML(text, { tomlVersion: '1.0' });
   } catch (e) {
     if (e instanceof ParseError) {
-      const message = `invalid TOML: ${lowerFirst(e.message)}${missingValueHint(text, e.index)}`;
+      const hint = missingValueHint(text, e.index) || mixedTableHint(text, e.lineNumber);
+      const message = `invalid TOML: ${lowerFirst(e.message)}${hint}`;
       return { ok: false, pos: { line: e.lineNumber, col: e.column + 1 }, message };
     }
     throw e;
@@ -142,6 +143,20 @@ function missingValueHint(text: string, index: number): string {
   const lines = before.split('\n');
   const key = (lines[lines.length - 1] as string).slice(0, -1).trim();
   return `; the value of ${key} on line ${lines.length} is missing`;
+}
+
+const ARRAY_SECTIONS = ['tunnel', 'bridge', 'route'];
+
+/** `[tunnel]` next to `[[tunnel]]` is a TOML redefinition; say which spelling is the right one. */
+function mixedTableHint(text: string, line: number): string {
+  const header = /^\s*\[\[?\s*([A-Za-z0-9_-]+)\s*\]/.exec(text.split('\n')[line - 1] ?? '');
+  const name = header?.[1];
+  if (name === undefined) return '';
+  const single = new RegExp(`^\\s*\\[\\s*${name}\\s*\\]`, 'm').test(text);
+  const array = new RegExp(`^\\s*\\[\\[\\s*${name}\\s*\\]\\]`, 'm').test(text);
+  if (!single || !array) return '';
+  const fix = ARRAY_SECTIONS.includes(name) ? `write [[${name}]] for each entry` : `write [${name}] once`;
+  return `; [${name}] and [[${name}]] cannot be mixed: ${fix}`;
 }
 
 function lowerFirst(s: string): string {
