@@ -60,6 +60,8 @@ export class Daemon {
         this.trigger('overflow', 0);
       },
       (err) => this.log.error({ err: err.message }, 'netlink event socket error'),
+      // a test knob: a tiny buffer makes an overflow certain
+      { recvBufferSize: Number(process.env.ISLAND_NETLINK_RCVBUF) || undefined },
     );
     await this.pass('start');
   }
@@ -177,8 +179,12 @@ export class Daemon {
         this.log.info({ object: key }, `${key} is no longer contested`);
       }
     }
-    if (now.size && !this.retryTimer) {
-      const wait = Math.max(...[...now].map((k) => this.limiter.waitMs(k)), 10);
+    // come back when a skipped repair may run, or, while objects are still
+    // marked contested, when they have been quiet long enough to clear
+    if (this.throttled.size && !this.retryTimer) {
+      const wait = now.size
+        ? Math.max(...[...now].map((k) => this.limiter.waitMs(k)), 10)
+        : Math.max(...[...this.throttled].map((k) => this.limiter.calmInMs(k)), 10);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.trigger('backoff', 0);

@@ -39,6 +39,12 @@ export class RepairLimiter {
     return b.tokens >= 1 ? 0 : Math.max(0, b.at + this.refillMs - this.now());
   }
 
+  /** Milliseconds until `key` is calm() if nothing repairs it meanwhile. */
+  calmInMs(key: string): number {
+    const b = this.bucket(key);
+    return b.tokens >= this.burst ? 0 : Math.max(0, b.at + (this.burst - b.tokens) * this.refillMs - this.now());
+  }
+
   /** Whether `key` has been left alone long enough to be trusted again. */
   calm(key: string): boolean {
     return this.bucket(key).tokens >= this.burst;

@@ -13,6 +13,7 @@ t.test('a burst of repairs, then one per refill interval', async (t) => {
   t.ok(l.take('x'), 'one token back after one interval');
   t.notOk(l.take('x'));
   t.notOk(l.calm('x'));
+  t.equal(l.calmInMs('x'), 300, 'three tokens short: calm in three intervals');
   now = 1000;
   t.ok(l.calm('x'), 'full again after a quiet spell');
 });
