@@ -1,0 +1,168 @@
+/**
+ * Kernel change notifications: links, addresses and routes (IPv4 and IPv6)
+ * from rtnetlink multicast groups, on a socket of its own.
+ *
+ * Multicast delivery is lossy: when the receive buffer fills up (a burst of
+ * changes, or a busy event loop) the kernel drops messages and the next
+ * receive fails with ENOBUFS. That is reported through `onOverflow`; the
+ * caller must then re-read the full state (dump), since it no longer knows
+ * what changed. The socket stays open and keeps delivering. This relies on
+ * the patched native addon (patches/netlink+0.3.0.patch): the stock one
+ * aborts the process on ENOBUFS.
+ *
+ * To miss nothing, subscribe first and dump afterwards. Overflows come in
+ * bursts (one per failed receive), so coalesce the resyncs they trigger.
+ */
+import { createRtNetlink, type MessageInfo, type NetlinkMessage, rt } from 'netlink';
+import { bufferToIp } from './ip.js';
+
+export type RtEventKind = 'link' | 'address' | 'route';
+
+/**
+ * One change notification. Fields by kind:
+ * - link: ifindex, ifname, family (0; 7 = AF_BRIDGE for bridge-port state,
+ *   where 'del' means "left the bridge", not "link deleted")
+ * - address: ifindex, family, dst = the address, dstLen = its prefix length,
+ *   ifname = the IPv4 label (usually the interface name; none for IPv6)
+ * - route: family, dst ('0.0.0.0' / '::' for a default route), dstLen, table,
+ *   protocol (RTPROT_* number), ifindex = the output interface, if any
+ */
+export interface RtEvent {
+  kind: RtEventKind;
+  op: 'new' | 'del';
+  ifindex?: number;
+  ifname?: string;
+  family?: number;
+  protocol?: number;
+  dst?: string;
+  dstLen?: number;
+  table?: number;
+}
+
+export interface EventSource {
+  /** Leave the groups and close the socket; idempotent. */
+  close(): void;
+}
+
+export interface WatchOptions {
+  /**
+   * SO_RCVBUF in bytes (default 4 MiB). The kernel caps it at
+   * net.core.rmem_max and doubles it for bookkeeping; tests set it tiny.
+   */
+  recvBufferSize?: number;
+}
+
+const GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const;
+const AF_INET6 = 10;
+
+const TYPES: Partial<Record<number, [RtEventKind, 'new' | 'del']>> = {
+  [rt.MessageType.NEWLINK]: ['link', 'new'],
+  [rt.MessageType.DELLINK]: ['link', 'del'],
+  [rt.MessageType.NEWADDR]: ['address', 'new'],
+  [rt.MessageType.DELADDR]: ['address', 'del'],
+  [rt.MessageType.NEWROUTE]: ['route', 'new'],
+  [rt.MessageType.DELROUTE]: ['route', 'del'],
+};
+
+/**
+ * Start watching. `onEvent` gets one call per notification, `onOverflow`
+ * one per ENOBUFS. Anything else (a socket error, an unparsable message, an
+ * exception thrown by `onEvent`) goes to `onError`, or is thrown (uncaught)
+ * when there is none. The open socket keeps the process alive.
+ */
+export function watchRtnetlink(
+  onEvent: (ev: RtEvent) => void,
+  onOverflow: () => void,
+  onError?: (err: Error) => void,
+  opts: WatchOptions = {},
+): EventSource {
+  const fail = (err: unknown): void => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (!onError) throw e;
+    onError(e);
+  };
+
+  const sock = createRtNetlink();
+  // RtNetlinkSocket's own 'message' event drops the message type (new vs
+  // del), so listen one level down, on the NetlinkSocket, and parse here.
+  const nl = sock.socket;
+  try {
+    nl.setRecvBufferSize(opts.recvBufferSize ?? 4 * 1024 * 1024);
+    for (const g of GROUPS) sock.addMembership(g);
+  } catch (err) {
+    nl.close();
+    throw err;
+  }
+  nl.ref();
+
+  nl.on('message', (msgs: NetlinkMessage[], rinfo: MessageInfo) => {
+    if (rinfo.port !== 0) return; // only the kernel speaks on these groups
+    for (const m of msgs) {
+      try {
+        const ev = toEvent(m);
+        if (ev) onEvent(ev);
+      } catch (err) {
+        fail(err);
+      }
+    }
+  });
+  nl.on('error', (err) => {
+    if (err.code === 'ENOBUFS') onOverflow();
+    else fail(err);
+  });
+  nl.on('invalid', (err: unknown) => fail(err));
+
+  let open = true;
+  return {
+    close() {
+      if (!open) return;
+      open = false;
+      nl.close();
+    },
+  };
+}
+
+function toEvent(m: NetlinkMessage): RtEvent | undefined {
+  const t = TYPES[m.type];
+  if (!t) return undefined;
+  const [kind, op] = t;
+  const msg = rt.parseMessage(m.type, m.data);
+  switch (msg.kind) {
+    case 'link':
+      return { kind, op, ifindex: msg.data.index, ifname: msg.attrs.ifname, family: msg.data.family };
+    case 'address': {
+      const raw = msg.attrs.local ?? msg.attrs.address;
+      return {
+        kind,
+        op,
+        ifindex: msg.data.index,
+        ifname: msg.attrs.label,
+        family: msg.data.family,
+        dst: raw ? bufferToIp(raw) : undefined,
+        dstLen: msg.data.prefixlen,
+      };
+    }
+    case 'route': {
+      const family = msg.data.family;
+      return {
+        kind,
+        op,
+        ifindex: msg.attrs.oif,
+        family,
+        protocol: enumValue(rt.RouteProtocol, msg.data.protocol),
+        dst: msg.attrs.dst ? bufferToIp(msg.attrs.dst) : family === AF_INET6 ? '::' : '0.0.0.0',
+        dstLen: msg.data.dstLen ?? 0,
+        table: msg.attrs.table ?? msg.data.table,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** node-netlink turns known enum values into their names; we want numbers. */
+function enumValue(mapping: Record<string, string | number>, x: string | number | undefined): number | undefined {
+  if (typeof x !== 'string') return x;
+  const v = mapping[x];
+  return typeof v === 'number' ? v : undefined;
+}
