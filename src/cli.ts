@@ -30,12 +30,16 @@ commands:
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
   -h, --help          help for a command`,
-  check: 'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.',
+  check:
+    'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.',
   plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
-  apply: 'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
+  apply:
+    'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
   down: 'usage: island down\n\nRemove every link and route island owns (whatever the file says now) and exit.\nSysctls are left as they are.',
-  daemon: 'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
-  status: 'usage: island status [-c FILE] [--json]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale.',
+  daemon:
+    'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
+  status:
+    'usage: island status [-c FILE] [--json]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale.',
 };
 
 class UserError extends Error {}
@@ -119,7 +123,9 @@ async function main(argv: string[]): Promise<number> {
         const w = Math.max(6, ...p.status.map((s) => s.object.length));
         process.stdout.write(`${'OBJECT'.padEnd(w)}  STATE    DETAIL\n`);
         for (const s of p.status)
-          process.stdout.write(`${s.object.padEnd(w)}  ${s.state.padEnd(7)}  ${s.detail ?? ''}\n`.replace(/ +\n$/, '\n'));
+          process.stdout.write(
+            `${s.object.padEnd(w)}  ${s.state.padEnd(7)}  ${s.detail ?? ''}\n`.replace(/ +\n$/, '\n'),
+          );
       }
       return 0;
     }
@@ -185,7 +191,8 @@ async function withRtnl<T>(fn: (rtnl: Rtnl) => Promise<T>): Promise<T> {
 function explain(e: unknown): string {
   if (e instanceof NetlinkError && (e.code === 'EPERM' || e.code === 'EACCES'))
     return `${e.op}: permission denied (island needs root or CAP_NET_ADMIN)`;
-  if (e instanceof Error && /EPERM|EACCES/.test(e.message)) return 'permission denied (island needs root or CAP_NET_ADMIN)';
+  if (e instanceof Error && /EPERM|EACCES/.test(e.message))
+    return 'permission denied (island needs root or CAP_NET_ADMIN)';
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -195,7 +202,8 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     process.stderr.write(`island: ${explain(e)}\n`);
-    if (process.env.ISLAND_DEBUG && e instanceof Error && !(e instanceof UserError)) process.stderr.write(`${e.stack}\n`);
+    if (process.env.ISLAND_DEBUG && e instanceof Error && !(e instanceof UserError))
+      process.stderr.write(`${e.stack}\n`);
     process.exitCode = e instanceof UserError || e instanceof NetlinkError || isArgError(e) ? 1 : 70;
   },
 );

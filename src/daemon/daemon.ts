@@ -82,7 +82,8 @@ export class Daemon {
     if (!r.ok) {
       for (const e of r.errors) this.log.error(formatDiagnostic(e));
       this.log.error(`${this.opts.configPath}: not reloaded, still running the last good configuration`);
-      this.opts.onStatus?.(`config error at ${formatDiagnostic(r.errors[0]!).split(': ')[0]}`);
+      const [first] = r.errors;
+      if (first) this.opts.onStatus?.(`config error at ${first.path}:${first.line}`);
       return false;
     }
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
@@ -197,11 +198,16 @@ export class Daemon {
     const links = status.filter((s) => s.object.startsWith('link '));
     const linksOk = links.filter((s) => s.state === 'ok').length;
     let summary = `${linksOk}/${links.length} links ok`;
-    if (bad.length) summary += `, ${bad.length} object(s) not converged: ${bad[0]!.object} ${bad[0]!.state}`;
+    const [worst] = bad;
+    if (worst) summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}`;
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;
-      for (const s of bad) this.log.warn({ object: s.object, state: s.state }, `${s.object}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+      for (const s of bad)
+        this.log.warn(
+          { object: s.object, state: s.state },
+          `${s.object}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`,
+        );
       this.opts.onStatus?.(summary);
     }
   }

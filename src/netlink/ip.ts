@@ -22,7 +22,7 @@ function ipv6ToBuffer(text: string): Buffer {
   const h = head ? head.split(':') : [];
   const t = rest !== undefined && rest !== '' ? rest.split(':') : [];
   const groups = rest === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
   return out;
 }
 

@@ -193,7 +193,10 @@ export class Rtnl {
     if (ch.mtu !== undefined) attrs.mtu = ch.mtu;
     if (ch.master !== undefined) attrs.master = ch.master;
     if (ch.alias !== undefined) attrs.ifalias = ch.alias;
-    const data = ch.up === undefined ? { index: ifindex } : { index: ifindex, flags: ch.up ? { up: true as const } : {}, change: { up: true as const } };
+    const data =
+      ch.up === undefined
+        ? { index: ifindex }
+        : { index: ifindex, flags: ch.up ? { up: true as const } : {}, change: { up: true as const } };
     await call(`set link ${name}`, this.sock.setLink(data, attrs));
   }
 

@@ -104,7 +104,8 @@ function explain(a: Action, e: unknown): string {
     const kind = a.link.kind;
     if (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')
       return `${e.op}: the kernel has no ${kind} support (module ${kind} not built or not loadable)`;
-    if (e.code === 'EEXIST') return `${e.op}: another link with this name, or the same ${kind} endpoint, already exists`;
+    if (e.code === 'EEXIST')
+      return `${e.op}: another link with this name, or the same ${kind} endpoint, already exists`;
   }
   if (e.code === 'ENETUNREACH') return `${e.op}: network unreachable (no address of the gateway's subnet is up)`;
   return e.message;

@@ -204,7 +204,8 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       });
       continue;
     }
-    const viaFresh = (r.dev && fresh.has(r.dev)) || freshAddrs.some((a) => r.via && inSubnet(r.via, a.address, a.prefixlen));
+    const viaFresh =
+      (r.dev && fresh.has(r.dev)) || freshAddrs.some((a) => r.via && inSubnet(r.via, a.address, a.prefixlen));
     const devIndex = r.dev ? liveByName.get(r.dev)?.ifindex : undefined;
     const drift = l && !viaFresh ? routeDrift(r, l, devIndex) : undefined;
     if (l && !viaFresh && !drift) {

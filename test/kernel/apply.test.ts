@@ -79,7 +79,14 @@ t.test('apply converges vxlan + bridge + v4/v6 addresses + routes, as ip shows t
     operstate: 'UNKNOWN',
     linkinfo: {
       info_kind: 'vxlan',
-      info_data: { id: 333, remote: '192.0.2.2', local: '192.0.2.1', link: 'eth0', port: 5533, port_range: { low: 5533, high: 5534 } },
+      info_data: {
+        id: 333,
+        remote: '192.0.2.2',
+        local: '192.0.2.1',
+        link: 'eth0',
+        port: 5533,
+        port_range: { low: 5533, high: 5534 },
+      },
     },
   });
   t.ok(vx.flags.includes('UP'), 'vx0 is up');
@@ -89,7 +96,9 @@ t.test('apply converges vxlan + bridge + v4/v6 addresses + routes, as ip shows t
 
   const routes = await ns.ipJson(['route', 'show', 'proto', '149']);
   t.match(routes, [{ dst: '192.168.3.0/24', gateway: '10.30.30.1', dev: 'vx0', metric: 100 }]);
-  t.match(await ns.ipJson(['-6', 'route', 'show', 'proto', '149']), [{ dst: 'fd00:99::/64', dev: 'vx0', metric: 1024 }]);
+  t.match(await ns.ipJson(['-6', 'route', 'show', 'proto', '149']), [
+    { dst: 'fd00:99::/64', dev: 'vx0', metric: 1024 },
+  ]);
   t.equal((await ns.run(['cat', '/proc/sys/net/ipv4/ip_forward'])).trim(), '1');
 
   const again = await runIsland(ns, ['apply', '-c', path]);
@@ -168,7 +177,10 @@ t.test('a foreign link holding a declared name: clear error, left untouched', as
   const path = await writeConfig(t, config());
   const r = await runIsland(ns, ['apply', '-c', path]);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^island: link vx0: a link named vx0 \(bridge, ifindex \d+\) exists and is not island's; remove or rename it$/m);
+  t.match(
+    r.stderr,
+    /^island: link vx0: a link named vx0 \(bridge, ifindex \d+\) exists and is not island's; remove or rename it$/m,
+  );
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   const after = await link(ns, 'vx0');
   t.same(
@@ -179,7 +191,9 @@ t.test('a foreign link holding a declared name: clear error, left untouched', as
   const st = await runIsland(ns, ['status', '--json', '-c', path]);
   t.match(JSON.parse(st.stdout).objects, [{ object: 'sysctl net.ipv4.ip_forward', state: 'ok' }]);
   t.ok(
-    JSON.parse(st.stdout).objects.some((o: { object: string; state: string }) => o.object === 'link vx0' && o.state === 'foreign'),
+    JSON.parse(st.stdout).objects.some(
+      (o: { object: string; state: string }) => o.object === 'link vx0' && o.state === 'foreign',
+    ),
     'status says foreign',
   );
 });

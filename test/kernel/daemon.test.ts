@@ -7,13 +7,27 @@
 import { writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { type LogRecord, startDaemon, writeConfig } from '../helpers/island.js';
-import { type Netns, mustRun, netns } from '../helpers/netns.js';
+import { mustRun, type Netns, netns } from '../helpers/netns.js';
 
 /** Two hosts on a veth "wire", each with an island vxlan to the other. */
 async function pair(t: Parameters<typeof netns>[0]) {
   const a = await netns(t, 'da');
   const b = await netns(t, 'db');
-  await mustRun(['ip', 'link', 'add', 'eth0', 'netns', a.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.name]);
+  await mustRun([
+    'ip',
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    a.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    b.name,
+  ]);
   await a.sh('ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up');
   await b.sh('ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up');
   return { a, b };
@@ -50,7 +64,9 @@ async function state(ns: Netns) {
   return {
     ifindex: link?.ifindex as number | undefined,
     up: Boolean(link?.flags?.includes('UP')),
-    addrs: (addr?.addr_info ?? []).filter((x: { family: string }) => x.family === 'inet').map((x: { local: string }) => x.local),
+    addrs: (addr?.addr_info ?? [])
+      .filter((x: { family: string }) => x.family === 'inet')
+      .map((x: { local: string }) => x.local),
     routes: routes.map((r: { dst: string }) => r.dst),
   };
 }

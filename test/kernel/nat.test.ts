@@ -33,40 +33,71 @@ dev = "vx0"
 "net.ipv4.ip_forward" = 1
 `;
 
-t.test('VXLAN port 5533, source_port 5533 across MASQUERADE: pings both ways after the inner host sends first', async (t) => {
-  const n = await natTopology(t, { prefix: 'isl' });
-  const pubConf = await writeConfig(
-    t,
-    side({ local: n.pubAddr, remote: n.natPublicAddr, me: '10.30.30.1', peer: '10.30.30.2', mine: '10.128.0', theirs: '10.128.1' }),
-  );
-  const privConf = await writeConfig(
-    t,
-    side({ local: n.privAddr, remote: n.pubAddr, me: '10.30.30.2', peer: '10.30.30.1', mine: '10.128.1', theirs: '10.128.0' }),
-  );
-  const started = (r: { msg?: string }) => r.msg === 'island daemon running';
-  const dpub = startDaemon(t, n.pub, pubConf);
-  const dpriv = startDaemon(t, n.priv, privConf);
-  await Promise.all([dpub.waitForLog(started), dpriv.waitForLog(started)]);
+t.test(
+  'VXLAN port 5533, source_port 5533 across MASQUERADE: pings both ways after the inner host sends first',
+  async (t) => {
+    const n = await natTopology(t, { prefix: 'isl' });
+    const pubConf = await writeConfig(
+      t,
+      side({
+        local: n.pubAddr,
+        remote: n.natPublicAddr,
+        me: '10.30.30.1',
+        peer: '10.30.30.2',
+        mine: '10.128.0',
+        theirs: '10.128.1',
+      }),
+    );
+    const privConf = await writeConfig(
+      t,
+      side({
+        local: n.privAddr,
+        remote: n.pubAddr,
+        me: '10.30.30.2',
+        peer: '10.30.30.1',
+        mine: '10.128.1',
+        theirs: '10.128.0',
+      }),
+    );
+    const started = (r: { msg?: string }) => r.msg === 'island daemon running';
+    const dpub = startDaemon(t, n.pub, pubConf);
+    const dpriv = startDaemon(t, n.priv, privConf);
+    await Promise.all([dpub.waitForLog(started), dpriv.waitForLog(started)]);
 
-  // the kernel got the pinned range [5533, 5534)
-  // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
-  const vx = (await n.priv.ipJson(['link', 'show'])).find((l: any) => l.ifname === 'vx0');
-  t.same(vx.linkinfo.info_data.port_range, { low: 5533, high: 5534 });
+    // the kernel got the pinned range [5533, 5534)
+    // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
+    const vx = (await n.priv.ipJson(['link', 'show'])).find((l: any) => l.ifname === 'vx0');
+    t.same(vx.linkinfo.info_data.port_range, { low: 5533, high: 5534 });
 
-  const first = await n.priv.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.30.30.1']);
-  t.equal(first.code, 0, `the inner host reaches the public side first:\n${first.stdout}${first.stderr}`);
+    const first = await n.priv.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.30.30.1']);
+    t.equal(first.code, 0, `the inner host reaches the public side first:\n${first.stdout}${first.stderr}`);
 
-  const conntrack = await n.nat.run(['conntrack', '-L', '-p', 'udp', '--dport', '5533']).catch((e: Error) => e.message);
-  t.match(conntrack, /sport=5533 dport=5533 .*sport=5533 dport=5533/, 'the NAT kept source port 5533');
+    const conntrack = await n.nat
+      .run(['conntrack', '-L', '-p', 'udp', '--dport', '5533'])
+      .catch((e: Error) => e.message);
+    t.match(conntrack, /sport=5533 dport=5533 .*sport=5533 dport=5533/, 'the NAT kept source port 5533');
 
-  const back = await n.pub.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.30.30.2']);
-  t.equal(back.code, 0, `the public side reaches the host behind the NAT:\n${back.stdout}`);
+    const back = await n.pub.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.30.30.2']);
+    t.equal(back.code, 0, `the public side reaches the host behind the NAT:\n${back.stdout}`);
 
-  const bridges = await n.pub.exec(['ping', '-n', '-c', '2', '-i', '0.2', '-W', '2', '-I', '10.128.0.1', '10.128.1.1']);
-  t.equal(bridges.code, 0, `cni0 → cni0 across the island through the route island added:\n${bridges.stdout}`);
+    const bridges = await n.pub.exec([
+      'ping',
+      '-n',
+      '-c',
+      '2',
+      '-i',
+      '0.2',
+      '-W',
+      '2',
+      '-I',
+      '10.128.0.1',
+      '10.128.1.1',
+    ]);
+    t.equal(bridges.code, 0, `cni0 → cni0 across the island through the route island added:\n${bridges.stdout}`);
 
-  // a deleted tunnel on the inner side comes back, and traffic with it
-  await n.priv.run(['ip', 'link', 'del', 'vx0']);
-  const again = await n.priv.exec(['ping', '-n', '-c', '1', '-w', '5', '10.30.30.1']);
-  t.equal(again.code, 0, 'healed tunnel carries traffic again');
-});
+    // a deleted tunnel on the inner side comes back, and traffic with it
+    await n.priv.run(['ip', 'link', 'del', 'vx0']);
+    const again = await n.priv.exec(['ping', '-n', '-c', '1', '-w', '5', '10.30.30.1']);
+    t.equal(again.code, 0, 'healed tunnel carries traffic again');
+  },
+);

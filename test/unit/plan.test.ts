@@ -53,7 +53,13 @@ function converged(cfg = config()): LiveState {
   return {
     links: [{ ifindex: 1, name: 'lo', up: true, mtu: 65536, owned: false }, ...links],
     addresses: [
-      ...want.addresses.map((a) => ({ ifindex: idx(a.link), family: a.family, address: a.address, prefixlen: a.prefixlen, scope: 0 })),
+      ...want.addresses.map((a) => ({
+        ifindex: idx(a.link),
+        family: a.family,
+        address: a.address,
+        prefixlen: a.prefixlen,
+        scope: 0,
+      })),
       { ifindex: idx('vx0'), family: 6 as const, address: 'fe80::1', prefixlen: 64, scope: 253 },
     ],
     routes: want.routes.map(
@@ -91,7 +97,10 @@ t.test('empty host: everything created, in dependency order', async (t) => {
 t.test('converged host: no action, every object ok', async (t) => {
   const p = plan(desiredState(config()), converged());
   t.same(p.actions, []);
-  t.ok(p.status.every((s) => s.state === 'ok'), 'all ok');
+  t.ok(
+    p.status.every((s) => s.state === 'ok'),
+    'all ok',
+  );
   t.equal(p.status.length, 1 + 2 + 3 + 1, 'sysctl, 2 links, 3 addresses, 1 route');
 });
 
@@ -151,14 +160,34 @@ t.test('foreign links, addresses and routes are never touched', async (t) => {
   const live = converged();
   live.links.push({ ifindex: 99, name: 'eth0', up: true, mtu: 1500, owned: false, kind: 'veth' });
   live.addresses.push({ ifindex: 99, family: 4, address: '192.168.3.100', prefixlen: 24, scope: 0 });
-  live.routes.push({ family: 4, dst: '0.0.0.0', dstLen: 0, table: 254, protocol: 4, type: 1, gateway: '192.168.3.1', oif: 99 });
+  live.routes.push({
+    family: 4,
+    dst: '0.0.0.0',
+    dstLen: 0,
+    table: 254,
+    protocol: 4,
+    type: 1,
+    gateway: '192.168.3.1',
+    oif: 99,
+  });
   live.routes.push({ family: 4, dst: '10.0.0.0', dstLen: 8, table: 254, protocol: 3, type: 1, oif: 99 });
   t.same(plan(desiredState(config()), live).actions, []);
 });
 
 t.test('a foreign route with the same destination and metric is reported, not replaced', async (t) => {
   const live = converged();
-  live.routes = [{ family: 4, dst: '192.168.3.0', dstLen: 24, table: 254, protocol: 4, type: 1, gateway: '10.30.30.1', priority: 100 }];
+  live.routes = [
+    {
+      family: 4,
+      dst: '192.168.3.0',
+      dstLen: 24,
+      table: 254,
+      protocol: 4,
+      type: 1,
+      gateway: '10.30.30.1',
+      priority: 100,
+    },
+  ];
   const p = plan(desiredState(config()), live);
   t.same(p.actions, []);
   t.equal(p.status.find((s) => s.object.startsWith('route'))?.state, 'foreign');
@@ -204,7 +233,14 @@ t.test('bridge ports: enslaved in place, released when dropped from ports', asyn
 
 t.test('ipip spec: what the file says and what the kernel reports compare equal', async (t) => {
   const ipip = kindOf('ipip');
-  const decl = { name: 't0', kind: 'ipip' as const, local: '192.168.3.100', remote: '138.96.245.50', ttl: 64, addresses: [] };
+  const decl = {
+    name: 't0',
+    kind: 'ipip' as const,
+    local: '192.168.3.100',
+    remote: '138.96.245.50',
+    ttl: 64,
+    addresses: [],
+  };
   const spec = ipip.spec(decl);
   const ctx = { ifindex: () => undefined, ifname: () => undefined };
   t.same(ipip.decode(ipip.encode(spec, ctx), ctx), spec);
