@@ -139,7 +139,8 @@ function markFloat(root: unknown, path: KeyPath): void {
 /** `mtu =` with nothing after it: the parser only notices on the next line, so name the culprit. */
 function missingValueHint(text: string, index: number): string {
   const before = text.slice(0, index).trimEnd();
-  if (!before.endsWith('=')) return '';
+  // only when the parser stopped on a later line; `port = 0123` fails at its value, which is there
+  if (!before.endsWith('=') || !text.slice(before.length, index).includes('\n')) return '';
   const lines = before.split('\n');
   const key = (lines[lines.length - 1] as string).slice(0, -1).trim();
   return `; the value of ${key} on line ${lines.length} is missing`;

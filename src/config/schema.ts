@@ -78,11 +78,9 @@ const ipv4Underlay = address(4, 'an ipip tunnel runs over IPv4 only (use kind = 
 export function parseCidr(s: string): Cidr | string {
   const slash = s.indexOf('/');
   if (slash < 0) {
-    const ok = ipProblem(s) === undefined;
-    const hint = ok
-      ? `; write "${s}/${familyOf(s) === 6 ? 128 : 32}" for a single address, or the subnet's length`
-      : '';
-    return `"${s}" has no prefix length${hint}`;
+    if (ipProblem(s) !== undefined) return `"${s}" is not an address with a prefix length, like "10.3.1.3/24"`;
+    const single = `${s}/${familyOf(s) === 6 ? 128 : 32}`;
+    return `"${s}" has no prefix length; write "${single}" for a single address, or the subnet's length`;
   }
   const addr = s.slice(0, slash);
   const len = s.slice(slash + 1);
@@ -90,9 +88,9 @@ export function parseCidr(s: string): Cidr | string {
   if (bad !== undefined) return bad;
   const family = familyOf(addr) as Family;
   const max = family === 4 ? 32 : 128;
-  if (!/^\d{1,3}$/.test(len)) return `prefix length "${len}" is not a number`;
+  if (!/^\d+$/.test(len)) return `prefix length "${len}" is not a number`;
   const prefixlen = Number(len);
-  if (prefixlen > max) return `prefix length /${prefixlen} is too long for IPv${family} (at most /${max})`;
+  if (prefixlen > max) return `prefix length /${len} is too long for IPv${family} (at most /${max})`;
   return { address: canonicalIp(addr) as string, prefixlen, family };
 }
 
@@ -171,7 +169,14 @@ const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 function msText(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms === 0 ? '0s' : `${ms}ms`;
 }
 
 /** "500ms" | "30s" | "5m" | "1h" | integer seconds → milliseconds. */
@@ -247,7 +252,8 @@ export const routeShape = {
 };
 
 export const daemonShape = {
-  resync: duration(1000, Number.MAX_SAFE_INTEGER, 30_000),
+  // a day is plenty, and keeps it far below setTimeout's 2^31-1 ms limit
+  resync: duration(1000, 86_400_000, 30_000),
   debounce: duration(0, 5000, 10),
 };
 

@@ -207,7 +207,7 @@ export function sysctl(rep: Reporter, raw: Raw): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) {
     const path = ['sysctl', key];
-    if (isTable(value)) {
+    if (isTable(value) && !key.includes('.')) {
       // `net.ipv4.ip_forward = 1` unquoted is a nested table in TOML, not a dotted name
       const [leaf, v] = firstLeaf(key, value);
       const shown = typeof v === 'string' || typeof v === 'number' ? ` = ${JSON.stringify(v)}` : '';

@@ -165,6 +165,7 @@ t.test('durations', async (t) => {
   t.strictSame(d('"5m"', '"5s"'), { resyncMs: 300_000, debounceMs: 5000 });
   t.strictSame(d('"1h"', '"250ms"'), { resyncMs: 3_600_000, debounceMs: 250 });
   t.strictSame(d('60', '0'), { resyncMs: 60_000, debounceMs: 0 });
+  t.strictSame(d('"25h"', '"0s"'), ['2:10: daemon.resync: must be at most 24h']);
   t.strictSame(d('0', '-1'), [
     '2:10: daemon.resync: must be at least 1s',
     '3:12: daemon.debounce: must be at least 0s',
@@ -216,4 +217,17 @@ t.test('the config contains no undefined optional keys', async (t) => {
   t.ok(r.ok);
   if (r.ok)
     t.strictSame(Object.keys(r.config.tunnels[0] ?? {}).sort(), ['addresses', 'kind', 'local', 'name', 'remote']);
+});
+
+t.test('address messages say which part is wrong', async (t) => {
+  const a = (addr: string) => parse(`[[bridge]]\nname = "br0"\naddresses = ["${addr}"]\n`);
+  t.strictSame(a('10.0.0..1'), [
+    '3:14: bridge[0].addresses[0]: "10.0.0..1" is not an address with a prefix length, like "10.3.1.3/24"',
+  ]);
+  t.strictSame(a('10.0.0.1/x'), ['3:14: bridge[0].addresses[0]: prefix length "x" is not a number']);
+  t.strictSame(a('fd00::1/129'), [
+    '3:14: bridge[0].addresses[0]: prefix length /129 is too long for IPv6 (at most /128)',
+  ]);
+  t.strictSame(a('fe80::1%eth0/64'), ['3:14: bridge[0].addresses[0]: "fe80::1%eth0" is not a valid IP address']);
+  t.strictSame(a('FD00:0:0::1/64'), []);
 });
