@@ -9,6 +9,7 @@ import { formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
+import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { describeAction } from '../reconcile/describe.js';
@@ -53,6 +54,10 @@ export class Daemon {
     if (!r.ok) throw new ConfigRejected(r.errors.map(formatDiagnostic));
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
     this.use(r.config);
+    if (!patchedAddonLoaded())
+      this.log.warn(
+        `netlink addon ${netlinkAddonPath()} is the unpatched prebuild: an event overflow would abort island (rebuild it: node scripts/build-native.mjs)`,
+      );
     this.events = watchRtnetlink(
       (ev) => this.onEvent(ev),
       () => {
