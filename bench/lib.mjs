@@ -1,0 +1,391 @@
+/**
+ * Benchmark plumbing: processes, network namespaces that always get deleted,
+ * statistics, and the `ip -ts monitor` reader used to time heals.
+ *
+ * Every namespace is named `isl-bench-<pid>-<rand>` and created here; nothing
+ * runs in the host's own network namespace except `ip netns add/del/pids`.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+
+export class BenchError extends Error {}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* ------------------------------------------------------------------ processes */
+
+/** Children we started that may still be running: killed (by pid) on any exit. */
+const children = new Set();
+
+/**
+ * Run argv (no shell). Resolves { code, signal, stdout, stderr, ms } where ms is
+ * the wall time from spawn to the process' exit; never rejects on a non-zero exit.
+ */
+export function exec(argv, { timeoutMs = 60_000, input } = {}) {
+  const [file, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let ms = 0;
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (b) => out.push(b));
+    child.stderr.on('data', (b) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(new BenchError(`cannot run ${argv.join(' ')}: ${e.message}`));
+    });
+    child.on('exit', () => {
+      ms = performance.now() - t0;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({
+        code: code ?? 128,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        ms,
+        timedOut: signal === 'SIGKILL' && performance.now() - t0 >= timeoutMs,
+      });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Like exec, but a non-zero exit is a BenchError carrying the command and its output. */
+export async function run(argv, opts) {
+  const r = await exec(argv, opts);
+  if (r.code !== 0) {
+    const why = r.timedOut ? `timed out after ${opts?.timeoutMs ?? 60_000} ms` : `exited ${r.code}`;
+    const tail = `${r.stderr}\n${r.stdout}`.trim().split('\n').slice(-15).join('\n');
+    throw new BenchError(`\`${argv.join(' ')}\` ${why}${tail ? `:\n${tail}` : ''}`);
+  }
+  return r;
+}
+
+/** A long-running child whose stdout lines are handed to onLine. */
+export function startProcess(argv, onLine) {
+  const [file, ...args] = argv;
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const stderr = [];
+  child.stderr.on('data', (b) => {
+    stderr.push(b);
+  });
+  createInterface({ input: child.stdout }).on('line', onLine);
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+    child.on('error', (e) => {
+      children.delete(child);
+      resolve({ code: -1, signal: null, error: e });
+    });
+  });
+  return {
+    child,
+    exited,
+    stderr: () => Buffer.concat(stderr).toString(),
+    /** SIGTERM, then SIGKILL after graceMs; resolves with the exit status */
+    async stop(graceMs = 3000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+  };
+}
+
+/**
+ * argv run under SCHED_FIFO when the machine allows it: for the tiny processes
+ * that take timestamps (ip monitor, the bash that stamps a deletion), so a busy
+ * CPU delays the stamp as little as possible. They use next to no CPU.
+ */
+let rtPrefix;
+export function realtime(argv) {
+  if (rtPrefix === undefined) {
+    try {
+      execFileSync('chrt', ['-f', '50', 'true'], { stdio: 'ignore' });
+      rtPrefix = ['chrt', '-f', '50'];
+    } catch {
+      rtPrefix = [];
+    }
+  }
+  return [...rtPrefix, ...argv];
+}
+
+/* ------------------------------------------------------------------ namespaces */
+
+const namespaces = new Set();
+
+function killNamespacePidsSync(name) {
+  let pids = '';
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return;
+  }
+  for (const p of pids.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {}
+  }
+}
+
+function deleteNamespaceSync(name) {
+  killNamespacePidsSync(name);
+  try {
+    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  } catch {}
+  namespaces.delete(name);
+}
+
+/** Kill our children and delete our namespaces, synchronously (safe in 'exit' handlers). */
+export function cleanupSync() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
+  children.clear();
+  for (const n of [...namespaces]) deleteNamespaceSync(n);
+}
+
+let hooked = false;
+function hook() {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', cleanupSync);
+  for (const [sig, n] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ]) {
+    process.on(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, cleaning up namespaces\n`);
+      cleanupSync();
+      process.exit(128 + n);
+    });
+  }
+}
+
+/**
+ * A fresh network namespace with lo up and an underlay veth pair
+ * (ul0 10.9.0.1/24 <-> ul1), both up. Traffic never leaves it.
+ */
+export async function createNetns(tag) {
+  hook();
+  const name = `isl-bench-${process.pid}-${tag}-${randomBytes(3).toString('hex')}`.slice(0, 60);
+  await run(['ip', 'netns', 'add', name]);
+  namespaces.add(name);
+  const ip = (...a) => run(['ip', '-n', name, ...a]);
+  await ip('link', 'set', 'lo', 'up');
+  await ip('link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul1');
+  await ip('addr', 'add', '10.9.0.1/24', 'dev', 'ul0');
+  await ip('link', 'set', 'ul0', 'up');
+  await ip('link', 'set', 'ul1', 'up');
+  return {
+    name,
+    ip,
+    async ipJson(...a) {
+      const r = await run(['ip', '-n', name, '-j', ...a]);
+      return r.stdout.trim() ? JSON.parse(r.stdout) : [];
+    },
+    /** argv inside the namespace (ip netns exec execs it: the child pid is the command's own) */
+    argv: (cmd) => ['ip', 'netns', 'exec', name, ...cmd],
+    async destroy() {
+      deleteNamespaceSync(name);
+    },
+  };
+}
+
+/** Run fn(ns) in a fresh namespace that is deleted afterwards, whatever happens. */
+export async function withNetns(tag, fn) {
+  const ns = await createNetns(tag);
+  try {
+    return await fn(ns);
+  } finally {
+    await ns.destroy();
+  }
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+/** Nearest-rank percentile (p in 0..100) of numbers. */
+export function percentile(values, p) {
+  if (!values.length) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * s.length);
+  return s[Math.min(s.length, Math.max(1, rank)) - 1];
+}
+
+export const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/* ------------------------------------------------------------------ heal watcher */
+
+/**
+ * Reads `ip -ts monitor link address route` (under SCHED_FIFO if allowed) inside a namespace and tracks one
+ * tunnel: its link (up), one address and one route. Each notification carries
+ * the microsecond wall-clock time at which `ip` received it. A heal starts at
+ * the kernel's RTM_DELLINK notification for the tunnel (sent while `ip link
+ * del` is still in the kernel, before it returns) and ends at the notification
+ * that makes link-up + address + route all present again.
+ */
+export class HealWatcher {
+  constructor(ns, { link, address, route }) {
+    this.ns = ns;
+    this.link = link;
+    this.address = address; // "10.30.30.2/30"
+    this.route = route; // "192.168.3.0/24"
+    this.state = { link: false, address: false, route: false };
+    this.delTs = undefined;
+    this.waiters = [];
+    this.markers = new Map();
+    this.lines = 0;
+  }
+
+  async start() {
+    this.proc = startProcess(realtime(['ip', '-n', this.ns.name, '-ts', 'monitor', 'link', 'address', 'route']), (l) =>
+      this.onLine(l),
+    );
+    // the monitor has subscribed once it reports a change we make after starting it
+    await this.sync();
+    return this;
+  }
+
+  /** Make a harmless change (an address on lo) and wait until the monitor reports it. */
+  async sync(timeoutMs = 5000) {
+    const seen = new Promise((resolve) => this.markers.set('127.0.0.2', resolve));
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      await this.ns.ip('addr', 'add', '127.0.0.2/8', 'dev', 'lo');
+      await this.ns.ip('addr', 'del', '127.0.0.2/8', 'dev', 'lo');
+      const ok = await Promise.race([seen.then(() => true), sleep(100).then(() => false)]);
+      if (ok) return;
+    }
+    throw new BenchError(
+      `ip monitor in ${this.ns.name} reported nothing within ${timeoutMs} ms:\n${this.proc.stderr()}`,
+    );
+  }
+
+  stop() {
+    return this.proc?.stop(1000);
+  }
+
+  static parseTs(s) {
+    // 2026-11-21T15:55:14.608913 (local time)
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)$/.exec(s);
+    if (!m) return Number.NaN;
+    return Date.parse(m[1]) + Number(`0.${m[2]}`) * 1000;
+  }
+
+  onLine(line) {
+    const m = /^\[([^\]]+)\] (.*)$/.exec(line);
+    if (!m) return; // continuation line of a multi-line message
+    this.lines++;
+    const ts = HealWatcher.parseTs(m[1]);
+    let body = m[2];
+    const deleted = body.startsWith('Deleted ');
+    if (deleted) body = body.slice(8);
+    for (const [marker, resolve] of this.markers) {
+      if (body.includes(` ${marker}/`)) {
+        this.markers.delete(marker);
+        resolve();
+      }
+    }
+    const L = this.link;
+    const linkMsg = new RegExp(`^\\d+: ${L}(@\\S+)?: <([^>]*)>`).exec(body);
+    if (linkMsg) {
+      if (deleted) {
+        // the tunnel is gone: address and route went with it (the kernel does
+        // not always announce the route flush)
+        this.state = { link: false, address: false, route: false };
+        this.delTs = ts;
+        return;
+      }
+      this.state.link = linkMsg[2].split(',').includes('UP');
+    } else if (new RegExp(`^\\d+: ${L}\\s+inet6? ${this.address.replaceAll('.', '\\.')} `).test(body)) {
+      this.state.address = !deleted;
+    } else if (body.startsWith(`${this.route} `) && body.includes(` dev ${L} `)) {
+      this.state.route = !deleted;
+    } else {
+      return;
+    }
+    if (this.delTs !== undefined && this.complete()) {
+      const ev = { delTs: this.delTs, healTs: ts, ms: ts - this.delTs, seenAt: performance.now() };
+      this.delTs = undefined;
+      for (const w of this.waiters.splice(0)) w(ev);
+    }
+  }
+
+  complete() {
+    return this.state.link && this.state.address && this.state.route;
+  }
+
+  /**
+   * Resolves with { delTs, healTs, ms, seenAt } for the next deletion that gets healed
+   * (seenAt: performance.now() when this process read the completing line).
+   */
+  nextHeal(timeoutMs) {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(
+          new BenchError(
+            `${this.link} was not healed within ${timeoutMs} ms (state ${JSON.stringify(this.state)}, deletion ${
+              this.delTs === undefined ? 'not seen' : 'seen'
+            })`,
+          ),
+        );
+      }, timeoutMs);
+      const done = (ev) => {
+        clearTimeout(t);
+        resolve(ev);
+      };
+      this.waiters.push(done);
+    });
+  }
+}
+
+/* ------------------------------------------------------------------ /proc */
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime+stime of a process, in seconds (resolution 1/CLK_TCK). */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // fields after the parenthesised comm; utime and stime are fields 14 and 15
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** VmRSS and VmHWM of a process, in MiB. */
+export function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+}
+
+export const clockTick = CLK_TCK;

@@ -1,0 +1,707 @@
+#!/usr/bin/env node
+/**
+ * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost.
+ *
+ *   npm run bench                  full run (50 deletions, 500 tunnels, 60 s idle), updates docs/benchmarks.md
+ *   npm run bench -- --quick       fast iteration (20 deletions, 100 tunnels, 10 s idle), docs left alone
+ *   node bench/run.mjs --only heal,converge,idle --profile --no-write
+ *                                  (--profile: CPU profile + strace of island apply; automatic when
+ *                                  the converge target is missed, unless --no-profile)
+ *   BENCH_DEBUG=1 ...              also print the heal daemon's log
+ *   ISLAND_CLI=path ...            another build of the CLI (default dist/cli.js)
+ *
+ * Needs root, iproute2 and a built dist/cli.js. Everything runs in network
+ * namespaces created here (isl-bench-<pid>-...) and deleted afterwards, on
+ * failure and on SIGINT/SIGTERM too. Exit 0: every benchmark ran (a missed
+ * target is printed as MISSED, not an error); 1: a step failed; 2: cannot start.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  BenchError,
+  cleanupSync,
+  clockTick,
+  cpuSeconds,
+  exec,
+  HealWatcher,
+  median,
+  memory,
+  percentile,
+  realtime,
+  run,
+  sleep,
+  startProcess,
+  withNetns,
+} from './lib.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = process.env.ISLAND_CLI ?? join(ROOT, 'dist', 'cli.js');
+const DOC = join(ROOT, 'docs', 'benchmarks.md');
+const NODE = process.execPath;
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    write: { type: 'boolean' },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+if (opt.help) {
+  const doc = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+    .split('*/')[0]
+    .split('\n')
+    .slice(2);
+  process.stdout.write(
+    `${doc
+      .map((l) => l.replace(/^ \* ?/, ''))
+      .join('\n')
+      .trim()}\n`,
+  );
+  process.exit(0);
+}
+
+const P = opt.quick
+  ? { deletions: 20, baselineRuns: 5, tunnels: 100, runs: 3, idleS: 10 }
+  : { deletions: 50, baselineRuns: 20, tunnels: 500, runs: 3, idleS: 60 };
+/** space deletions of the same link so the daemon's repair limiter (burst 10, 1 per 200 ms) never engages */
+const SPACING_MS = 300;
+const HEAL_TIMEOUT_MS = 5000;
+const TARGET = { healP99Ms: 50, convergeRatio: 1.5, idleCpuPct: 0.1 };
+const only = new Set((opt.only ?? 'heal,converge,idle').split(',').map((s) => s.trim()));
+for (const o of only) if (!['heal', 'converge', 'idle'].includes(o)) usage(`unknown benchmark "${o}" in --only`);
+const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === 3));
+
+function usage(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+const log = (s) => process.stderr.write(`${s}\n`);
+const fmtMs = (v) => (Number.isFinite(v) ? (v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`) : 'n/a');
+
+/* ------------------------------------------------------------------ preflight */
+
+async function preflight() {
+  if (process.getuid?.() !== 0) usage('must run as root (it creates network namespaces)');
+  const ipv = await exec(['ip', '-V']).catch(() => undefined);
+  if (ipv?.code !== 0) usage('iproute2 `ip` not found');
+  if (!existsSync(CLI)) usage(`${CLI} is missing: build first (npm run build / npx tsc -p .)`);
+  const help = await exec([NODE, CLI, '--help']);
+  for (const cmd of ['daemon', 'apply', 'plan']) {
+    if (!new RegExp(`^\\s+${cmd}\\s`, 'm').test(help.stdout)) {
+      usage(
+        `\`node dist/cli.js --help\` does not list the "${cmd}" command: is the CLI built and complete?\n${help.stdout}${help.stderr}`,
+      );
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ configs */
+
+const ipv4 = (n) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+const ipNum = (s) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+/**
+ * n vxlan tunnels `${prefix}${i}`, all between 10.9.0.1 and 10.9.0.2 on one UDP
+ * port, told apart by VNI; each with .2 of its own /30 (from addrBase) and a
+ * route to its own /24 (from routeBase) via .1 of that /30.
+ */
+function tunnels(n, { prefix, vniBase, addrBase, routeBase }) {
+  return Array.from({ length: n }, (_, i) => {
+    const net = ipNum(addrBase) + 4 * i;
+    return {
+      name: `${prefix}${i}`,
+      vni: vniBase + i,
+      address: `${ipv4(net + 2)}/30`,
+      peer: ipv4(net + 1),
+      route: `${ipv4(ipNum(routeBase) + 256 * i)}/24`,
+    };
+  });
+}
+
+function toml(ts, { port = 4789, sourcePort, resync = '30s', debounce = '10ms' } = {}) {
+  const out = [];
+  for (const t of ts) {
+    out.push(
+      '[[tunnel]]',
+      `name = "${t.name}"`,
+      'kind = "vxlan"',
+      `vni = ${t.vni}`,
+      'local = "10.9.0.1"',
+      'remote = "10.9.0.2"',
+      `port = ${port}`,
+      ...(sourcePort ? [`source_port = ${sourcePort}`] : []),
+      `addresses = ["${t.address}"]`,
+      '',
+    );
+  }
+  for (const t of ts) {
+    out.push('[[route]]', `to = "${t.route}"`, `via = "${t.peer}"`, `dev = "${t.name}"`, 'metric = 100', '');
+  }
+  out.push('[daemon]', `resync = "${resync}"`, `debounce = "${debounce}"`, '');
+  return out.join('\n');
+}
+
+/** The same end state as `island apply` (owner alias "island", route protocol 149), as an ip -batch script. */
+function ipBatch(ts, { port = 4789 } = {}) {
+  const out = [];
+  for (const t of ts) {
+    out.push(
+      `link add ${t.name} alias island type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port}`,
+      `addr add ${t.address} dev ${t.name}`,
+      `link set ${t.name} up`,
+      `route add ${t.route} via ${t.peer} dev ${t.name} metric 100 proto 149`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'island-bench-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+function writeConfig(name, text) {
+  const p = join(work, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** Throws unless the namespace holds exactly the tunnels, up, with their address and route. */
+async function verify(ns, ts, what) {
+  const links = await ns.ipJson('link', 'show', 'type', 'vxlan');
+  const addrs = await ns.ipJson('-4', 'addr', 'show');
+  const routes = await ns.ipJson('route', 'show', 'proto', '149');
+  const up = new Set(links.filter((l) => l.flags.includes('UP')).map((l) => l.ifname));
+  const have = new Set(addrs.flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`)));
+  const rts = new Set(routes.map((r) => `${r.dst} ${r.gateway} ${r.dev}`));
+  const missing = [];
+  for (const t of ts) {
+    if (!up.has(t.name)) missing.push(`link ${t.name} (up)`);
+    if (!have.has(`${t.name} ${t.address}`)) missing.push(`address ${t.address} on ${t.name}`);
+    if (!rts.has(`${t.route} ${t.peer} ${t.name}`)) missing.push(`route ${t.route} via ${t.peer}`);
+  }
+  if (missing.length || links.length !== ts.length) {
+    throw new BenchError(
+      `${what}: namespace does not hold the expected state (${links.length} vxlan links for ${ts.length}); missing ${
+        missing.length
+      }: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+    );
+  }
+}
+
+/* ------------------------------------------------------------------ daemon */
+
+/** Start `island daemon` inside ns; resolves once it says it runs. Lines are parsed JSON (or {raw}). */
+async function startDaemon(ns, cfg) {
+  const lines = [];
+  const d = startProcess(ns.argv([NODE, CLI, 'daemon', '-c', cfg]), (l) => {
+    let o;
+    try {
+      o = JSON.parse(l);
+    } catch {
+      o = { raw: l };
+    }
+    o.at = performance.now();
+    lines.push(o);
+  });
+  d.lines = lines;
+  const deadline = performance.now() + 20_000;
+  while (!lines.some((l) => l.msg === 'island daemon running')) {
+    if (d.child.exitCode !== null || d.child.signalCode !== null) {
+      throw new BenchError(
+        `island daemon exited (${d.child.exitCode ?? d.child.signalCode}) before it ran:\n${tail(d)}`,
+      );
+    }
+    if (performance.now() > deadline)
+      throw new BenchError(`island daemon did not report "running" within 20 s:\n${tail(d)}`);
+    await sleep(10);
+  }
+  const errors = lines.filter((l) => l.level >= 50);
+  if (errors.length) throw new BenchError(`island daemon logged errors on start:\n${tail(d)}`);
+  return d;
+}
+
+function tail(d, n = 15) {
+  return [...d.lines.slice(-n).map((l) => l.raw ?? JSON.stringify(l)), d.stderr().trim()].filter(Boolean).join('\n');
+}
+
+async function stopDaemon(d) {
+  const r = await d.stop(5000);
+  if (r.code !== 0)
+    throw new BenchError(`island daemon did not exit 0 on SIGTERM (${r.code ?? r.signal}):\n${tail(d)}`);
+}
+
+async function waitUntil(cond, ms, what) {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new BenchError(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/* ------------------------------------------------------------------ 1. heal */
+
+/**
+ * `ip link del vx0` in ns; returns the wall-clock time (ms since the epoch, µs
+ * resolution) at which it returned, stamped by bash right after it, on the
+ * same clock as ip monitor's stamps.
+ */
+async function deleteLink(ns) {
+  const r = await run(realtime(ns.argv(['bash', '-c', 'ip link del vx0 && echo $EPOCHREALTIME'])));
+  const t = Number(r.stdout.trim().replace(',', '.')) * 1000;
+  if (!Number.isFinite(t)) throw new BenchError(`cannot read the deletion stamp from ${JSON.stringify(r.stdout)}`);
+  return t;
+}
+
+async function benchHeal() {
+  const ts = [{ name: 'vx0', vni: 333, address: '10.30.30.2/30', peer: '10.30.30.1', route: '192.168.3.0/24' }];
+  const cfg = writeConfig('heal.toml', toml(ts, { port: 5533, sourcePort: 5533 }));
+  await run([NODE, CLI, 'check', '-c', cfg]);
+  return withNetns('heal', async (ns) => {
+    const w = await new HealWatcher(ns, { link: 'vx0', address: '10.30.30.2/30', route: '192.168.3.0/24' }).start();
+    try {
+      log(`heal: daemon in ${ns.name}, ${P.deletions} deletions ${SPACING_MS} ms apart`);
+      const d = await startDaemon(ns, cfg);
+      const daemon = [];
+      const fromReturn = [];
+      const delGap = [];
+      let passes;
+      let throttled;
+      try {
+        await waitUntil(() => w.complete(), 10_000, 'the daemon to create vx0 with its address and route');
+        await verify(ns, ts, 'daemon start');
+        const before = d.lines.length;
+        for (let i = 0; i < P.deletions; i++) {
+          await sleep(SPACING_MS);
+          const healed = w.nextHeal(HEAL_TIMEOUT_MS);
+          healed.catch(() => {});
+          const returned = await deleteLink(ns);
+          const ev = await healed.catch((e) => {
+            throw new BenchError(`deletion ${i + 1}: ${e.message}\ndaemon log:\n${tail(d)}`);
+          });
+          daemon.push(ev.ms);
+          fromReturn.push(ev.healTs - returned);
+          delGap.push(returned - ev.delTs);
+        }
+        await sleep(SPACING_MS);
+        await verify(ns, ts, 'after the heal runs');
+        passes = d.lines.slice(before).filter((l) => l.msg === 'reconciled');
+        if (process.env.BENCH_DEBUG) for (const l of d.lines) log(JSON.stringify(l));
+        throttled = d.lines.slice(before).filter((l) => /rate-limited|backing off/.test(l.msg ?? ''));
+      } finally {
+        await stopDaemon(d);
+      }
+
+      log(`heal: baseline, ${P.baselineRuns} x (ip link del; island apply)`);
+      const script = [];
+      const scriptFromReturn = [];
+      const applyWall = [];
+      for (let i = 0; i < P.baselineRuns; i++) {
+        await sleep(SPACING_MS);
+        const healed = w.nextHeal(HEAL_TIMEOUT_MS * 4);
+        healed.catch(() => {});
+        const returned = await deleteLink(ns);
+        const r = await run(ns.argv([NODE, CLI, 'apply', '-c', cfg]));
+        const ev = await healed;
+        script.push(ev.ms);
+        scriptFromReturn.push(ev.healTs - returned);
+        applyWall.push(r.ms);
+      }
+      await verify(ns, ts, 'after the baseline runs');
+      return {
+        daemon,
+        fromReturn,
+        delGap,
+        script,
+        scriptFromReturn,
+        applyWall,
+        passMs: passes.map((p) => p.ms).filter((x) => typeof x === 'number'),
+        passActions: passes.map((p) => p.actions),
+        throttled: throttled.length,
+      };
+    } finally {
+      await w.stop();
+    }
+  });
+}
+
+/* ------------------------------------------------------------------ 2. converge */
+
+async function benchConverge() {
+  const ts = tunnels(P.tunnels, { prefix: 'vxb', vniBase: 10_000, addrBase: '10.64.0.0', routeBase: '172.16.0.0' });
+  const cfg = writeConfig('converge.toml', toml(ts));
+  const batch = writeConfig('converge.batch', ipBatch(ts));
+  await run([NODE, CLI, 'check', '-c', cfg]);
+  const island = [];
+  const noop = [];
+  const ipb = [];
+  let equivalent;
+  for (let r = 0; r < P.runs; r++) {
+    log(`converge: run ${r + 1}/${P.runs}: island apply, ${P.tunnels} tunnels`);
+    await withNetns('conv-isl', async (ns) => {
+      const a = await run(ns.argv([NODE, CLI, 'apply', '-c', cfg]), { timeoutMs: 300_000 });
+      island.push(a.ms);
+      await verify(ns, ts, 'island apply');
+      const n = await run(ns.argv([NODE, CLI, 'apply', '-c', cfg]), { timeoutMs: 300_000 });
+      if (!/no changes/.test(n.stdout))
+        throw new BenchError(`second island apply was not a no-op:\n${n.stdout.slice(0, 2000)}`);
+      noop.push(n.ms);
+    });
+    log(`converge: run ${r + 1}/${P.runs}: ip -batch, ${P.tunnels} tunnels`);
+    await withNetns('conv-ipb', async (ns) => {
+      const b = await run(ns.argv(['ip', '-batch', batch]), { timeoutMs: 300_000 });
+      ipb.push(b.ms);
+      await verify(ns, ts, 'ip -batch');
+      if (equivalent === undefined) {
+        // same end state? island must find nothing to do after the batch
+        const p = await exec(ns.argv([NODE, CLI, 'plan', '-c', cfg]), { timeoutMs: 300_000 });
+        equivalent = p.code === 0 && /no changes/.test(p.stdout) ? true : p.stdout.split('\n').slice(0, 3).join(' | ');
+      }
+    });
+  }
+  // the floor under any one-shot run: node starting and loading the CLI's modules
+  const startup = [];
+  for (let r = 0; r < P.runs; r++) startup.push((await run([NODE, CLI, '--help'])).ms);
+  // a missed target comes with where the time goes
+  let profile;
+  const missed = median(island) / median(ipb) > TARGET.convergeRatio;
+  if (opt.profile || (missed && !opt['no-profile'])) {
+    log(`converge: profiling island apply${missed ? ' (target missed)' : ''}`);
+    profile = await profileApply(cfg);
+  }
+  return { island, noop, ipb, equivalent, startup, profile };
+}
+
+/**
+ * Where the time goes: `island apply` of the converge config under --cpu-prof,
+ * from empty and again as a no-op, and once more under strace -c -f.
+ */
+async function profileApply(cfg) {
+  const out = {};
+  await withNetns('prof', async (ns) => {
+    for (const phase of ['converge', 'noop']) {
+      const dir = join(work, `prof-${phase}`);
+      const a = await run(ns.argv([NODE, '--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, 'apply', '-c', cfg]), {
+        timeoutMs: 300_000,
+      });
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      out[phase] = { wallMs: a.ms, ...summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8'))) };
+    }
+  });
+  const hasStrace = await exec(['strace', '-V']).catch(() => undefined);
+  if (hasStrace?.code === 0) {
+    await withNetns('strace', async (ns) => {
+      const o = join(work, 'strace.txt');
+      await run(['strace', '-c', '-f', '-o', o, ...ns.argv([NODE, CLI, 'apply', '-c', cfg])], { timeoutMs: 600_000 });
+      out.strace = readFileSync(o, 'utf8').split('\n').slice(0, 14).join('\n');
+    });
+  }
+  return out;
+}
+
+function summariseProfile(prof) {
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const total = prof.timeDeltas.reduce((a, b) => a + b, 0) / 1000;
+  prof.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '')}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName || '(anonymous)'}\t${where}`;
+    self.set(key, (self.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+  });
+  const top = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([k, v]) => [k.replace('\t', ' ').trim(), v]);
+  // the same, grouped by where the code lives: a package, a dist/ folder, node's internals
+  const groups = new Map();
+  for (const [k, v] of self) {
+    const [name, where] = k.split('\t');
+    let g;
+    if (where.startsWith('node_modules/')) g = /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(where)[0];
+    else if (where.startsWith('dist/')) g = where.replace(/\/[^/]*$/, '/');
+    else if (where.startsWith('node:')) g = 'node: internals (module loader, streams, ...)';
+    else if (!where && name.startsWith('(')) g = name;
+    else if (!where) g = 'native functions (fs, netlink addon, ...)';
+    else g = where;
+    groups.set(g, (groups.get(g) ?? 0) + v);
+  }
+  return { totalMs: total, top, groups: [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10) };
+}
+
+/* ------------------------------------------------------------------ 3. idle */
+
+async function benchIdle() {
+  const ts = tunnels(10, { prefix: 'vxi', vniBase: 20_000, addrBase: '10.68.0.0', routeBase: '172.20.0.0' });
+  const cfg = writeConfig('idle.toml', toml(ts));
+  await run([NODE, CLI, 'check', '-c', cfg]);
+  return withNetns('idle', async (ns) => {
+    const d = await startDaemon(ns, cfg);
+    try {
+      await waitUntil(() => d.lines.some((l) => l.msg === 'reconciled'), 10_000, 'the first converge');
+      await verify(ns, ts, 'idle daemon start');
+      const pid = d.child.pid;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('cli.js')) throw new BenchError(`pid ${pid} is not the daemon (${cmd.replaceAll('\0', ' ')})`);
+      await sleep(2000);
+      log(`idle: ${P.idleS} s, ${ts.length} tunnels, pid ${pid}`);
+      const before = d.lines.length;
+      const c0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      await sleep(P.idleS * 1000);
+      const cpu = cpuSeconds(pid) - c0;
+      const secs = (performance.now() - t0) / 1000;
+      const mem = memory(pid);
+      const during = d.lines.slice(before);
+      await verify(ns, ts, 'after idling');
+      return {
+        cpu,
+        secs,
+        cpuPct: (cpu / secs) * 100,
+        ...mem,
+        logLines: during.length,
+        actions: during.filter((l) => l.msg === 'reconciled').reduce((a, l) => a + (l.actions ?? 0), 0),
+      };
+    } finally {
+      await stopDaemon(d);
+    }
+  });
+}
+
+/* ------------------------------------------------------------------ report */
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {}
+  return {
+    nproc: Number(execFileSync('nproc').toString().trim()),
+    model: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    commit,
+  };
+}
+
+const verdict = (ok) => (ok ? 'OK' : 'MISSED');
+
+function rows(res) {
+  const R = [];
+  const { heal, converge, idle } = res;
+  if (heal) {
+    const n = heal.daemon.length;
+    const p99 = percentile(heal.daemon, 99);
+    const t = `≤ ${TARGET.healP99Ms} ms`;
+    R.push([
+      `heal after ip link del (n=${n}; baseline island apply, n=${heal.script.length})`,
+      'p50',
+      fmtMs(percentile(heal.daemon, 50)),
+      fmtMs(percentile(heal.script, 50)),
+      '',
+      '',
+    ]);
+    R.push(['', 'p99', fmtMs(p99), fmtMs(percentile(heal.script, 99)), t, verdict(p99 <= TARGET.healP99Ms)]);
+    R.push(['', 'max', fmtMs(Math.max(...heal.daemon)), fmtMs(Math.max(...heal.script)), '', '']);
+  }
+  if (converge) {
+    const i = median(converge.island);
+    const b = median(converge.ipb);
+    const ratio = i / b;
+    R.push([
+      `converge ${P.tunnels} tunnels, empty netns (${P.runs} runs)`,
+      'median',
+      fmtMs(i),
+      `${fmtMs(b)} (ip -batch)`,
+      `≤ ${TARGET.convergeRatio}× ip -batch`,
+      `${verdict(ratio <= TARGET.convergeRatio)} (${ratio.toFixed(2)}×)`,
+    ]);
+    R.push([
+      `no-op converge ${P.tunnels} tunnels (${P.runs} runs)`,
+      'median',
+      fmtMs(median(converge.noop)),
+      '',
+      '',
+      '',
+    ]);
+  }
+  if (idle) {
+    const budget = (TARGET.idleCpuPct / 100) * idle.secs;
+    R.push([
+      `idle daemon, 10 tunnels, ${Math.round(idle.secs)} s`,
+      'VmRSS',
+      `${idle.rssMiB.toFixed(1)} MiB`,
+      '',
+      '',
+      '',
+    ]);
+    R.push([
+      '',
+      'CPU',
+      `${idle.cpu.toFixed(2)} s (${idle.cpuPct.toFixed(3)} %)`,
+      '',
+      `≈ 0 (≤ ${budget.toFixed(2)} s)`,
+      verdict(idle.cpu <= budget + 1e-9),
+    ]);
+  }
+  return R;
+}
+
+const HEAD = ['benchmark', 'metric', 'island', 'baseline', 'target', 'result'];
+
+function textTable(R) {
+  const all = [HEAD, ...R];
+  const w = HEAD.map((_, c) => Math.max(...all.map((r) => String(r[c]).length)));
+  const line = (r) =>
+    r
+      .map((x, c) => String(x).padEnd(w[c]))
+      .join('  ')
+      .trimEnd();
+  return [line(HEAD), w.map((n) => '-'.repeat(n)).join('  '), ...R.map(line)].join('\n');
+}
+
+function mdTable(R) {
+  return [
+    `| ${HEAD.join(' | ')} |`,
+    `|${HEAD.map(() => ' --- ').join('|')}|`,
+    ...R.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function details(res) {
+  const out = [];
+  const { heal, converge, idle } = res;
+  if (heal) {
+    out.push(
+      `- heal, daemon, from the kernel's deletion notification (the outage): ${heal.daemon.length} deletions; p50 ${fmtMs(
+        percentile(heal.daemon, 50),
+      )}, p90 ${fmtMs(percentile(heal.daemon, 90))}, p99 ${fmtMs(percentile(heal.daemon, 99))}, min ${fmtMs(
+        Math.min(...heal.daemon),
+      )}, max ${fmtMs(Math.max(...heal.daemon))}.`,
+      `- heal, daemon, from \`ip link del\` returning (bash's $EPOCHREALTIME right after it): p50 ${fmtMs(
+        percentile(heal.fromReturn, 50),
+      )}, p99 ${fmtMs(percentile(heal.fromReturn, 99))}, max ${fmtMs(Math.max(...heal.fromReturn))}. \`ip link del\` itself returned p50 ${fmtMs(
+        percentile(heal.delGap, 50),
+      )} (max ${fmtMs(Math.max(...heal.delGap))}) after the kernel announced the deletion; the daemon heals during that time.`,
+      `- daemon's own "reconciled" lines during the run: ${heal.passMs.length} passes, pass time p50 ${fmtMs(
+        percentile(heal.passMs, 50),
+      )} / max ${fmtMs(Math.max(...heal.passMs))}, actions per pass ${[...new Set(heal.passActions)].join('/')}; debounce 10 ms; rate-limit warnings: ${heal.throttled}.`,
+      `- heal, baseline (\`ip link del\`, then \`island apply\` started at once): p50 ${fmtMs(
+        percentile(heal.script, 50),
+      )} from deletion, ${fmtMs(percentile(heal.scriptFromReturn, 50))} from \`ip link del\` returning; the apply process itself took p50 ${fmtMs(percentile(heal.applyWall, 50))} wall (start to exit).`,
+    );
+  }
+  if (converge) {
+    out.push(
+      `- converge, island apply runs: ${converge.island.map(fmtMs).join(', ')}; ip -batch runs: ${converge.ipb
+        .map(fmtMs)
+        .join(
+          ', ',
+        )}; no-op apply runs: ${converge.noop.map(fmtMs).join(', ')}; \`island --help\` (node start + module loading, the floor of any apply): median ${fmtMs(
+        median(converge.startup),
+      )}.`,
+      `- ip -batch end state equals island's (\`island plan\` on it says "no changes"): ${
+        converge.equivalent === true ? 'yes' : `NO: ${converge.equivalent}`
+      }.`,
+    );
+  }
+  if (idle) {
+    out.push(
+      `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(2)} s in ${idle.secs.toFixed(
+        1,
+      )} s (resolution ${(1 / clockTick).toFixed(2)} s), ${idle.logLines} log lines and ${idle.actions} actions while idle.`,
+    );
+  }
+  return out;
+}
+
+function profileText(p) {
+  if (!p) return '';
+  const out = [];
+  for (const [phase, what] of [
+    ['converge', 'from an empty namespace'],
+    ['noop', 'again, nothing to do'],
+  ]) {
+    const c = p[phase];
+    out.push(
+      `island apply ${what}, under --cpu-prof: ${fmtMs(c.wallMs)} wall, ${fmtMs(c.totalMs)} sampled.`,
+      'self time by origin:',
+    );
+    for (const [k, v] of c.groups) out.push(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
+    out.push('top functions by self time:');
+    for (const [k, v] of c.top) out.push(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
+    out.push('');
+  }
+  if (p.strace) out.push('strace -c -f of one more apply from empty:', p.strace);
+  return out.join('\n');
+}
+
+function updateDoc(m, R, res) {
+  const body = [
+    '<!-- bench:results:start (written by `npm run bench`; everything up to the end marker is replaced) -->',
+    '## Latest results',
+    '',
+    `Machine: ${m.nproc} CPUs (${m.model}), Linux ${m.kernel}, Node ${m.node}; ${m.date}${m.commit ? `, island ${m.commit}` : ''}; 1-min load average ${m.load} (start → end).`,
+    '',
+    mdTable(R),
+    '',
+    ...details(res),
+    ...(res.converge?.profile ? ['', '```', profileText(res.converge.profile), '```'] : []),
+    '<!-- bench:results:end -->',
+  ].join('\n');
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  const re = /<!-- bench:results:start[\s\S]*?<!-- bench:results:end -->/;
+  doc = re.test(doc) ? doc.replace(re, body) : `${doc.trimEnd()}\n\n${body}\n`;
+  writeFileSync(DOC, doc);
+}
+
+/* ------------------------------------------------------------------ main */
+
+async function main() {
+  await preflight();
+  const m = machine();
+  log(`machine: ${m.nproc} x ${m.model}, Linux ${m.kernel}, Node ${m.node}${opt.quick ? ' (--quick)' : ''}`);
+  const res = {};
+  const load = [loadavg()[0]];
+  if (only.has('heal')) res.heal = await benchHeal();
+  if (only.has('converge')) res.converge = await benchConverge();
+  if (only.has('idle')) res.idle = await benchIdle();
+  load.push(loadavg()[0]);
+  m.load = load.map((l) => l.toFixed(2)).join(' → ');
+  const R = rows(res);
+  process.stdout.write(`\n${textTable(R)}\n\n${details(res).join('\n')}\n`);
+  if (res.converge?.profile) process.stdout.write(`\n${profileText(res.converge.profile)}\n`);
+  process.stdout.write(
+    `\nmachine: ${m.nproc} CPUs, ${m.model}, Linux ${m.kernel}, Node ${m.node}, ${m.date}, load ${m.load}\n`,
+  );
+  if (writeDoc) {
+    updateDoc(m, R, res);
+    process.stdout.write(`results written to ${DOC}\n`);
+  } else {
+    process.stdout.write('docs/benchmarks.md not updated (quick or partial run; --write forces it)\n');
+  }
+}
+
+main().then(
+  () => {
+    cleanupSync();
+    process.exit(0);
+  },
+  (e) => {
+    cleanupSync();
+    process.stderr.write(`\nbench: FAILED: ${e instanceof BenchError ? e.message : (e?.stack ?? e)}\n`);
+    process.exit(1);
+  },
+);
