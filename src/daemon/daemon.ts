@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
-import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
+import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { describeAction } from '../reconcile/describe.js';
-import { type Action, actionObject, type ObjectStatus } from '../reconcile/plan.js';
+import { type Action, actionObject, type ObjectStatus, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { RepairLimiter } from './limiter.js';
 
@@ -155,7 +155,7 @@ export class Daemon {
       // address events carry only an ifindex; links made in this pass are
       // learnt on the pass their own creation events trigger
       this.watchedIndexes = new Set(live.links.filter((l) => this.watchedNames.has(l.name)).map((l) => l.ifindex));
-      this.report(plan.status);
+      this.report(settle(plan.status, results));
     } catch (e) {
       this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
     } finally {

@@ -7,7 +7,8 @@ export function describeLink(l: DesiredLink): string {
   const parts: string[] = [];
   if (l.kind === 'vxlan') {
     parts.push(`vni ${s.vni}`, `${s.local} → ${s.remote}`, `port ${s.port}`);
-    if (s.srcLow) parts.push(`srcport ${s.srcLow}-${Number(s.srcHigh) - 1}`);
+    const last = Number(s.srcHigh) - 1;
+    if (s.srcLow) parts.push(`srcport ${s.srcLow === last ? last : `${s.srcLow}-${last}`}`);
   } else if (l.kind === 'ipip') parts.push(`${s.local} → ${s.remote}`);
   if (s.dev) parts.push(`dev ${s.dev}`);
   if (s.ttl) parts.push(`ttl ${s.ttl}`);

@@ -256,3 +256,18 @@ function routeDrift(r: DesiredRoute, l: RawRoute, devIndex: number | undefined):
   if (devIndex !== undefined && l.oif !== devIndex) return 'moved to another device';
   return undefined;
 }
+
+/**
+ * Status once a plan's actions ran: repaired objects are ok, removed ones are
+ * gone, failed and skipped ones keep the state plan() found.
+ */
+export function settle(status: ObjectStatus[], done: { action: Action; error?: string }[]): ObjectStatus[] {
+  const failed = new Set(done.filter((r) => r.error).map((r) => actionObject(r.action)));
+  const fixed = new Set(done.filter((r) => !r.error).map((r) => actionObject(r.action)));
+  const out: ObjectStatus[] = [];
+  for (const s of status) {
+    if (!fixed.has(s.object) || failed.has(s.object)) out.push(s);
+    else if (s.state !== 'stale') out.push({ object: s.object, state: 'ok' });
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import type { RawRoute } from '../../src/netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../../src/ownership.js';
 import { describeAction } from '../../src/reconcile/describe.js';
 import type { LiveLink, LiveState } from '../../src/reconcile/live.js';
-import { plan } from '../../src/reconcile/plan.js';
+import { plan, settle } from '../../src/reconcile/plan.js';
 
 const cidr = (s: string) => {
   const [address = '', len = '0'] = s.split('/');
@@ -86,7 +86,7 @@ t.test('empty host: everything created, in dependency order', async (t) => {
   t.same(ops(plan(desiredState(config()), live)), [
     '~ sysctl net.ipv4.ip_forward = 1 (was 0)',
     '+ link bridge cni0 (mtu 1450)',
-    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533-5533)',
+    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533)',
     '+ address 10.128.1.1/24 on cni0',
     '+ address 10.30.30.2/30 on vx0',
     '+ address fd00:3030::2/126 on vx0',
@@ -121,7 +121,7 @@ t.test('changed vni re-creates the link and re-adds its addresses and routes', a
   if (vx.kind === 'vxlan') vx.vni = 444;
   t.same(ops(plan(desiredState(cfg), live)), [
     '- link vx0 (re-create: vni changed: the kernel cannot change it in place)',
-    '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533-5533) (re-create: vni changed: the kernel cannot change it in place)',
+    '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533) (re-create: vni changed: the kernel cannot change it in place)',
     '+ address 10.30.30.2/30 on vx0',
     '+ address fd00:3030::2/126 on vx0',
     '~ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100 (its link is re-created)',
@@ -244,4 +244,19 @@ t.test('ipip spec: what the file says and what the kernel reports compare equal'
   const spec = ipip.spec(decl);
   const ctx = { ifindex: () => undefined, ifname: () => undefined };
   t.same(ipip.decode(ipip.encode(spec, ctx), ctx), spec);
+});
+
+t.test('settle: repaired objects read ok, removed ones vanish, failed ones keep their state', async (t) => {
+  const live = converged();
+  live.links = live.links.filter((l) => l.name !== 'cni0');
+  live.routes.push({ family: 4, dst: '10.77.0.0', dstLen: 16, table: 254, protocol: ROUTE_PROTO, type: 1, oif: 11 });
+  const p = plan(desiredState(config()), live);
+  const results = p.actions.map((action) => ({
+    action,
+    error: action.op === 'add-address' ? 'add address: EADDRNOTAVAIL' : undefined,
+  }));
+  const after = Object.fromEntries(settle(p.status, results).map((s) => [s.object, s.state]));
+  t.equal(after['link cni0'], 'ok', 'created: ok');
+  t.equal(after['address 10.128.1.1/24 on cni0'], 'missing', 'failed: still missing');
+  t.notOk('route 10.77.0.0/16' in after, 'stale route removed: gone from the status');
 });
