@@ -368,8 +368,13 @@ async function benchConverge() {
     });
   }
   // the floor under any one-shot run: node starting and loading the CLI's modules
+  // and loading + validating the config, with no netlink at all
   const startup = [];
-  for (let r = 0; r < P.runs; r++) startup.push((await run([NODE, CLI, '--help'])).ms);
+  const check = [];
+  for (let r = 0; r < P.runs; r++) {
+    startup.push((await run([NODE, CLI, '--help'])).ms);
+    check.push((await run([NODE, CLI, 'check', '-c', cfg], { timeoutMs: 300_000 })).ms);
+  }
   // a missed target comes with where the time goes
   let profile;
   const missed = median(island) / median(ipb) > TARGET.convergeRatio;
@@ -377,7 +382,7 @@ async function benchConverge() {
     log(`converge: profiling island apply${missed ? ' (target missed)' : ''}`);
     profile = await profileApply(cfg);
   }
-  return { island, noop, ipb, equivalent, startup, profile };
+  return { island, noop, ipb, equivalent, startup, check, profile };
 }
 
 /**
@@ -456,7 +461,15 @@ async function benchIdle() {
       const before = d.lines.length;
       const c0 = cpuSeconds(pid);
       const t0 = performance.now();
-      await sleep(P.idleS * 1000);
+      // sampled every second too, to tell a steady drip from bursts (resync passes, GC)
+      const bursts = [];
+      let prev = c0;
+      for (let s = 1; s <= P.idleS; s++) {
+        await sleep(t0 + s * 1000 - performance.now());
+        const c = cpuSeconds(pid);
+        if (c > prev) bursts.push([s, (c - prev) * 1000]);
+        prev = c;
+      }
       const cpu = cpuSeconds(pid) - c0;
       const secs = (performance.now() - t0) / 1000;
       const mem = memory(pid);
@@ -466,6 +479,7 @@ async function benchIdle() {
         cpu,
         secs,
         cpuPct: (cpu / secs) * 100,
+        bursts,
         ...mem,
         logLines: during.length,
         actions: during.filter((l) => l.msg === 'reconciled').reduce((a, l) => a + (l.actions ?? 0), 0),
@@ -607,11 +621,14 @@ function details(res) {
     out.push(
       `- converge, island apply runs: ${converge.island.map(fmtMs).join(', ')}; ip -batch runs: ${converge.ipb
         .map(fmtMs)
-        .join(
-          ', ',
-        )}; no-op apply runs: ${converge.noop.map(fmtMs).join(', ')}; \`island --help\` (node start + module loading, the floor of any apply): median ${fmtMs(
+        .join(', ')}; no-op apply runs: ${converge.noop.map(fmtMs).join(', ')}.`,
+      `- where island's apply time goes (medians): node start + loading island's modules (\`island --help\`) ${fmtMs(
         median(converge.startup),
-      )}.`,
+      )}; + reading and validating the ${P.tunnels}-tunnel file (\`island check\` − that) ${fmtMs(
+        median(converge.check) - median(converge.startup),
+      )}; + the netlink converge itself (\`island apply\` − \`island check\`) ${fmtMs(
+        median(converge.island) - median(converge.check),
+      )}, or ${fmtMs(median(converge.noop) - median(converge.check))} when there is nothing to do.`,
       `- ip -batch end state equals island's (\`island plan\` on it says "no changes"): ${
         converge.equivalent === true ? 'yes' : `NO: ${converge.equivalent}`
       }.`,
@@ -621,7 +638,9 @@ function details(res) {
     out.push(
       `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(2)} s in ${idle.secs.toFixed(
         1,
-      )} s (resolution ${(1 / clockTick).toFixed(2)} s), ${idle.logLines} log lines and ${idle.actions} actions while idle.`,
+      )} s (resolution ${(1 / clockTick).toFixed(2)} s), ${idle.logLines} log lines and ${idle.actions} actions while idle; CPU per second where not 0: ${
+        idle.bursts.map(([t, ms]) => `${t} s: ${Math.round(ms)} ms`).join(', ') || 'none'
+      } (resync every 30 s).`,
     );
   }
   return out;
