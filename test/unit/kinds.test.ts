@@ -1,0 +1,67 @@
+import t from 'tap';
+import { kindOf } from '../../src/kinds/index.js';
+import { decodeAttrs } from '../../src/netlink/nla.js';
+
+const ctx = {
+  ifindex: (n: string) => (n === 'eth0' ? 7 : undefined),
+  ifname: (i: number) => (i === 7 ? 'eth0' : undefined),
+};
+const hex = (b: Buffer | undefined) => b?.toString('hex');
+
+t.test('ipip: addresses in network byte order, ttl a u8, underlay an ifindex', async (t) => {
+  const ipip = kindOf('ipip');
+  const spec = ipip.spec({
+    name: 't0',
+    kind: 'ipip',
+    local: '192.168.3.100',
+    remote: '138.96.245.50',
+    ttl: 64,
+    dev: 'eth0',
+    addresses: [],
+  });
+  const a = decodeAttrs(ipip.encode(spec, ctx) ?? Buffer.alloc(0));
+  t.equal(hex(a.get(2)), 'c0a80364', 'IFLA_IPTUN_LOCAL = 192.168.3.100 as c0 a8 03 64, not host-order 64 03 a8 c0');
+  t.equal(hex(a.get(3)), '8a60f532', 'IFLA_IPTUN_REMOTE = 138.96.245.50');
+  t.equal(hex(a.get(4)), '40', 'IFLA_IPTUN_TTL = 64');
+  t.equal(hex(a.get(1)), '07000000', 'IFLA_IPTUN_LINK = ifindex 7, host order u32');
+  t.same(ipip.decode(ipip.encode(spec, ctx), ctx), spec, 'decode(encode(x)) = x');
+});
+
+t.test('vxlan: ports big-endian, source range [low, high) as two be16', async (t) => {
+  const vxlan = kindOf('vxlan');
+  const spec = vxlan.spec({
+    name: 'vx0',
+    kind: 'vxlan',
+    vni: 333,
+    local: '192.168.3.100',
+    remote: '203.0.113.7',
+    port: 5533,
+    sourcePort: { low: 5533, high: 5534 },
+    addresses: [],
+  });
+  const a = decodeAttrs(vxlan.encode(spec, ctx) ?? Buffer.alloc(0));
+  t.equal(hex(a.get(1)), '4d010000', 'IFLA_VXLAN_ID = 333');
+  t.equal(hex(a.get(15)), '159d', 'IFLA_VXLAN_PORT = 5533 big-endian');
+  t.equal(hex(a.get(10)), '159d159e', 'IFLA_VXLAN_PORT_RANGE = 5533..5534: the kernel max is exclusive');
+  t.equal(hex(a.get(2)), 'cb007107', 'IFLA_VXLAN_GROUP = remote');
+  t.equal(hex(a.get(4)), 'c0a80364', 'IFLA_VXLAN_LOCAL');
+  t.same(vxlan.decode(vxlan.encode(spec, ctx), ctx), spec);
+});
+
+t.test('vxlan over IPv6 uses GROUP6/LOCAL6', async (t) => {
+  const vxlan = kindOf('vxlan');
+  const spec = vxlan.spec({
+    name: 'vx6',
+    kind: 'vxlan',
+    vni: 9,
+    local: 'fd00::1',
+    remote: 'fd00::2',
+    port: 4789,
+    addresses: [],
+  });
+  const a = decodeAttrs(vxlan.encode(spec, ctx) ?? Buffer.alloc(0));
+  t.equal(hex(a.get(16)), 'fd000000000000000000000000000002');
+  t.equal(hex(a.get(17)), 'fd000000000000000000000000000001');
+  t.notOk(a.has(2) || a.has(4), 'no IPv4 attributes');
+  t.notOk(a.has(10), 'no source range unless pinned: the kernel picks its default');
+});
