@@ -439,7 +439,33 @@ function summariseProfile(prof) {
     else g = where;
     groups.set(g, (groups.get(g) ?? 0) + v);
   }
-  return { totalMs: total, top, groups: [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10) };
+  // who calls the hottest functions: self time by the 5 frames above them
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const frame = (f) =>
+    `${f.functionName || '(anonymous)'}@${f.url ? f.url.split('/').slice(-2).join('/') : ''}:${f.lineNumber + 1}`;
+  const hot = new Set(
+    top
+      .slice(0, 6)
+      .map(([k]) => k)
+      .filter((k) => !k.startsWith('(')),
+  );
+  const chains = new Map();
+  prof.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '')}:${f.lineNumber + 1}` : '';
+    if (!hot.has(`${f.functionName || '(anonymous)'} ${where}`.trim())) return;
+    const chain = [];
+    for (let p = id, k = 0; p !== undefined && k < 6; p = parent.get(p), k++) chain.push(frame(byId.get(p).callFrame));
+    const key = chain.join(' < ');
+    chains.set(key, (chains.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+  });
+  return {
+    totalMs: total,
+    top,
+    groups: [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10),
+    chains: [...chains.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6),
+  };
 }
 
 /* ------------------------------------------------------------------ 3. idle */
@@ -661,6 +687,8 @@ function profileText(p) {
     for (const [k, v] of c.groups) out.push(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
     out.push('top functions by self time:');
     for (const [k, v] of c.top) out.push(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
+    out.push('the hottest functions, by caller chain:');
+    for (const [k, v] of c.chains) out.push(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
     out.push('');
   }
   if (p.strace) out.push('strace -c -f of one more apply from empty:', p.strace);
