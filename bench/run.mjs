@@ -369,9 +369,11 @@ async function benchConverge() {
   }
   // the floor under any one-shot run: node starting and loading the CLI's modules
   // and loading + validating the config, with no netlink at all
+  const bare = [];
   const startup = [];
   const check = [];
   for (let r = 0; r < P.runs; r++) {
+    bare.push((await run([NODE, '-e', '0'])).ms);
     startup.push((await run([NODE, CLI, '--help'])).ms);
     check.push((await run([NODE, CLI, 'check', '-c', cfg], { timeoutMs: 300_000 })).ms);
   }
@@ -382,7 +384,7 @@ async function benchConverge() {
     log(`converge: profiling island apply${missed ? ' (target missed)' : ''}`);
     profile = await profileApply(cfg);
   }
-  return { island, noop, ipb, equivalent, startup, check, profile };
+  return { island, noop, ipb, equivalent, bare, startup, check, profile };
 }
 
 /**
@@ -648,7 +650,7 @@ function details(res) {
       `- converge, island apply runs: ${converge.island.map(fmtMs).join(', ')}; ip -batch runs: ${converge.ipb
         .map(fmtMs)
         .join(', ')}; no-op apply runs: ${converge.noop.map(fmtMs).join(', ')}.`,
-      `- where island's apply time goes (medians): node start + loading island's modules (\`island --help\`) ${fmtMs(
+      `- where island's apply time goes (medians): node start + loading island's modules (\`island --help\`; \`node -e 0\` alone takes ${fmtMs(median(converge.bare))}) ${fmtMs(
         median(converge.startup),
       )}; + reading and validating the ${P.tunnels}-tunnel file (\`island check\` − that) ${fmtMs(
         median(converge.check) - median(converge.startup),
