@@ -51,6 +51,14 @@ function compact<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+// built once per shape, not once per entry: a 500-tunnel file would otherwise build 500
+const strictSchemas = new WeakMap<Shape, z.ZodTypeAny>();
+function strictSchema(shape: Shape): z.ZodTypeAny {
+  let s = strictSchemas.get(shape);
+  if (!s) strictSchemas.set(shape, (s = z.object(shape).strict()));
+  return s;
+}
+
 /** Run the strict schema and report; true when the entry is entirely valid. */
 function strict(
   rep: Reporter,
@@ -59,7 +67,7 @@ function strict(
   base: KeyPath,
   unknownKey?: (k: string) => string | undefined,
 ): boolean {
-  const r = z.object(shape).strict().safeParse(raw);
+  const r = strictSchema(shape).safeParse(raw);
   if (r.success) return true;
   const allowed = Object.keys(shape);
   reportIssues(r.error.issues, {

@@ -84,3 +84,13 @@ export function inSubnet(addr: string, net: string, prefixlen: number): boolean 
   if (familyOf(addr) !== familyOf(net)) return false;
   return networkOf(addr, prefixlen) === networkOf(net, prefixlen);
 }
+
+/** First and last address of addr/prefixlen as integers: overlap tests without re-parsing text. */
+export function cidrRange(addr: string, prefixlen: number): [bigint, bigint] {
+  const b = ipToBuffer(addr);
+  const bits = BigInt(b.length * 8);
+  const value = BigInt(`0x${b.toString('hex')}`);
+  const host = (1n << (bits - BigInt(prefixlen))) - 1n;
+  const lo = value & ~host;
+  return [lo, lo | host];
+}

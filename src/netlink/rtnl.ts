@@ -16,6 +16,9 @@ export const RT_TABLE_MAIN = 254;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_LINK = 253;
 const RTN_UNICAST = 1;
+/** per request: a lost reply fails the request instead of hanging the pass */
+const TIMEOUT_MS = 10_000;
+const RCVBUF = 1 << 20;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 
@@ -95,12 +98,23 @@ function enumValue(mapping: Record<string, string | number>, x: string | number 
 export class Rtnl {
   private readonly sock: RtNetlinkSocket = createRtNetlink();
 
+  constructor() {
+    // Replies to pipelined requests (a NEWLINK echo is ~1.5 KiB) must not
+    // overflow the socket; a lost ACK would otherwise leave a request hanging
+    // until its timeout.
+    this.sock.socket.setRecvBufferSize(RCVBUF);
+    // An overflow or socket error must not kill the process (node's default
+    // for an 'error' event without a listener); the affected requests fail
+    // by their timeout and the next pass repairs what they left.
+    this.sock.socket.on('error', () => undefined);
+  }
+
   close(): void {
     this.sock.socket.close();
   }
 
   async links(): Promise<RawLink[]> {
-    const msgs = await call('dump links', this.sock.getLinks());
+    const msgs = await call('dump links', this.sock.getLinks(undefined, undefined, { timeout: TIMEOUT_MS }));
     return msgs.map((m) => {
       const info = m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo) : undefined;
       return {
@@ -117,7 +131,7 @@ export class Rtnl {
   }
 
   async addresses(): Promise<RawAddress[]> {
-    const msgs = await call('dump addresses', this.sock.getAddresses());
+    const msgs = await call('dump addresses', this.sock.getAddresses(undefined, undefined, { timeout: TIMEOUT_MS }));
     const out: RawAddress[] = [];
     for (const m of msgs) {
       const family = fam(m.data.family);
@@ -135,7 +149,7 @@ export class Rtnl {
   }
 
   async routes(): Promise<RawRoute[]> {
-    const msgs = await call('dump routes', this.sock.getRoutes());
+    const msgs = await call('dump routes', this.sock.getRoutes(undefined, undefined, { timeout: TIMEOUT_MS }));
     const out: RawRoute[] = [];
     for (const m of msgs) {
       const family = fam(m.data.family);
@@ -159,7 +173,7 @@ export class Rtnl {
   /** ifindex of a link by name, or undefined when there is none */
   async linkIndex(name: string): Promise<number | undefined> {
     try {
-      const [m] = await this.sock.getLink({}, { ifname: name });
+      const [m] = await this.sock.getLink({}, { ifname: name }, { timeout: TIMEOUT_MS });
       return m?.data.index;
     } catch {
       return undefined;
@@ -177,6 +191,7 @@ export class Rtnl {
       `create ${l.kind} ${l.name}`,
       this.sock.newLink({ flags: l.up ? { up: true } : {}, change: { up: true } }, attrs, {
         flags: NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO,
+        timeout: TIMEOUT_MS,
       }),
     );
     const index = echo?.data.index ?? (await this.linkIndex(l.name));
@@ -197,11 +212,11 @@ export class Rtnl {
       ch.up === undefined
         ? { index: ifindex }
         : { index: ifindex, flags: ch.up ? { up: true as const } : {}, change: { up: true as const } };
-    await call(`set link ${name}`, this.sock.setLink(data, attrs));
+    await call(`set link ${name}`, this.sock.setLink(data, attrs, { timeout: TIMEOUT_MS }));
   }
 
   async deleteLink(ifindex: number, name: string): Promise<void> {
-    await call(`delete link ${name}`, this.sock.delLink({ index: ifindex }));
+    await call(`delete link ${name}`, this.sock.delLink({ index: ifindex }, undefined, { timeout: TIMEOUT_MS }));
   }
 
   async addAddress(ifindex: number, family: 4 | 6, address: string, prefixlen: number): Promise<void> {
@@ -213,7 +228,7 @@ export class Rtnl {
         // (this file); waiting ~2 s in "tentative" would delay routes via them.
         { family: af(family), prefixlen, index: ifindex, flags: family === 6 ? { nodad: true } : {} },
         { local: raw, address: raw },
-        { flags: NLM_F_CREATE | NLM_F_REPLACE },
+        { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: TIMEOUT_MS },
       ),
     );
   }
@@ -222,7 +237,11 @@ export class Rtnl {
     const raw = ipToBuffer(address);
     await call(
       `delete address ${address}/${prefixlen}`,
-      this.sock.delAddress({ family: af(family), prefixlen, index: ifindex }, { local: raw, address: raw }),
+      this.sock.delAddress(
+        { family: af(family), prefixlen, index: ifindex },
+        { local: raw, address: raw },
+        { timeout: TIMEOUT_MS },
+      ),
     );
   }
 
@@ -239,7 +258,7 @@ export class Rtnl {
           type: RTN_UNICAST,
         },
         routeAttrs(r),
-        { flags: NLM_F_CREATE | NLM_F_REPLACE },
+        { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: TIMEOUT_MS },
       ),
     );
   }
@@ -250,6 +269,7 @@ export class Rtnl {
       this.sock.delRoute(
         { family: af(r.family), dstLen: r.dstLen, table: r.table, protocol: r.protocol, type: RTN_UNICAST },
         routeAttrs(r),
+        { timeout: TIMEOUT_MS },
       ),
     );
   }

@@ -1,10 +1,13 @@
-/** Carry out a plan's actions in order, one netlink request each. */
+/** Carry out a plan's actions in dependency order, one netlink request each. */
 import { kindOf } from '../kinds/index.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
 import type { LiveState } from './live.js';
 import type { Action } from './plan.js';
 import { writeSysctl } from './sysctl.js';
+
+/** requests in flight at once: their replies must fit the socket's receive buffer */
+const WINDOW = 64;
 
 export interface ActionResult {
   action: Action;
@@ -28,13 +31,18 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
     return i;
   };
   const results: ActionResult[] = [];
-  for (const a of actions) {
-    try {
-      await run(a);
-      results.push({ action: a });
-    } catch (e) {
-      results.push({ action: a, error: explain(a, e) });
-    }
+  // Actions of one stage do not depend on each other: send them together and
+  // let the kernel work through the pipelined requests, instead of paying one
+  // round trip each (500 tunnels: ~2000 requests).
+  for (const group of stages(actions)) {
+    results.push(
+      ...(await pool(group, WINDOW, (a) =>
+        run(a).then(
+          (): ActionResult => ({ action: a }),
+          (e: unknown): ActionResult => ({ action: a, error: explain(a, e) }),
+        ),
+      )),
+    );
   }
   return results;
 
@@ -109,4 +117,34 @@ function explain(a: Action, e: unknown): string {
   }
   if (e.code === 'ENETUNREACH') return `${e.op}: network unreachable (no address of the gateway's subnet is up)`;
   return e.message;
+}
+
+/**
+ * Runs of consecutive actions of the same kind. plan() already orders actions
+ * by dependency; a port must wait for its bridge, so creating one is a stage
+ * of its own.
+ */
+function stages(actions: Action[]): Action[][] {
+  const key = (a: Action) => (a.op === 'create-link' && a.link.master ? 'create-port' : a.op);
+  const out: Action[][] = [];
+  for (const a of actions) {
+    const last = out[out.length - 1];
+    if (last && key(last[0] as Action) === key(a)) last.push(a);
+    else out.push([a]);
+  }
+  return out;
+}
+
+/** map() with at most `width` calls running; results in input order. */
+async function pool<T, R>(items: T[], width: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
 }

@@ -4,7 +4,7 @@
  */
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { type Spec, specDiff } from '../kinds/kind.js';
-import { inSubnet } from '../netlink/ip.js';
+import { cidrRange } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
@@ -152,17 +152,19 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   }
 
   // addresses on island's links: exactly the declared ones
+  const wantAddrs = groupBy(want.addresses, (a) => a.link);
+  const liveAddrs = groupBy(live.addresses, (a) => a.ifindex);
   const addrAdds: Action[] = [];
   const addrDels: Action[] = [];
   for (const d of want.links) {
-    const mine = want.addresses.filter((a) => a.link === d.name);
+    const mine = wantAddrs.get(d.name) ?? [];
     const l = liveByName.get(d.name);
     if (blocked.has(d.name)) {
       for (const a of mine)
         status.push({ object: addressKey(a, d.name), state: 'blocked', detail: blocked.get(d.name) });
       continue;
     }
-    const have = fresh.has(d.name) || !l ? [] : live.addresses.filter((a) => a.ifindex === l.ifindex);
+    const have = fresh.has(d.name) || !l ? [] : (liveAddrs.get(l.ifindex) ?? []);
     for (const a of mine) {
       const present = have.some((h) => h.address === a.address && h.prefixlen === a.prefixlen);
       status.push({ object: addressKey(a, d.name), state: present ? 'ok' : 'missing' });
@@ -181,8 +183,17 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const routeAdds: Action[] = [];
   const routeDels: Action[] = [];
   const matched = new Set<RawRoute>();
-  /** addresses of links being (re)created: routes via them vanished with the link */
-  const freshAddrs = want.addresses.filter((a) => fresh.has(a.link));
+  const ranges = want.addresses.map((a) => ({
+    link: a.link,
+    family: a.family,
+    range: cidrRange(a.address, a.prefixlen),
+  }));
+  /** the declared link whose subnet holds a gateway: a route with a dev is on that dev */
+  const gatewayLink = (r: DesiredRoute): string | undefined => {
+    if (r.dev || !r.via) return r.dev;
+    const [gw] = cidrRange(r.via, r.family === 4 ? 32 : 128);
+    return ranges.find((a) => a.family === r.family && a.range[0] <= gw && gw <= a.range[1])?.link;
+  };
   for (const r of want.routes) {
     const key = routeKey(r);
     const same = (x: RawRoute) =>
@@ -190,7 +201,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const l = mineLive.find(same);
     // still declared: never stale, even while it cannot be repaired
     if (l) matched.add(l);
-    const dep = r.dev ?? want.addresses.find((a) => r.via && inSubnet(r.via, a.address, a.prefixlen))?.link;
+    const dep = gatewayLink(r);
     if (dep && blocked.has(dep)) {
       status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
       continue;
@@ -204,8 +215,8 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       });
       continue;
     }
-    const viaFresh =
-      (r.dev && fresh.has(r.dev)) || freshAddrs.some((a) => r.via && inSubnet(r.via, a.address, a.prefixlen));
+    // routes through a (re)created link vanished with the old one
+    const viaFresh = dep !== undefined && fresh.has(dep);
     const devIndex = r.dev ? liveByName.get(r.dev)?.ifindex : undefined;
     const drift = l && !viaFresh ? routeDrift(r, l, devIndex) : undefined;
     if (l && !viaFresh && !drift) {
@@ -270,4 +281,15 @@ export function settle(status: ObjectStatus[], done: { action: Action; error?: s
     else if (s.state !== 'stale') out.push({ object: s.object, state: 'ok' });
   }
   return out;
+}
+
+function groupBy<T, K>(items: T[], key: (x: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const x of items) {
+    const k = key(x);
+    const list = m.get(k);
+    if (list) list.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
 }
