@@ -116,6 +116,9 @@ export class Daemon {
     if (ev.kind === 'route') {
       return ev.protocol === ROUTE_PROTO || this.want.routes.some((r) => r.dst === ev.dst && r.dstLen === ev.dstLen);
     }
+    // the kernel's own IPv6 link-local addresses (DAD finishing ~1 s after a
+    // link comes up) are not island's: plan() ignores them, so do the events
+    if (ev.kind === 'address' && ev.dst && /^fe[89ab]/i.test(ev.dst)) return false;
     if (ev.ifname && this.watchedNames.has(ev.ifname)) return true;
     return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
   }

@@ -4,7 +4,7 @@
  */
 import { createRtNetlink, ifla, type RtNetlinkSocket, rt } from 'netlink';
 import { bufferToIp, ipToBuffer } from './ip.js';
-import { type Attr, encodeAttrs } from './nla.js';
+import { type Attr, encodeAttrs, u32 } from './nla.js';
 
 const NLM_F_ECHO = 0x8;
 const NLM_F_REPLACE = 0x100;
@@ -18,7 +18,16 @@ const RT_SCOPE_LINK = 253;
 const RTN_UNICAST = 1;
 /** per request: a lost reply fails the request instead of hanging the pass */
 const TIMEOUT_MS = 10_000;
+
+/**
+ * Request options. localPort 0 as iproute2 does: the kernel answers the
+ * sending socket whatever nlmsg_pid says, and node-netlink would otherwise
+ * call getsockname() for every message it sends.
+ */
+const opts = (flags = 0) => ({ flags, timeout: TIMEOUT_MS, localPort: 0 });
 const RCVBUF = 1 << 20;
+/** IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: island never reads counters; dumps get ~40% smaller */
+const SKIP_STATS = u32(1 << 3);
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 
@@ -114,7 +123,7 @@ export class Rtnl {
   }
 
   async links(): Promise<RawLink[]> {
-    const msgs = await call('dump links', this.sock.getLinks(undefined, undefined, { timeout: TIMEOUT_MS }));
+    const msgs = await call('dump links', this.sock.getLinks({}, { extMask: SKIP_STATS }, opts()));
     return msgs.map((m) => {
       const info = m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo) : undefined;
       return {
@@ -131,7 +140,7 @@ export class Rtnl {
   }
 
   async addresses(): Promise<RawAddress[]> {
-    const msgs = await call('dump addresses', this.sock.getAddresses(undefined, undefined, { timeout: TIMEOUT_MS }));
+    const msgs = await call('dump addresses', this.sock.getAddresses(undefined, undefined, opts()));
     const out: RawAddress[] = [];
     for (const m of msgs) {
       const family = fam(m.data.family);
@@ -149,7 +158,7 @@ export class Rtnl {
   }
 
   async routes(): Promise<RawRoute[]> {
-    const msgs = await call('dump routes', this.sock.getRoutes(undefined, undefined, { timeout: TIMEOUT_MS }));
+    const msgs = await call('dump routes', this.sock.getRoutes(undefined, undefined, opts()));
     const out: RawRoute[] = [];
     for (const m of msgs) {
       const family = fam(m.data.family);
@@ -173,7 +182,7 @@ export class Rtnl {
   /** ifindex of a link by name, or undefined when there is none */
   async linkIndex(name: string): Promise<number | undefined> {
     try {
-      const [m] = await this.sock.getLink({}, { ifname: name }, { timeout: TIMEOUT_MS });
+      const [m] = await this.sock.getLink({}, { ifname: name }, opts());
       return m?.data.index;
     } catch {
       return undefined;
@@ -190,8 +199,7 @@ export class Rtnl {
     const [echo] = await call(
       `create ${l.kind} ${l.name}`,
       this.sock.newLink({ flags: l.up ? { up: true } : {}, change: { up: true } }, attrs, {
-        flags: NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO,
-        timeout: TIMEOUT_MS,
+        ...opts(NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO),
       }),
     );
     const index = echo?.data.index ?? (await this.linkIndex(l.name));
@@ -212,11 +220,11 @@ export class Rtnl {
       ch.up === undefined
         ? { index: ifindex }
         : { index: ifindex, flags: ch.up ? { up: true as const } : {}, change: { up: true as const } };
-    await call(`set link ${name}`, this.sock.setLink(data, attrs, { timeout: TIMEOUT_MS }));
+    await call(`set link ${name}`, this.sock.setLink(data, attrs, opts()));
   }
 
   async deleteLink(ifindex: number, name: string): Promise<void> {
-    await call(`delete link ${name}`, this.sock.delLink({ index: ifindex }, undefined, { timeout: TIMEOUT_MS }));
+    await call(`delete link ${name}`, this.sock.delLink({ index: ifindex }, undefined, opts()));
   }
 
   async addAddress(ifindex: number, family: 4 | 6, address: string, prefixlen: number): Promise<void> {
@@ -228,7 +236,7 @@ export class Rtnl {
         // (this file); waiting ~2 s in "tentative" would delay routes via them.
         { family: af(family), prefixlen, index: ifindex, flags: family === 6 ? { nodad: true } : {} },
         { local: raw, address: raw },
-        { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: TIMEOUT_MS },
+        opts(NLM_F_CREATE | NLM_F_REPLACE),
       ),
     );
   }
@@ -237,11 +245,7 @@ export class Rtnl {
     const raw = ipToBuffer(address);
     await call(
       `delete address ${address}/${prefixlen}`,
-      this.sock.delAddress(
-        { family: af(family), prefixlen, index: ifindex },
-        { local: raw, address: raw },
-        { timeout: TIMEOUT_MS },
-      ),
+      this.sock.delAddress({ family: af(family), prefixlen, index: ifindex }, { local: raw, address: raw }, opts()),
     );
   }
 
@@ -258,7 +262,7 @@ export class Rtnl {
           type: RTN_UNICAST,
         },
         routeAttrs(r),
-        { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: TIMEOUT_MS },
+        opts(NLM_F_CREATE | NLM_F_REPLACE),
       ),
     );
   }
@@ -269,7 +273,7 @@ export class Rtnl {
       this.sock.delRoute(
         { family: af(r.family), dstLen: r.dstLen, table: r.table, protocol: r.protocol, type: RTN_UNICAST },
         routeAttrs(r),
-        { timeout: TIMEOUT_MS },
+        opts(),
       ),
     );
   }
