@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+/**
+ * Prints the JSON Schema of /etc/island.toml (the TOML read as JSON), shipped as
+ * /usr/share/island/island.toml.schema.json for editors (e.g. taplo, Even Better TOML).
+ *
+ * Generated from the validator's own zod shapes (dist/config/schema.js, so run tsc first) by
+ * zod-to-json-schema, which reads zod 3 schemas (zod 3.25's `zod/v4` toJSONSchema does not).
+ * It gives the keys, which are required, types, integer ranges and defaults. What the
+ * validator checks in code (superRefine/transform: link names, addresses, CIDRs, source
+ * ports, durations, sysctl names, which keys belong to which tunnel kind) comes out as
+ * "any" there; REFINE below adds it in JSON Schema terms. test/unit/package-schema.test.ts
+ * checks that every key of every shape is in the schema and nothing else, so a new key
+ * in schema.ts cannot be forgotten here.
+ *
+ * usage: node scripts/package-schema.mjs > island.toml.schema.json
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const s = await import(pathToFileURL(join(repo, 'dist', 'config', 'schema.js')).href);
+const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+
+const linkName = {
+  type: 'string',
+  pattern: '^(?!\\.{1,2}$)[A-Za-z0-9_.-]{1,15}$',
+  description: 'link name: 1-15 characters of letters, digits, "_", "." and "-"',
+};
+const ipv4 = { type: 'string', format: 'ipv4' };
+const anyIp = { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] };
+const cidrList = {
+  type: 'array',
+  items: { type: 'string', pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$', description: 'address with prefix length' },
+};
+const port = { type: 'integer', minimum: 1, maximum: 65534 };
+const duration = {
+  anyOf: [
+    { type: 'string', pattern: '^\\s*[0-9]+(ms|s|m|h)\\s*$' },
+    { type: 'integer', minimum: 0 },
+  ],
+  description: 'a duration like "500ms", "30s", "5m", "1h", or an integer number of seconds',
+};
+
+/** What the validator checks in code, per table and key, in JSON Schema terms. */
+const REFINE = {
+  tunnel: {
+    name: linkName,
+    dev: { ...linkName, description: 'underlay device to bind the tunnel to' },
+    local: { ...anyIp, description: 'underlay source address of this host' },
+    remote: { ...anyIp, description: "the peer's reachable underlay address (behind a NAT: its public one)" },
+    addresses: cidrList,
+    source_port: {
+      description: 'pin the UDP source port: one port, or an inclusive [low, high] range (the kernel excludes 65535)',
+      anyOf: [port, { type: 'array', items: port, minItems: 2, maxItems: 2 }],
+    },
+  },
+  ipip: { kind: { const: 'ipip' }, local: ipv4, remote: ipv4 },
+  vxlan: { kind: { const: 'vxlan' } },
+  bridge: { name: linkName, addresses: cidrList, ports: { type: 'array', items: linkName } },
+  route: {
+    to: {
+      type: 'string',
+      pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$',
+      description: 'destination network (host bits clear)',
+    },
+    via: { ...anyIp, description: 'gateway' },
+    dev: linkName,
+  },
+  daemon: { resync: duration, debounce: duration },
+  forward: {
+    accept: { type: 'array', items: linkName },
+    backend: { enum: ['auto', 'nft', 'legacy'] },
+    poll: duration,
+  },
+  forwardRule: {
+    in: linkName,
+    out: linkName,
+    source: { type: 'string', pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$' },
+    destination: { type: 'string', pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$' },
+  },
+};
+
+function table(shape, ...refine) {
+  const out = zodToJsonSchema(z.object(shape).strict(), { $refStrategy: 'none', effectStrategy: 'input' });
+  delete out.$schema;
+  for (const [key, prop] of Object.entries(out.properties)) {
+    for (const r of refine) {
+      if (r[key]) {
+        // the generated type stays unless the refinement brings its own
+        if (r[key].anyOf || r[key].const) delete prop.type;
+        Object.assign(prop, r[key]);
+      }
+    }
+  }
+  return out;
+}
+
+const schema = {
+  $schema: 'https://json-schema.org/draft/2019-09/schema',
+  $id: 'file:///usr/share/island/island.toml.schema.json',
+  title: `/etc/island.toml (island ${version})`,
+  description:
+    'What island keeps in the kernel. `island check` is the authority: it also checks what a schema cannot ' +
+    '(duplicate names, overlapping addresses, gateways not on a declared link, ...). See island.toml(5).',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    tunnel: {
+      type: 'array',
+      items: {
+        oneOf: [table(s.ipipShape, REFINE.tunnel, REFINE.ipip), table(s.vxlanShape, REFINE.tunnel, REFINE.vxlan)],
+      },
+    },
+    bridge: { type: 'array', items: table(s.bridgeShape, REFINE.bridge) },
+    route: {
+      type: 'array',
+      items: { ...table(s.routeShape, REFINE.route), anyOf: [{ required: ['via'] }, { required: ['dev'] }] },
+    },
+    sysctl: {
+      type: 'object',
+      description: 'networking sysctls, by their quoted dotted name',
+      propertyNames: { pattern: '^net\\.[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)*$' },
+      additionalProperties: { anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1 }] },
+    },
+    daemon: table(s.daemonShape, REFINE.daemon),
+  },
+};
+if (s.forwardShape) {
+  const forward = table(s.forwardShape, REFINE.forward);
+  forward.properties.rule = { type: 'array', items: table(s.forwardRuleShape, REFINE.forwardRule) };
+  schema.properties.forward = forward;
+}
+
+// a table added to schema.ts later still gets its zod-derived schema; the unit test flags it
+for (const key of Object.keys(s.topShape).filter((k) => !(k in schema.properties))) {
+  console.error(`package-schema: [${key}] has no refined schema here yet; using the generic one`);
+  schema.properties[key] = zodToJsonSchema(s.topShape[key], { $refStrategy: 'none', effectStrategy: 'input' });
+  delete schema.properties[key].$schema;
+}
+process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
