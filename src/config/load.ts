@@ -2,9 +2,18 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
+import { checkForward, forward } from './forward.js';
 import { parseToml } from './locate.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
-import { anyTunnelShape, bridgeShape, daemonShape, routeShape, topShape } from './schema.js';
+import {
+  anyTunnelShape,
+  bridgeShape,
+  daemonShape,
+  forwardRuleShape,
+  forwardShape,
+  routeShape,
+  topShape,
+} from './schema.js';
 import * as section from './sections.js';
 import { checkSemantics } from './semantic.js';
 import type { Config, DaemonConfig } from './types.js';
@@ -18,7 +27,16 @@ export type LoadResult =
 
 const DEFAULT_DAEMON: DaemonConfig = { resyncMs: 30_000, debounceMs: 10 };
 
-export function parseConfig(text: string, path: string): LoadResult {
+export interface ParseOptions {
+  /**
+   * Whether a link of that name exists on this host. Given (by `island check`),
+   * names in [forward] that are neither declared nor present are warned about;
+   * left out, parsing depends on the text alone.
+   */
+  linkExists?: (name: string) => boolean;
+}
+
+export function parseConfig(text: string, path: string, opts: ParseOptions = {}): LoadResult {
   // editors do not count a byte-order mark as a column, so neither do we
   const parsed = parseToml(text.startsWith('\uFEFF') ? text.slice(1) : text);
   if (!parsed.ok) {
@@ -54,12 +72,21 @@ export function parseConfig(text: string, path: string): LoadResult {
       : section.isTable(root.daemon)
         ? section.daemon(rep, root.daemon)
         : undefined;
+  const fwd = section.isTable(root.forward) ? forward(rep, root.forward) : undefined;
 
   checkSemantics(rep, {
     tunnels: tunnels.map((t) => t.view),
     bridges: bridges.map((b) => b.view),
     routes: routes.map((r) => r.view),
   });
+  if (fwd) {
+    checkForward(rep, fwd.view, {
+      links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view)],
+      routes: routes.map((r) => r.view),
+      sysctl,
+      linkExists: opts.linkExists,
+    });
+  }
 
   const errors = rep.errors;
   const warnings = rep.warnings;
@@ -71,6 +98,7 @@ export function parseConfig(text: string, path: string): LoadResult {
     routes: routes.map((r) => r.config).filter((c) => c !== undefined),
     sysctl,
     daemon,
+    ...(fwd?.config ? { forward: fwd.config } : {}),
   };
   return { ok: true, config, warnings };
 }
@@ -80,6 +108,8 @@ const SECTION_KEYS: [string, string[]][] = [
   ['[[bridge]]', Object.keys(bridgeShape)],
   ['[[route]]', Object.keys(routeShape)],
   ['[daemon]', Object.keys(daemonShape)],
+  ['[forward]', Object.keys(forwardShape)],
+  ['[[forward.rule]]', Object.keys(forwardRuleShape)],
 ];
 
 /** A section's key written above every table header lands at the top level. */
@@ -105,7 +135,7 @@ function reason(e: unknown): string {
   }
 }
 
-export async function loadConfig(path: string): Promise<LoadResult> {
+export async function loadConfig(path: string, opts: ParseOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -120,5 +150,5 @@ export async function loadConfig(path: string): Promise<LoadResult> {
     };
     return { ok: false, errors: [error], warnings: [] };
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, opts);
 }

@@ -89,14 +89,15 @@ export function reportIssues(issues: readonly ZodIssue[], cx: IssueContext): voi
 
 function typeMessage(cx: IssueContext, path: KeyPath, expected: string, got: unknown): string {
   const node = cx.rep.locator.node(path);
-  const name = String(path[path.length - 1]);
+  // a nested table is written with its whole dotted name: [[forward.rule]]
+  const table = formatKeyPath(path.filter((seg) => typeof seg === 'string'));
   // `[tunnel]` instead of `[[tunnel]]` and the reverse are the classic TOML slips; name the fix
   if (expected === 'array' && node?.type === 'TOMLTable' && node.kind === 'standard') {
-    return `[${name}] is a single table; write [[${name}]] for each entry`;
+    return `[${table}] is a single table; write [[${table}]] for each entry`;
   }
   const first = cx.rep.locator.node([...path, 0]);
   if (expected === 'object' && first?.type === 'TOMLTable' && first.kind === 'array') {
-    return `[[${name}]] is an array of tables; write [${name}]`;
+    return `[[${table}]] is an array of tables; write [${table}]`;
   }
   const base = `expected ${EXPECTED[expected] ?? expected}, got ${describe(got)}`;
   // a list field given one string (`addresses = "10.3.1.3/24"`); not for a whole section

@@ -257,6 +257,45 @@ export const daemonShape = {
   debounce: duration(0, 5000, 10),
 };
 
+export const FIREWALL_BACKENDS = ['auto', 'nft', 'legacy'] as const;
+
+const firewallBackend = z.string().superRefine((s, ctx) => {
+  if (!(FIREWALL_BACKENDS as readonly string[]).includes(s)) {
+    ctx.addIssue({ code: 'custom', message: `must be "auto", "nft" or "legacy", not ${JSON.stringify(s)}` });
+  }
+});
+
+/** A forward rule's source or destination: a network, never "everything" (leave the key out for that). */
+export const matchPrefix = z.string().transform((s, ctx): Cidr => {
+  const fail = (message: string): never => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (s === 'any' || s === 'default') return fail('leave the key out to match any address');
+  const r = parseCidr(s);
+  if (typeof r === 'string') return fail(r);
+  // iptables prints 0.0.0.0/0 as no match at all: the rule would never read back as written
+  if (r.prefixlen === 0) return fail(`"${s}" matches every address; leave the key out instead`);
+  const net = networkOf(r.address, r.prefixlen);
+  if (net !== r.address) return fail(`"${s}" has host bits set; did you mean "${net}/${r.prefixlen}"?`);
+  return r;
+});
+
+export const forwardShape = {
+  accept: z.array(linkName).default([]),
+  rule: z.array(z.unknown()).default([]),
+  backend: firewallBackend.optional(),
+  // legacy iptables raises no event: this is how long a flush can go unnoticed
+  poll: duration(100, 60_000, 1000),
+};
+
+export const forwardRuleShape = {
+  in: linkName.optional(),
+  out: linkName.optional(),
+  source: matchPrefix.optional(),
+  destination: matchPrefix.optional(),
+};
+
 /** Sections are only type-checked here; their entries are checked one by one so one bad entry spoils nothing else. */
 export const topShape = {
   tunnel: z.array(z.unknown()).optional(),
@@ -264,6 +303,7 @@ export const topShape = {
   route: z.array(z.unknown()).optional(),
   sysctl: z.record(z.unknown()).optional(),
   daemon: z.record(z.unknown()).optional(),
+  forward: z.record(z.unknown()).optional(),
 };
 
 export type Shape = z.ZodRawShape;

@@ -27,14 +27,14 @@ export function isTable(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof TomlFloat);
 }
 
-function field<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): z.output<S> | undefined {
+export function field<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): z.output<S> | undefined {
   if (!isTable(raw)) return undefined;
   const r = schema.safeParse(raw[key]);
   return r.success ? r.data : undefined;
 }
 
 /** Array fields element by element; a hole where an element is bad keeps the indices true to the file. */
-function each<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): (z.output<S> | undefined)[] {
+export function each<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): (z.output<S> | undefined)[] {
   if (!isTable(raw) || !Array.isArray(raw[key])) return [];
   return (raw[key] as unknown[]).map((el) => {
     const r = schema.safeParse(el);
@@ -42,12 +42,12 @@ function each<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): (z.
   });
 }
 
-function has(raw: unknown, key: string): boolean {
+export function has(raw: unknown, key: string): boolean {
   return isTable(raw) && raw[key] !== undefined;
 }
 
 /** Optional fields are left out rather than set to undefined, so configs compare cleanly. */
-function compact<T extends object>(o: T): T {
+export function compact<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
@@ -55,12 +55,15 @@ function compact<T extends object>(o: T): T {
 const strictSchemas = new WeakMap<Shape, z.ZodTypeAny>();
 function strictSchema(shape: Shape): z.ZodTypeAny {
   let s = strictSchemas.get(shape);
-  if (!s) strictSchemas.set(shape, (s = z.object(shape).strict()));
+  if (!s) {
+    s = z.object(shape).strict();
+    strictSchemas.set(shape, s);
+  }
   return s;
 }
 
 /** Run the strict schema and report; true when the entry is entirely valid. */
-function strict(
+export function strict(
   rep: Reporter,
   shape: Shape,
   raw: unknown,

@@ -61,6 +61,26 @@ export interface DaemonConfig {
   debounceMs: number;
 }
 
+/** Which iptables tool family writes island's rules; "auto" follows the rest of the host. */
+export type FirewallBackend = 'auto' | 'nft' | 'legacy';
+
+/** One [[forward.rule]]: forwarded traffic matching every given field is accepted (one direction). */
+export interface ForwardRule {
+  in?: string;
+  out?: string;
+  source?: Cidr;
+  destination?: Cidr;
+}
+
+export interface ForwardConfig {
+  /** links whose forwarded traffic (in or out) is accepted */
+  accept: string[];
+  rules: ForwardRule[];
+  backend: FirewallBackend;
+  /** legacy backend: how often every rule is read back, milliseconds */
+  pollMs: number;
+}
+
 export interface Config {
   /** the file it came from (for messages) */
   path: string;
@@ -70,4 +90,6 @@ export interface Config {
   /** sysctl name (dotted, under net.) → value as written to /proc/sys */
   sysctl: Record<string, string>;
   daemon: DaemonConfig;
+  /** present only when the file has a [forward] section */
+  forward?: ForwardConfig;
 }

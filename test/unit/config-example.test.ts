@@ -60,6 +60,15 @@ t.test('every key of the format is shown in the example', async (t) => {
     '[daemon]',
     'resync',
     'debounce',
+    '[forward]',
+    'accept',
+    'backend',
+    'poll',
+    '[[forward.rule]]',
+    'in',
+    'out',
+    'source',
+    'destination',
   ];
   for (const k of keys) {
     const setting = k.startsWith('[') ? k : `${k} =`;

@@ -146,6 +146,29 @@ const expected: Record<string, Expected> = {
       'net.ipv4.tcp_rmem': '4096 87380 6291456',
     },
     daemon,
+    forward: {
+      accept: ['cni0', 'island0'],
+      rules: [{ in: 'vx0', out: 'cni0', source: v4('10.30.30.0', 30), destination: v4('10.128.0.0', 16) }],
+      backend: 'auto',
+      pollMs: 1000,
+    },
+  },
+  'forward-rules.toml': {
+    tunnels: [],
+    bridges: [{ name: 'cni0', addresses: [v4('10.128.1.1', 24), v6('fd00:128:1::1', 64)], ports: [] }],
+    routes: [],
+    sysctl: {},
+    daemon,
+    forward: {
+      accept: ['cni0', 'docker0'],
+      rules: [
+        { in: 'eth0', out: 'cni0', source: v4('10.3.1.0', 24), destination: v4('10.128.0.0', 16) },
+        { source: v6('fd00:3030::', 126) },
+        { out: 'eth1' },
+      ],
+      backend: 'legacy',
+      pollMs: 250,
+    },
   },
 };
 
