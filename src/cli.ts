@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { type Diagnostic, formatDiagnostic, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
+import { unsafeConfigFile } from './daemon/perms.js';
 import { desiredState } from './desired.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
 import { describeAction } from './reconcile/describe.js';
@@ -69,12 +70,16 @@ async function main(argv: string[]): Promise<number> {
   const path = values.config;
   switch (cmd) {
     case 'check': {
+      // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
+      const unsafe = await unsafeConfigFile(path);
+      if (unsafe) process.stderr.write(`${unsafe}\n`);
       const r = await loadConfig(path);
       printDiagnostics(r.warnings);
       if (!r.ok) {
         printDiagnostics(r.errors);
         return 1;
       }
+      if (unsafe) return 1;
       process.stdout.write(`${path}: ok\n`);
       return 0;
     }
@@ -139,29 +144,42 @@ async function runDaemon(path: string): Promise<number> {
   // loaded here so that one-shot commands do not pay for the logger and event socket
   const { ConfigRejected, Daemon } = await import('./daemon/daemon.js');
   const { createLogger } = await import('./log.js');
+  const { Notifier } = await import('./daemon/notify.js');
+  const { Service } = await import('./daemon/service.js');
+  const { watchConfigFile } = await import('./daemon/watch.js');
   const log = createLogger();
-  const d = new Daemon({ configPath: path, log, onStatus: (s) => log.info({ status: s }, 'status') });
+  const notify = await Notifier.fromEnv(log);
+  const svc = new Service(notify, log);
+  const d = new Daemon({ configPath: path, log, onStatus: svc.onStatus, onPass: svc.onPass });
   try {
     await d.start();
   } catch (e) {
     d.stop();
     if (e instanceof ConfigRejected) {
       for (const l of e.lines) log.error(l);
+      await notify.status(`config error: ${e.lines[0]}`);
+      notify.close();
       throw new UserError(`${path}: invalid, not starting (${e.lines.length} error(s))`);
     }
+    notify.close();
     throw e;
   }
+  await svc.ready();
+  const reload = () => void svc.reload(() => d.reload());
+  const watch = watchConfigFile(path, reload);
   log.info({ config: path, pid: process.pid }, 'island daemon running');
   return new Promise((resolve) => {
-    process.on('SIGHUP', () => void d.reload());
-    const quit = (sig: string) => {
+    process.on('SIGHUP', reload);
+    const quit = async (sig: string) => {
       // leaving the network in place: a restart or upgrade must not cut the island
       log.info(`${sig}: stopping, the network stays as it is`);
+      await svc.stopping();
       d.stop();
+      await watch.close();
       resolve(0);
     };
-    process.once('SIGTERM', () => quit('SIGTERM'));
-    process.once('SIGINT', () => quit('SIGINT'));
+    process.once('SIGTERM', () => void quit('SIGTERM'));
+    process.once('SIGINT', () => void quit('SIGINT'));
   });
 }
 

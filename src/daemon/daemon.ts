@@ -16,12 +16,15 @@ import { describeAction } from '../reconcile/describe.js';
 import { type Action, actionObject, type ObjectStatus, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { RepairLimiter } from './limiter.js';
+import { unsafeConfigFile } from './perms.js';
 
 export interface DaemonOptions {
   configPath: string;
   log: Logger;
   /** called after every pass with a one-line summary (systemd STATUS= later) */
   onStatus?: (summary: string) => void;
+  /** called after every pass: converged when every declared object is ok (systemd READY=1) */
+  onPass?: (pass: { converged: boolean; summary: string }) => void;
 }
 
 export class Daemon {
@@ -41,6 +44,8 @@ export class Daemon {
   private watchedNames = new Set<string>();
   private watchedIndexes = new Set<number>();
   private lastSummary = '';
+  /** reloads waiting for the pass that applies them */
+  private passWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: DaemonOptions) {}
 
@@ -50,6 +55,8 @@ export class Daemon {
 
   /** Load the file, converge once, then heal until stop(). Resolves after the first pass. */
   async start(): Promise<void> {
+    const unsafe = await unsafeConfigFile(this.opts.configPath);
+    if (unsafe) throw new ConfigRejected([unsafe]);
     const r = await loadConfig(this.opts.configPath);
     if (!r.ok) throw new ConfigRejected(r.errors.map(formatDiagnostic));
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
@@ -81,8 +88,14 @@ export class Daemon {
     this.resyncTimer = setInterval(() => this.trigger('resync', 0), cfg.daemon.resyncMs);
   }
 
-  /** SIGHUP or a changed file: a bad file changes nothing. */
+  /** SIGHUP or a changed file: a bad file changes nothing. Resolves after the pass that applies it. */
   async reload(): Promise<boolean> {
+    const unsafe = await unsafeConfigFile(this.opts.configPath);
+    if (unsafe) {
+      this.log.error(`${unsafe}; still running the last good configuration`);
+      this.opts.onStatus?.(`config refused: ${unsafe}`);
+      return false;
+    }
     const r = await loadConfig(this.opts.configPath);
     if (!r.ok) {
       for (const e of r.errors) this.log.error(formatDiagnostic(e));
@@ -94,7 +107,9 @@ export class Daemon {
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
     this.use(r.config);
     this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
+    const applied = new Promise<void>((res) => this.passWaiters.push(res));
     this.trigger('reload', 0);
+    await applied;
     return true;
   }
 
@@ -139,6 +154,9 @@ export class Daemon {
   private async pass(reason: string): Promise<void> {
     if (this.stopped) return;
     this.running = true;
+    // a reload asked for during a running pass waits for the next one, which sees its config
+    const waiters = this.passWaiters;
+    this.passWaiters = [];
     try {
       const skipped: Action[] = [];
       const t0 = performance.now();
@@ -162,6 +180,7 @@ export class Daemon {
     } catch (e) {
       this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
     } finally {
+      for (const w of waiters) w();
       this.running = false;
       if (this.again) {
         this.again = false;
@@ -209,6 +228,7 @@ export class Daemon {
     const [worst] = bad;
     if (worst) summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}`;
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
+    this.opts.onPass?.({ converged: bad.length === 0 && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;
       for (const s of bad)
