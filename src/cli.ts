@@ -3,6 +3,7 @@
  * island daemon | check | plan | apply | down | status
  * A user error ends in one line and a non-zero exit, never a stack trace.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Diagnostic, formatDiagnostic, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
@@ -36,7 +37,7 @@ options:
   plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
   apply:
     'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
-  down: 'usage: island down\n\nRemove every link and route island owns (whatever the file says now) and exit.\nSysctls are left as they are.',
+  down: 'usage: island down\n\nRemove every link and route island owns and its iptables chains and jump (whatever the file\nsays now) and exit. Sysctls are left as they are.',
   daemon:
     'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
   status:
@@ -73,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
       // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
       const unsafe = await unsafeConfigFile(path);
       if (unsafe) process.stderr.write(`${unsafe}\n`);
-      const r = await loadConfig(path);
+      // [forward] names neither declared nor on this host are likely typos; only check looks
+      const r = await loadConfig(path, { linkExists: (name) => existsSync(`/sys/class/net/${name}`) });
       printDiagnostics(r.warnings);
       if (!r.ok) {
         printDiagnostics(r.errors);

@@ -1,5 +1,7 @@
 /** Config → the set of kernel objects that must exist. Pure. */
 import type { Config } from './config/types.js';
+import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
+import type { DesiredFirewall } from './firewall/types.js';
 import { kindOf } from './kinds/index.js';
 import type { Spec } from './kinds/kind.js';
 import { networkOf } from './netlink/ip.js';
@@ -38,6 +40,8 @@ export interface DesiredState {
   addresses: DesiredAddress[];
   routes: DesiredRoute[];
   sysctls: Record<string, string>;
+  /** island's chains and jump; disabled (nothing of island's may stay) without [forward] */
+  firewall: DesiredFirewall;
 }
 
 export function desiredState(cfg: Config): DesiredState {
@@ -70,5 +74,7 @@ export function desiredState(cfg: Config): DesiredState {
     dev: r.dev,
     metric: r.metric ?? (r.to.family === 6 ? 1024 : 0),
   }));
-  return { links, addresses, routes, sysctls: { ...cfg.sysctl } };
+  // [forward] needs forwarding on; check already refused a file that sets it otherwise
+  const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
+  return { links, addresses, routes, sysctls, firewall: desiredFirewall(cfg) };
 }

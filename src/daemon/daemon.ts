@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
+import { forgetDetectedBackend } from '../firewall/backend.js';
+import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { Rtnl } from '../netlink/rtnl.js';
@@ -32,6 +34,7 @@ export class Daemon {
   private want!: DesiredState;
   private readonly rtnl = new Rtnl();
   private events?: EventSource;
+  private firewall?: FirewallWatch;
   private resyncTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -75,6 +78,7 @@ export class Daemon {
       // a test knob: a tiny buffer makes an overflow certain
       { recvBufferSize: Number(process.env.ISLAND_NETLINK_RCVBUF) || undefined },
     );
+    await this.watchFirewall();
     await this.pass('start');
   }
 
@@ -106,6 +110,9 @@ export class Daemon {
     }
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
     this.use(r.config);
+    // [forward] backend or IPv6 use may have changed, or the host's backend since start
+    forgetDetectedBackend();
+    await this.watchFirewall();
     this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
     const applied = new Promise<void>((res) => this.passWaiters.push(res));
     this.trigger('reload', 0);
@@ -119,7 +126,29 @@ export class Daemon {
     clearTimeout(this.debounceTimer);
     clearTimeout(this.retryTimer);
     this.events?.close();
+    this.firewall?.close();
     this.rtnl.close();
+  }
+
+  /** nftables events, or a poll of legacy iptables: more triggers for the same pass. */
+  private async watchFirewall(): Promise<void> {
+    this.firewall?.close();
+    this.firewall = undefined;
+    try {
+      const w = await watchFirewall(this.want.firewall, {
+        onChange: (why) => this.trigger(why, this.cfg.daemon.debounceMs),
+        onOverflow: () => {
+          this.log.warn('nftables event queue overflowed (ENOBUFS): events were lost, running a full resync');
+          this.trigger('overflow', 0);
+        },
+        onError: (err) => this.log.error({ err: err.message }, 'firewall watch error'),
+      });
+      if (this.stopped) w?.close();
+      else this.firewall = w;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'cannot watch the firewall: only the periodic resync repairs it');
+    }
+    if (this.firewall) this.log.info(`firewall: ${this.firewall.mode}`);
   }
 
   private onEvent(ev: RtEvent): void {

@@ -1,4 +1,5 @@
 /** Carry out a plan's actions in dependency order, one netlink request each. */
+import { restorer } from '../firewall/tools.js';
 import { kindOf } from '../kinds/index.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
@@ -30,6 +31,7 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
     if (i === undefined) throw new Error(`link ${name} is not available`);
     return i;
   };
+  const restore = restorer();
   const results: ActionResult[] = [];
   // Actions of one stage do not depend on each other: send them together and
   // let the kernel work through the pipelined requests, instead of paying one
@@ -87,6 +89,9 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
         return rtnl.deleteAddress(need(a.link), a.family, a.address, a.prefixlen);
       case 'add-address':
         return rtnl.addAddress(need(a.address.link), a.address.family, a.address.address, a.address.prefixlen);
+      case 'firewall':
+        // actions of one family share a batch: it runs once and answers for all of them
+        return restore(a.batch);
       case 'replace-route': {
         const r = a.route;
         return rtnl.replaceRoute({

@@ -1,5 +1,6 @@
 /** One line of text per action, for `island plan`, `apply` and the logs. */
 import type { DesiredLink } from '../desired.js';
+import { describeFirewallAction } from '../firewall/describe.js';
 import type { Action } from './plan.js';
 
 export function describeLink(l: DesiredLink): string {
@@ -38,5 +39,7 @@ export function describeAction(a: Action): string {
       const how = [r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.metric && `metric ${r.metric}`].filter(Boolean);
       return `${a.why === 'missing' ? '+' : '~'} route ${r.dst}/${r.dstLen} ${how.join(' ')}${a.why === 'missing' ? '' : ` (${a.why})`}`;
     }
+    case 'firewall':
+      return describeFirewallAction(a);
   }
 }

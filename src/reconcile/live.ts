@@ -1,4 +1,5 @@
 /** What the kernel holds right now, in the shape plan() compares. */
+import type { LiveFirewall } from '../firewall/types.js';
 import type { Spec } from '../kinds/kind.js';
 import type { RawAddress, RawLink, RawRoute } from '../netlink/rtnl.js';
 
@@ -15,4 +16,6 @@ export interface LiveState {
   routes: RawRoute[];
   /** current value of each sysctl the desired state names; undefined = absent */
   sysctls: Record<string, string | undefined>;
+  /** island's part of iptables and what surrounds it; absent when not read */
+  firewall?: LiveFirewall;
 }

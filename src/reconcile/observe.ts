@@ -1,11 +1,16 @@
-/** Read the whole live state in one pass: links, addresses, routes, sysctls. */
+/** Read the whole live state in one pass: links, addresses, routes, sysctls, firewall. */
+import { observeFirewall } from '../firewall/observe.js';
+import type { DesiredFirewall } from '../firewall/types.js';
 import { kinds } from '../kinds/index.js';
 import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS } from '../ownership.js';
 import type { LiveState } from './live.js';
 import { readSysctl } from './sysctl.js';
 
-export async function observe(rtnl: Rtnl, sysctlKeys: string[]): Promise<LiveState> {
+export async function observe(rtnl: Rtnl, sysctlKeys: string[], firewall?: DesiredFirewall): Promise<LiveState> {
+  // iptables-save runs in child processes: let them read while the dumps run
+  const fw = firewall ? observeFirewall(firewall) : undefined;
+  fw?.catch(() => undefined);
   // One dump at a time: a netlink socket interleaves concurrent dumps.
   const raw = await rtnl.links();
   const addresses = await rtnl.addresses();
@@ -24,5 +29,6 @@ export async function observe(rtnl: Rtnl, sysctlKeys: string[]): Promise<LiveSta
     addresses,
     routes: routes.filter((r) => r.table === RT_TABLE_MAIN && r.type === 1),
     sysctls,
+    firewall: await fw,
   };
 }

@@ -3,6 +3,8 @@
  * order, and the status of every object. Pure: unit-tested without a kernel.
  */
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
+import { planFirewall } from '../firewall/diff.js';
+import type { FirewallAction } from '../firewall/types.js';
 import { type Spec, specDiff } from '../kinds/kind.js';
 import { cidrRange } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
@@ -17,7 +19,8 @@ export type Action =
   | { op: 'set-link'; name: string; ifindex: number; change: LinkChange; why: string }
   | { op: 'delete-address'; link: string; ifindex: number; family: 4 | 6; address: string; prefixlen: number }
   | { op: 'add-address'; address: DesiredAddress }
-  | { op: 'replace-route'; route: DesiredRoute; why: string };
+  | { op: 'replace-route'; route: DesiredRoute; why: string }
+  | FirewallAction;
 
 export interface LinkChange {
   up?: boolean;
@@ -65,6 +68,8 @@ export function actionObject(a: Action): string {
       return addressKey(a, a.link);
     case 'add-address':
       return addressKey(a.address, a.address.link);
+    case 'firewall':
+      return a.object;
   }
 }
 
@@ -92,6 +97,11 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       actions.push({ op: 'set-sysctl', key, value, from: have });
     }
   }
+
+  // then island's ACCEPT rules, so forwarded traffic passes as soon as links and routes exist
+  const fw = planFirewall(want.firewall, live.firewall);
+  actions.push(...fw.actions);
+  status.push(...fw.status);
 
   // links: decide, per declared link, keep / change / re-create / create / blocked
   /** links whose addresses and routes must all be (re)added: they are new */

@@ -1,5 +1,6 @@
 /** One level-triggered pass: read everything, diff, apply the difference. */
 import type { DesiredState } from '../desired.js';
+import { firewallTeardown } from '../firewall/teardown.js';
 import type { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { type ActionResult, apply } from './apply.js';
@@ -19,24 +20,26 @@ export async function reconcile(
   want: DesiredState,
   filter: (a: Action) => boolean = () => true,
 ): Promise<Pass> {
-  const live = await observe(rtnl, Object.keys(want.sysctls));
+  const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall);
   const p = plan(want, live);
   const results = await apply(rtnl, p.actions.filter(filter), live);
   return { live, plan: p, results };
 }
 
 export async function planOnly(rtnl: Rtnl, want: DesiredState): Promise<Plan> {
-  return plan(want, await observe(rtnl, Object.keys(want.sysctls)));
+  return plan(want, await observe(rtnl, Object.keys(want.sysctls), want.firewall));
 }
 
 /**
- * Remove everything island owns (routes by protocol, links by alias), whatever
+ * Remove everything island owns (routes by protocol, links by alias, chains by
+ * name: ISLAND-* and the jumps to them, in both iptables backends), whatever
  * the file says now: `down` must work with a broken or deleted file. Sysctls
  * stay: island cannot know what they were before it set them.
  */
 export async function teardown(rtnl: Rtnl): Promise<ActionResult[]> {
-  const live = await observe(rtnl, []);
+  const [live, firewall] = await Promise.all([observe(rtnl, []), firewallTeardown()]);
   const actions: Action[] = [
+    ...firewall,
     ...live.routes
       .filter((r) => r.protocol === ROUTE_PROTO)
       .map((route): Action => ({ op: 'delete-route', route, why: 'island down' })),

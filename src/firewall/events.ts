@@ -1,0 +1,125 @@
+/**
+ * nftables change notifications: a NETLINK_NETFILTER socket in the
+ * NFNLGRP_NFTABLES multicast group. iptables-nft writes through nf_tables, so
+ * `iptables -F FORWARD`, a kube-proxy restore or `nft flush ruleset` each
+ * arrive here within milliseconds. (iptables-legacy raises nothing: poll it.)
+ *
+ * A message only says *that* something changed; the pass that follows reads
+ * the table and decides what. Only the ip and ip6 filter tables matter to
+ * island, so changes known to be elsewhere (nat, mangle, inet firewalld, ...)
+ * are dropped here; kube-proxy rewrites its nat table far more often than
+ * anything touches filter. What cannot be attributed counts as relevant.
+ *
+ * Overflow (ENOBUFS, lost notifications) is reported like rtnetlink's and
+ * survives thanks to the same patched addon (patches/netlink+0.3.0.patch).
+ */
+import { createNetlink, type MessageInfo, type NetlinkMessage } from 'netlink';
+import type { EventSource } from '../netlink/events.js';
+
+const NETLINK_NETFILTER = 12;
+const NFNLGRP_NFTABLES = 7;
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWGEN = 15;
+const NFPROTO_IPV4 = 2;
+const NFPROTO_IPV6 = 10;
+
+const NAMES: Record<number, string> = {
+  0: 'new table',
+  2: 'del table',
+  3: 'new chain',
+  5: 'del chain',
+  6: 'new rule',
+  8: 'del rule',
+  26: 'destroy table',
+  27: 'destroy chain',
+  28: 'destroy rule',
+};
+
+export interface NftEvent {
+  /** "del rule", "new chain", ... or "message <n>" */
+  what: string;
+  family: 4 | 6;
+  table?: string;
+  /** the chain of a rule or chain message */
+  chain?: string;
+}
+
+/** What one nf_tables notification is about, or undefined when it cannot concern the ip/ip6 filter tables. */
+export function nftEvent(type: number, data: Buffer): NftEvent | undefined {
+  if (type >> 8 !== NFNL_SUBSYS_NFTABLES) return undefined;
+  const msg = type & 0xff;
+  // a generation message closes every transaction; the transaction's own messages say what it did
+  if (msg === NFT_MSG_NEWGEN || data.length < 4) return undefined;
+  const nfproto = data[0];
+  if (nfproto !== NFPROTO_IPV4 && nfproto !== NFPROTO_IPV6) return undefined;
+  const attrs = strings(data.subarray(4));
+  // attribute 1 is the table for tables, chains, rules, sets and objects alike
+  const table = attrs.get(1);
+  if (table !== undefined && table !== 'filter') return undefined;
+  const isRule = msg === 6 || msg === 8 || msg === 28;
+  const isChain = msg === 3 || msg === 5 || msg === 27;
+  // NFTA_RULE_CHAIN is 2, NFTA_CHAIN_NAME is 3
+  const chain = isRule ? attrs.get(2) : isChain ? attrs.get(3) : undefined;
+  return { what: NAMES[msg] ?? `message ${msg}`, family: nfproto === NFPROTO_IPV4 ? 4 : 6, table, chain };
+}
+
+/** The NUL-terminated string attributes at the top level of a netlink attribute stream, by type. */
+function strings(buf: Buffer): Map<number, string> {
+  const out = new Map<number, string>();
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & 0x3fff;
+    if (len < 4 || off + len > buf.length) break;
+    const v = buf.subarray(off + 4, off + len);
+    const nul = v.indexOf(0);
+    if (nul > 0 && v.subarray(0, nul).every((c) => c >= 0x20 && c < 0x7f)) out.set(type, v.subarray(0, nul).toString());
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+/**
+ * Start watching. `onChange` gets one call per relevant notification,
+ * `onOverflow` one per ENOBUFS; anything else goes to `onError`.
+ */
+export function watchNftables(
+  onChange: (ev: NftEvent) => void,
+  onOverflow: () => void,
+  onError: (err: Error) => void,
+): EventSource {
+  const nl = createNetlink(NETLINK_NETFILTER);
+  try {
+    // a flush of a big ruleset is thousands of messages: room for them
+    nl.setRecvBufferSize(4 * 1024 * 1024);
+    nl.addMembership(NFNLGRP_NFTABLES);
+  } catch (err) {
+    nl.close();
+    throw err;
+  }
+  nl.ref();
+  nl.on('message', (msgs: NetlinkMessage[], rinfo: MessageInfo) => {
+    if (rinfo.port !== 0) return;
+    for (const m of msgs) {
+      try {
+        const ev = nftEvent(m.type, m.data);
+        if (ev) onChange(ev);
+      } catch (err) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  });
+  nl.on('error', (err) => {
+    if (err.code === 'ENOBUFS') onOverflow();
+    else onError(err);
+  });
+  nl.on('invalid', (err: unknown) => onError(err instanceof Error ? err : new Error(String(err))));
+  let open = true;
+  return {
+    close() {
+      if (!open) return;
+      open = false;
+      nl.close();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * `island down`: remove island's jumps and chains, whatever the file says now
+ * (it may be broken or gone), from both backends: a backend override that was
+ * removed from the file must not leave rules behind in the other one.
+ */
+import { planFirewall } from './diff.js';
+import { observeFirewall } from './observe.js';
+import type { Backend, DesiredFirewall, FirewallAction } from './types.js';
+
+const NOTHING: DesiredFirewall = {
+  enabled: false,
+  backend: 'auto',
+  pollMs: 1000,
+  tables: { 4: { chains: [] }, 6: { chains: [] } },
+};
+
+/** The actions that remove island's part of the firewall; [] when there is none (or no iptables at all). */
+export async function firewallTeardown(): Promise<FirewallAction[]> {
+  const backends: Backend[] = ['nft', 'legacy'];
+  const plans = await Promise.all(
+    backends.map(async (backend) => planFirewall(NOTHING, await observeFirewall(NOTHING, { backend }))),
+  );
+  return plans.flatMap((p) => p.actions.map((a) => ({ ...a, detail: `island down, ${a.batch.backend} backend` })));
+}

@@ -1,0 +1,94 @@
+/**
+ * The iptables programs island runs: always with an argv (no shell), always the
+ * backend's own binary (iptables-nft-save, ip6tables-legacy-restore, ...) so
+ * that the host's `iptables` alternative never decides for island.
+ */
+import { spawn } from 'node:child_process';
+import type { Backend, Family, RestoreBatch } from './types.js';
+
+export function program(backend: Backend, family: Family, what: 'save' | 'restore'): string {
+  return `${family === 6 ? 'ip6tables' : 'iptables'}-${backend}-${what}`;
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A program that could not run at all (not installed, killed by the timeout). */
+export class ToolError extends Error {}
+
+// iptables lives in /usr/sbin, which a user's (or a unit's) PATH may lack
+const env = { ...process.env, LC_ALL: 'C', PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` };
+
+/** Runs argv with `input` on stdin; resolves with its exit code and output, rejects only when it cannot run. */
+export function runTool(argv: string[], input?: string, timeoutMs = 10_000): Promise<ToolResult> {
+  const [file, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new ToolError(
+          e.code === 'ENOENT' ? `${file} not found (install the iptables package)` : `${file}: ${e.message}`,
+        ),
+      );
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (killed) return reject(new ToolError(`${file} did not finish within ${timeoutMs / 1000} s`));
+      resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.on('error', () => {}); // a program that exits early: its exit code says why
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** iptables' complaint, as one line a user can act on. */
+export function complaint(program: string, r: ToolResult): string {
+  const text = `${r.stderr}\n${r.stdout}`;
+  if (/you must be root|Permission denied/i.test(text))
+    return `${program}: permission denied (island needs root or CAP_NET_ADMIN)`;
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l && !l.startsWith('#') && !l.startsWith('Try `'));
+  return `${program} exited ${r.code}${line ? `: ${line}` : ''}`;
+}
+
+/**
+ * `iptables-restore --noflush -w 5`: one atomic write of the batch, waiting up
+ * to 5 s for the xtables lock that legacy iptables takes.
+ */
+export async function restore(b: RestoreBatch): Promise<void> {
+  const prog = program(b.backend, b.family, 'restore');
+  const r = await runTool([prog, '--noflush', '-w', '5'], `${b.lines.join('\n')}\n`);
+  if (r.code === 0) return;
+  // "line 3 failed" / "Error occurred at line: 3": name the line island wrote, not only its number
+  const n = Number(/line:? (\d+)/.exec(r.stderr)?.[1]);
+  const what = b.lines[n - 1];
+  throw new Error(`${complaint(prog, r)}${what ? ` (line ${n}: ${what})` : ''}`);
+}
+
+/** restore() for a set of actions that share batches: each batch runs once, whoever asks first. */
+export function restorer(): (b: RestoreBatch) => Promise<void> {
+  const runs = new Map<RestoreBatch, Promise<void>>();
+  return (b) => {
+    let p = runs.get(b);
+    if (!p) {
+      p = restore(b);
+      runs.set(b, p);
+    }
+    return p;
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * island's part of the firewall, in the words of iptables-save: its own chains
+ * (ISLAND-*) in the filter table, and one jump to them first in FORWARD.
+ */
+import type { FirewallBackend } from '../config/types.js';
+
+export type Family = 4 | 6;
+export type Backend = 'nft' | 'legacy';
+export const FAMILIES: readonly Family[] = [4, 6];
+
+/** Every chain of the filter table whose name starts with this is island's; nothing else is. */
+export const CHAIN_PREFIX = 'ISLAND-';
+export const FORWARD_CHAIN = 'ISLAND-FORWARD';
+/** on every rule island writes, so that `iptables -S` tells a human whose it is */
+export const TAG = '-m comment --comment island';
+
+export const jumpSpec = (chain: string): string => `${TAG} -j ${chain}`;
+
+export interface DesiredChain {
+  name: string;
+  /** rule specs in order, as iptables-save prints them after "-A <chain> " */
+  rules: string[];
+}
+
+export interface DesiredTable {
+  /** [] when island wants nothing in this family's table */
+  chains: DesiredChain[];
+  /** the chain that FORWARD's first rule jumps to */
+  jump?: string;
+}
+
+export interface DesiredFirewall {
+  /** false: the file has no [forward]; whatever island left in iptables goes */
+  enabled: boolean;
+  backend: FirewallBackend;
+  pollMs: number;
+  tables: Record<Family, DesiredTable>;
+}
+
+export interface SavedChain {
+  /** ACCEPT / DROP for built-in chains, "-" for user-defined ones */
+  policy: string;
+  rules: string[];
+}
+
+/** One table of iptables-save output: chain name → policy and rule specs, in the order listed. */
+export type SavedTable = Map<string, SavedChain>;
+
+export type LiveTable = { ok: true; chains: SavedTable } | { ok: false; error: string };
+
+export interface LiveFirewall {
+  backend: Backend;
+  /** how the backend was chosen, for status */
+  why: string;
+  /** the families that were read; a family left out was not looked at */
+  tables: Partial<Record<Family, LiveTable>>;
+}
+
+/** One iptables-restore --noflush input for one family's filter table: applied whole or not at all. */
+export interface RestoreBatch {
+  family: Family;
+  backend: Backend;
+  lines: string[];
+}
+
+export interface FirewallAction {
+  op: 'firewall';
+  family: Family;
+  /** the object repaired: "firewall ipv4 chain ISLAND-FORWARD", "firewall ipv4 FORWARD jump" */
+  object: string;
+  change: '+' | '~' | '-';
+  detail: string;
+  /**
+   * The family's whole repair. Every action of one family carries the same
+   * batch, which runs once: chain content and jump are always re-asserted
+   * together, so they can never disagree.
+   */
+  batch: RestoreBatch;
+}
+
+export type FirewallState = 'ok' | 'missing' | 'drifted' | 'stale' | 'blocked';
+
+export interface FirewallStatus {
+  object: string;
+  state: FirewallState;
+  detail?: string;
+}
