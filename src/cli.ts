@@ -153,6 +153,9 @@ async function runDaemon(path: string): Promise<number> {
   const notify = await Notifier.fromEnv(log);
   const svc = new Service(notify, log);
   const d = new Daemon({ configPath: path, log, onStatus: svc.onStatus, onPass: svc.onPass });
+  const reload = (trigger: string) => void svc.reload(trigger, () => d.reload());
+  // before the first pass: SIGHUP's default action would kill a daemon still starting up
+  process.on('SIGHUP', () => reload('SIGHUP'));
   try {
     await d.start();
   } catch (e) {
@@ -166,12 +169,15 @@ async function runDaemon(path: string): Promise<number> {
     notify.close();
     throw e;
   }
+  // in place before READY=1: an edit right after `systemctl start` returns is not missed
+  const watch = await watchConfigFile(
+    path,
+    () => reload('file changed'),
+    (err) => log.error({ err: err.message }, `watching ${path}: ${err.message}`),
+  );
   await svc.ready();
-  const reload = () => void svc.reload(() => d.reload());
-  const watch = watchConfigFile(path, reload);
   log.info({ config: path, pid: process.pid }, 'island daemon running');
   return new Promise((resolve) => {
-    process.on('SIGHUP', reload);
     const quit = async (sig: string) => {
       // leaving the network in place: a restart or upgrade must not cut the island
       log.info(`${sig}: stopping, the network stays as it is`);

@@ -13,7 +13,11 @@ export class Service {
   private summary = '';
   private converged = false;
   private onConverged?: () => void;
-  private reloads: Promise<unknown> = Promise.resolve();
+  private markReady!: () => void;
+  /** reloads asked for before READY=1 (SIGHUP during the wait) run after it, in order */
+  private reloads: Promise<unknown> = new Promise<void>((res) => {
+    this.markReady = res;
+  });
 
   constructor(
     private readonly notify: Notifier,
@@ -55,11 +59,13 @@ export class Service {
       await this.notify.ready(status);
     }
     this.notify.startWatchdog();
+    this.markReady();
   }
 
   /** SIGHUP or a changed file; reloads run one at a time, in order. */
-  reload(run: () => Promise<boolean>): Promise<void> {
+  reload(trigger: string, run: () => Promise<boolean>): Promise<void> {
     const next = this.reloads.then(async () => {
+      this.log.info({ trigger }, `reloading the configuration (${trigger})`);
       await this.notify.reloading();
       const ok = await run().catch((e: Error) => {
         this.log.error({ err: e.message }, 'reload failed');

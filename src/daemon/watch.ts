@@ -11,7 +11,13 @@ export interface ConfigWatch {
   close(): Promise<void>;
 }
 
-export function watchConfigFile(path: string, onChange: () => void, debounceMs = 250): ConfigWatch {
+/** Resolves once the watch is in place: a change after that is seen. */
+export async function watchConfigFile(
+  path: string,
+  onChange: () => void,
+  onError: (err: Error) => void,
+  debounceMs = 250,
+): Promise<ConfigWatch> {
   const file = resolve(path);
   const dir = dirname(file);
   let timer: NodeJS.Timeout | undefined;
@@ -27,6 +33,8 @@ export function watchConfigFile(path: string, onChange: () => void, debounceMs =
     timer = setTimeout(onChange, debounceMs);
   };
   watcher.on('add', fire).on('change', fire).on('unlink', fire);
+  watcher.on('error', (e) => onError(e as Error));
+  await new Promise<void>((res) => watcher.once('ready', res));
   return {
     async close() {
       clearTimeout(timer);
