@@ -1,0 +1,38 @@
+#!/bin/bash
+# Install island from the built tree into a root, laid out as the Debian package lays it out
+# (scripts/package.sh): the app in /usr/lib/island, /usr/sbin/island, the units and drop-ins in
+# /lib/systemd/system. The .deb replaces this step with `dpkg -i` inside the root.
+#   install.sh ROOT REPO
+set -euo pipefail
+root=${1:?usage: install.sh ROOT REPO}
+repo=${2:?usage: install.sh ROOT REPO}
+[[ -f $repo/dist/cli.js ]] || {
+  echo "install.sh: $repo/dist/cli.js missing: build first (npx tsc -p .)" >&2
+  exit 1
+}
+app=$root/usr/lib/island
+rm -rf "$app"
+mkdir -p "$app/node_modules"
+cp -r "$repo/dist" "$repo/package.json" "$app/"
+# production dependencies only (their closure), as npm resolved them
+(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null) | tail -n +2 | while read -r dir; do
+  rel=${dir#"$repo"/node_modules/}
+  mkdir -p "$app/node_modules/$(dirname "$rel")"
+  cp -r "$dir" "$app/node_modules/$rel"
+done
+[[ -d $app/node_modules/netlink ]] || {
+  echo "install.sh: no production node_modules copied (npm ls failed?)" >&2
+  exit 1
+}
+install -D -m 0755 /dev/stdin "$root/usr/sbin/island" <<'WRAP'
+#!/bin/sh
+exec /usr/bin/node /usr/lib/island/dist/cli.js "$@"
+WRAP
+install -D -m 0644 "$repo/units/island.service" "$root/lib/systemd/system/island.service"
+for f in "$repo"/units/island.service.d/*.conf; do
+  install -D -m 0644 "$f" "$root/lib/systemd/system/island.service.d/$(basename "$f")"
+done
+install -D -m 0644 "$repo/packaging/rt_protos.d/island.conf" "$root/etc/iproute2/rt_protos.d/island.conf"
+# what the package's postinst does through deb-systemd-helper
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf /lib/systemd/system/island.service "$root/etc/systemd/system/multi-user.target.wants/island.service"
