@@ -71,12 +71,7 @@ function planTable(family: Family, backend: Backend, d: DesiredTable, chains: Sa
   const status: FirewallStatus[] = [];
   const changes: Change[] = [];
   const forward = chains.get('FORWARD')?.rules ?? [];
-  /** every rule in FORWARD that enters one of island's chains */
-  const jumps = forward
-    .map((spec, i) => ({ spec, i, to: targetOf(spec) }))
-    .filter((j) => j.to?.startsWith(CHAIN_PREFIX));
-  const wanted = new Set(d.chains.map((c) => c.name));
-  const stale = [...chains.keys()].filter((n) => n.startsWith(CHAIN_PREFIX) && !wanted.has(n));
+  const { jumps, stale } = islandsPart(d, chains);
 
   for (const c of d.chains) {
     const object = chainKey(family, c.name);
@@ -121,6 +116,16 @@ function planTable(family: Family, backend: Backend, d: DesiredTable, chains: Sa
   return { actions: changes.map((c) => ({ op: 'firewall', family, ...c, batch })), status };
 }
 
+/** Every rule in FORWARD that enters one of island's chains, and island's chains it no longer wants. */
+export function islandsPart(d: DesiredTable, chains: SavedTable) {
+  const jumps = (chains.get('FORWARD')?.rules ?? [])
+    .map((spec, i) => ({ spec, i, to: targetOf(spec) }))
+    .filter((j) => j.to?.startsWith(CHAIN_PREFIX));
+  const wanted = new Set(d.chains.map((c) => c.name));
+  const stale = [...chains.keys()].filter((n) => n.startsWith(CHAIN_PREFIX) && !wanted.has(n));
+  return { jumps, stale };
+}
+
 /** The whole of island's part of one family's filter table, re-asserted in one atomic write. */
 export function restoreBatch(
   family: Family,
@@ -139,7 +144,7 @@ export function restoreBatch(
   if (d.jump) lines.push(`-I FORWARD 1 ${jumpSpec(d.jump)}`);
   for (const c of d.chains) for (const r of c.rules) lines.push(`-A ${c.name} ${r}`);
   lines.push('COMMIT');
-  return { family, backend, lines };
+  return { family, backend, lines, table: d };
 }
 
 function sameRules(have: string[], want: string[]): boolean {

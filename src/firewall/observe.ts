@@ -36,7 +36,7 @@ export async function observeFirewall(want: DesiredFirewall, opts: ObserveOption
  * table it is asked for: where island writes nothing, read all existing
  * tables instead and leave the host as it was.
  */
-async function readTable(backend: Backend, family: Family, writes: boolean): Promise<LiveTable> {
+export async function readTable(backend: Backend, family: Family, writes: boolean): Promise<LiveTable> {
   const prog = program(backend, family, 'save');
   const argv = backend === 'nft' || writes ? [prog, '-t', 'filter'] : [prog];
   try {

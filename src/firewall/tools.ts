@@ -54,7 +54,7 @@ export function runTool(argv: string[], input?: string, timeoutMs = 10_000): Pro
   });
 }
 
-/** iptables' complaint, as one line a user can act on. */
+/** iptables' complaint, as one line a user can act on: "iptables-nft-restore: line 3 failed: ...". */
 export function complaint(program: string, r: ToolResult): string {
   const text = `${r.stderr}\n${r.stdout}`;
   if (/you must be root|Permission denied/i.test(text))
@@ -62,8 +62,10 @@ export function complaint(program: string, r: ToolResult): string {
   const line = text
     .split('\n')
     .map((l) => l.trim())
-    .find((l) => l && !l.startsWith('#') && !l.startsWith('Try `'));
-  return `${program} exited ${r.code}${line ? `: ${line}` : ''}`;
+    .find((l) => l && !l.startsWith('#') && !l.startsWith('Try `'))
+    // "iptables-nft-restore v1.8.9 (nf_tables): ..." or "iptables-restore: ...": the program is named once
+    ?.replace(/^[\w-]+( v[\d.]+( \([\w_]+\))?)?: /, '');
+  return `${program}: ${line ?? `exited ${r.code}`}`;
 }
 
 /**
@@ -77,18 +79,5 @@ export async function restore(b: RestoreBatch): Promise<void> {
   // "line 3 failed" / "Error occurred at line: 3": name the line island wrote, not only its number
   const n = Number(/line:? (\d+)/.exec(r.stderr)?.[1]);
   const what = b.lines[n - 1];
-  throw new Error(`${complaint(prog, r)}${what ? ` (line ${n}: ${what})` : ''}`);
-}
-
-/** restore() for a set of actions that share batches: each batch runs once, whoever asks first. */
-export function restorer(): (b: RestoreBatch) => Promise<void> {
-  const runs = new Map<RestoreBatch, Promise<void>>();
-  return (b) => {
-    let p = runs.get(b);
-    if (!p) {
-      p = restore(b);
-      runs.set(b, p);
-    }
-    return p;
-  };
+  throw new Error(`${complaint(prog, r)}${what ? ` [island's line ${n}: ${what}]` : ''}`);
 }

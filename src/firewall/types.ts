@@ -61,6 +61,8 @@ export interface RestoreBatch {
   family: Family;
   backend: Backend;
   lines: string[];
+  /** what the batch asserts, to build it again from a fresh read if the table changed meanwhile */
+  table: DesiredTable;
 }
 
 export interface FirewallAction {

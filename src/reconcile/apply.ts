@@ -1,5 +1,5 @@
 /** Carry out a plan's actions in dependency order, one netlink request each. */
-import { restorer } from '../firewall/tools.js';
+import { repairer } from '../firewall/repair.js';
 import { kindOf } from '../kinds/index.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
@@ -31,7 +31,7 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
     if (i === undefined) throw new Error(`link ${name} is not available`);
     return i;
   };
-  const restore = restorer();
+  const repairFirewall = repairer();
   const results: ActionResult[] = [];
   // Actions of one stage do not depend on each other: send them together and
   // let the kernel work through the pipelined requests, instead of paying one
@@ -91,7 +91,7 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
         return rtnl.addAddress(need(a.address.link), a.address.family, a.address.address, a.address.prefixlen);
       case 'firewall':
         // actions of one family share a batch: it runs once and answers for all of them
-        return restore(a.batch);
+        return repairFirewall(a.batch);
       case 'replace-route': {
         const r = a.route;
         return rtnl.replaceRoute({
