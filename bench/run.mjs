@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost.
+ * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost, firewall repair (bench/firewall.mjs).
  *
  *   npm run bench                  full run (50 deletions, 500 tunnels, 60 s idle), updates docs/benchmarks.md
  *   npm run bench -- --quick       fast iteration (20 deletions, 100 tunnels, 10 s idle), docs left alone
@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchFirewall, firewallDetails, firewallRows, updateFirewallDoc } from './firewall.mjs';
 import {
   BenchError,
   cleanupSync,
@@ -77,9 +78,10 @@ const P = opt.quick
 const SPACING_MS = 300;
 const HEAL_TIMEOUT_MS = 5000;
 const TARGET = { healP99Ms: 50, convergeRatio: 1.5, idleCpuPct: 0.1 };
-const only = new Set((opt.only ?? 'heal,converge,idle').split(',').map((s) => s.trim()));
-for (const o of only) if (!['heal', 'converge', 'idle'].includes(o)) usage(`unknown benchmark "${o}" in --only`);
-const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === 3));
+const BENCHES = ['heal', 'converge', 'idle', 'firewall'];
+const only = new Set((opt.only ?? BENCHES.join(',')).split(',').map((s) => s.trim()));
+for (const o of only) if (!BENCHES.includes(o)) usage(`unknown benchmark "${o}" in --only`);
+const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === BENCHES.length));
 
 function usage(msg) {
   process.stderr.write(`bench: ${msg}\n`);
@@ -727,16 +729,21 @@ async function main() {
   if (only.has('heal')) res.heal = await benchHeal();
   if (only.has('converge')) res.converge = await benchConverge();
   if (only.has('idle')) res.idle = await benchIdle();
+  if (only.has('firewall')) res.firewall = await benchFirewall({ quick: opt.quick, node: NODE, cli: CLI, work, log });
   load.push(loadavg()[0]);
   m.load = load.map((l) => l.toFixed(2)).join(' → ');
   const R = rows(res);
-  process.stdout.write(`\n${textTable(R)}\n\n${details(res).join('\n')}\n`);
+  if (R.length) process.stdout.write(`\n${textTable(R)}\n\n${details(res).join('\n')}\n`);
   if (res.converge?.profile) process.stdout.write(`\n${profileText(res.converge.profile)}\n`);
+  if (res.firewall)
+    process.stdout.write(`\n${textTable(firewallRows(res.firewall))}\n\n${firewallDetails(res.firewall).join('\n')}\n`);
   process.stdout.write(
     `\nmachine: ${m.nproc} CPUs, ${m.model}, Linux ${m.kernel}, Node ${m.node}, ${m.date}, load ${m.load}\n`,
   );
   if (writeDoc) {
-    updateDoc(m, R, res);
+    // each section is replaced only by a run that measured it
+    if (R.length) updateDoc(m, R, res);
+    if (res.firewall) updateFirewallDoc(DOC, m, res.firewall, mdTable);
     process.stdout.write(`results written to ${DOC}\n`);
   } else {
     process.stdout.write('docs/benchmarks.md not updated (quick or partial run; --write forces it)\n');
