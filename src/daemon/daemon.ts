@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
-import { forgetDetectedBackend } from '../firewall/backend.js';
+import { forgetFirewallReads } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
@@ -111,7 +111,7 @@ export class Daemon {
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
     this.use(r.config);
     // [forward] backend or IPv6 use may have changed, or the host's backend since start
-    forgetDetectedBackend();
+    forgetFirewallReads();
     await this.watchFirewall();
     this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
     const applied = new Promise<void>((res) => this.passWaiters.push(res));

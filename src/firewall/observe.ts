@@ -1,15 +1,43 @@
 /** Read island's part of the firewall as it is: one iptables-save of the filter table per family. */
-import { resolveBackend } from './backend.js';
-import { filterTable } from './save.js';
+import { forgetDetectedBackend, resolveBackend } from './backend.js';
+import { filterTable, targetOf } from './save.js';
 import { complaint, program, runTool } from './tools.js';
 import {
   type Backend,
+  CHAIN_PREFIX,
   type DesiredFirewall,
   FAMILIES,
   type Family,
   type LiveFirewall,
   type LiveTable,
+  type SavedTable,
 } from './types.js';
+
+/**
+ * A family island writes nothing to (IPv6 in an IPv4-only file; both without
+ * [forward]) can only hold island's leftovers after the file changed, or after
+ * someone restored a ruleset saved while they were there. Once read clean it
+ * is read again at most every RECHECK_MS (the default resync period), and at
+ * once after forgetFirewallReads() (a reload); the heal path of a pass then
+ * spawns no iptables program for it. Families island writes are read on every
+ * pass.
+ */
+const RECHECK_MS = 30_000;
+const cleanAt = new Map<string, number>();
+
+/** The configuration changed: read every family again, and detect the backend again. */
+export function forgetFirewallReads(): void {
+  cleanAt.clear();
+  forgetDetectedBackend();
+}
+
+function holdsIsland(chains: SavedTable): boolean {
+  for (const [name, c] of chains) {
+    if (name.startsWith(CHAIN_PREFIX)) return true;
+    if (c.rules.some((r) => targetOf(r)?.startsWith(CHAIN_PREFIX))) return true;
+  }
+  return false;
+}
 
 export interface ObserveOptions {
   /** read only these families (the legacy poll reads the ones island writes) */
@@ -22,10 +50,18 @@ export async function observeFirewall(want: DesiredFirewall, opts: ObserveOption
   const { backend, why } = opts.backend ? { backend: opts.backend, why: 'swept' } : await resolveBackend(want.backend);
   const families = opts.families ?? FAMILIES;
   const tables: Partial<Record<Family, LiveTable>> = {};
+  const now = Date.now();
   await Promise.all(
     families.map(async (family) => {
       const d = want.tables[family];
-      tables[family] = await readTable(backend, family, d.chains.length > 0 || d.jump !== undefined);
+      const writes = d.chains.length > 0 || d.jump !== undefined;
+      const key = `${backend}/${family}`;
+      // left out of the result: the plan then says nothing about this family
+      if (!writes && !opts.backend && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
+      const t = await readTable(backend, family, writes);
+      if (!writes && t.ok && !holdsIsland(t.chains)) cleanAt.set(key, now);
+      else cleanAt.delete(key);
+      tables[family] = t;
     }),
   );
   return { backend, why, tables };
