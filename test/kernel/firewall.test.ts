@@ -442,6 +442,37 @@ t.test('foreign chains and rules: untouched by apply, the daemon and down', asyn
   t.strictSame(await snap(), original, 'down: exactly the foreign rules remain');
 });
 
+t.test('removing [forward] from the file removes the jump and the chain (reload, and apply)', async (t) => {
+  const l = await lab(t, 'fwx');
+  const path = await writeConfig(t, conf());
+  const d = startDaemon(t, l.host, path);
+  await d.waitForLog(started);
+  t.equal((await islandPart(l.host))[0], `FORWARD #1: ${JUMP}`);
+  await l.host.run(['iptables-nft', '-A', 'FORWARD', '-j', 'ACCEPT']);
+  await writeFile(path, conf().replace(/\[forward\][\s\S]*?(?=\[daemon\])/, ''));
+  d.signal('SIGHUP');
+  await until(
+    'island gone from iptables',
+    () => islandPart(l.host),
+    (p) => p.length === 0,
+  );
+  t.ok(
+    d.logs.some((r) => r.msg === '- firewall ipv4 chain ISLAND-FORWARD (no longer in the file)'),
+    'the removal is logged',
+  );
+  t.match(await l.host.run(['iptables-nft', '-S', 'FORWARD']), /^-A FORWARD -j ACCEPT$/m, 'the foreign rule stays');
+  await d.stop();
+
+  // the same with one-shot commands: apply with [forward], then without
+  await writeFile(path, conf());
+  t.equal((await runIsland(l.host, ['apply', '-c', path])).code, 0);
+  t.equal((await islandPart(l.host)).length, 7);
+  await writeFile(path, conf().replace(/\[forward\][\s\S]*?(?=\[daemon\])/, ''));
+  const r = await runIsland(l.host, ['apply', '-c', path]);
+  t.match(r.stdout, /^- firewall ipv4 FORWARD jump \(no longer in the file\)$/m);
+  t.strictSame(await islandPart(l.host), []);
+});
+
 t.test('a process that deletes the jump in a loop meets rate-limited repairs and bounded CPU', async (t) => {
   const l = await lab(t, 'fwr');
   const d = startDaemon(t, l.host, await writeConfig(t, conf()));
