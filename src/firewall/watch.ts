@@ -43,7 +43,8 @@ export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Pr
     busy = true;
     observeFirewall(want, { families })
       .then((live) => {
-        const bad = planFirewall(want, live).status.find((s) => s.state !== 'ok');
+        // a table that cannot be read is not something a pass can repair: the pass reports it anyway
+        const bad = planFirewall(want, live).status.find((s) => s.state !== 'ok' && s.state !== 'blocked');
         if (bad) h.onChange(`firewall poll: ${bad.object} ${bad.state}`);
       })
       .catch((e: unknown) => h.onError(e instanceof Error ? e : new Error(String(e))))
