@@ -1,7 +1,9 @@
 /** Config → the set of kernel objects that must exist. Pure. */
-import type { Config } from './config/types.js';
+import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_PORT } from './config/peers.js';
+import type { Config, HostEntry } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
+import { choosePeer, type PeerChoice } from './health/target.js';
 import { kindOf } from './kinds/index.js';
 import type { Spec } from './kinds/kind.js';
 import { networkOf } from './netlink/ip.js';
@@ -42,6 +44,19 @@ export interface DesiredState {
   sysctls: Record<string, string>;
   /** island's chains and jump; disabled (nothing of island's may stay) without [forward] */
   firewall: DesiredFirewall;
+  /** tunnels whose peer island probes: keepalive or peer set */
+  peers: DesiredPeer[];
+  /** island's lines in /etc/hosts; [] removes them */
+  hosts: HostEntry[];
+}
+
+export interface DesiredPeer extends PeerChoice {
+  tunnel: string;
+  /** UDP port on both ends */
+  port: number;
+  intervalMs: number;
+  /** the interval is the tunnel's keepalive (rather than [daemon] health_interval) */
+  keepalive: boolean;
 }
 
 export function desiredState(cfg: Config): DesiredState {
@@ -76,5 +91,20 @@ export function desiredState(cfg: Config): DesiredState {
   }));
   // [forward] needs forwarding on; check already refused a file that sets it otherwise
   const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
-  return { links, addresses, routes, sysctls, firewall: desiredFirewall(cfg) };
+  const hosts = cfg.hosts ?? [];
+  const peers: DesiredPeer[] = [];
+  for (const t of cfg.tunnels) {
+    if (t.keepaliveMs === undefined && t.peer === undefined) continue;
+    // check refused a file where this finds no peer
+    const choice = choosePeer(t.peer, t.addresses, hosts);
+    if (!choice) continue;
+    peers.push({
+      tunnel: t.name,
+      ...choice,
+      port: cfg.daemon.healthPort ?? DEFAULT_HEALTH_PORT,
+      intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
+      keepalive: t.keepaliveMs !== undefined,
+    });
+  }
+  return { links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };
 }

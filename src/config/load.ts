@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
 import { checkForward, forward } from './forward.js';
+import { hosts as hostsSection } from './hosts.js';
 import { parseToml } from './locate.js';
+import { checkPeers } from './peers.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import {
   anyTunnelShape,
@@ -34,6 +36,8 @@ export interface ParseOptions {
    * left out, parsing depends on the text alone.
    */
   linkExists?: (name: string) => boolean;
+  /** `island check`: warn about a tunnel that probably crosses a NAT and has no keepalive */
+  adviseKeepalive?: boolean;
 }
 
 export function parseConfig(text: string, path: string, opts: ParseOptions = {}): LoadResult {
@@ -73,12 +77,18 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
         ? section.daemon(rep, root.daemon)
         : undefined;
   const fwd = section.isTable(root.forward) ? forward(rep, root.forward) : undefined;
+  const names = section.isTable(root.hosts) ? hostsSection(rep, root.hosts) : undefined;
 
   checkSemantics(rep, {
     tunnels: tunnels.map((t) => t.view),
     bridges: bridges.map((b) => b.view),
     routes: routes.map((r) => r.view),
   });
+  checkPeers(
+    rep,
+    tunnels.map((t) => t.view),
+    { hosts: names ?? [], healthPort: daemon?.healthPort, adviseKeepalive: opts.adviseKeepalive },
+  );
   if (fwd) {
     checkForward(rep, fwd.view, {
       links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view)],
@@ -99,6 +109,7 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
     sysctl,
     daemon,
     ...(fwd?.config ? { forward: fwd.config } : {}),
+    ...(names ? { hosts: names } : {}),
   };
   return { ok: true, config, warnings };
 }
@@ -136,6 +147,14 @@ function reason(e: unknown): string {
 }
 
 export async function loadConfig(path: string, opts: ParseOptions = {}): Promise<LoadResult> {
+  return (await loadConfigText(path, opts)).result;
+}
+
+/** loadConfig, plus the text it parsed (the daemon shows `island status` exactly what it runs). */
+export async function loadConfigText(
+  path: string,
+  opts: ParseOptions = {},
+): Promise<{ result: LoadResult; text?: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -148,7 +167,7 @@ export async function loadConfig(path: string, opts: ParseOptions = {}): Promise
       message: `cannot read: ${reason(e)}`,
       severity: 'error',
     };
-    return { ok: false, errors: [error], warnings: [] };
+    return { result: { ok: false, errors: [error], warnings: [] } };
   }
-  return parseConfig(text, path, opts);
+  return { result: parseConfig(text, path, opts), text };
 }

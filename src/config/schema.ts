@@ -206,6 +206,11 @@ export function duration(minMs: number, maxMs: number, defaultMs: number) {
     .transform((ms) => ms ?? defaultMs);
 }
 
+/** Like duration(), but a key left out stays undefined. */
+export function optionalDuration(minMs: number, maxMs: number) {
+  return duration(minMs, maxMs, Number.NaN).transform((ms) => (Number.isNaN(ms) ? undefined : ms));
+}
+
 export const TUNNEL_KINDS = ['ipip', 'vxlan'] as const;
 export const VXLAN_ONLY = ['vni', 'port', 'source_port'] as const;
 
@@ -224,6 +229,9 @@ const tunnelCommon = {
   ttl: int(1, 255).optional(),
   mtu: int(68, 65535).optional(),
   addresses: z.array(cidr).default([]),
+  // WireGuard's PersistentKeepalive takes 1..65535 s; an hour is already past every NAT's timeout
+  keepalive: optionalDuration(1000, 3_600_000),
+  peer: ipAddress.optional(),
 };
 
 const vxlanExtra = {
@@ -255,6 +263,8 @@ export const daemonShape = {
   // a day is plenty, and keeps it far below setTimeout's 2^31-1 ms limit
   resync: duration(1000, 86_400_000, 30_000),
   debounce: duration(0, 5000, 10),
+  health_port: int(1, 65535).optional(),
+  health_interval: optionalDuration(1000, 3_600_000),
 };
 
 export const FIREWALL_BACKENDS = ['auto', 'nft', 'legacy'] as const;
@@ -304,6 +314,7 @@ export const topShape = {
   sysctl: z.record(z.unknown()).optional(),
   daemon: z.record(z.unknown()).optional(),
   forward: z.record(z.unknown()).optional(),
+  hosts: z.record(z.unknown()).optional(),
 };
 
 export type Shape = z.ZodRawShape;

@@ -101,6 +101,10 @@ export interface TunnelView extends LinkView {
   dev?: string;
   sourcePort?: { low: number; high: number };
   hasPort: boolean;
+  /** port of a vxlan tunnel (default 4789): the health port must not collide with it */
+  port?: number;
+  keepaliveMs?: number;
+  peer?: string;
 }
 
 export interface BridgeView extends LinkView {
@@ -143,6 +147,9 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     addresses: each(cidr, raw, 'addresses'),
     sourcePort: kind === 'ipip' ? undefined : field(vxlanShape.source_port, raw, 'source_port'),
     hasPort: has(raw, 'port'),
+    port: kind === 'ipip' ? undefined : (field(vxlanShape.port, raw, 'port') ?? 4789),
+    keepaliveMs: field(shape.keepalive, raw, 'keepalive'),
+    peer: field(shape.peer, raw, 'peer'),
   };
   if (!ok) return { view };
   const common = {
@@ -153,6 +160,8 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     ttl: field(shape.ttl, raw, 'ttl'),
     mtu: view.mtu,
     addresses: view.addresses as Cidr[],
+    keepaliveMs: view.keepaliveMs,
+    peer: view.peer,
   };
   if (kind === 'ipip') return { view, config: compact({ ...common, kind: 'ipip' as const }) };
   const config: TunnelConfig = compact({
@@ -208,7 +217,9 @@ export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
   if (!ok) return undefined;
   const resyncMs = field(daemonShape.resync, raw ?? {}, 'resync') as number;
   const debounceMs = field(daemonShape.debounce, raw ?? {}, 'debounce') as number;
-  return { resyncMs, debounceMs };
+  const healthPort = field(daemonShape.health_port, raw ?? {}, 'health_port');
+  const healthIntervalMs = field(daemonShape.health_interval, raw ?? {}, 'health_interval');
+  return compact({ resyncMs, debounceMs, healthPort, healthIntervalMs });
 }
 
 /** A sysctl name as sysctl(8) spells it; "/" is its escape for a "." inside an interface name. */

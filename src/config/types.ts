@@ -21,6 +21,10 @@ interface TunnelCommon {
   ttl?: number;
   mtu?: number;
   addresses: Cidr[];
+  /** probe the peer this often even when idle, so a NAT on the way keeps the mapping (milliseconds) */
+  keepaliveMs?: number;
+  /** the peer's inner address that health probes go to (default: see health/target.ts) */
+  peer?: string;
 }
 
 export interface IpipTunnel extends TunnelCommon {
@@ -59,6 +63,16 @@ export interface DaemonConfig {
   resyncMs: number;
   /** wait after an event before reconciling, milliseconds */
   debounceMs: number;
+  /** UDP port of the peer health probes, on the tunnels' inner addresses (default 5534) */
+  healthPort?: number;
+  /** probe interval of a tunnel with a peer but no keepalive, milliseconds (default 10 s) */
+  healthIntervalMs?: number;
+}
+
+/** One [hosts] line: a name island writes into /etc/hosts. */
+export interface HostEntry {
+  name: string;
+  address: string;
 }
 
 /** Which iptables tool family writes island's rules; "auto" follows the rest of the host. */
@@ -92,4 +106,6 @@ export interface Config {
   daemon: DaemonConfig;
   /** present only when the file has a [forward] section */
   forward?: ForwardConfig;
+  /** present only when the file has a [hosts] section, in file order */
+  hosts?: HostEntry[];
 }

@@ -1,0 +1,179 @@
+/**
+ * One peer's probe socket: UDP, bound to the tunnel's own inner address and connected to the
+ * peer's, on the health port at both ends. Every datagram crosses the tunnel, so it also keeps
+ * the NAT's mapping alive (the keepalive is this probe, nothing more), and it needs no
+ * privilege. A connected socket only receives from its peer, and Linux reports the peer
+ * kernel's ICMP port unreachable on it as ECONNREFUSED: a host without island still proves the
+ * path.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import type { DesiredPeer } from '../desired.js';
+import { type PeerState, PeerTracker } from './tracker.js';
+import { decode, encode } from './wire.js';
+
+/** A probe unanswered this long is lost (at most the interval, so a loss is known before the next probe). */
+export function timeoutFor(intervalMs: number): number {
+  return Math.min(intervalMs, 2000);
+}
+
+export interface ProbeEvents {
+  /** the state changed */
+  onChange(p: PeerProbe, state: PeerState): void;
+  /** the socket could not be opened or failed (logged by the caller once per distinct message) */
+  onProblem(p: PeerProbe, problem: string | undefined): void;
+}
+
+export class PeerProbe {
+  readonly tracker: PeerTracker;
+  private sock?: Socket;
+  private opening = false;
+  private closed = false;
+  private seq = 0;
+  private timer?: NodeJS.Timeout;
+  private checks = new Set<NodeJS.Timeout>();
+  /** why the socket is not open, when it is not */
+  problem?: string;
+
+  constructor(
+    readonly want: DesiredPeer,
+    private readonly ev: ProbeEvents,
+  ) {
+    this.tracker = new PeerTracker(want.intervalMs, timeoutFor(want.intervalMs), Date.now());
+  }
+
+  /** Starts probing; the socket opens now or at the next interval (the address may not exist yet). */
+  start(): void {
+    // the first probe as soon as the socket is open, then one per interval
+    void this.open().then(() => this.sock && this.probe());
+    this.timer = setInterval(() => this.probe(), this.want.intervalMs);
+  }
+
+  /** Retry opening now: called after a pass, when the tunnel's address may have just appeared. */
+  retry(): void {
+    if (!this.sock && !this.opening && !this.closed) void this.open().then(() => this.sock && this.probe());
+  }
+
+  private async open(): Promise<void> {
+    if (this.sock || this.opening || this.closed) return;
+    this.opening = true;
+    const w = this.want;
+    const sock = createSocket({ type: w.family === 6 ? 'udp6' : 'udp4' });
+    sock.on('message', (msg) => this.onMessage(msg));
+    try {
+      await new Promise<void>((res, rej) => {
+        sock.once('error', rej);
+        sock.bind({ address: w.local, port: w.port, exclusive: true }, () => {
+          sock.off('error', rej);
+          res();
+        });
+      });
+      await new Promise<void>((res, rej) => {
+        sock.once('error', rej);
+        sock.connect(w.port, w.peer, () => {
+          sock.off('error', rej);
+          res();
+        });
+      });
+    } catch (e) {
+      sock.close();
+      this.opening = false;
+      this.setProblem(openProblem(e as NodeJS.ErrnoException, w));
+      return;
+    }
+    sock.on('error', (e: NodeJS.ErrnoException) => this.onError(e));
+    this.opening = false;
+    if (this.closed) {
+      sock.close();
+      return;
+    }
+    this.sock = sock;
+    this.setProblem(undefined);
+  }
+
+  private setProblem(problem: string | undefined): void {
+    if (problem === this.problem) return;
+    this.problem = problem;
+    this.ev.onProblem(this, problem);
+  }
+
+  private probe(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    this.seq = (this.seq + 1) >>> 0;
+    const seq = this.seq;
+    this.tracker.onSent(seq, now);
+    if (!this.sock) {
+      void this.open();
+    } else {
+      this.send({ type: 'probe', seq, ...this.view(now) });
+    }
+    // a probe that cannot even leave (no socket, no route) is lost like any other
+    const check = setTimeout(() => {
+      this.checks.delete(check);
+      this.changed(this.tracker.tick(Date.now()));
+    }, this.tracker.timeoutMs);
+    this.checks.add(check);
+  }
+
+  private view(now: number): { hears: boolean; heardAgoMs?: number } {
+    const s = this.tracker.snapshot(now);
+    return {
+      hears: this.tracker.hearsPeer(now),
+      ...(s.lastHeard === undefined ? {} : { heardAgoMs: now - s.lastHeard }),
+    };
+  }
+
+  private send(p: Parameters<typeof encode>[0]): void {
+    this.sock?.send(encode(p), (err) => {
+      // ECONNREFUSED can surface on a send as well as on a receive
+      if (err) this.onError(err as NodeJS.ErrnoException);
+    });
+  }
+
+  private onMessage(msg: Buffer): void {
+    const p = decode(msg);
+    if (!p) return;
+    const now = Date.now();
+    const view = { hears: p.hears, ...(p.heardAgoMs === undefined ? {} : { heardAgoMs: p.heardAgoMs }) };
+    if (p.type === 'reply') {
+      this.changed(this.tracker.onAnswer(p.seq, now, view));
+      return;
+    }
+    this.changed(this.tracker.onPeerProbe(now, view));
+    this.send({ type: 'reply', seq: p.seq, ...this.view(now) });
+  }
+
+  private onError(e: NodeJS.ErrnoException): void {
+    if (e.code === 'ECONNREFUSED') {
+      // the peer's kernel answered: the path works, no island listens there
+      this.changed(this.tracker.onAnswer(undefined, Date.now()));
+      return;
+    }
+    // EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL...: the probe is lost; the timeout counts it
+  }
+
+  private changed(state: PeerState | undefined): void {
+    if (state !== undefined) this.ev.onChange(this, state);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const c of this.checks) clearTimeout(c);
+    this.checks.clear();
+    this.sock?.close();
+    this.sock = undefined;
+  }
+}
+
+function openProblem(e: NodeJS.ErrnoException, w: DesiredPeer): string {
+  const where = `${w.family === 6 ? `[${w.local}]` : w.local}:${w.port}`;
+  switch (e.code) {
+    case 'EADDRNOTAVAIL':
+      return `${w.local} is not on ${w.tunnel} yet: probes wait for it`;
+    case 'EADDRINUSE':
+      return `UDP ${where} is in use by another socket: set [daemon] health_port to a free port (the same on both ends)`;
+    default:
+      return `cannot open the probe socket on ${where}: ${e.code ?? e.message}`;
+  }
+}
