@@ -3,7 +3,7 @@
  * Prints the JSON Schema of /etc/island.toml (the TOML read as JSON), shipped as
  * /usr/share/island/island.toml.schema.json for editors (e.g. taplo, Even Better TOML).
  *
- * Generated from the validator's own zod shapes (dist/config/schema.js, so run tsc first) by
+ * Generated from the validator's own zod shapes (config/schema.js as tsc compiled it) by
  * zod-to-json-schema, which reads zod 3 schemas (zod 3.25's `zod/v4` toJSONSchema does not).
  * It gives the keys, which are required, types, integer ranges and defaults. What the
  * validator checks in code (superRefine/transform: link names, addresses, CIDRs, source
@@ -12,7 +12,7 @@
  * checks that every key of every shape is in the schema and nothing else, so a new key
  * in schema.ts cannot be forgotten here.
  *
- * usage: node scripts/package-schema.mjs > island.toml.schema.json
+ * usage: node scripts/package-schema.mjs [COMPILED_DIR (default dist/)] > island.toml.schema.json
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,7 +21,8 @@ import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const s = await import(pathToFileURL(join(repo, 'dist', 'config', 'schema.js')).href);
+const compiled = process.argv[2] ?? join(repo, 'dist');
+const s = await import(pathToFileURL(join(compiled, 'config', 'schema.js')).href);
 const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 
 const linkName = {

@@ -39,10 +39,9 @@ APP=$ROOT/usr/lib/island
 mkdir -p "$SRC" "$APP"
 
 step "compile (tsc)"
-(cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json)
-mkdir -p "$APP/dist"
-# JavaScript only: no source maps (their sources are not shipped), no .deb of an earlier run
-(cd "$REPO/dist" && find . -name '*.js' -exec cp --parents {} "$APP/dist/" \;)
+# into the staging tree, not dist/: tests may be running dist/cli.js while a package builds.
+# No source maps: their TypeScript sources are not shipped.
+(cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$APP/dist" --sourceMap false) >&2
 # /usr/sbin/island runs it with /usr/bin/node: the shebang would only invite running it directly
 sed -i '1{/^#!/d}' "$APP/dist/cli.js"
 # what node needs to run the app as ESM; nothing else of the development manifest
@@ -69,7 +68,7 @@ prefix=$(dirname "$(dirname "$(command -v node)")")
 # any Node's headers build an N-API addon; the local ones keep the build offline
 [[ -f $prefix/include/node/node_api.h ]] && gyp+=("--nodedir=$prefix")
 # Debian's hardening flags (lintian checks the ELF for them)
-eval "$(dpkg-buildflags --export=sh)"
+eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
 (cd "$WORK/npm/node_modules/netlink" && node "$REPO/node_modules/node-gyp/bin/node-gyp.js" "${gyp[@]}")
 
 step "prune"
@@ -124,7 +123,7 @@ install -D -m 0644 "$REPO/etc/island.toml" "$ROOT/etc/island.toml"
 install -D -m 0644 "$REPO/packaging/rt_protos.d/island.conf" "$ROOT/etc/iproute2/rt_protos.d/island.conf"
 install -D -m 0644 "$REPO/packaging/completion/island" "$ROOT/usr/share/bash-completion/completions/island"
 mkdir -p "$ROOT/usr/share/island"
-node "$REPO/scripts/package-schema.mjs" >"$ROOT/usr/share/island/island.toml.schema.json"
+node "$REPO/scripts/package-schema.mjs" "$APP/dist" >"$ROOT/usr/share/island/island.toml.schema.json"
 # units: whatever units/ holds; debhelper 13.11 (Debian 12) enables and starts what it finds in
 # /lib/systemd/system, which usrmerge makes /usr/lib/systemd/system on Debian 12 and 13
 shopt -s nullglob

@@ -52,7 +52,9 @@ export async function buildDeb(version = BASE_VERSION): Promise<string> {
   if (existsSync(deb)) return deb;
   await mustRun(['mkdir', '-p', dir]);
   // the check inside the lock: another test file may have built it while this one waited
-  const script = `[[ -e ${deb} ]] || bash ${join(REPO, 'scripts', 'package.sh')} --version ${version} --out ${dir}`;
+  // packages of earlier trees go when a new tree builds (no test wants them again)
+  const prune = `find ${DEB_DIR} -mindepth 1 -maxdepth 1 -type d ! -name ${dir.split('/').pop()} -mmin +60 -exec rm -rf {} +`;
+  const script = `[[ -e ${deb} ]] || { ${prune}; bash ${join(REPO, 'scripts', 'package.sh')} --version ${version} --out ${dir}; }`;
   await mustRun(['flock', join(DEB_DIR, '.lock'), 'bash', '-euo', 'pipefail', '-c', script], { timeoutMs: 600_000 });
   if (!existsSync(deb)) throw new Error(`scripts/package.sh did not produce ${deb}`);
   return deb;

@@ -5,12 +5,16 @@
 #
 # The root has systemd and apt but no nodejs and no iptables: `apt install ./island_*.deb`
 # must pull them. The container boots with a private network, so apt cannot reach a mirror
-# then; the lists and the .debs of nodejs, iptables and their dependencies are fetched here
-# (from the mirror this machine's apt uses) and left in the root's apt cache, not installed.
+# then; the lists and the .debs of the package's dependencies (the Depends line of
+# packaging/debian/control, part of the cache key) are fetched here from the mirror this
+# machine's apt uses and left in the root's apt cache, not installed.
 set -euo pipefail
 suite=${1:?usage: debroot.sh SUITE CACHE_DIR}
 cache=${2:?usage: debroot.sh SUITE CACHE_DIR}
-key=$( (cat "${BASH_SOURCE[0]}"; echo "$suite") | sha256sum | cut -c1-12)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the package's own dependencies (not the ${...} substitutions): what apt will want
+deps=$(sed -n 's/^Depends: //p' "$here/../../packaging/debian/control" | tr ',' '\n' | grep -v '\$' | awk '{print $1}' | tr '\n' ' ')
+key=$( (cat "${BASH_SOURCE[0]}"; echo "$suite $deps") | sha256sum | cut -c1-12)
 dest=$cache/pkgroot-$suite-$key
 done_() { echo "$dest/root"; exit 0; }
 [[ -f $dest/.complete ]] && done_
@@ -45,14 +49,19 @@ for u in console-getty.service getty@tty1.service systemd-timesyncd.service apt-
 done
 # what the island .deb depends on, downloaded, not installed (recommends too, as a plain
 # `apt install` takes them)
+# shellcheck disable=SC2086 # a list of package names
 mount -t proc proc "$r/proc"
 chroot "$r" apt-get update -qq >"$tmp/apt.log" 2>&1 &&
-  chroot "$r" apt-get install -y -qq --download-only nodejs iptables >>"$tmp/apt.log" 2>&1 ||
+  chroot "$r" apt-get install -y -qq --download-only $deps >>"$tmp/apt.log" 2>&1 ||
   { tail -30 "$tmp/apt.log" >&2; exit 1; }
 umount "$r/proc"
 rm -rf "$dest"
 mv "$tmp" "$dest"
 trap - EXIT
 touch "$dest/.complete"
+# roots of earlier recipes: nothing will use them again
+for old in "$cache"/pkgroot-$suite-*; do
+  [[ $old == "$dest" || $old == *.tmp.* ]] || rm -rf "$old"
+done
 echo "built $dest in $((SECONDS - t0)) s" >&2
 done_
