@@ -42,6 +42,8 @@ export interface Container {
   writeFile(path: string, text: string, mode?: number): Promise<void>;
   /** ms from starting systemd-nspawn to `systemctl is-system-running --wait` answering */
   bootMs: number;
+  /** ms spent finding (warm cache) or building (cold) the Debian root */
+  rootMs: number;
   /** `systemctl reboot` inside, then boot the same root again; resolves when it is up */
   reboot(): Promise<void>;
   /** the console output of every boot so far (for failure messages) */
@@ -153,7 +155,9 @@ export async function container(t: Test, opts: ContainerOptions = {}): Promise<C
     if (r.code !== 0)
       throw new Error(`${tool} not found (apt-get install systemd-container debootstrap); not skipping`);
   }
+  const r0 = performance.now();
   const lower = await debianRoot();
+  const rootMs = performance.now() - r0;
   installHooks();
   const name = `isl-${process.pid}-${randomBytes(3).toString('hex')}`;
   const dir = join('/var/tmp', name);
@@ -271,6 +275,7 @@ export async function container(t: Test, opts: ContainerOptions = {}): Promise<C
       await mustRun(['chmod', mode.toString(8), p]);
     },
     bootMs,
+    rootMs,
     async reboot() {
       const child = l.nspawn;
       if (!child) throw new Error('not booted');

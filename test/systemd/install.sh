@@ -14,9 +14,14 @@ app=$root/usr/lib/island
 rm -rf "$app"
 mkdir -p "$app/node_modules"
 cp -r "$repo/dist" "$repo/package.json" "$app/"
-# production dependencies only (their closure), as npm resolved them
-(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null) | tail -n +2 | while read -r dir; do
-  rel=${dir#"$repo"/node_modules/}
+# production dependencies only (their closure), as npm resolved them; npm prints real paths,
+# so a node_modules that is a symlink is stripped by its real path
+nm=$(cd "$repo/node_modules" && pwd -P)
+# npm ls exits 1 over an extraneous package a developer left in node_modules; its list still holds
+list=$(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null) || true
+tail -n +2 <<<"$list" | while read -r dir; do
+  rel=${dir#"$nm"/}
+  rel=${rel#"$repo"/node_modules/}
   mkdir -p "$app/node_modules/$(dirname "$rel")"
   cp -r "$dir" "$app/node_modules/$rel"
 done

@@ -149,6 +149,7 @@ async function bootToReady(
 
 t.test('island.service in a booted Debian 12 container', async (t) => {
   const c = await container(t, { prepare });
+  t.comment(`Debian root: ${Math.round(c.rootMs)} ms (cache ${c.rootMs > 5000 ? 'cold: built' : 'warm'})`);
   t.comment(`container booted in ${Math.round(c.bootMs)} ms (host clock: systemd-nspawn start to is-system-running)`);
   const timings: string[] = [];
   const step = async (name: string, fn: (t: Tap) => Promise<void>) => {
