@@ -126,11 +126,13 @@ function explain(a: Action, e: unknown): string {
 
 /**
  * Runs of consecutive actions of the same kind. plan() already orders actions
- * by dependency; a port must wait for its bridge, so creating one is a stage
- * of its own.
+ * by dependency; a link that needs another one created in the same pass (a
+ * port its bridge, a tunnel its bridge underlay) waits in a later stage.
  */
 function stages(actions: Action[]): Action[][] {
-  const key = (a: Action) => (a.op === 'create-link' && a.link.master ? 'create-port' : a.op);
+  // bridges first (they can be a tunnel's underlay or master), then tunnels, then bridge ports
+  const key = (a: Action) =>
+    a.op !== 'create-link' ? a.op : a.link.kind === 'bridge' ? 'create-bridge' : a.link.master ? 'create-port' : a.op;
   const out: Action[][] = [];
   for (const a of actions) {
     const last = out[out.length - 1];

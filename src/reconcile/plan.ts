@@ -121,7 +121,9 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       blocked.set(d.name, `${d.name} is held by a foreign link`);
       continue;
     }
-    if (d.underlay && !liveByName.has(d.underlay)) {
+    // an underlay island creates in this same pass (a bridge, made first) is as good as present
+    const underlayComing = d.underlay !== undefined && wanted.has(d.underlay) && !blocked.has(d.underlay);
+    if (d.underlay && !liveByName.has(d.underlay) && !underlayComing) {
       const why = `underlay device ${d.underlay} does not exist`;
       status.push({ object: key, state: 'blocked', detail: why });
       blocked.set(d.name, why);

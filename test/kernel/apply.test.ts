@@ -234,3 +234,14 @@ t.test('status: a table and --json, per object', async (t) => {
   t.match(byObject['link vx0'], { state: 'ok' });
   t.match(byObject['route 192.168.3.0/24 metric 100'], { state: 'ok' });
 });
+
+t.test('a vxlan whose underlay is a bridge of the same file converges in one apply', async (t) => {
+  const ns = await netns(t, 'overbr');
+  const path = await writeConfig(
+    t,
+    `[[bridge]]\nname = "br-under"\naddresses = ["192.0.2.1/24"]\n\n[[tunnel]]\nname = "vx0"\nkind = "vxlan"\nvni = 7\nlocal = "192.0.2.1"\nremote = "192.0.2.2"\ndev = "br-under"\naddresses = ["10.30.30.1/30"]\n`,
+  );
+  const r = await runIsland(ns, ['apply', '-c', path]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(await link(ns, 'vx0'), { linkinfo: { info_data: { link: 'br-under', id: 7 } } });
+});

@@ -260,3 +260,11 @@ t.test('settle: repaired objects read ok, removed ones vanish, failed ones keep 
   t.equal(after['address 10.128.1.1/24 on cni0'], 'missing', 'failed: still missing');
   t.notOk('route 10.77.0.0/16' in after, 'stale route removed: gone from the status');
 });
+
+t.test('a tunnel over a bridge island creates in the same pass is not blocked', async (t) => {
+  const cfg = config();
+  cfg.tunnels[0]!.dev = 'cni0';
+  const p = plan(desiredState(cfg), { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
+  t.equal(p.status.find((s) => s.object === 'link vx0')?.state, 'missing');
+  t.match(ops(p).slice(0, 2), ['+ link bridge cni0 (mtu 1450)', /^\+ link vxlan vx0 .*dev cni0/]);
+});
