@@ -11,9 +11,12 @@ import type { DesiredPeer } from '../desired.js';
 import { type PeerState, PeerTracker } from './tracker.js';
 import { decode, encode } from './wire.js';
 
-/** A probe unanswered this long is lost (at most the interval, so a loss is known before the next probe). */
+/**
+ * A probe unanswered this long is lost: half the interval (so two losses in a row are known
+ * within 2.5 intervals of a cut), at most 2 s, which is more than any terrestrial round trip.
+ */
 export function timeoutFor(intervalMs: number): number {
-  return Math.min(intervalMs, 2000);
+  return Math.min(intervalMs / 2, 2000);
 }
 
 export interface ProbeEvents {
@@ -115,9 +118,10 @@ export class PeerProbe {
     this.checks.add(check);
   }
 
-  private view(now: number): { hears: boolean; heardAgoMs?: number } {
+  private view(now: number): { hears: boolean; heardAgoMs?: number; intervalMs: number } {
     const s = this.tracker.snapshot(now);
     return {
+      intervalMs: this.want.intervalMs,
       hears: this.tracker.hearsPeer(now),
       ...(s.lastHeard === undefined ? {} : { heardAgoMs: now - s.lastHeard }),
     };
@@ -134,7 +138,11 @@ export class PeerProbe {
     const p = decode(msg);
     if (!p) return;
     const now = Date.now();
-    const view = { hears: p.hears, ...(p.heardAgoMs === undefined ? {} : { heardAgoMs: p.heardAgoMs }) };
+    const view = {
+      hears: p.hears,
+      ...(p.heardAgoMs === undefined ? {} : { heardAgoMs: p.heardAgoMs }),
+      ...(p.intervalMs === undefined ? {} : { intervalMs: p.intervalMs }),
+    };
     if (p.type === 'reply') {
       this.changed(this.tracker.onAnswer(p.seq, now, view));
       return;

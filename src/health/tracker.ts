@@ -5,9 +5,9 @@
  *   pending   no probe has been answered or lost yet
  *   up        the last probe, or the one before it, was answered (by the peer's island or by its
  *             kernel refusing the port: either proves the path)
- *   one-way   our last probes were lost, but the peer's own probes still arrive: the path
- *             works towards us only (the peer's probes say whether it hears us)
- *   down      our last probes were lost and nothing arrives from the peer
+ *   one-way   our last probes were lost, but the peer's own probes arrived since the first of
+ *             them was sent: the path works towards us only (they say whether it hears us)
+ *   down      our last probes were lost and nothing arrived from the peer since
  */
 
 export type PeerState = 'pending' | 'up' | 'one-way' | 'down';
@@ -22,6 +22,8 @@ export interface PeerView {
   hears: boolean;
   /** ms since the peer last heard us, as the peer measured it */
   heardAgoMs?: number;
+  /** the peer's own probe interval */
+  intervalMs?: number;
   /** when we learnt it */
   at: number;
 }
@@ -61,6 +63,8 @@ export class PeerTracker {
   private outstanding: Outstanding[] = [];
   private results: Result[] = [];
   private lostStreak = 0;
+  /** when the first probe of the current run of losses was sent */
+  private streakStart?: number;
   private resolvedAny = false;
   private state: PeerState = 'pending';
   private since: number;
@@ -112,34 +116,33 @@ export class PeerTracker {
   /** Probes older than the timeout are lost. Returns the new state when it changed. */
   tick(now: number): PeerState | undefined {
     while (this.outstanding[0] && now - this.outstanding[0].sentAt >= this.timeoutMs) {
-      this.outstanding.shift();
+      const probe = this.outstanding.shift() as Outstanding;
       this.lost++;
-      this.lostStreak++;
+      if (this.lostStreak++ === 0) this.streakStart = probe.sentAt;
       this.resolvedAny = true;
       this.results.push({ at: now });
     }
     return this.settle(now, {});
   }
 
-  /** Whether we heard the peer recently enough to say we hear it. */
+  /** Whether we heard the peer recently enough (for its own probe interval) to say we hear it. */
   hearsPeer(now: number): boolean {
-    return this.lastHeard !== undefined && now - this.lastHeard <= this.window();
-  }
-
-  private window(): number {
-    return LOST_IN_A_ROW * this.intervalMs + this.timeoutMs;
+    const every = this.peerView?.intervalMs ?? this.intervalMs;
+    return this.lastHeard !== undefined && now - this.lastHeard <= LOST_IN_A_ROW * every + this.timeoutMs;
   }
 
   private settle(now: number, ev: { resolvedAnswer?: boolean }): PeerState | undefined {
     if (ev.resolvedAnswer) {
       this.lostStreak = 0;
+      this.streakStart = undefined;
       this.resolvedAny = true;
     }
     while (this.results[0] && now - this.results[0].at > WINDOW_MS) this.results.shift();
     let next: PeerState;
     if (!this.resolvedAny) next = 'pending';
     else if (this.lostStreak < LOST_IN_A_ROW) next = 'up';
-    else if (this.hearsPeer(now)) next = 'one-way';
+    // what arrived before our probes started to get lost says nothing about the path now
+    else if (this.hearsPeer(now) && (this.lastHeard ?? 0) > (this.streakStart ?? 0)) next = 'one-way';
     else next = 'down';
     if (next === this.state) return undefined;
     this.state = next;

@@ -13,10 +13,10 @@ const c = (s: string): Cidr => {
 };
 
 t.test('the datagram: 16 bytes, round trip, anything else ignored', async (t) => {
-  const b = encode({ type: 'probe', seq: 7, hears: true, heardAgoMs: 1234 });
+  const b = encode({ type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000 });
   t.equal(b.length, PACKET_BYTES);
   t.equal(b.subarray(0, 4).toString('latin1'), 'ISL\x01');
-  t.strictSame(decode(b), { type: 'probe', seq: 7, hears: true, heardAgoMs: 1234 });
+  t.strictSame(decode(b), { type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000 });
   t.strictSame(decode(encode({ type: 'reply', seq: 2 ** 32 - 1, hears: false })), {
     type: 'reply',
     seq: 2 ** 32 - 1,
@@ -48,6 +48,20 @@ t.test('tracker: up on the first answer, down after two probes lost in a row, up
   tr.onSent(4, 4000);
   t.equal(tr.onAnswer(4, 4001, { hears: true }), 'up');
   t.equal(tr.snapshot(4001).since, 4001);
+});
+
+t.test('tracker: a cut both ways is down, not one-way, though the peer was heard just before', async (t) => {
+  const tr = new PeerTracker(1000, 500, 0);
+  tr.onSent(1, 0);
+  tr.onAnswer(1, 1, { hears: true, intervalMs: 1000 });
+  tr.onPeerProbe(900, { hears: true, intervalMs: 1000 });
+  // cut at 950
+  tr.onSent(2, 1000);
+  tr.tick(1500);
+  tr.onSent(3, 2000);
+  t.equal(tr.tick(2500), 'down', 'the last thing heard predates the first lost probe');
+  tr.onSent(4, 3000);
+  t.equal(tr.onPeerProbe(3200, { hears: false, intervalMs: 1000 }), 'one-way', 'then the peer is heard again');
 });
 
 t.test('tracker: the window forgets results older than a minute', async (t) => {
