@@ -7,12 +7,16 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Diagnostic, formatDiagnostic, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
+import { CommandError } from './control/errors.js';
+import { statusCommand } from './control/status.js';
 import { unsafeConfigFile } from './daemon/perms.js';
 import { desiredState } from './desired.js';
+import { hostsLine, hostsSyncCommand } from './hosts/command.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
 import { describeAction } from './reconcile/describe.js';
 import { actionObject } from './reconcile/plan.js';
 import { planOnly, reconcile, teardown } from './reconcile/reconcile.js';
+import { tryCommand } from './try/command.js';
 
 const DEFAULT_CONFIG = '/etc/island.toml';
 
@@ -27,7 +31,8 @@ commands:
   apply    converge once and exit
   down     remove everything island owns and exit
   daemon   converge, then heal until SIGTERM (SIGHUP reloads the file)
-  status   desired vs live, per object (--json)
+  status   desired vs live, per object, and peer health (--json, --check)
+  try      apply a candidate file; rolled back unless confirmed (--timeout, --confirm)
 
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
@@ -37,11 +42,20 @@ options:
   plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
   apply:
     'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
-  down: 'usage: island down\n\nRemove every link and route island owns and its iptables chains and jump (whatever the file\nsays now) and exit. Sysctls are left as they are.',
+  down: 'usage: island down\n\nRemove every link and route island owns, its iptables chains and jump and its lines in\n/etc/hosts (whatever the file says now) and exit. Sysctls are left as they are.',
   daemon:
     'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
   status:
-    'usage: island status [-c FILE] [--json]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale.',
+    'usage: island status [-c FILE] [--json] [--check]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale; with the daemon\nrunning, each probed peer too: up, one-way, down, pending.\n  --check   exit 0 when every probed peer is up, 1 otherwise (or when no daemon answers)',
+  try: `usage: island try FILE [--timeout 120s]
+       island try --confirm | --rollback
+
+The daemon applies FILE and rolls back to the previous configuration unless the try is
+confirmed within the timeout (5s..1h) — even when this command or its SSH session dies.
+On a terminal, Enter confirms and Ctrl-C rolls back now. A confirm writes FILE over the
+configuration file (-c, default ${DEFAULT_CONFIG}).`,
+  'hosts-sync':
+    'usage: island hosts-sync\n\nWrite the [hosts] names the sandboxed daemon handed over (/run/island/hosts) into /etc/hosts.\nRun by island-hosts.service.',
 };
 
 class UserError extends Error {}
@@ -53,17 +67,23 @@ async function main(argv: string[]): Promise<number> {
     return cmd === '' ? 2 : 0;
   }
   if (!(cmd in HELP)) throw new UserError(`unknown command "${cmd}" (try island --help)`);
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: 'string', short: 'c', default: DEFAULT_CONFIG },
       help: { type: 'boolean', short: 'h' },
       json: { type: 'boolean' },
       'exit-code': { type: 'boolean' },
+      check: { type: 'boolean' },
+      timeout: { type: 'string' },
+      confirm: { type: 'boolean' },
+      rollback: { type: 'boolean' },
     },
     strict: true,
-    allowPositionals: false,
+    allowPositionals: true,
   });
+  if (positionals.length > (cmd === 'try' ? 1 : 0))
+    throw new UserError(`unexpected argument "${positionals.at(-1)}" (try island ${cmd} --help)`);
   if (values.help) {
     process.stdout.write(`${HELP[cmd]}\n`);
     return 0;
@@ -75,7 +95,10 @@ async function main(argv: string[]): Promise<number> {
       const unsafe = await unsafeConfigFile(path);
       if (unsafe) process.stderr.write(`${unsafe}\n`);
       // [forward] names neither declared nor on this host are likely typos; only check looks
-      const r = await loadConfig(path, { linkExists: (name) => existsSync(`/sys/class/net/${name}`) });
+      const r = await loadConfig(path, {
+        linkExists: (name) => existsSync(`/sys/class/net/${name}`),
+        adviseKeepalive: true,
+      });
       printDiagnostics(r.warnings);
       if (!r.ok) {
         printDiagnostics(r.errors);
@@ -89,10 +112,12 @@ async function main(argv: string[]): Promise<number> {
       const cfg = await mustLoad(path);
       const p = await withRtnl((rtnl) => planOnly(rtnl, desiredState(cfg)));
       for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
+      const hosts = await hostsLine(cfg.hosts ?? [], false);
+      if (hosts) process.stdout.write(`${hosts}\n`);
       for (const s of p.status.filter((x) => x.state === 'foreign' || x.state === 'blocked'))
         process.stdout.write(`! ${s.object}: ${s.state}: ${s.detail}\n`);
-      if (!p.actions.length) process.stdout.write('no changes\n');
-      return values['exit-code'] && p.actions.length ? 2 : 0;
+      if (!p.actions.length && !hosts) process.stdout.write('no changes\n');
+      return values['exit-code'] && (p.actions.length || hosts) ? 2 : 0;
     }
     case 'apply': {
       const cfg = await mustLoad(path);
@@ -106,7 +131,13 @@ async function main(argv: string[]): Promise<number> {
       }
       const stuck = plan.status.filter((s) => s.state === 'foreign' || s.state === 'blocked');
       for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
-      if (!results.length && !stuck.length) process.stdout.write('no changes\n');
+      const hosts = await hostsLine(cfg.hosts ?? [], true).catch((e: Error) => {
+        failed++;
+        process.stderr.write(`island: ${e.message}\n`);
+        return undefined;
+      });
+      if (hosts) process.stdout.write(`${hosts}\n`);
+      if (!results.length && !stuck.length && !hosts && !failed) process.stdout.write('no changes\n');
       return failed || stuck.length ? 1 : 0;
     }
     case 'down': {
@@ -118,24 +149,22 @@ async function main(argv: string[]): Promise<number> {
           process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
         } else process.stdout.write(`${describeAction(r.action)}\n`);
       }
-      if (!results.length) process.stdout.write('nothing to remove\n');
+      // the names go with the island, whatever the file says now
+      const hosts = await hostsLine([], true).catch((e: Error) => {
+        failed++;
+        process.stderr.write(`island: ${e.message}\n`);
+        return undefined;
+      });
+      if (hosts) process.stdout.write(`${hosts}\n`);
+      if (!results.length && !hosts && !failed) process.stdout.write('nothing to remove\n');
       return failed ? 1 : 0;
     }
-    case 'status': {
-      const cfg = await mustLoad(path);
-      const p = await withRtnl((rtnl) => planOnly(rtnl, desiredState(cfg)));
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify({ config: path, objects: p.status }, null, 2)}\n`);
-      } else {
-        const w = Math.max(6, ...p.status.map((s) => s.object.length));
-        process.stdout.write(`${'OBJECT'.padEnd(w)}  STATE    DETAIL\n`);
-        for (const s of p.status)
-          process.stdout.write(
-            `${s.object.padEnd(w)}  ${s.state.padEnd(7)}  ${s.detail ?? ''}\n`.replace(/ +\n$/, '\n'),
-          );
-      }
-      return 0;
-    }
+    case 'status':
+      return statusCommand(path, { json: values.json, check: values.check });
+    case 'try':
+      return tryCommand(positionals[0], values);
+    case 'hosts-sync':
+      return hostsSyncCommand();
     case 'daemon':
       return runDaemon(path);
   }
@@ -153,7 +182,12 @@ async function runDaemon(path: string): Promise<number> {
   const notify = await Notifier.fromEnv(log);
   const svc = new Service(notify, log);
   const d = new Daemon({ configPath: path, log, onStatus: svc.onStatus, onPass: svc.onPass });
-  const reload = (trigger: string) => void svc.reload(trigger, () => d.reload());
+  const { TrySession } = await import('./try/session.js');
+  const { startControl } = await import('./control/handlers.js');
+  const tries = new TrySession(d, log);
+  // during `island try` the candidate is what is being tested: a reload waits for the try's end
+  const reload = (trigger: string) =>
+    void svc.reload(trigger, () => (tries.defer(trigger) ? Promise.resolve(true) : d.reload()));
   // before the first pass: SIGHUP's default action would kill a daemon still starting up
   process.on('SIGHUP', () => reload('SIGHUP'));
   try {
@@ -175,6 +209,7 @@ async function runDaemon(path: string): Promise<number> {
     () => reload('file changed'),
     (err) => log.error({ err: err.message }, `watching ${path}: ${err.message}`),
   );
+  const control = await startControl(d, tries, path, log);
   await svc.ready();
   log.info({ config: path, pid: process.pid }, 'island daemon running');
   return new Promise((resolve) => {
@@ -182,8 +217,10 @@ async function runDaemon(path: string): Promise<number> {
       // leaving the network in place: a restart or upgrade must not cut the island
       log.info(`${sig}: stopping, the network stays as it is`);
       await svc.stopping();
+      tries.close();
       d.stop();
       await watch.close();
+      await control?.close();
       resolve(0);
     };
     process.once('SIGTERM', () => void quit('SIGTERM'));
@@ -228,9 +265,10 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     process.stderr.write(`island: ${explain(e)}\n`);
-    if (process.env.ISLAND_DEBUG && e instanceof Error && !(e instanceof UserError))
+    if (process.env.ISLAND_DEBUG && e instanceof Error && !(e instanceof UserError || e instanceof CommandError))
       process.stderr.write(`${e.stack}\n`);
-    process.exitCode = e instanceof UserError || e instanceof NetlinkError || isArgError(e) ? 1 : 70;
+    process.exitCode =
+      e instanceof UserError || e instanceof CommandError || e instanceof NetlinkError || isArgError(e) ? 1 : 70;
   },
 );
 

@@ -5,11 +5,14 @@
  * one more pass after it.
  */
 import type { Logger } from 'pino';
-import { formatDiagnostic, loadConfig } from '../config/load.js';
+import { formatDiagnostic, loadConfigText } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
 import { forgetFirewallReads } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
+import { describePeer } from '../health/describe.js';
+import { Health, type PeerStatus } from '../health/health.js';
+import { HostsKeeper } from '../hosts/keeper.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { Rtnl } from '../netlink/rtnl.js';
@@ -49,8 +52,21 @@ export class Daemon {
   private lastSummary = '';
   /** reloads waiting for the pass that applies them */
   private passWaiters: (() => void)[] = [];
+  /** the text of the running configuration, for `island status` */
+  private cfgText = '';
+  private lastStatus: ObjectStatus[] = [];
+  private lastPassAt = 0;
+  private readonly health = new Health({
+    onTransition: (p, from) => this.peerChanged(p, from),
+    onProblem: (p, problem) => {
+      if (problem) this.log.warn({ tunnel: p.tunnel, peer: p.peer }, `peer ${p.peer} on ${p.tunnel}: ${problem}`);
+    },
+  });
+  private readonly hosts: HostsKeeper;
 
-  constructor(private readonly opts: DaemonOptions) {}
+  constructor(private readonly opts: DaemonOptions) {
+    this.hosts = new HostsKeeper(opts.log);
+  }
 
   get log(): Logger {
     return this.opts.log;
@@ -60,10 +76,10 @@ export class Daemon {
   async start(): Promise<void> {
     const unsafe = await unsafeConfigFile(this.opts.configPath);
     if (unsafe) throw new ConfigRejected([unsafe]);
-    const r = await loadConfig(this.opts.configPath);
+    const { result: r, text } = await loadConfigText(this.opts.configPath);
     if (!r.ok) throw new ConfigRejected(r.errors.map(formatDiagnostic));
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
-    this.use(r.config);
+    this.use(r.config, text ?? '');
     if (!patchedAddonLoaded())
       this.log.warn(
         `netlink addon ${netlinkAddonPath()} is the unpatched prebuild: an event overflow would abort island (rebuild it: node scripts/build-native.mjs)`,
@@ -82,8 +98,9 @@ export class Daemon {
     await this.pass('start');
   }
 
-  private use(cfg: Config): void {
+  private use(cfg: Config, text: string): void {
     this.cfg = cfg;
+    this.cfgText = text;
     this.want = desiredState(cfg);
     this.watchedNames = new Set(this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])));
     clearInterval(this.resyncTimer);
@@ -100,7 +117,7 @@ export class Daemon {
       this.opts.onStatus?.(`config refused: ${unsafe}`);
       return false;
     }
-    const r = await loadConfig(this.opts.configPath);
+    const { result: r, text } = await loadConfigText(this.opts.configPath);
     if (!r.ok) {
       for (const e of r.errors) this.log.error(formatDiagnostic(e));
       this.log.error(`${this.opts.configPath}: not reloaded, still running the last good configuration`);
@@ -109,15 +126,51 @@ export class Daemon {
       return false;
     }
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
-    this.use(r.config);
+    await this.switchTo(r.config, text ?? '', 'reload');
+    this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
+    return true;
+  }
+
+  /** Run another (valid) configuration: a reload, `island try` and its rollback. Resolves after its pass. */
+  async switchTo(cfg: Config, text: string, why: string): Promise<{ summary: string; converged: boolean }> {
+    this.use(cfg, text);
     // [forward] backend or IPv6 use may have changed, or the host's backend since start
     forgetFirewallReads();
     await this.watchFirewall();
-    this.log.info({ path: this.opts.configPath }, 'configuration reloaded');
     const applied = new Promise<void>((res) => this.passWaiters.push(res));
-    this.trigger('reload', 0);
+    this.trigger(why, 0);
     await applied;
-    return true;
+    return { summary: this.lastSummary, converged: this.converged() };
+  }
+
+  /** The running configuration as loaded (a try's candidate while one runs). */
+  current(): { cfg: Config; text: string } {
+    return { cfg: this.cfg, text: this.cfgText };
+  }
+
+  /** The live view `island status` asks the control channel for. */
+  snapshot() {
+    return {
+      summary: this.lastSummary,
+      converged: this.converged(),
+      lastPassAt: this.lastPassAt,
+      objects: this.lastStatus,
+      contested: [...this.throttled],
+      peers: this.health.status(),
+    };
+  }
+
+  private converged(): boolean {
+    return this.lastStatus.every((s) => s.state === 'ok' || s.state === 'stale') && this.throttled.size === 0;
+  }
+
+  private peerChanged(p: PeerStatus, from: string): void {
+    const line = `peer ${p.peer} on ${p.tunnel}: ${describePeer(p)}`;
+    const fields = { tunnel: p.tunnel, peer: p.peer, state: p.state, from };
+    if (p.state === 'up') this.log.info(fields, line);
+    else if (p.state !== 'pending') this.log.warn(fields, line);
+    // STATUS= carries "n/m peers up"
+    this.report(this.lastStatus);
   }
 
   stop(): void {
@@ -127,6 +180,7 @@ export class Daemon {
     clearTimeout(this.retryTimer);
     this.events?.close();
     this.firewall?.close();
+    this.health.close();
     this.rtnl.close();
   }
 
@@ -205,6 +259,11 @@ export class Daemon {
       // address events carry only an ifindex; links made in this pass are
       // learnt on the pass their own creation events trigger
       this.watchedIndexes = new Set(live.links.filter((l) => this.watchedNames.has(l.name)).map((l) => l.ifindex));
+      await this.hosts.sync(this.want.hosts);
+      // after the pass: a probe socket binds to the tunnel's own address, which may have just appeared
+      this.health.configure(this.want.peers);
+      this.health.retry();
+      this.lastPassAt = Date.now();
       this.report(settle(plan.status, results));
     } catch (e) {
       this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
@@ -250,6 +309,7 @@ export class Daemon {
   }
 
   private report(status: ObjectStatus[]): void {
+    this.lastStatus = status;
     const bad = status.filter((s) => s.state !== 'ok' && s.state !== 'stale');
     const links = status.filter((s) => s.object.startsWith('link '));
     const linksOk = links.filter((s) => s.state === 'ok').length;
@@ -257,6 +317,8 @@ export class Daemon {
     const [worst] = bad;
     if (worst) summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}`;
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
+    const peers = this.health.summary();
+    if (peers) summary += `, ${peers}`;
     this.opts.onPass?.({ converged: bad.length === 0 && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;

@@ -3,7 +3,7 @@
  * runIsland(), the daemon with startDaemon() (logs parsed, stopped at teardown).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,9 +18,23 @@ function requireCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} does not exist: build first (npx tsc -p .); not skipping`);
 }
 
+/**
+ * Per test process, so that island never talks to the machine's own daemon (/run/island) nor
+ * writes its /etc/hosts: every daemon gets its own runtime dir; a test that wants the CLI to
+ * reach one passes the same ISLAND_RUNTIME_DIR to both.
+ */
+const SANDBOX = join(tmpdir(), `island-test-${process.pid}`);
+let daemons = 0;
+process.on('exit', () => rmSync(SANDBOX, { recursive: true, force: true }));
+
 /** Environment for island: no journald prefix, plain JSON logs. */
-function islandEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+function islandEnv(extra: NodeJS.ProcessEnv = {}, runtime = join(SANDBOX, 'cli')): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ISLAND_RUNTIME_DIR: runtime,
+    ISLAND_HOSTS_FILE: join(SANDBOX, 'hosts'),
+    ...process.env,
+    ...extra,
+  };
   delete env.JOURNAL_STREAM;
   delete env.NOTIFY_SOCKET;
   delete env.NODE_OPTIONS; // tap's loaders are for the test, not for island
@@ -109,7 +123,10 @@ export interface DaemonOptions {
 export function startDaemon(t: Test, ns: Netns, configPath: string, opts: DaemonOptions = {}): Daemon {
   requireCli();
   const argv = ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', configPath, ...(opts.args ?? [])];
-  const child = spawn('ip', argv, { env: islandEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', argv, {
+    env: islandEnv(opts.env, join(SANDBOX, `daemon-${++daemons}`)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   trackChild(child);
   const logs: LogRecord[] = [];
   const lines: string[] = [];

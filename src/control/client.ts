@@ -1,0 +1,73 @@
+/** The CLI's side of the control channel. */
+import { connect } from 'node:net';
+import { controlSocketPath } from './paths.js';
+
+/** No daemon answers: the reason in a few words ("not running", "permission denied"). */
+export class DaemonUnreachable extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`no island daemon at ${path}: ${reason}`);
+  }
+}
+
+/** The daemon refused the request; message is its one-line reason. */
+export class DaemonRefused extends Error {}
+
+export type Response = Record<string, unknown>;
+
+export function request(
+  req: Record<string, unknown>,
+  path = controlSocketPath(),
+  timeoutMs = 30_000,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let buf = '';
+    let done = false;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      fn();
+    };
+    const timer = setTimeout(
+      () => finish(() => reject(new DaemonUnreachable(path, `no answer within ${Math.round(timeoutMs / 1000)} s`))),
+      timeoutMs,
+    );
+    sock.once('connect', () => sock.write(`${JSON.stringify(req)}\n`));
+    sock.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      finish(() => {
+        try {
+          const r = JSON.parse(buf.slice(0, nl)) as Response;
+          if (r.ok === false) reject(new DaemonRefused(String(r.error)));
+          else resolve(r);
+        } catch (e) {
+          reject(new DaemonUnreachable(path, `unreadable answer: ${(e as Error).message}`));
+        }
+      });
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      finish(() => reject(new DaemonUnreachable(path, unreachableReason(e)))),
+    );
+    sock.on('close', () => finish(() => reject(new DaemonUnreachable(path, 'closed without an answer'))));
+  });
+}
+
+function unreachableReason(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+    case 'ECONNREFUSED':
+      return 'not running';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied (the control socket is root’s)';
+    default:
+      return e.code ?? e.message;
+  }
+}

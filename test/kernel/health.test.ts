@@ -1,0 +1,197 @@
+/**
+ * Peer health across the three-namespace NAT: both ends run island and probe each other every
+ * second. The path is cut in the NAT router (iptables DROP), both ways then one way, and the
+ * peer's island is stopped: what `island status`, `status --check` and the log say each time.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { type Daemon, type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
+import { type NatTopology, natTopology } from '../helpers/netns.js';
+
+const INTERVAL_MS = 1000;
+
+const side = (o: { local: string; remote: string; me: string; peer: string; extra: string }) => `
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 333
+local = "${o.local}"
+remote = "${o.remote}"
+dev = "eth0"
+port = 5533
+source_port = 5533
+addresses = ["${o.me}/30"]
+${o.extra}
+[daemon]
+health_interval = "1s"
+`;
+
+interface End {
+  daemon: Daemon;
+  env: NodeJS.ProcessEnv;
+  config: string;
+  peer: string;
+}
+
+async function island(t: Parameters<typeof natTopology>[0], n: NatTopology) {
+  // keepalive on the inner side (it must send first through the NAT), a plain peer on the public side
+  const privConf = await writeConfig(
+    t,
+    side({ local: n.privAddr, remote: n.pubAddr, me: '10.30.30.2', peer: '10.30.30.1', extra: 'keepalive = "1s"' }),
+  );
+  const pubConf = await writeConfig(
+    t,
+    side({
+      local: n.pubAddr,
+      remote: n.natPublicAddr,
+      me: '10.30.30.1',
+      peer: '10.30.30.2',
+      extra: 'peer = "10.30.30.2"',
+    }),
+  );
+  const runtime = async (name: string) => {
+    const d = await mkdtemp(join(tmpdir(), `island-health-${name}-`));
+    t.teardown(() => rm(d, { recursive: true, force: true }));
+    return { ISLAND_RUNTIME_DIR: d };
+  };
+  const privEnv = await runtime('priv');
+  const pubEnv = await runtime('pub');
+  const priv: End = {
+    daemon: startDaemon(t, n.priv, privConf, { env: privEnv }),
+    env: privEnv,
+    config: privConf,
+    peer: '10.30.30.1',
+  };
+  const pub: End = {
+    daemon: startDaemon(t, n.pub, pubConf, { env: pubEnv }),
+    env: pubEnv,
+    config: pubConf,
+    peer: '10.30.30.2',
+  };
+  return { priv, pub };
+}
+
+const peerLog =
+  (peer: string, state: string, after = 0) =>
+  (r: LogRecord) =>
+    r.peer === peer && r.state === state && r.msg?.startsWith(`peer ${peer} on vx0:`) && Date.parse(r.time) >= after;
+
+async function status(n: NatTopology, side: 'pub' | 'priv', end: End, args: string[] = []) {
+  return runIsland(n[side], ['status', '-c', end.config, ...args], { env: end.env });
+}
+
+t.test('peer health across the NAT: up, cut, one-way, no island at the other end', async (t) => {
+  const n = await natTopology(t, { prefix: 'hl' });
+  const { priv, pub } = await island(t, n);
+
+  await priv.daemon.waitForLog(peerLog(priv.peer, 'up'), 15_000);
+  await pub.daemon.waitForLog(peerLog(pub.peer, 'up'), 15_000);
+
+  await t.test('both up: status table, --json, --check 0', async (t) => {
+    const table = await status(n, 'priv', priv);
+    t.equal(table.code, 0, table.stderr);
+    t.match(
+      table.stdout,
+      /^peer 10\.30\.30\.1 on vx0 +up +rtt [\d.]+ ms, 0% loss\/min, its island hears us; since \d+ s$/m,
+    );
+    t.match(table.stdout, /^daemon: running \(pid \d+\): 1\/1 links ok, 1\/1 peers up$/m);
+    const json = JSON.parse((await status(n, 'priv', priv, ['--json'])).stdout);
+    t.match(json.peers[0], {
+      object: 'peer 10.30.30.1 on vx0',
+      state: 'up',
+      tunnel: 'vx0',
+      local: '10.30.30.2',
+      port: 5534,
+      keepalive: true,
+      intervalMs: 1000,
+      answeredBy: 'island',
+      peerView: { hears: true },
+    });
+    t.type(json.peers[0].rttMs, 'number');
+    t.equal(json.daemon.running, true);
+    t.equal(json.daemon.summary, '1/1 links ok, 1/1 peers up');
+    const check = await status(n, 'pub', pub, ['--check']);
+    t.equal(check.code, 0, 'status --check: every peer up');
+  });
+
+  await t.test('cut both ways in the NAT: down within 3 intervals, --check 1, one warning; back up', async (t) => {
+    const t0 = Date.now();
+    await n.nat.run(['iptables', '-I', 'FORWARD', '-p', 'udp', '--dport', '5533', '-j', 'DROP']);
+    const down = await priv.daemon.waitForLog(peerLog(priv.peer, 'down', t0), 10_000);
+    const detectMs = Date.parse(down.time) - t0;
+    t.equal(down.level, 40, 'a warning');
+    t.ok(detectMs <= 3 * INTERVAL_MS, `detected in ${detectMs} ms (3 probe intervals: ${3 * INTERVAL_MS} ms)`);
+    t.comment(`dead peer detected ${detectMs} ms after the cut (probe interval ${INTERVAL_MS} ms)`);
+    const table = await status(n, 'priv', priv);
+    t.match(table.stdout, /^peer 10\.30\.30\.1 on vx0 +down +no answer to the last probes/m);
+    t.match(table.stdout, /0\/1 peers up/);
+    const check = await status(n, 'priv', priv, ['--check']);
+    t.equal(check.code, 1, 'status --check exits 1');
+    t.match(check.stderr, /^island: peer 10\.30\.30\.1 on vx0: down: /m);
+    // still down two intervals later: the transition was logged once
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + 200));
+    const warnings = priv.daemon.logs.filter((r) => r.level === 40 && r.peer === priv.peer && Date.parse(r.time) >= t0);
+    t.equal(warnings.length, 1, `one warning for the outage: ${warnings.map((w) => w.msg).join(' | ')}`);
+    const t1 = Date.now();
+    await n.nat.run(['iptables', '-D', 'FORWARD', '-p', 'udp', '--dport', '5533', '-j', 'DROP']);
+    const up = await priv.daemon.waitForLog(peerLog(priv.peer, 'up', t1), 10_000);
+    t.equal(up.level, 30, 'back up: info');
+    t.comment(`back up ${Date.parse(up.time) - t1} ms after the path came back`);
+    await pub.daemon.waitForLog(peerLog(pub.peer, 'up', t1), 10_000);
+    t.equal((await status(n, 'priv', priv, ['--check'])).code, 0);
+  });
+
+  await t.test('cut one way (public → inner): the public side reports it as one-way', async (t) => {
+    const rule = ['FORWARD', '-i', 'wan0', '-o', 'lan0', '-p', 'udp', '--dport', '5533', '-j', 'DROP'];
+    const t0 = Date.now();
+    await n.nat.run(['iptables', '-I', ...rule]);
+    const oneWay = await pub.daemon.waitForLog(peerLog(pub.peer, 'one-way', t0), 10_000);
+    t.equal(oneWay.level, 40);
+    t.match(oneWay.msg, /one-way: we hear it, it does not hear us/);
+    await priv.daemon.waitForLog(peerLog(priv.peer, 'down', t0), 10_000);
+    const table = await status(n, 'pub', pub);
+    t.match(
+      table.stdout,
+      /^peer 10\.30\.30\.2 on vx0 +one-way +we hear it, it does not hear us \(our probes are lost on the way out\).*its island does not hear us/m,
+    );
+    const json = JSON.parse((await status(n, 'pub', pub, ['--json'])).stdout);
+    t.match(json.peers[0], { state: 'one-way', peerView: { hears: false } });
+    t.equal((await status(n, 'pub', pub, ['--check'])).code, 1);
+    const t1 = Date.now();
+    await n.nat.run(['iptables', '-D', ...rule]);
+    await pub.daemon.waitForLog(peerLog(pub.peer, 'up', t1), 10_000);
+    await priv.daemon.waitForLog(peerLog(priv.peer, 'up', t1), 10_000);
+  });
+
+  await t.test('the peer stops its island: still up, answered by its kernel', async (t) => {
+    await pub.daemon.stop();
+    // the public side's tunnel stays (SIGTERM leaves the network), its probe socket is gone
+    const deadline = Date.now() + 10_000;
+    let table = await status(n, 'priv', priv);
+    while (!/no island answers there/.test(table.stdout) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      table = await status(n, 'priv', priv);
+    }
+    t.match(
+      table.stdout,
+      /^peer 10\.30\.30\.1 on vx0 +up +rtt [\d.]+ ms, .*no island answers there \(its kernel refused the port\)/m,
+    );
+    t.equal((await status(n, 'priv', priv, ['--check'])).code, 0, 'the path works: --check is content');
+  });
+
+  await t.test('no daemon: status says so, --check exits 1', async (t) => {
+    await priv.daemon.stop();
+    const table = await status(n, 'priv', priv);
+    t.equal(table.code, 0);
+    t.match(
+      table.stdout,
+      /^daemon: not running \(no island daemon at .*control\.sock: not running\): desired vs live only/m,
+    );
+    t.notMatch(table.stdout, /^peer /m);
+    const check = await status(n, 'priv', priv, ['--check']);
+    t.equal(check.code, 1);
+    t.match(check.stderr, /status --check: no island daemon at /);
+  });
+});
