@@ -102,6 +102,7 @@ async function lifecycle(
   t.match(
     upgrade,
     new RegExp(`Unpacking island \\(${reEscape(upgradeVersion)}\\) over \\(${reEscape(BASE_VERSION)}\\)`),
+    'apt upgrades the package in place',
   );
   t.equal(await version('island'), upgradeVersion, 'upgraded');
   await waitFor(async () => (await c.exec(['systemctl', 'is-active', 'island'])).stdout.trim() === 'active', 10_000);
