@@ -20,7 +20,8 @@ t.test('as shipped it declares nothing that would change a host', async (t) => {
   t.strictSame(r.config.bridges, []);
   t.strictSame(r.config.routes, []);
   t.strictSame(r.config.sysctl, {});
-  t.strictSame(r.config.daemon, { resyncMs: 30_000, debounceMs: 10 });
+  t.strictSame(r.config.daemon, { resyncMs: 30_000, debounceMs: 10, healthPort: 5534, healthIntervalMs: 10_000 });
+  t.equal(r.config.hosts, undefined);
 });
 
 t.test('uncommented, it is valid and equal to the full fixture', async (t) => {
@@ -60,6 +61,11 @@ t.test('every key of the format is shown in the example', async (t) => {
     '[daemon]',
     'resync',
     'debounce',
+    'health_port',
+    'health_interval',
+    'keepalive',
+    'peer',
+    '[hosts]',
     '[forward]',
     'accept',
     'backend',

@@ -108,6 +108,7 @@ const expected: Record<string, Expected> = {
         ttl: 64,
         mtu: 1480,
         addresses: [v4('10.3.1.3', 24)],
+        keepaliveMs: 25_000,
       },
       {
         name: 'vx0',
@@ -121,6 +122,7 @@ const expected: Record<string, Expected> = {
         port: 5533,
         sourcePort: { low: 5533, high: 5534 },
         addresses: [v4('10.30.30.2', 30), v6('fd00:3030::2', 126)],
+        peer: '10.30.30.1',
       },
       {
         name: 'vx1',
@@ -145,7 +147,11 @@ const expected: Record<string, Expected> = {
       'net.ipv4.conf.island0.rp_filter': '2',
       'net.ipv4.tcp_rmem': '4096 87380 6291456',
     },
-    daemon,
+    daemon: { ...daemon, healthPort: 5534, healthIntervalMs: 10_000 },
+    hosts: [
+      { name: 'sopnode-tunnel', address: '10.3.1.2' },
+      { name: 'faraday-tunnel', address: '10.3.1.3' },
+    ],
     forward: {
       accept: ['cni0', 'island0'],
       rules: [{ in: 'vx0', out: 'cni0', source: v4('10.30.30.0', 30), destination: v4('10.128.0.0', 16) }],
