@@ -129,6 +129,10 @@ export class HostsKeeper {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code && READ_ONLY.has(code)) return this.handOff(entries, code);
+      if (code === 'EBUSY')
+        return this.report(
+          `hosts ${this.path}: a mount point (bind-mounted, as in a container): it cannot be replaced atomically; names not written`,
+        );
       this.report(
         e instanceof HostsFileError ? e.message : `hosts ${this.path}: ${(e as Error).message}; names not written`,
       );

@@ -33,7 +33,10 @@ install -D -m 0755 /dev/stdin "$root/usr/sbin/island" <<'WRAP'
 #!/bin/sh
 exec /usr/bin/node /usr/lib/island/dist/cli.js "$@"
 WRAP
-install -D -m 0644 "$repo/units/island.service" "$root/lib/systemd/system/island.service"
+# every unit, as scripts/package.sh ships them (island-hosts.path/.service come with island.service)
+for u in "$repo"/units/*.service "$repo"/units/*.path; do
+  install -D -m 0644 "$u" "$root/lib/systemd/system/$(basename "$u")"
+done
 for f in "$repo"/units/island.service.d/*.conf; do
   install -D -m 0644 "$f" "$root/lib/systemd/system/island.service.d/$(basename "$f")"
 done

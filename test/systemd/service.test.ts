@@ -306,6 +306,46 @@ t.test('island.service in a booted Debian 12 container', async (t) => {
     t.equal(s.StatusText, '2/2 links ok', 'the config error is cleared once a good file is in');
   });
 
+  await step('[hosts]: the daemon hands the names to island-hosts.service, getent resolves them', async (t) => {
+    const s = await c.exec([
+      'systemd-analyze',
+      'security',
+      '--offline=yes',
+      '/lib/systemd/system/island-hosts.service',
+    ]);
+    const exposure = Number(/Overall exposure level for island-hosts\.service: ([\d.]+)/.exec(s.stdout)?.[1]);
+    t.ok(exposure <= 2.0, `island-hosts.service exposure ${exposure} <= 2.0`);
+    t.comment(`island-hosts.service: exposure ${exposure}`);
+    const before = await c.run(['cat', '/etc/hosts']);
+    const from = await cursor(c);
+    await writeConfig(c, `${CONFIG('10.30.30.9/30')}\n[hosts]\n"sopnode-tunnel" = "10.30.30.10"\n`);
+    const resolved = await waitFor('getent hosts sopnode-tunnel', async () => {
+      const r = await c.exec(['getent', 'hosts', 'sopnode-tunnel']);
+      return r.code === 0 && r.stdout;
+    });
+    t.match(resolved, /^10\.30\.30\.10\s+sopnode-tunnel$/m);
+    const hosts = await c.run(['cat', '/etc/hosts']);
+    t.ok(hosts.startsWith(before), 'the lines island did not write are unchanged');
+    t.match(hosts.slice(before.length), /^# BEGIN island: .*\n10\.30\.30\.10\tsopnode-tunnel\n# END island\n$/);
+    const lines = islandLines(await journal(c, [`--after-cursor=${from}`, '-u', 'island', '-u', 'island-hosts']));
+    t.ok(
+      lines.some((m) => m?.includes('read-only here (EROFS); handed the names to island-hosts.service')),
+      'the daemon cannot write /etc itself and hands over',
+    );
+    const helper = await journal(c, [`--after-cursor=${from}`, '-u', 'island-hosts']);
+    t.ok(
+      helper.some((e) => String(e.MESSAGE).includes('hosts /etc/hosts: add sopnode-tunnel 10.30.30.10')),
+      'island-hosts.service wrote it',
+    );
+    // the test's own NODE_OPTIONS (tap's loaders) must not reach the container's node
+    const st = await c.exec(['env', '-u', 'NODE_OPTIONS', 'island', 'status']);
+    t.match(st.stdout, /^hosts \/etc\/hosts +ok +1 name$/m);
+    t.match(st.stdout, /^daemon: running \(pid \d+\): 2\/2 links ok$/m, 'the CLI reaches the daemon at /run/island');
+    await writeConfig(c, CONFIG('10.30.30.9/30'));
+    await waitFor('the name removed', async () => (await c.run(['cat', '/etc/hosts'])) === before);
+    t.equal((await c.exec(['getent', 'hosts', 'sopnode-tunnel'])).code, 2, 'gone with the [hosts] line');
+  });
+
   await step('every sandbox setting holds inside island.service', async (t) => {
     await c.run(['bash', '-c', 'echo secret > /root/island-probe-secret; touch /tmp/island-probe-marker']);
     const base = parseProbe(await c.run(['perl', '/usr/local/lib/island-probe.pl']));
