@@ -3,6 +3,7 @@
  * runs (a try's candidate while one runs; the file when no daemon answers), plus the daemon's
  * live view: peer health, contested objects, a try in progress.
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Diagnostic, formatDiagnostic, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -30,13 +31,14 @@ export interface DaemonView {
   try?: TryStatus;
 }
 
-type Daemon = { running: true; view: DaemonView } | { running: false; reason: string };
+type Daemon = { running: true; view: DaemonView } | { running: false; reason: string; absent: boolean };
 
 async function askDaemon(): Promise<Daemon> {
   try {
     return { running: true, view: (await request({ cmd: 'status' }, undefined, 5000)) as unknown as DaemonView };
   } catch (e) {
-    if (e instanceof DaemonUnreachable) return { running: false, reason: e.message };
+    if (e instanceof DaemonUnreachable)
+      return { running: false, reason: e.message, absent: e.reason === 'not running' };
     throw e;
   }
 }
@@ -97,7 +99,10 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
             contested: view.contested,
             try: view.try,
           }
-        : { running: false, reason: daemon.running ? notes[notes.length - 1] : daemon.reason },
+        : daemon.running
+          ? // a daemon runs another file: its live view is not about this one
+            { running: true, pid: daemon.view.pid, config: daemon.view.config, shown: false }
+          : { running: false, reason: daemon.reason },
       notes,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -118,7 +123,9 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
           `try: ${view.try.candidate} runs; rolled back in ${Math.ceil(view.try.remainingMs / 1000)} s unless confirmed (island try --confirm)\n`,
         );
     } else if (!daemon.running) {
-      process.stdout.write(`daemon: not running (${daemon.reason}): desired vs live only, no peer health\n`);
+      // not root, say: the daemon may well run, this user cannot ask it
+      const what = daemon.absent ? 'not running' : 'no answer';
+      process.stdout.write(`daemon: ${what} (${daemon.reason}): desired vs live only, no peer health\n`);
     }
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
   }
@@ -133,7 +140,6 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
 }
 
 async function readText(path: string): Promise<string | undefined> {
-  const { readFile } = await import('node:fs/promises');
   return readFile(path, 'utf8').catch(() => undefined);
 }
 

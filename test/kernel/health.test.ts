@@ -84,10 +84,12 @@ async function status(n: NatTopology, side: 'pub' | 'priv', end: End, args: stri
 
 t.test('peer health across the NAT: up, cut, one-way, no island at the other end', async (t) => {
   const n = await natTopology(t, { prefix: 'hl' });
+  // a counting rule (no target): every tunnel packet the NAT forwards, both ways, outer IP headers in
+  await n.nat.run(['iptables', '-I', 'FORWARD', '-p', 'udp', '--dport', '5533']);
   const { priv, pub } = await island(t, n);
 
-  await priv.daemon.waitForLog(peerLog(priv.peer, 'up'), 15_000);
-  await pub.daemon.waitForLog(peerLog(pub.peer, 'up'), 15_000);
+  await priv.daemon.waitForLog(peerLog(priv.peer, 'up'), 45_000);
+  await pub.daemon.waitForLog(peerLog(pub.peer, 'up'), 45_000);
 
   await t.test('both up: status table, --json, --check 0', async (t) => {
     const table = await status(n, 'priv', priv);
@@ -114,6 +116,32 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
     t.equal(json.daemon.summary, '1/1 links ok, 1/1 peers up');
     const check = await status(n, 'pub', pub, ['--check']);
     t.equal(check.code, 0, 'status --check: every peer up');
+  });
+
+  await t.test('what the probes cost on the underlay, island at both ends', async (t) => {
+    const count = async () => {
+      const [packets, bytes] = (await n.nat.run(['iptables', '-nvxL', 'FORWARD', '1'])).trim().split(/\s+/).map(Number);
+      return { packets: packets as number, bytes: bytes as number, at: performance.now() };
+    };
+    const a = await count();
+    await new Promise((r) => setTimeout(r, 5000));
+    const b = await count();
+    const seconds = (b.at - a.at) / 1000;
+    const packets = b.packets - a.packets;
+    const bytes = b.bytes - a.bytes;
+    // each end probes once a second and answers the other's probes: four datagrams per second
+    t.ok(packets >= 3 * seconds && packets <= 5 * seconds, `${packets} packets in ${seconds.toFixed(1)} s`);
+    const per = bytes / packets;
+    t.equal(
+      Math.round(per),
+      94,
+      'a probe or reply is 94 bytes at the IP layer (16 B payload + inner UDP/IP/Ethernet + VXLAN/UDP/IP)',
+    );
+    const perMinute = (interval: number) => Math.round((2 * per * 60) / interval);
+    t.comment(
+      `${packets} packets, ${bytes} bytes in ${seconds.toFixed(1)} s; one probe and its reply = ${Math.round(2 * per)} B: ` +
+        `${perMinute(25)} B/min per tunnel at keepalive 25 s from one end, ${perMinute(10)} B/min at 10 s`,
+    );
   });
 
   await t.test('cut both ways in the NAT: down within 3 intervals, --check 1, one warning; back up', async (t) => {
