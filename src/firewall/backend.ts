@@ -14,6 +14,8 @@
  * process (and again on reload): flipping backends under a running daemon
  * because someone's rule count changed would be worse than either choice.
  */
+import { realpathSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { FirewallBackend } from '../config/types.js';
 import { parseSave, ruleCount } from './save.js';
 import { program, runTool } from './tools.js';
@@ -30,7 +32,7 @@ export interface BackendEvidence {
   nft: string[];
   /** the same from the legacy programs */
   legacy: string[];
-  /** `iptables -V` of the host's default iptables, if any */
+  /** what the host's `iptables` command is: the multi-call binary it resolves to, if any */
   system?: string;
 }
 
@@ -55,9 +57,10 @@ export function decideBackend(e: BackendEvidence): Detected {
   const l = e.legacy.reduce((s, t) => s + ruleCount(t), 0);
   if (l > n) return { backend: 'legacy', why: `iptables-legacy holds ${l} rules, iptables-nft ${n}` };
   if (n > l) return { backend: 'nft', why: `iptables-nft holds ${n} rules, iptables-legacy ${l}` };
-  if (e.system?.includes('(legacy)'))
+  // xtables-multi is iptables before 1.8, which had no nft backend
+  if (e.system && /(-legacy-multi|\/xtables-multi)$/.test(e.system))
     return { backend: 'legacy', why: "no rules in either backend; the host's iptables is iptables-legacy" };
-  if (e.system?.includes('(nf_tables)'))
+  if (e.system?.endsWith('nft-multi'))
     return { backend: 'nft', why: "no rules in either backend; the host's iptables is iptables-nft" };
   return { backend: 'nft', why: 'no rules in either backend; nft is the default' };
 }
@@ -77,14 +80,29 @@ async function output(argv: string[]): Promise<string> {
  * every iptables-nft command warn about legacy tables being present.
  */
 export async function gatherEvidence(): Promise<BackendEvidence> {
-  const [nft4, nft6, legacy4, legacy6, system] = await Promise.all([
+  const [nft4, nft6, legacy4, legacy6] = await Promise.all([
     output([program('nft', 4, 'save')]),
     output([program('nft', 6, 'save')]),
     output([program('legacy', 4, 'save')]),
     output([program('legacy', 6, 'save')]),
-    output(['iptables', '-V']),
   ]);
-  return { nft: [nft4, nft6], legacy: [legacy4, legacy6], system };
+  return { nft: [nft4, nft6], legacy: [legacy4, legacy6], system: systemIptables() };
+}
+
+/**
+ * `iptables` resolves (through Debian's alternatives) to xtables-nft-multi or
+ * xtables-legacy-multi: the same answer as `iptables -V`, without a process.
+ */
+function systemIptables(): string | undefined {
+  const path = `${process.env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`;
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    try {
+      return realpathSync(join(dir, 'iptables'));
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
 }
 
 let detected: Promise<Detected> | undefined;

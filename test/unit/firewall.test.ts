@@ -344,11 +344,15 @@ t.test('backend: the way kubelet decides, then the host default', async (t) => {
   });
   t.equal(decideBackend({ nft: [rules(2), rules(1)], legacy: [rules(4), ''] }).backend, 'legacy');
   t.equal(decideBackend({ nft: [rules(2), rules(3)], legacy: [rules(4), ''] }).backend, 'nft');
-  t.equal(decideBackend({ nft: ['', ''], legacy: ['', ''], system: 'iptables v1.8.9 (legacy)' }).backend, 'legacy');
-  t.strictSame(decideBackend({ nft: ['', ''], legacy: ['', ''], system: 'iptables v1.8.9 (nf_tables)' }), {
+  t.equal(
+    decideBackend({ nft: ['', ''], legacy: ['', ''], system: '/usr/sbin/xtables-legacy-multi' }).backend,
+    'legacy',
+  );
+  t.strictSame(decideBackend({ nft: ['', ''], legacy: ['', ''], system: '/usr/sbin/xtables-nft-multi' }), {
     backend: 'nft',
     why: "no rules in either backend; the host's iptables is iptables-nft",
   });
+  t.equal(decideBackend({ nft: ['', ''], legacy: ['', ''], system: '/sbin/xtables-multi' }).backend, 'legacy');
   t.equal(decideBackend({ nft: ['', ''], legacy: ['', ''] }).backend, 'nft');
 });
 
