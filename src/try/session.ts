@@ -94,7 +94,14 @@ export class TrySession {
       const previous = this.target.current();
       const startedAt = Date.now();
       const deadline = startedAt + timeoutMs;
-      const timer = setTimeout(() => void this.rollback('not confirmed in time'), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          // nobody awaits the timer's rollback: its failure is logged, never an unhandled rejection
+          void this.rollback('not confirmed in time').catch((e: Error) =>
+            this.log.error({ err: e.message, candidate }, `island try: rollback of ${candidate} failed: ${e.message}`),
+          ),
+        timeoutMs,
+      );
       this.armed = { candidate, text, previous, startedAt, deadline, timer, deferred: [] };
       this.log.warn(
         { candidate, timeoutMs },
