@@ -182,7 +182,7 @@ export function startDaemon(t: Test, ns: Netns, configPath: string, opts: Daemon
 
   const tail = () => lines.slice(-30).join('\n');
 
-  function waitForLog(pred: (r: LogRecord) => boolean, timeoutMs = 10_000): Promise<LogRecord> {
+  function waitForLog(pred: (r: LogRecord) => boolean, timeoutMs = 30_000): Promise<LogRecord> {
     const seen = logs.find((r) => {
       try {
         return pred(r);
