@@ -123,10 +123,8 @@ export interface DaemonOptions {
 export function startDaemon(t: Test, ns: Netns, configPath: string, opts: DaemonOptions = {}): Daemon {
   requireCli();
   const argv = ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', configPath, ...(opts.args ?? [])];
-  const child = spawn('ip', argv, {
-    env: islandEnv(opts.env, join(SANDBOX, `daemon-${++daemons}`)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const runtime = join(SANDBOX, `daemon-${++daemons}`);
+  const child = spawn('ip', argv, { env: islandEnv(opts.env, runtime), stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   const logs: LogRecord[] = [];
   const lines: string[] = [];
@@ -229,6 +227,7 @@ export function startDaemon(t: Test, ns: Netns, configPath: string, opts: Daemon
 
   t.teardown(async () => {
     await stop();
+    rmSync(runtime, { recursive: true, force: true });
   });
 
   return {
