@@ -47,7 +47,30 @@ export interface ObserveOptions {
 }
 
 export async function observeFirewall(want: DesiredFirewall, opts: ObserveOptions = {}): Promise<LiveFirewall> {
-  const { backend, why } = opts.backend ? { backend: opts.backend, why: 'swept' } : await resolveBackend(want.backend);
+  if (opts.backend) return observeIn(opts.backend, 'swept', want, opts);
+  if (!want.enabled) {
+    // nothing to write, so no backend to choose: only leftovers to find, in whichever backend they are
+    const [nft, legacy] = await Promise.all([
+      observeIn('nft', "island's leftovers from an earlier file", want, opts),
+      observeIn('legacy', "island's leftovers from an earlier file", want, opts),
+    ]);
+    // the other backend's leftovers, if both have some, are found again (and removed) by the next pass
+    return holdsAny(legacy) && !holdsAny(nft) ? legacy : nft;
+  }
+  const { backend, why } = await resolveBackend(want.backend);
+  return observeIn(backend, why, want, opts);
+}
+
+function holdsAny(live: LiveFirewall): boolean {
+  return Object.values(live.tables).some((t) => t.ok && holdsIsland(t.chains));
+}
+
+async function observeIn(
+  backend: Backend,
+  why: string,
+  want: DesiredFirewall,
+  opts: ObserveOptions,
+): Promise<LiveFirewall> {
   const families = opts.families ?? FAMILIES;
   const tables: Partial<Record<Family, LiveTable>> = {};
   const now = Date.now();
