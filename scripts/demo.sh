@@ -72,7 +72,8 @@ inns() {
 island() { # island NS ARGS...: the CLI inside a namespace
   local ns=$1
   shift
-  env -u JOURNAL_STREAM -u NOTIFY_SOCKET ip netns exec "$ns" node "$CLI" "$@"
+  # each host's daemon and CLI meet on their own control socket, never the machine's /run/island
+  env -u JOURNAL_STREAM -u NOTIFY_SOCKET ISLAND_RUNTIME_DIR="$WORK/run-$ns" ip netns exec "$ns" node "$CLI" "$@"
 }
 
 # wait_until TIMEOUT_MS CMD...: poll CMD every 50 ms until it succeeds
@@ -209,7 +210,7 @@ step "island check public.toml" island "$PUB" check -c "$CONF/public.toml"
 step "island check private.toml" island "$PRIV" check -c "$CONF/private.toml"
 
 start_daemon() { # who ns config
-  env -u JOURNAL_STREAM -u NOTIFY_SOCKET ip netns exec "$2" node "$CLI" daemon -c "$3" >"$WORK/$1.log" 2>&1 &
+  env -u JOURNAL_STREAM -u NOTIFY_SOCKET ISLAND_RUNTIME_DIR="$WORK/run-$2" ip netns exec "$2" node "$CLI" daemon -c "$3" >"$WORK/$1.log" 2>&1 &
   DAEMON[$1]=$!
 }
 start_daemon public "$PUB" "$CONF/public.toml"

@@ -117,7 +117,7 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
     for (const [o, s, d] of rows) process.stdout.write(`${o.padEnd(w)}  ${s.padEnd(7)}  ${d}`.trimEnd().concat('\n'));
     if (view) {
       const contested = view.contested.length ? `; contested (backing off): ${view.contested.join(', ')}` : '';
-      process.stdout.write(`daemon: running (pid ${view.pid}): ${view.summary}${contested}\n`);
+      process.stdout.write(`daemon: running as pid ${view.pid}: ${view.summary}${contested}\n`);
       if (view.try)
         process.stdout.write(
           `try: ${view.try.candidate} runs; rolled back in ${Math.ceil(view.try.remainingMs / 1000)} s unless confirmed (island try --confirm)\n`,

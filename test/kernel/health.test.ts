@@ -98,7 +98,7 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
       table.stdout,
       /^peer 10\.30\.30\.1 on vx0 +up +rtt [\d.]+ ms, 0% loss\/min, its island hears us; since \d+ s$/m,
     );
-    t.match(table.stdout, /^daemon: running \(pid \d+\): 1\/1 links ok, 1\/1 peers up$/m);
+    t.match(table.stdout, /^daemon: running as pid \d+: 1\/1 links ok, 1\/1 peers up$/m);
     const json = JSON.parse((await status(n, 'priv', priv, ['--json'])).stdout);
     t.match(json.peers[0], {
       object: 'peer 10.30.30.1 on vx0',

@@ -340,7 +340,7 @@ t.test('island.service in a booted Debian 12 container', async (t) => {
     // the test's own NODE_OPTIONS (tap's loaders) must not reach the container's node
     const st = await c.exec(['env', '-u', 'NODE_OPTIONS', 'island', 'status']);
     t.match(st.stdout, /^hosts \/etc\/hosts +ok +1 name$/m);
-    t.match(st.stdout, /^daemon: running \(pid \d+\): 2\/2 links ok$/m, 'the CLI reaches the daemon at /run/island');
+    t.match(st.stdout, /^daemon: running as pid \d+: 2\/2 links ok$/m, 'the CLI reaches the daemon at /run/island');
     await writeConfig(c, CONFIG('10.30.30.9/30'));
     await waitFor('the name removed', async () => (await c.run(['cat', '/etc/hosts'])) === before);
     t.equal((await c.exec(['getent', 'hosts', 'sopnode-tunnel'])).code, 2, 'gone with the [hosts] line');
