@@ -39,7 +39,11 @@ printf '/dev/vda / ext4 defaults,noatime 0 1\n' >"$r/etc/fstab"
 # nothing logs in, nothing needs the time or a session: under TCG every unit costs seconds
 for u in console-getty.service getty@tty1.service serial-getty@ttyS0.service getty.target systemd-timesyncd.service \
   systemd-logind.service apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
-  e2scrub_reap.service man-db.timer systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
+  e2scrub_reap.service man-db.timer systemd-update-utmp.service systemd-update-utmp-runlevel.service \
+  modprobe@loop.service modprobe@dm_mod.service modprobe@fuse.service modprobe@drm.service modprobe@configfs.service \
+  sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount sys-fs-fuse-connections.mount \
+  dev-hugepages.mount dev-mqueue.mount systemd-random-seed.service systemd-journal-flush.service \
+  keyboard-setup.service systemd-pstore.service; do
   ln -sf /dev/null "$r/etc/systemd/system/$u"
 done
 install -m 0755 "$here/agent" "$r/usr/local/sbin/island-qtest-agent"

@@ -15,8 +15,9 @@ import { buildDeb } from '../helpers/deb.js';
 import { netns } from '../helpers/netns.js';
 import { bootGuest, type Guest, qemuImage } from '../helpers/qemu.js';
 
-// cold: the image is built (~4 min) and the package (~30 s); warm: ~2-3 min under TCG
-t.setTimeout(900_000);
+// cold: the image is built (~4-7 min) and the package (~30 s); then a few minutes of TCG,
+// much more on a loaded machine (every node start in a guest costs 10-40 s)
+t.setTimeout(1_500_000);
 
 const conf = (local: string, remote: string, address: string) => `# written by the QEMU test
 [[tunnel]]
@@ -28,11 +29,33 @@ dev = "eth0"
 addresses = ["${address}"]
 `;
 
+/**
+ * An admin's drop-in for a machine 10-50 times slower than a real host: under TCG a node start
+ * alone takes 5-40 s, beyond the unit's start timeout and watchdog, which are sized for real
+ * hardware. The unit itself is what the package ships.
+ */
+const SLOW_MACHINE = `mkdir -p /etc/systemd/system/island.service.d
+cat > /etc/systemd/system/island.service.d/tcg.conf <<'EOF'
+[Service]
+TimeoutStartSec=600
+WatchdogSec=180
+EOF`;
+
 // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
 type Link = Record<string, any>;
 async function link(g: Guest, name: string): Promise<Link | undefined> {
   const r = await g.run(`ip -d -j link show ${name}`);
   return r.code === 0 ? (JSON.parse(r.stdout)[0] as Link) : undefined;
+}
+
+/** polls until the link exists (island.service may still be starting) */
+async function waitLink(g: Guest, name: string, ms = 180_000): Promise<Link | undefined> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const l = await link(g, name);
+    if (l || Date.now() > end) return l;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** ping until one reply comes back (the first packets may wait for ARP or the NAT), then 3 more */
@@ -79,24 +102,27 @@ EOF`);
   lap(`guests up (pub ${pub.bootMs} ms, priv ${priv.bootMs} ms from QEMU start)`);
   t.match(await pub.sh('uname -r'), /-amd64$/m, "Debian's own kernel");
 
+  // The file is in place before the package: island.service starts on it at install. Every node
+  // start costs seconds under TCG, so the test spends none on a reload (test/packaging covers
+  // reload and upgrade) and checks node's version with dpkg, not node.
   const debName = deb.split('/').pop() as string;
-  for (const g of [pub, priv]) {
-    const out = await g.sh(`dpkg -i /mnt/q/${debName} 2>&1`, 180_000);
+  const install = async (g: Guest, c: string) => {
+    const out = await g.sh(
+      `cat > /etc/island.toml <<'EOF'\n${c}EOF\n${SLOW_MACHINE}\ndpkg -i --force-confold /mnt/q/${debName} 2>&1`,
+      600_000,
+    );
     t.match(out, /Setting up island /, `${g.name}: the .deb installs`);
     t.equal((await g.sh('systemctl is-enabled island')).trim(), 'enabled', `${g.name}: island.service enabled`);
     t.equal((await g.sh('systemctl is-active island')).trim(), 'active', `${g.name}: and active`);
-  }
-  t.match(await pub.sh('node --version'), /^v18\./, 'on Debian 12 nodejs 18');
-  lap('island installed in both guests');
-
-  await pub.sh(
-    `cat > /etc/island.toml <<'EOF'\n${conf('198.51.100.1', '198.51.100.2', '10.3.1.1/30')}EOF\nsystemctl reload island`,
-  );
-  await priv.sh(
-    `cat > /etc/island.toml <<'EOF'\n${conf('10.77.0.2', '198.51.100.1', '10.3.1.2/30')}EOF\nsystemctl reload island`,
-  );
+  };
+  await Promise.all([
+    install(pub, conf('198.51.100.1', '198.51.100.2', '10.3.1.1/30')),
+    install(priv, conf('10.77.0.2', '198.51.100.1', '10.3.1.2/30')),
+  ]);
+  t.match(await pub.sh('dpkg-query -W nodejs'), /^nodejs\t18\./, "on Debian 12's nodejs 18");
+  lap('island installed and started in both guests');
   for (const g of [pub, priv]) {
-    const l = await link(g, 'island0');
+    const l = await waitLink(g, 'island0');
     t.equal(l?.linkinfo?.info_kind, 'ipip', `${g.name}: island0 is an ipip link`);
     t.equal(l?.ifalias, 'island', `${g.name}: owned by island`);
   }
@@ -110,8 +136,9 @@ EOF`);
   const before = await link(pub, 'island0');
   const healed = await pub.sh(
     `s=$(date +%s%N); ip link del island0
-     for i in $(seq 200); do ip link show island0 >/dev/null 2>&1 && break; sleep 0.05; done
+     for i in $(seq 600); do ip link show island0 >/dev/null 2>&1 && break; sleep 0.05; done
      ip link show island0 >/dev/null && echo "back after $(( ($(date +%s%N) - s) / 1000000 )) ms"`,
+    120_000,
   );
   t.match(healed, /back after \d+ ms/, `deleted island0 healed: ${healed.trim()}`);
   const after = await link(pub, 'island0');
@@ -122,14 +149,10 @@ EOF`);
 
   // reboot: island.service (enabled at install) builds the tunnel again at boot
   const boot = await priv.sh('cat /proc/sys/kernel/random/boot_id');
-  await priv.run('systemctl reboot --no-block');
+  await priv.run('systemctl reboot --no-block', 30_000);
   await priv.waitBoot(boot.trim(), 300_000);
   lap('priv rebooted');
-  let back: Link | undefined;
-  for (let i = 0; i < 100 && !back; i++) {
-    back = await link(priv, 'island0');
-    if (!back) await new Promise((r) => setTimeout(r, 300));
-  }
+  const back = await waitLink(priv, 'island0');
   t.equal(back?.linkinfo?.info_kind, 'ipip', 'after the reboot island0 is back');
   t.match(await priv.sh(pingAcross('10.3.1.1'), 60_000), / 0% packet loss/, 'and the island carries traffic');
   lap('done');
