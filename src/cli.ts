@@ -222,6 +222,10 @@ async function runDaemon(path: string): Promise<number> {
       await watch.close();
       await control?.close();
       resolve(0);
+      // requests of a pass cut short by the signal would otherwise hold the
+      // loop until their 10 s timeout: systemd would wait that long to stop
+      // us; logs are written synchronously, nothing else is pending
+      setImmediate(() => process.exit(0));
     };
     process.once('SIGTERM', () => void quit('SIGTERM'));
     process.once('SIGINT', () => void quit('SIGINT'));
