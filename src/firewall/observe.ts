@@ -1,5 +1,6 @@
 /** Read island's part of the firewall as it is: one iptables-save of the filter table per family. */
 import { forgetDetectedBackend, resolveBackend } from './backend.js';
+import { mayHoldIsland } from './leftovers.js';
 import { filterTable, targetOf } from './save.js';
 import { complaint, program, runTool } from './tools.js';
 import {
@@ -16,11 +17,11 @@ import {
 /**
  * A family island writes nothing to (IPv6 in an IPv4-only file; both without
  * [forward]) can only hold island's leftovers after the file changed, or after
- * someone restored a ruleset saved while they were there. Once read clean it
- * is read again at most every RECHECK_MS (the default resync period), and at
- * once after forgetFirewallReads() (a reload); the heal path of a pass then
- * spawns no iptables program for it. Families island writes are read on every
- * pass.
+ * someone restored a ruleset saved while they were there. It is read with
+ * iptables-save only when a cheap look (leftovers.ts, no program) cannot rule
+ * them out; once found clean it is looked at again at most every RECHECK_MS
+ * (the default resync period), and at once after forgetFirewallReads() (a
+ * reload). Families island writes are read on every pass.
  */
 const RECHECK_MS = 30_000;
 const cleanAt = new Map<string, number>();
@@ -79,8 +80,14 @@ async function observeIn(
       const d = want.tables[family];
       const writes = d.chains.length > 0 || d.jump !== undefined;
       const key = `${backend}/${family}`;
-      // left out of the result: the plan then says nothing about this family
-      if (!writes && !opts.backend && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
+      // left out of the result, the family gets not a word from the plan
+      if (!writes) {
+        if (!opts.backend && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
+        if (!(await mayHoldIsland(backend, family))) {
+          cleanAt.set(key, now);
+          return;
+        }
+      }
       const t = await readTable(backend, family, writes);
       if (!writes && t.ok && !holdsIsland(t.chains)) cleanAt.set(key, now);
       else cleanAt.delete(key);

@@ -1,0 +1,60 @@
+/**
+ * Whether a family island writes nothing to can still hold something of
+ * island's, answered without running a program (an iptables-save per family
+ * would cost every `island` command without [forward] four processes):
+ *
+ * - nf_tables: one dump of the chain names of the ip/ip6 filter table; a jump
+ *   cannot exist without the chain it targets, so no ISLAND-* chain means
+ *   nothing of island's;
+ * - legacy: whether the filter table exists at all in this namespace
+ *   (/proc/net/ip_tables_names lists the tables the kernel holds).
+ *
+ * "Maybe" (or any error) means: read the table with iptables-save.
+ */
+import { readFile } from 'node:fs/promises';
+import { createNetlink } from 'netlink';
+import { decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
+
+const NETLINK_NETFILTER = 12;
+const NFT_GETCHAIN = (10 << 8) | 4;
+const NFT_NEWCHAIN = (10 << 8) | 3;
+const NFTA_CHAIN_TABLE = 1;
+const NFTA_CHAIN_NAME = 3;
+const NLM_F_DUMP = 0x300;
+
+export async function mayHoldIsland(backend: Backend, family: Family): Promise<boolean> {
+  try {
+    if (backend === 'legacy') return await legacyFilterExists(family);
+    return (await nftChains(family)).some((n) => n.startsWith(CHAIN_PREFIX));
+  } catch {
+    return true;
+  }
+}
+
+async function legacyFilterExists(family: Family): Promise<boolean> {
+  try {
+    const names = await readFile(`/proc/net/${family === 6 ? 'ip6' : 'ip'}_tables_names`, 'utf8');
+    return names.split('\n').includes('filter');
+  } catch (e) {
+    // no such file: the legacy tables' module was never loaded, so no table exists
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function nftChains(family: Family): Promise<string[]> {
+  const sock = createNetlink(NETLINK_NETFILTER);
+  try {
+    const req = Buffer.concat([
+      Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]), // nfgenmsg: NFPROTO_IPV4/6, version, res_id
+      encodeAttrs([[NFTA_CHAIN_TABLE, Buffer.from('filter\0')]]),
+    ]);
+    const [msgs] = await sock.request(NFT_GETCHAIN, req, { flags: NLM_F_DUMP, timeout: 5000, localPort: 0 });
+    return msgs
+      .filter((m) => m.type === NFT_NEWCHAIN)
+      .map((m) => decodeAttrs(m.data.subarray(4)).get(NFTA_CHAIN_NAME)?.toString().replace(/\0.*$/s, '') ?? '');
+  } finally {
+    sock.close();
+  }
+}
