@@ -108,4 +108,59 @@ export interface Config {
   forward?: ForwardConfig;
   /** present only when the file has a [hosts] section, in file order */
   hosts?: HostEntry[];
+  /** present only for a one-file island ([[site]] sections): the whole island and which part is this host's */
+  island?: IslandModel;
+}
+
+/** [[site]]: one LAN behind one gateway. */
+export interface IslandSite {
+  name: string;
+  subnet: Cidr;
+  /** name of the [[host]] that runs the site's tunnel ends */
+  gateway: string;
+}
+
+/** [[host]]: a gateway, or a member worth naming. */
+export interface IslandHost {
+  name: string;
+  /** its address on its site's LAN */
+  address: string;
+  /** the site whose subnet holds the address */
+  site: string;
+  /** behind a NAT: the address the other sites reach it at */
+  public?: string;
+  /** TCP ports `island test` checks */
+  tcp: number[];
+}
+
+/** A [[tunnel]] of a one-file island: it joins the gateways of two sites. */
+export interface IslandTunnel {
+  name: string;
+  kind: TunnelConfig['kind'];
+  /** the two sites, each with its gateway's inner address */
+  ends: [IslandEnd, IslandEnd];
+}
+
+export interface IslandEnd {
+  site: string;
+  inner: Cidr;
+}
+
+/** Which part of the island this host plays. */
+export interface IslandSelf {
+  /** the [[host]] it is, if it is a named one */
+  host?: string;
+  site: string;
+  role: 'gateway' | 'member';
+  /** how it was found: "--host", "ISLAND_HOST", or "address 192.168.3.100" */
+  how: string;
+}
+
+export interface IslandModel {
+  sites: IslandSite[];
+  hosts: IslandHost[];
+  tunnels: IslandTunnel[];
+  pods: Cidr[];
+  services: Cidr[];
+  self: IslandSelf;
 }
