@@ -6,7 +6,7 @@ import type { DesiredFirewall } from './firewall/types.js';
 import { choosePeer, type PeerChoice } from './health/target.js';
 import { kindOf } from './kinds/index.js';
 import type { Spec } from './kinds/kind.js';
-import { networkOf } from './netlink/ip.js';
+import { familyOf, inSubnet, networkOf } from './netlink/ip.js';
 
 export interface DesiredLink {
   name: string;
@@ -34,6 +34,12 @@ export interface DesiredRoute {
   dev?: string;
   /** as the kernel reports it: IPv6 routes default to 1024, IPv4 to 0 */
   metric: number;
+  /**
+   * A host route to a tunnel's remote that some declared route through the island covers:
+   * plan() points it along the host's own (non-island) route to the remote, so the
+   * tunnel's outer packets never enter the tunnel. via and dev come from that route.
+   */
+  pin?: { tunnel: string; dev?: string };
 }
 
 export interface DesiredState {
@@ -59,6 +65,43 @@ export interface DesiredPeer extends PeerChoice {
   keepalive: boolean;
 }
 
+export const defaultMetric = (family: 4 | 6): number => (family === 6 ? 1024 : 0);
+
+/** The island link a route goes through (its dev, or the link whose subnet holds its gateway), if any. */
+export function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, cfg: Config): string | undefined {
+  const links = [...cfg.tunnels, ...cfg.bridges];
+  if (r.dev !== undefined) return links.some((l) => l.name === r.dev) ? r.dev : undefined;
+  const via = r.via;
+  if (via === undefined) return undefined;
+  return links.find((l) => l.addresses.some((a) => a.family === r.family && inSubnet(via, a.address, a.prefixlen)))
+    ?.name;
+}
+
+/** Host routes that keep each tunnel's remote on the underlay when a route through the island covers it. */
+function pins(cfg: Config, routes: DesiredRoute[]): DesiredRoute[] {
+  const out: DesiredRoute[] = [];
+  for (const t of cfg.tunnels) {
+    const family = familyOf(t.remote) as 4 | 6;
+    const max = family === 4 ? 32 : 128;
+    const covered = routes.some(
+      (r) =>
+        r.family === family &&
+        r.dstLen < max &&
+        inSubnet(t.remote, r.dst, r.dstLen) &&
+        islandLinkOf(r, cfg) !== undefined,
+    );
+    if (!covered || out.some((p) => p.dst === t.remote)) continue;
+    out.push({
+      family,
+      dst: t.remote,
+      dstLen: max,
+      metric: defaultMetric(family),
+      pin: t.dev === undefined ? { tunnel: t.name } : { tunnel: t.name, dev: t.dev },
+    });
+  }
+  return out;
+}
+
 export function desiredState(cfg: Config): DesiredState {
   const masterOf = new Map<string, string>();
   for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
@@ -81,14 +124,16 @@ export function desiredState(cfg: Config): DesiredState {
   for (const l of [...cfg.bridges, ...cfg.tunnels]) {
     for (const a of l.addresses) addresses.push({ link: l.name, ...a });
   }
-  const routes = cfg.routes.map((r) => ({
+  const declared = cfg.routes.map((r) => ({
     family: r.to.family,
     dst: networkOf(r.to.address, r.to.prefixlen),
     dstLen: r.to.prefixlen,
     via: r.via,
     dev: r.dev,
-    metric: r.metric ?? (r.to.family === 6 ? 1024 : 0),
+    metric: r.metric ?? defaultMetric(r.to.family),
   }));
+  // pins first: the route that would swallow a remote must never be there without its pin
+  const routes = [...pins(cfg, declared), ...declared];
   // [forward] needs forwarding on; check already refused a file that sets it otherwise
   const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
   const hosts = cfg.hosts ?? [];

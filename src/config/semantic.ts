@@ -191,13 +191,9 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
   const seen = new Map<string, RouteView>();
   for (const r of routes) {
     if (!r.hasVia && !r.hasDev) rep.error(r.path, 'needs "via", "dev", or both', rep.pos(r.path));
+    // a dev that is not declared here is a device of the host (eth0): only that host can tell
+    // whether it exists, so plan and status report it, not check
     const dev = r.dev === undefined ? undefined : byName.get(r.dev);
-    if (r.dev !== undefined && !dev) {
-      rep.error(
-        at(r, 'dev'),
-        `"${r.dev}" is not a tunnel or bridge declared in this file; island only routes over links it owns`,
-      );
-    }
     if (r.to) {
       const key = `${cidrText(r.to)} metric ${r.metric ?? 'default'}`;
       const prev = seen.get(key);
@@ -217,8 +213,42 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
       );
       continue;
     }
-    if (r.dev !== undefined && (!dev || dev.name === undefined)) continue;
-    checkGateway(rep, r, r.via, dev ? [dev] : links);
+    if (dev) {
+      if (dev.name !== undefined) checkGateway(rep, r, r.via, [dev]);
+    } else if (r.dev === undefined) ownAddress(rep, r, r.via, links);
+  }
+  checkSelfCarry(rep, routes, links);
+}
+
+function ownAddress(rep: Reporter, r: RouteView, via: string, links: LinkView[]): boolean {
+  const l = links.find((x) => x.addresses.some((a) => a?.address === via));
+  if (l) rep.error(at(r, 'via'), `gateway ${via} is island's own address on ${label(l)}; use the peer's address`);
+  return l !== undefined;
+}
+
+/**
+ * A host route to a tunnel's own remote through the island would carry the tunnel's outer
+ * packets into the tunnel. A wider route is fine: island pins the remote to the underlay.
+ */
+function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[]): void {
+  const tunnels = links.filter((l): l is TunnelView => l.what === 'tunnel');
+  const islandLinks = new Set(links.map((l) => l.rawName));
+  for (const r of routes) {
+    if (!r.to || r.to.prefixlen !== (r.to.family === 4 ? 32 : 128)) continue;
+    const through =
+      (r.dev !== undefined && islandLinks.has(r.dev)) ||
+      (r.dev === undefined &&
+        r.via !== undefined &&
+        links.some((l) => l.addresses.some((a) => a && inSubnet(r.via as string, a.address, a.prefixlen))));
+    if (!through) continue;
+    const t = tunnels.find((x) => x.remote === r.to?.address);
+    if (t) {
+      rep.error(
+        at(r, 'to'),
+        `${cidrText(r.to)} is the remote of tunnel ${label(t)}: routed through the island, the tunnel would carry its own packets; ` +
+          'route a wider prefix (island then pins the remote to the underlay) or leave it out',
+      );
+    }
   }
 }
 
@@ -227,15 +257,7 @@ function checkGateway(rep: Reporter, r: RouteView, via: string, candidates: Link
   // a broken address could have been the one that reaches it: stay quiet rather than guess
   if (candidates.some((l) => l.addresses.includes(undefined))) return;
   const fam = familyOf(via);
-  for (const l of candidates) {
-    for (const a of l.addresses) {
-      if (a === undefined || a.family !== fam) continue;
-      if (a.address === via) {
-        rep.error(at(r, 'via'), `gateway ${via} is island's own address on ${label(l)}; use the peer's address`);
-        return;
-      }
-    }
-  }
+  if (ownAddress(rep, r, via, candidates)) return;
   const reach = candidates.some((l) =>
     l.addresses.some((a) => a && a.family === fam && inSubnet(via, a.address, a.prefixlen)),
   );

@@ -15,6 +15,7 @@ import { Health, type PeerStatus } from '../health/health.js';
 import { HostsKeeper } from '../hosts/keeper.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
+import { inSubnet } from '../netlink/ip.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { describeAction } from '../reconcile/describe.js';
@@ -49,6 +50,8 @@ export class Daemon {
   /** names and ifindexes whose events matter: declared links and their underlays */
   private watchedNames = new Set<string>();
   private watchedIndexes = new Set<number>();
+  /** addresses whose host route decides a pin or a route over a host device: a change of that route counts */
+  private hostPaths: string[] = [];
   private lastSummary = '';
   /** reloads waiting for the pass that applies them */
   private passWaiters: (() => void)[] = [];
@@ -102,7 +105,15 @@ export class Daemon {
     this.cfg = cfg;
     this.cfgText = text;
     this.want = desiredState(cfg);
-    this.watchedNames = new Set(this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])));
+    this.watchedNames = new Set([
+      ...this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])),
+      // host devices that routes or pins go over
+      ...this.want.routes.flatMap((r) => [r.dev, r.pin?.dev].filter((d): d is string => d !== undefined)),
+    ]);
+    // what decides a pin's path, or whether a host-device route's gateway is reachable
+    this.hostPaths = this.want.routes.flatMap((r) =>
+      r.pin ? [r.dst] : r.via !== undefined && !this.watchedNames.has(r.dev ?? '') ? [r.via] : [],
+    );
     clearInterval(this.resyncTimer);
     // the safety net for lost events: flannel never re-checks its FDB and
     // users lose the overlay after a reboot
@@ -212,11 +223,17 @@ export class Daemon {
 
   private relevant(ev: RtEvent): boolean {
     if (ev.kind === 'route') {
-      return ev.protocol === ROUTE_PROTO || this.want.routes.some((r) => r.dst === ev.dst && r.dstLen === ev.dstLen);
+      return (
+        ev.protocol === ROUTE_PROTO ||
+        this.want.routes.some((r) => r.dst === ev.dst && r.dstLen === ev.dstLen) ||
+        this.hostPaths.some((ip) => ev.dst !== undefined && inSubnet(ip, ev.dst, ev.dstLen ?? 0))
+      );
     }
     // the kernel's own IPv6 link-local addresses (DAD finishing ~1 s after a
     // link comes up) are not island's: plan() ignores them, so do the events
     if (ev.kind === 'address' && ev.dst && /^fe[89ab]/i.test(ev.dst)) return false;
+    // an address anywhere can make a host-device route's gateway reachable
+    if (ev.kind === 'address' && this.hostPaths.length > 0) return true;
     if (ev.ifname && this.watchedNames.has(ev.ifname)) return true;
     return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
   }

@@ -6,7 +6,7 @@ import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '..
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
 import { type Spec, specDiff } from '../kinds/kind.js';
-import { cidrRange } from '../netlink/ip.js';
+import { cidrRange, inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
@@ -200,9 +200,10 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     family: a.family,
     range: cidrRange(a.address, a.prefixlen),
   }));
-  /** the declared link whose subnet holds a gateway: a route with a dev is on that dev */
+  /** the island link a route goes through: its dev, or the declared link whose subnet holds its gateway */
   const gatewayLink = (r: DesiredRoute): string | undefined => {
-    if (r.dev || !r.via) return r.dev;
+    if (r.dev) return wanted.has(r.dev) ? r.dev : undefined;
+    if (!r.via) return undefined;
     const [gw] = cidrRange(r.via, r.family === 4 ? 32 : 128);
     return ranges.find((a) => a.family === r.family && a.range[0] <= gw && gw <= a.range[1])?.link;
   };
@@ -218,6 +219,12 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
       continue;
     }
+    // a pin follows the host's own path; a route over a host device waits for that device or gateway
+    const target = r.pin ? resolvePin(r, live, liveByName) : dep ? r : (hostPathProblem(r, live, liveByName) ?? r);
+    if (typeof target === 'string') {
+      status.push({ object: key, state: 'blocked', detail: target });
+      continue;
+    }
     const foreign = live.routes.find((x) => x.protocol !== ROUTE_PROTO && same(x));
     if (foreign) {
       status.push({
@@ -229,15 +236,15 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     }
     // routes through a (re)created link vanished with the old one
     const viaFresh = dep !== undefined && fresh.has(dep);
-    const devIndex = r.dev ? liveByName.get(r.dev)?.ifindex : undefined;
-    const drift = l && !viaFresh ? routeDrift(r, l, devIndex) : undefined;
+    const devIndex = target.dev ? liveByName.get(target.dev)?.ifindex : undefined;
+    const drift = l && !viaFresh ? routeDrift(target, l, devIndex) : undefined;
     if (l && !viaFresh && !drift) {
       status.push({ object: key, state: 'ok' });
       continue;
     }
     const why = !l ? 'missing' : (drift ?? 'its link is re-created');
     status.push({ object: key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
-    routeAdds.push({ op: 'replace-route', route: r, why });
+    routeAdds.push({ op: 'replace-route', route: target, why });
   }
   for (const l of mineLive) {
     if (matched.has(l)) continue;
@@ -272,6 +279,53 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
     parts.push(`master ${from} → ${c.master ?? 'none'}`);
   }
   return parts.join(', ');
+}
+
+/** Whether a live route (or address subnet) holds `ip`. */
+const holds = (x: { family: number; dst: string; dstLen: number }, family: 4 | 6, ip: string): boolean =>
+  x.family === family && inSubnet(ip, x.dst, x.dstLen);
+
+/**
+ * A pin's via and dev: the host's own best route to the tunnel's remote, island's routes
+ * and links left out (they are what the pin keeps the outer packets away from).
+ */
+function resolvePin(r: DesiredRoute, live: LiveState, byName: Map<string, LiveLink>): DesiredRoute | string {
+  const remote = r.dst;
+  const owned = new Set(live.links.filter((l) => l.owned).map((l) => l.ifindex));
+  const dev = r.pin?.dev === undefined ? undefined : byName.get(r.pin.dev)?.ifindex;
+  const best = live.routes
+    .filter(
+      (x) =>
+        x.protocol !== ROUTE_PROTO &&
+        holds(x, r.family, remote) &&
+        x.oif !== undefined &&
+        !owned.has(x.oif) &&
+        (dev === undefined || x.oif === dev),
+    )
+    .sort((a, b) => b.dstLen - a.dstLen || (a.priority ?? 0) - (b.priority ?? 0))[0];
+  const name = best?.oif === undefined ? undefined : live.links.find((l) => l.ifindex === best.oif)?.name;
+  if (!best || name === undefined) {
+    const over = r.pin?.dev ? ` over ${r.pin.dev}` : '';
+    return `no route to ${remote}${over} outside the island: tunnel ${r.pin?.tunnel} has no underlay path to pin`;
+  }
+  return { ...r, via: best.gateway, dev: name };
+}
+
+/** Why a route over a host device cannot be added yet: its device is missing, or its gateway is on no connected subnet. */
+function hostPathProblem(r: DesiredRoute, live: LiveState, byName: Map<string, LiveLink>): string | undefined {
+  const dev = r.dev === undefined ? undefined : byName.get(r.dev);
+  if (r.dev !== undefined && !dev) return `device ${r.dev} does not exist`;
+  if (dev && !dev.up) return `device ${r.dev} is down`;
+  const via = r.via;
+  if (via === undefined) return undefined;
+  const on = (ifindex: number | undefined) => dev === undefined || ifindex === dev.ifindex;
+  const up = new Set(live.links.filter((l) => l.up).map((l) => l.ifindex));
+  const connected =
+    live.addresses.some(
+      (a) => on(a.ifindex) && up.has(a.ifindex) && holds({ ...a, dst: a.address, dstLen: a.prefixlen }, r.family, via),
+    ) || live.routes.some((x) => x.gateway === undefined && on(x.oif) && x.dstLen > 0 && holds(x, r.family, via));
+  if (connected) return undefined;
+  return `gateway ${via} is on no connected subnet of this host${r.dev ? ` on ${r.dev}` : ''}`;
 }
 
 function routeDrift(r: DesiredRoute, l: RawRoute, devIndex: number | undefined): string | undefined {

@@ -16,6 +16,16 @@ type Expected = Omit<Config, 'path'>;
 
 const expected: Record<string, Expected> = {
   'empty.toml': { tunnels: [], bridges: [], routes: [], sysctl: {}, daemon },
+  'member-routes.toml': {
+    tunnels: [],
+    bridges: [],
+    routes: [
+      { to: v4('192.168.3.0', 24), via: '198.51.100.50' },
+      { to: v4('10.3.1.0', 24), via: '198.51.100.50', dev: 'eth0' },
+    ],
+    sysctl: {},
+    daemon,
+  },
   'minimal.toml': {
     tunnels: [{ name: 'island0', kind: 'ipip', local: '192.168.3.100', remote: '138.96.245.50', addresses: [] }],
     bridges: [],

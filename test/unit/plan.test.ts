@@ -268,3 +268,115 @@ t.test('a tunnel over a bridge island creates in the same pass is not blocked', 
   t.equal(p.status.find((s) => s.object === 'link vx0')?.state, 'missing');
   t.match(ops(p).slice(0, 2), ['+ link bridge cni0 (mtu 1450)', /^\+ link vxlan vx0 .*dev cni0/]);
 });
+
+/** A host whose eth0 (ifindex 2) holds 192.168.3.100/24 with a default route via 192.168.3.1. */
+function withUnderlay(live: LiveState): LiveState {
+  live.links.push({ ifindex: 2, name: 'eth0', up: true, mtu: 1500, owned: false });
+  live.addresses.push({ ifindex: 2, family: 4, address: '192.168.3.100', prefixlen: 24, scope: 0 });
+  live.routes.push(
+    { family: 4, dst: '0.0.0.0', dstLen: 0, table: 254, protocol: 4, type: 1, gateway: '192.168.3.1', oif: 2 },
+    { family: 4, dst: '192.168.3.0', dstLen: 24, table: 254, protocol: 2, type: 1, oif: 2 },
+  );
+  return live;
+}
+
+t.test('a route through the tunnel that covers its remote gets a pin along the host path', async (t) => {
+  const cfg = config({ routes: [{ to: cidr('203.0.113.0/24'), via: '10.30.30.1', dev: 'vx0' }] });
+  const want = desiredState(cfg);
+  t.same(
+    want.routes.map((r) => `${r.dst}/${r.dstLen}${r.pin ? ` pin ${r.pin.tunnel}` : ''}`),
+    ['203.0.113.7/32 pin vx0', '203.0.113.0/24'],
+    'the pin comes first, so the wide route never goes in without it',
+  );
+  const live = withUnderlay(converged(config({ routes: [] })));
+  t.same(ops(plan(want, live)), [
+    '+ route 203.0.113.7/32 via 192.168.3.1 dev eth0',
+    '+ route 203.0.113.0/24 via 10.30.30.1 dev vx0',
+  ]);
+  // the underlay's gateway moves: the pin follows; island's own routes never count as the path
+  const moved = withUnderlay(converged(config({ routes: [] })));
+  moved.routes.push(
+    {
+      family: 4,
+      dst: '203.0.113.7',
+      dstLen: 32,
+      table: 254,
+      protocol: ROUTE_PROTO,
+      type: 1,
+      gateway: '192.168.3.1',
+      oif: 2,
+    },
+    {
+      family: 4,
+      dst: '203.0.113.0',
+      dstLen: 24,
+      table: 254,
+      protocol: ROUTE_PROTO,
+      type: 1,
+      gateway: '10.30.30.1',
+      oif: 11,
+    },
+  );
+  t.same(ops(plan(want, moved)), [], 'converged');
+  const def = moved.routes.find((r) => r.dstLen === 0);
+  if (def) def.gateway = '192.168.3.254';
+  t.same(ops(plan(want, moved)), [
+    '~ route 203.0.113.7/32 via 192.168.3.254 dev eth0 (via 192.168.3.1 → 192.168.3.254)',
+  ]);
+  // no host path at all: the pin is blocked and says why
+  const bare = converged(config({ routes: [] }));
+  const p = plan(want, bare);
+  t.same(
+    p.status.find((s) => s.object === 'route 203.0.113.7/32'),
+    {
+      object: 'route 203.0.113.7/32',
+      state: 'blocked',
+      detail: 'no route to 203.0.113.7 outside the island: tunnel vx0 has no underlay path to pin',
+    },
+  );
+});
+
+t.test('a route that does not cover the remote needs no pin', async (t) => {
+  t.same(
+    desiredState(config()).routes.filter((r) => r.pin),
+    [],
+  );
+});
+
+t.test(
+  'routes over host devices: added when the device and gateway are there, blocked with the reason until then',
+  async (t) => {
+    const cfg = config({
+      tunnels: [],
+      bridges: [],
+      routes: [
+        { to: cidr('198.51.100.0/24'), via: '192.168.3.100' },
+        { to: cidr('10.3.1.0/24'), via: '192.168.3.100', dev: 'eth0' },
+        { to: cidr('10.4.0.0/16'), dev: 'eth1' },
+      ],
+    });
+    const want = desiredState(cfg);
+    const empty: LiveState = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } };
+    const p = plan(want, empty);
+    t.same(ops(p), []);
+    t.same(
+      p.status.filter((s) => s.object.startsWith('route')).map((s) => `${s.object}: ${s.state}: ${s.detail}`),
+      [
+        'route 198.51.100.0/24: blocked: gateway 192.168.3.100 is on no connected subnet of this host',
+        'route 10.3.1.0/24: blocked: device eth0 does not exist',
+        'route 10.4.0.0/16: blocked: device eth1 does not exist',
+      ],
+    );
+    const live = withUnderlay({ ...empty, links: [], addresses: [], routes: [] });
+    t.same(ops(plan(want, live)), [
+      '+ route 198.51.100.0/24 via 192.168.3.100',
+      '+ route 10.3.1.0/24 via 192.168.3.100 dev eth0',
+    ]);
+    const eth0 = live.links.find((l) => l.name === 'eth0');
+    if (eth0) eth0.up = false;
+    t.match(
+      plan(want, live).status.find((s) => s.object === 'route 10.3.1.0/24'),
+      { state: 'blocked', detail: 'device eth0 is down' },
+    );
+  },
+);
