@@ -4,6 +4,18 @@ import { z } from 'zod';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
 import { checkForward, forward } from './forward.js';
 import { hosts as hostsSection } from './hosts.js';
+import {
+  hostPart,
+  hostShape,
+  type Identity,
+  type IslandFile,
+  isIslandFile,
+  islandShape,
+  localIdentity,
+  parseIsland,
+  resolveSelf,
+  siteShape,
+} from './island.js';
 import { parseToml } from './locate.js';
 import { checkPeers } from './peers.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
@@ -17,8 +29,9 @@ import {
   topShape,
 } from './schema.js';
 import * as section from './sections.js';
+import { field } from './sections.js';
 import { checkSemantics } from './semantic.js';
-import type { Config, DaemonConfig } from './types.js';
+import type { Config, DaemonConfig, IslandSelf } from './types.js';
 
 export type { Diagnostic };
 export { formatDiagnostic };
@@ -38,6 +51,10 @@ export interface ParseOptions {
   linkExists?: (name: string) => boolean;
   /** `island check`: warn about a tunnel that probably crosses a NAT and has no keepalive */
   adviseKeepalive?: boolean;
+  /** which host of a one-file island reads it (default: ISLAND_HOST, else this host's addresses) */
+  identity?: Identity;
+  /** `island check`: a one-file island is valid whichever host reads it, even none of its own */
+  anyHost?: boolean;
 }
 
 export function parseConfig(text: string, path: string, opts: ParseOptions = {}): LoadResult {
@@ -66,9 +83,12 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
   }
   // a section of the wrong type was reported above; its entries are not worth a second opinion
   const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-  const tunnels = list(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i));
-  const bridges = list(root.bridge).map((raw, i) => section.bridge(rep, raw, i));
-  const routes = list(root.route).map((raw, i) => section.route(rep, raw, i));
+  // a one-file island derives tunnels and routes per host; its own checks cover them
+  const island = isIslandFile(root) ? { file: parseIsland(rep, root) } : undefined;
+  const perHost = (v: unknown): unknown[] => (island ? [] : list(v));
+  const tunnels = perHost(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i));
+  const bridges = perHost(root.bridge).map((raw, i) => section.bridge(rep, raw, i));
+  const routes = perHost(root.route).map((raw, i) => section.route(rep, raw, i));
   const sysctl = section.isTable(root.sysctl) ? section.sysctl(rep, root.sysctl) : {};
   const daemon =
     root.daemon === undefined
@@ -89,7 +109,7 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
     tunnels.map((t) => t.view),
     { hosts: names ?? [], healthPort: daemon?.healthPort, adviseKeepalive: opts.adviseKeepalive },
   );
-  if (fwd) {
+  if (fwd && !island) {
     checkForward(rep, fwd.view, {
       links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view)],
       routes: routes.map((r) => r.view),
@@ -111,10 +131,45 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
     ...(fwd?.config ? { forward: fwd.config } : {}),
     ...(names ? { hosts: names } : {}),
   };
-  return { ok: true, config, warnings };
+  if (!island?.file) return { ok: true, config, warnings };
+  const self = resolveSelf(island.file.model, opts.identity ?? localIdentity());
+  if (typeof self === 'string') {
+    if (opts.anyHost) return { ok: true, config: { ...config, island: island.file.model }, warnings };
+    return { ok: false, errors: [{ path, line: 1, col: 1, key: '', message: self, severity: 'error' }], warnings };
+  }
+  return { ok: true, config: withHostPart(config, island.file, self), warnings };
+}
+
+/** The per-host config a one-file island means for `self`: its tunnels, routes, forwarding and names. */
+function withHostPart(config: Config, file: IslandFile, self: IslandSelf): Config {
+  const part = hostPart(file, self);
+  const own = config.forward;
+  const forward =
+    part.accept.length === 0
+      ? own
+      : {
+          accept: [...(own?.accept ?? []), ...part.accept.filter((a) => !own?.accept.includes(a))],
+          rules: own?.rules ?? [],
+          backend: own?.backend ?? 'auto',
+          pollMs: own?.pollMs ?? (field(forwardShape.poll, {}, 'poll') as number),
+        };
+  // a name in [hosts] wins over the same name derived from [[host]]
+  const written = new Set((config.hosts ?? []).map((h) => h.name.toLowerCase()));
+  const hosts = [...(config.hosts ?? []), ...part.hosts.filter((h) => !written.has(h.name.toLowerCase()))];
+  return {
+    ...config,
+    tunnels: part.tunnels,
+    routes: part.routes,
+    ...(forward ? { forward } : {}),
+    ...(hosts.length || config.hosts ? { hosts } : {}),
+    island: { ...file.model, self },
+  };
 }
 
 const SECTION_KEYS: [string, string[]][] = [
+  ['[island]', Object.keys(islandShape)],
+  ['[[site]]', Object.keys(siteShape)],
+  ['[[host]]', Object.keys(hostShape)],
   ['[[tunnel]]', Object.keys(anyTunnelShape)],
   ['[[bridge]]', Object.keys(bridgeShape)],
   ['[[route]]', Object.keys(routeShape)],

@@ -212,7 +212,7 @@ export function optionalDuration(minMs: number, maxMs: number) {
 }
 
 export const TUNNEL_KINDS = ['ipip', 'vxlan'] as const;
-export const VXLAN_ONLY = ['vni', 'port', 'source_port'] as const;
+export const VXLAN_ONLY = ['vni', 'port', 'source_port', 'tx_checksum_offload'] as const;
 
 const tunnelKind = z.string().superRefine((s, ctx) => {
   if (!(TUNNEL_KINDS as readonly string[]).includes(s)) {
@@ -238,6 +238,8 @@ const vxlanExtra = {
   vni: int(1, 16777215),
   port: int(1, 65535).optional(),
   source_port: sourcePort.optional(),
+  // false (the default): island keeps the device's TX checksum offload off (see kinds/vxlan.ts)
+  tx_checksum_offload: z.boolean().optional(),
 };
 
 export const ipipShape = { ...tunnelCommon, local: ipv4Underlay, remote: ipv4Underlay };
@@ -315,6 +317,10 @@ export const topShape = {
   daemon: z.record(z.unknown()).optional(),
   forward: z.record(z.unknown()).optional(),
   hosts: z.record(z.unknown()).optional(),
+  // a one-file island (config/island.ts)
+  island: z.record(z.unknown()).optional(),
+  site: z.array(z.unknown()).optional(),
+  host: z.array(z.unknown()).optional(),
 };
 
 export type Shape = z.ZodRawShape;

@@ -38,6 +38,8 @@ export interface VxlanTunnel extends TunnelCommon {
   port: number;
   /** UDP source port range as the kernel takes it: [low, high) */
   sourcePort?: { low: number; high: number };
+  /** true: leave the device's TX checksum offload as the kernel has it; absent or false: island keeps it off */
+  txChecksumOffload?: boolean;
 }
 
 export type TunnelConfig = IpipTunnel | VxlanTunnel;
@@ -162,5 +164,6 @@ export interface IslandModel {
   tunnels: IslandTunnel[];
   pods: Cidr[];
   services: Cidr[];
-  self: IslandSelf;
+  /** absent only where no host was asked for (`island check` on a machine outside the island) */
+  self?: IslandSelf;
 }
