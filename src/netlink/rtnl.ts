@@ -8,7 +8,7 @@
  * kernel's own time. Everything above this module works on plain objects.
  */
 import { createNetlink, type NetlinkSocket } from 'netlink';
-import { bufferToIp, ipToBuffer } from './ip.js';
+import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import { type Attr, decodeAttrs, encodeAttrs, readU32, u32 } from './nla.js';
 
 const NLM_F_ECHO = 0x8;
@@ -21,6 +21,8 @@ export const RT_TABLE_MAIN = 254;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_LINK = 253;
 const RTN_UNICAST = 1;
+/** rtm_type of a route to one of this host's own addresses */
+export const RTN_LOCAL = 2;
 const IFA_F_NODAD = 0x02;
 /** per request: a lost reply fails the request instead of hanging the pass */
 const TIMEOUT_MS = 10_000;
@@ -52,7 +54,7 @@ const RTM = {
 // if_link.h, if_addr.h, rtnetlink.h attribute numbers
 const IFLA = { IFNAME: 3, MTU: 4, MASTER: 10, LINKINFO: 18, IFALIAS: 20, EXT_MASK: 29 } as const;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
-const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const;
+const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
 const IFF_UP = 0x1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
@@ -87,6 +89,17 @@ export interface RawRoute {
   gateway?: string;
   oif?: number;
   priority?: number;
+}
+
+/** The kernel's answer to "how would this host send to dst?" (RTM_GETROUTE, as `ip route get`). */
+export interface RouteLookup {
+  family: 4 | 6;
+  /** rtm_type: RTN_UNICAST (1), RTN_LOCAL (2) for an address of this host, ... */
+  type: number;
+  gateway?: string;
+  oif?: number;
+  /** the source address the kernel would pick */
+  prefsrc?: string;
 }
 
 export interface NewLink {
@@ -198,6 +211,31 @@ export class Rtnl {
       });
     }
     return out;
+  }
+
+  /**
+   * The route the kernel picks for a packet this host sends to dst (no route: a NetlinkError,
+   * ENETUNREACH; an unreachable, prohibit or blackhole route: EHOSTUNREACH, EACCES, EINVAL).
+   */
+  async routeGet(dst: string): Promise<RouteLookup> {
+    const family = familyOf(dst);
+    if (!family) throw new NetlinkError(`route to ${dst}`, 'not an IP address');
+    const h = Buffer.alloc(12);
+    h.writeUInt8(af(family), 0);
+    h.writeUInt8(family === 4 ? 32 : 128, 1);
+    const req = Buffer.concat([h, encodeAttrs([[RTA.DST, ipToBuffer(dst)]])]);
+    const [d] = await this.request(`route to ${dst}`, RTM.GETROUTE, req);
+    if (!d) throw new NetlinkError(`route to ${dst}`, 'no answer');
+    const a = decodeAttrs(d.subarray(12));
+    const gateway = a.get(RTA.GATEWAY);
+    const prefsrc = a.get(RTA.PREFSRC);
+    return {
+      family,
+      type: d.readUInt8(7),
+      gateway: gateway ? bufferToIp(gateway) : undefined,
+      oif: readU32(a.get(RTA.OIF)),
+      prefsrc: prefsrc ? bufferToIp(prefsrc) : undefined,
+    };
   }
 
   /** ifindex of a link by name, or undefined when there is none */
