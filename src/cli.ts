@@ -13,6 +13,7 @@ import { unsafeConfigFile } from './daemon/perms.js';
 import { desiredState } from './desired.js';
 import { hostsLine, hostsSyncCommand } from './hosts/command.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
+import { testCommand } from './reach/command.js';
 import { describeAction } from './reconcile/describe.js';
 import { actionObject } from './reconcile/plan.js';
 import { planOnly, reconcile, teardown } from './reconcile/reconcile.js';
@@ -33,6 +34,7 @@ commands:
   daemon   converge, then heal until SIGTERM (SIGHUP reloads the file)
   status   desired vs live, per object, and peer health (--json, --check)
   try      apply a candidate file; rolled back unless confirmed (--timeout, --confirm)
+  test     from this host, reach every other host of a one-file island (--json, --timeout)
 
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
@@ -54,6 +56,13 @@ The daemon applies FILE and rolls back to the previous configuration unless the 
 confirmed within the timeout (5s..1h) — even when this command or its SSH session dies.
 On a terminal, Enter confirms and Ctrl-C rolls back now. A confirm writes FILE over the
 configuration file (-c, default ${DEFAULT_CONFIG}).`,
+  test: `usage: island test [-c FILE] [--json] [--timeout 2s]
+
+From this host, through the island, check every other [[host]] of a one-file island (a
+file with [[site]] sections): ICMP (ping), each TCP port its \`tcp\` names, and the route
+the kernel takes to it. One row per host; exit 0 when every check passed, 1 otherwise.
+  --timeout   per probe, 100ms..10s (default 2s); probes run 32 at a time
+  --json      the same as one JSON object (targets[], summary)`,
   'hosts-sync':
     'usage: island hosts-sync\n\nWrite the [hosts] names the sandboxed daemon handed over (/run/island/hosts) into /etc/hosts.\nRun by island-hosts.service.',
 };
@@ -163,6 +172,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(path, { json: values.json, check: values.check });
     case 'try':
       return tryCommand(positionals[0], values);
+    case 'test':
+      return testCommand(path, values);
     case 'hosts-sync':
       return hostsSyncCommand();
     case 'daemon':

@@ -22,8 +22,11 @@ export class ToolError extends Error {}
 // iptables lives in /usr/sbin, which a user's (or a unit's) PATH may lack
 const env = { ...process.env, LC_ALL: 'C', PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` };
 
-/** Runs argv with `input` on stdin; resolves with its exit code and output, rejects only when it cannot run. */
-export function runTool(argv: string[], input?: string, timeoutMs = 10_000): Promise<ToolResult> {
+/**
+ * Runs argv with `input` on stdin; resolves with its exit code and output, rejects only when it
+ * cannot run (`pkg`: the Debian package that ships the program, for the message).
+ */
+export function runTool(argv: string[], input?: string, timeoutMs = 10_000, pkg = 'iptables'): Promise<ToolResult> {
   const [file, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
     // every pipe is a socket and a stream built by cold (interpreted) code: a read with no stdin
@@ -41,9 +44,7 @@ export function runTool(argv: string[], input?: string, timeoutMs = 10_000): Pro
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(
-        new ToolError(
-          e.code === 'ENOENT' ? `${file} not found (install the iptables package)` : `${file}: ${e.message}`,
-        ),
+        new ToolError(e.code === 'ENOENT' ? `${file} not found (install the ${pkg} package)` : `${file}: ${e.message}`),
       );
     });
     child.on('close', (code) => {

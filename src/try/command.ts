@@ -56,9 +56,15 @@ export async function tryCommand(file: string | undefined, opts: TryOptions): Pr
   return waitForEnter(Number(res.deadline));
 }
 
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_TRY_MS;
-  const r = duration(MIN_TRY_MS, MAX_TRY_MS, DEFAULT_TRY_MS).safeParse(/^\d+$/.test(text) ? Number(text) : text);
+/** --timeout ("30s", "2m", integer seconds) within [minMs, maxMs]; a bad one ends in one line. Also `island test`'s. */
+export function parseTimeout(
+  text: string | undefined,
+  minMs = MIN_TRY_MS,
+  maxMs = MAX_TRY_MS,
+  defaultMs = DEFAULT_TRY_MS,
+): number {
+  if (text === undefined) return defaultMs;
+  const r = duration(minMs, maxMs, defaultMs).safeParse(/^\d+$/.test(text) ? Number(text) : text);
   if (!r.success) throw new CommandError(`--timeout: ${r.error.issues[0]?.message}`);
   return r.data;
 }
@@ -147,6 +153,6 @@ async function ask(req: Record<string, unknown>, passMs = 0): Promise<Record<str
   }
 }
 
-function printDiagnostics(ds: Diagnostic[]): void {
+export function printDiagnostics(ds: Diagnostic[]): void {
   for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
 }
