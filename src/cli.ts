@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { describeSelf } from './config/island.js';
 import { type Diagnostic, formatDiagnostic, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import { CommandError } from './control/errors.js';
@@ -12,6 +13,7 @@ import { statusCommand } from './control/status.js';
 import { unsafeConfigFile } from './daemon/perms.js';
 import { desiredState } from './desired.js';
 import { hostsLine, hostsSyncCommand } from './hosts/command.js';
+import { Ethtool } from './netlink/ethtool.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
 import { testCommand } from './reach/command.js';
 import { describeAction } from './reconcile/describe.js';
@@ -38,6 +40,8 @@ commands:
 
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
+  --host NAME         one-file island: act as [[host]] NAME, or as a member of [[site]] NAME
+                      (default: ISLAND_HOST, else found by this host's own addresses)
   -h, --help          help for a command`,
   check:
     'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.',
@@ -87,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       confirm: { type: 'boolean' },
       rollback: { type: 'boolean' },
+      host: { type: 'string' },
     },
     strict: true,
     allowPositionals: true,
@@ -98,6 +103,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const path = values.config;
+  // a one-file island: which host's part to take; the daemon and its children see it too
+  if (values.host !== undefined) process.env.ISLAND_HOST = values.host;
   switch (cmd) {
     case 'check': {
       // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
@@ -107,6 +114,8 @@ async function main(argv: string[]): Promise<number> {
       const r = await loadConfig(path, {
         linkExists: (name) => existsSync(`/sys/class/net/${name}`),
         adviseKeepalive: true,
+        // the file is the same on every host: valid is valid, whichever host this is
+        anyHost: values.host === undefined && process.env.ISLAND_HOST === undefined,
       });
       printDiagnostics(r.warnings);
       if (!r.ok) {
@@ -114,12 +123,15 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       if (unsafe) return 1;
-      process.stdout.write(`${path}: ok\n`);
+      const self = r.config.island?.self;
+      process.stdout.write(`${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);
       return 0;
     }
     case 'plan': {
       const cfg = await mustLoad(path);
-      const p = await withRtnl((rtnl) => planOnly(rtnl, desiredState(cfg)));
+      const self = cfg.island?.self;
+      if (self) process.stdout.write(`# ${describeSelf(self)}\n`);
+      const p = await withNetlink((rtnl, ethtool) => planOnly(rtnl, ethtool, desiredState(cfg)));
       for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
       const hosts = await hostsLine(cfg.hosts ?? [], false);
       if (hosts) process.stdout.write(`${hosts}\n`);
@@ -130,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'apply': {
       const cfg = await mustLoad(path);
-      const { plan, results } = await withRtnl((rtnl) => reconcile(rtnl, desiredState(cfg)));
+      const { plan, results } = await withNetlink((rtnl, ethtool) => reconcile(rtnl, ethtool, desiredState(cfg)));
       let failed = 0;
       for (const r of results) {
         if (r.error) {
@@ -150,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
       return failed || stuck.length ? 1 : 0;
     }
     case 'down': {
-      const results = await withRtnl((rtnl) => teardown(rtnl));
+      const results = await withNetlink((rtnl) => teardown(rtnl));
       let failed = 0;
       for (const r of results) {
         if (r.error) {
@@ -257,12 +269,14 @@ function printDiagnostics(ds: Diagnostic[]): void {
   for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
 }
 
-async function withRtnl<T>(fn: (rtnl: Rtnl) => Promise<T>): Promise<T> {
+async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promise<T>): Promise<T> {
   const rtnl = new Rtnl();
+  const ethtool = new Ethtool();
   try {
-    return await fn(rtnl);
+    return await fn(rtnl, ethtool);
   } finally {
     rtnl.close();
+    ethtool.close();
   }
 }
 

@@ -424,6 +424,11 @@ export function resolveSelf(m: IslandFile['model'], id: Identity): IslandSelf | 
   return `this host is none of the island's: its addresses (${mine}) are neither a [[host]] address nor inside a [[site]] subnet; name it with --host NAME or ISLAND_HOST`;
 }
 
+/** "faraday: gateway of site r2lab (address 192.168.3.100)" */
+export function describeSelf(self: IslandSelf): string {
+  return `${self.host ?? 'a member'}: ${self.role} of site ${self.site} (${self.how})`;
+}
+
 /** This host's part: what a per-host file would have said. */
 export interface HostPart {
   tunnels: TunnelConfig[];
