@@ -67,6 +67,7 @@ async function lifecycle(
 
   const install = await apt(`install -y ./${debName}`);
   t.match(install, /Setting up nodejs /, 'apt install ./island_*.deb pulls the distribution nodejs');
+  t.match(install, /Setting up iputils-ping /, 'and iputils-ping, whose ping island test runs');
   t.match(install, /Setting up island /, 'and sets up island');
   const nodeVersion = (await c.sh('/usr/bin/node --version')).trim();
   t.match(nodeVersion, new RegExp(`^v${nodeMajor}\\.`), `Debian's own node ${nodeVersion} is what island runs on`);
