@@ -60,11 +60,12 @@ The daemon applies FILE and rolls back to the previous configuration unless the 
 confirmed within the timeout (5s..1h) — even when this command or its SSH session dies.
 On a terminal, Enter confirms and Ctrl-C rolls back now. A confirm writes FILE over the
 configuration file (-c, default ${DEFAULT_CONFIG}).`,
-  test: `usage: island test [-c FILE] [--json] [--timeout 2s]
+  test: `usage: island test [-c FILE] [--host NAME] [--json] [--timeout 2s]
 
 From this host, through the island, check every other [[host]] of a one-file island (a
 file with [[site]] sections): ICMP (ping), each TCP port its \`tcp\` names, and the route
 the kernel takes to it. One row per host; exit 0 when every check passed, 1 otherwise.
+  --host      the [[host]] (or [[site]] member) this is (default: ISLAND_HOST, else its addresses)
   --timeout   per probe, 100ms..10s (default 2s); probes run 32 at a time
   --json      the same as one JSON object (targets[], summary)`,
   'hosts-sync':
