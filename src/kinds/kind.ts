@@ -15,6 +15,16 @@ export interface KindContext {
 /** The comparable attributes of one link: plain values only. */
 export type Spec = Record<string, string | number | undefined>;
 
+/**
+ * ethtool features island keeps at a value, by the kernel's name (`ethtool -k` prints
+ * them): true = on. A feature not named here is left as the kernel has it.
+ */
+export type Features = Record<string, boolean>;
+
+/** What a feature is called in plan, status and logs. */
+const FEATURE_WORDS: Record<string, string> = { 'tx-checksum-ip-generic': 'tx checksum offload' };
+export const featureLabel = (name: string): string => FEATURE_WORDS[name] ?? name;
+
 export interface LinkKind {
   readonly kind: string;
   /** attributes the file declares for this link, in the same shape decode() returns */
@@ -23,6 +33,8 @@ export interface LinkKind {
   encode(spec: Spec, ctx: KindContext): Buffer | undefined;
   /** a live link's IFLA_INFO_DATA back into a Spec */
   decode(data: Buffer | undefined, ctx: KindContext): Spec;
+  /** ethtool features the declaration asks island to keep (changed in place); none when absent */
+  features?(decl: TunnelConfig | BridgeConfig): Features | undefined;
 }
 
 /** Names of spec attributes that differ; each one forces a re-create. */

@@ -22,15 +22,23 @@ export function encodeAttrs(attrs: Attr[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Set on the type of an attribute that holds attributes; genl families with strict validation demand it. */
+export const NLA_F_NESTED = 0x8000;
+
 /** Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. */
 export function decodeAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
+  return new Map(decodeAttrList(buf));
+}
+
+/** Every attribute in order, repeated types included (netlink's arrays), flag bits masked off. */
+export function decodeAttrList(buf: Buffer): Attr[] {
+  const out: Attr[] = [];
   let off = 0;
   while (off + NLA_HDRLEN <= buf.length) {
     const len = buf.readUInt16LE(off);
     const type = buf.readUInt16LE(off + 2) & 0x3fff;
     if (len < NLA_HDRLEN || off + len > buf.length) break;
-    out.set(type, buf.subarray(off + NLA_HDRLEN, off + len));
+    out.push([type, buf.subarray(off + NLA_HDRLEN, off + len)]);
     off += align4(len);
   }
   return out;
