@@ -5,7 +5,7 @@ import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
 import { choosePeer, type PeerChoice } from './health/target.js';
 import { kindOf } from './kinds/index.js';
-import type { Spec } from './kinds/kind.js';
+import type { Features, Spec } from './kinds/kind.js';
 import { familyOf, inSubnet, networkOf } from './netlink/ip.js';
 
 export interface DesiredLink {
@@ -17,6 +17,8 @@ export interface DesiredLink {
   master?: string;
   /** underlay device that must exist before the link can */
   underlay?: string;
+  /** ethtool features kept at these values, decided by the kind module; absent: none managed */
+  features?: Features;
 }
 
 export interface DesiredAddress {
@@ -119,6 +121,7 @@ export function desiredState(cfg: Config): DesiredState {
       mtu: t.mtu,
       master: masterOf.get(t.name),
       underlay: t.dev,
+      features: kindOf(t.kind).features?.(t),
     });
   }
   for (const l of [...cfg.bridges, ...cfg.tunnels]) {

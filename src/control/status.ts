@@ -11,6 +11,7 @@ import { desiredState } from '../desired.js';
 import { ago, describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
 import { hostsStatus } from '../hosts/keeper.js';
+import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import type { ObjectStatus } from '../reconcile/plan.js';
 import { planOnly } from '../reconcile/reconcile.js';
@@ -70,11 +71,13 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
   }
   const want = desiredState(cfg);
   const rtnl = new Rtnl();
+  const ethtool = new Ethtool();
   let objects: ObjectStatus[];
   try {
-    objects = (await planOnly(rtnl, want)).status;
+    objects = (await planOnly(rtnl, ethtool, want)).status;
   } finally {
     rtnl.close();
+    ethtool.close();
   }
   const hosts = await hostsStatus(want.hosts);
   if (hosts) objects.push(hosts);

@@ -14,6 +14,7 @@ import { describePeer } from '../health/describe.js';
 import { Health, type PeerStatus } from '../health/health.js';
 import { HostsKeeper } from '../hosts/keeper.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
+import { Ethtool } from '../netlink/ethtool.js';
 import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { inSubnet } from '../netlink/ip.js';
 import { Rtnl } from '../netlink/rtnl.js';
@@ -37,6 +38,7 @@ export class Daemon {
   private cfg!: Config;
   private want!: DesiredState;
   private readonly rtnl = new Rtnl();
+  private readonly ethtool = new Ethtool();
   private events?: EventSource;
   private firewall?: FirewallWatch;
   private resyncTimer?: NodeJS.Timeout;
@@ -193,6 +195,7 @@ export class Daemon {
     this.firewall?.close();
     this.health.close();
     this.rtnl.close();
+    this.ethtool.close();
   }
 
   /** nftables events, or a poll of legacy iptables: more triggers for the same pass. */
@@ -260,7 +263,7 @@ export class Daemon {
     try {
       const skipped: Action[] = [];
       const t0 = performance.now();
-      const { live, plan, results } = await reconcile(this.rtnl, this.want, (a) => {
+      const { live, plan, results } = await reconcile(this.rtnl, this.ethtool, this.want, (a) => {
         if (this.limiter.take(actionObject(a))) return true;
         skipped.push(a);
         return false;

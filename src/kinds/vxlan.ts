@@ -1,7 +1,7 @@
 import type { VxlanTunnel } from '../config/types.js';
 import { bufferToIp, familyOf, ipToBuffer } from '../netlink/ip.js';
 import { type Attr, be16, decodeAttrs, encodeAttrs, readBe16, readU8, readU32, u8, u32 } from '../netlink/nla.js';
-import type { KindContext, LinkKind, Spec } from './kind.js';
+import type { Features, KindContext, LinkKind, Spec } from './kind.js';
 
 // include/uapi/linux/if_link.h, IFLA_VXLAN_*
 const ID = 1;
@@ -67,6 +67,19 @@ export const vxlan: LinkKind = {
       ttl: readU8(a.get(TTL)) ?? 0,
       dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
     };
+  },
+
+  /**
+   * TX checksum offload off, unless the file says `tx_checksum_offload = true` (then the
+   * kernel's default is left alone, unmanaged). A VXLAN that crosses a MASQUERADE NAT whose
+   * inside LAN is a Linux bridge carries ping but no TCP while it is on (measured on this
+   * kind of host); flannel and Calico turn it off on their VXLAN devices for the same family
+   * of kernel behaviour (Calico's ChecksumOffloadBroken, kubernetes#88986). On a vxlan device
+   * `ethtool -K vx0 tx off` clears exactly this feature: the rest of the tx-checksumming
+   * group is fixed off. The kernel then also drops TSO, which needs it.
+   */
+  features(decl): Features | undefined {
+    return (decl as VxlanTunnel).txChecksumOffload ? undefined : { 'tx-checksum-ip-generic': false };
   },
 };
 

@@ -1,6 +1,8 @@
 /** Carry out a plan's actions in dependency order, one netlink request each. */
 import { repairer } from '../firewall/repair.js';
 import { kindOf } from '../kinds/index.js';
+import type { Features } from '../kinds/kind.js';
+import type { Ethtool } from '../netlink/ethtool.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
 import type { LiveState } from './live.js';
@@ -20,7 +22,12 @@ export interface ActionResult {
  * keep a healthy tunnel down); an action whose link could not be made fails
  * with that reason instead of a kernel errno.
  */
-export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Promise<ActionResult[]> {
+export async function apply(
+  rtnl: Rtnl,
+  actions: Action[],
+  live: LiveState,
+  ethtool?: Ethtool,
+): Promise<ActionResult[]> {
   const index = new Map(live.links.map((l) => [l.name, l.ifindex]));
   const ctx = {
     ifindex: (n: string) => index.get(n),
@@ -30,6 +37,10 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
     const i = index.get(name);
     if (i === undefined) throw new Error(`link ${name} is not available`);
     return i;
+  };
+  const setFeatures = (ifindex: number, name: string, f: Features) => {
+    if (!ethtool) throw new Error(`link features of ${name}: no ethtool socket`);
+    return ethtool.setFeatures(ifindex, name, f);
   };
   const repairFirewall = repairer();
   const results: ActionResult[] = [];
@@ -78,12 +89,17 @@ export async function apply(rtnl: Rtnl, actions: Action[], live: LiveState): Pro
           throw e;
         }
         index.set(l.name, i);
+        // in the same pass, not the next one; a failure leaves the (owned) link for set-link to finish
+        if (l.features) await setFeatures(i, l.name, l.features);
         return;
       }
       case 'set-link': {
         const c = a.change;
         const master = c.master === undefined ? undefined : c.master === null ? 0 : need(c.master);
-        return rtnl.setLink(a.ifindex, a.name, { up: c.up, mtu: c.mtu, master });
+        if (c.up !== undefined || c.mtu !== undefined || master !== undefined)
+          await rtnl.setLink(a.ifindex, a.name, { up: c.up, mtu: c.mtu, master });
+        if (c.features) await setFeatures(a.ifindex, a.name, c.features);
+        return;
       }
       case 'delete-address':
         return rtnl.deleteAddress(need(a.link), a.family, a.address, a.prefixlen);

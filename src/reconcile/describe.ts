@@ -1,6 +1,7 @@
 /** One line of text per action, for `island plan`, `apply` and the logs. */
 import type { DesiredLink } from '../desired.js';
 import { describeFirewallAction } from '../firewall/describe.js';
+import { featureLabel } from '../kinds/kind.js';
 import type { Action } from './plan.js';
 
 export function describeLink(l: DesiredLink): string {
@@ -15,6 +16,7 @@ export function describeLink(l: DesiredLink): string {
   if (s.ttl) parts.push(`ttl ${s.ttl}`);
   if (l.mtu) parts.push(`mtu ${l.mtu}`);
   if (l.master) parts.push(`master ${l.master}`);
+  for (const [k, on] of Object.entries(l.features ?? {})) parts.push(`${featureLabel(k)} ${on ? 'on' : 'off'}`);
   return `${l.kind} ${l.name}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 

@@ -1,12 +1,14 @@
 /** What the kernel holds right now, in the shape plan() compares. */
 import type { LiveFirewall } from '../firewall/types.js';
-import type { Spec } from '../kinds/kind.js';
+import type { Features, Spec } from '../kinds/kind.js';
 import type { RawAddress, RawLink, RawRoute } from '../netlink/rtnl.js';
 
 export interface LiveLink extends RawLink {
   owned: boolean;
   /** decoded kind attributes, for kinds island knows */
   spec?: Spec;
+  /** active state of the ethtool features the declared link names; read for those links only */
+  features?: Features;
 }
 
 export interface LiveState {
@@ -18,4 +20,6 @@ export interface LiveState {
   sysctls: Record<string, string | undefined>;
   /** island's part of iptables and what surrounds it; absent when not read */
   firewall?: LiveFirewall;
+  /** why link features could not be read, when they could not */
+  featuresError?: string;
 }

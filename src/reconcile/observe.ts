@@ -1,27 +1,50 @@
-/** Read the whole live state in one pass: links, addresses, routes, sysctls, firewall. */
+/** Read the whole live state in one pass: links, addresses, routes, sysctls, firewall, link features. */
+import type { DesiredLink } from '../desired.js';
 import { observeFirewall } from '../firewall/observe.js';
 import type { DesiredFirewall } from '../firewall/types.js';
 import { kinds } from '../kinds/index.js';
+import type { Features } from '../kinds/kind.js';
+import type { Ethtool } from '../netlink/ethtool.js';
 import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
 import { OWNER_ALIAS } from '../ownership.js';
-import type { LiveState } from './live.js';
+import type { LiveLink, LiveState } from './live.js';
 import { readSysctl } from './sysctl.js';
 
-export async function observe(rtnl: Rtnl, sysctlKeys: string[], firewall?: DesiredFirewall): Promise<LiveState> {
+/** Which links' ethtool features to read: the declared links that name some (none: no request at all). */
+export interface FeatureRead {
+  ethtool: Ethtool;
+  links: DesiredLink[];
+}
+
+export async function observe(
+  rtnl: Rtnl,
+  sysctlKeys: string[],
+  firewall?: DesiredFirewall,
+  features?: FeatureRead,
+): Promise<LiveState> {
   // iptables-save runs in child processes: let them read while the dumps run
   const fw = firewall ? observeFirewall(firewall) : undefined;
   fw?.catch(() => undefined);
   // One dump at a time: a netlink socket interleaves concurrent dumps.
   const raw = await rtnl.links();
+  // ... but the ethtool socket is another socket: its dump runs beside the address and route dumps
+  const feats = readFeatures(features);
   const addresses = await rtnl.addresses();
   const routes = await rtnl.routes();
   const byIndex = new Map(raw.map((l) => [l.ifindex, l.name]));
   const byName = new Map(raw.map((l) => [l.name, l.ifindex]));
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
-  const links = raw.map((l) => {
+  const links: LiveLink[] = raw.map((l) => {
     const k = l.kind ? kinds[l.kind] : undefined;
     return { ...l, owned: l.alias === OWNER_ALIAS, spec: k?.decode(l.data, ctx) };
   });
+  const f = await feats;
+  for (const l of links) {
+    const names = f.wanted.get(l.name);
+    const have = f.live?.get(l.ifindex);
+    // island's links only: a foreign link holding the name is never compared, let alone changed
+    if (names && have && l.owned) l.features = Object.fromEntries(names.map((n) => [n, have[n] ?? false]));
+  }
   const sysctls: Record<string, string | undefined> = {};
   for (const key of sysctlKeys) sysctls[key] = await readSysctl(key);
   return {
@@ -30,5 +53,20 @@ export async function observe(rtnl: Rtnl, sysctlKeys: string[], firewall?: Desir
     routes: routes.filter((r) => r.table === RT_TABLE_MAIN && r.type === 1),
     sysctls,
     firewall: await fw,
+    ...(f.error === undefined ? {} : { featuresError: f.error }),
   };
+}
+
+/** One ethtool dump for every link that declares features; a failure is reported, never thrown. */
+async function readFeatures(
+  r: FeatureRead | undefined,
+): Promise<{ wanted: Map<string, string[]>; live?: Map<number, Features>; error?: string }> {
+  const wanted = new Map<string, string[]>();
+  for (const l of r?.links ?? []) if (l.features) wanted.set(l.name, Object.keys(l.features));
+  if (!r || wanted.size === 0) return { wanted };
+  try {
+    return { wanted, live: await r.ethtool.features([...new Set([...wanted.values()].flat())]) };
+  } catch (e) {
+    return { wanted, error: (e as Error).message };
+  }
 }

@@ -5,7 +5,7 @@
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
-import { type Spec, specDiff } from '../kinds/kind.js';
+import { type Features, featureLabel, type Spec, specDiff } from '../kinds/kind.js';
 import { cidrRange, inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
@@ -27,6 +27,8 @@ export interface LinkChange {
   mtu?: number;
   /** bridge name, or null to release from any bridge */
   master?: string | null;
+  /** ethtool features to set (only those that differ) */
+  features?: Features;
 }
 
 export type ObjectState = 'ok' | 'missing' | 'drifted' | 'foreign' | 'blocked' | 'stale';
@@ -154,6 +156,10 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       const why = describeChange(change, l, liveByIndex);
       status.push({ object: key, state: 'drifted', detail: why });
       sets.push({ op: 'set-link', name: d.name, ifindex: l.ifindex, change, why });
+    } else if (d.features && !l.features) {
+      const what = Object.keys(d.features).map(featureLabel).join(', ');
+      const why = live.featuresError ?? 'the kernel did not report the link';
+      status.push({ object: key, state: 'blocked', detail: `${what} cannot be read: ${why}` });
     } else status.push({ object: key, state: 'ok' });
   }
   for (const l of live.links) {
@@ -267,6 +273,10 @@ function mutableDiff(d: DesiredLink, l: LiveLink, byIndex: Map<number, LiveLink>
   if (d.mtu !== undefined && d.mtu !== l.mtu) c.mtu = d.mtu;
   const liveMaster = l.master ? byIndex.get(l.master)?.name : undefined;
   if ((d.master ?? undefined) !== liveMaster) c.master = d.master ?? null;
+  // unread features (no ethtool family) are not a difference: plan() reports the link blocked
+  const have = l.features;
+  const features = Object.entries(d.features ?? {}).filter(([k, v]) => have && have[k] !== v);
+  if (features.length) c.features = Object.fromEntries(features);
   return c;
 }
 
@@ -278,6 +288,9 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
     const from = l.master ? (byIndex.get(l.master)?.name ?? `#${l.master}`) : 'none';
     parts.push(`master ${from} → ${c.master ?? 'none'}`);
   }
+  const onOff = (v: boolean | undefined) => (v ? 'on' : 'off');
+  for (const [k, v] of Object.entries(c.features ?? {}))
+    parts.push(`${featureLabel(k)} ${onOff(l.features?.[k])} → ${onOff(v)}`);
   return parts.join(', ');
 }
 

@@ -1,6 +1,7 @@
 /** One level-triggered pass: read everything, diff, apply the difference. */
 import type { DesiredState } from '../desired.js';
 import { firewallTeardown } from '../firewall/teardown.js';
+import type { Ethtool } from '../netlink/ethtool.js';
 import type { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { type ActionResult, apply } from './apply.js';
@@ -17,17 +18,18 @@ export interface Pass {
 
 export async function reconcile(
   rtnl: Rtnl,
+  ethtool: Ethtool,
   want: DesiredState,
   filter: (a: Action) => boolean = () => true,
 ): Promise<Pass> {
-  const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall);
+  const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links });
   const p = plan(want, live);
-  const results = await apply(rtnl, p.actions.filter(filter), live);
+  const results = await apply(rtnl, p.actions.filter(filter), live, ethtool);
   return { live, plan: p, results };
 }
 
-export async function planOnly(rtnl: Rtnl, want: DesiredState): Promise<Plan> {
-  return plan(want, await observe(rtnl, Object.keys(want.sysctls), want.firewall));
+export async function planOnly(rtnl: Rtnl, ethtool: Ethtool, want: DesiredState): Promise<Plan> {
+  return plan(want, await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links }));
 }
 
 /**

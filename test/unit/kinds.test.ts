@@ -65,3 +65,23 @@ t.test('vxlan over IPv6 uses GROUP6/LOCAL6', async (t) => {
   t.notOk(a.has(2) || a.has(4), 'no IPv4 attributes');
   t.notOk(a.has(10), 'no source range unless pinned: the kernel picks its default');
 });
+
+t.test(
+  'features: vxlan keeps tx checksum offload off unless tx_checksum_offload = true; ipip and bridge none',
+  async (t) => {
+    const vx = {
+      name: 'vx0',
+      kind: 'vxlan' as const,
+      vni: 9,
+      local: '192.0.2.1',
+      remote: '192.0.2.2',
+      port: 4789,
+      addresses: [],
+    };
+    t.same(kindOf('vxlan').features?.(vx), { 'tx-checksum-ip-generic': false }, 'default: off');
+    t.same(kindOf('vxlan').features?.({ ...vx, txChecksumOffload: false }), { 'tx-checksum-ip-generic': false });
+    t.equal(kindOf('vxlan').features?.({ ...vx, txChecksumOffload: true }), undefined, 'true: not managed');
+    t.equal(kindOf('ipip').features, undefined);
+    t.equal(kindOf('bridge').features, undefined);
+  },
+);

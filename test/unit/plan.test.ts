@@ -48,6 +48,7 @@ function converged(cfg = config()): LiveState {
     kind: l.kind,
     owned: true,
     spec: { ...l.spec },
+    features: l.features && { ...l.features },
   }));
   const idx = (n: string) => links.find((l) => l.name === n)?.ifindex ?? 0;
   return {
@@ -86,7 +87,7 @@ t.test('empty host: everything created, in dependency order', async (t) => {
   t.same(ops(plan(desiredState(config()), live)), [
     '~ sysctl net.ipv4.ip_forward = 1 (was 0)',
     '+ link bridge cni0 (mtu 1450)',
-    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533)',
+    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533, tx checksum offload off)',
     '+ address 10.128.1.1/24 on cni0',
     '+ address 10.30.30.2/30 on vx0',
     '+ address fd00:3030::2/126 on vx0',
@@ -121,7 +122,7 @@ t.test('changed vni re-creates the link and re-adds its addresses and routes', a
   if (vx.kind === 'vxlan') vx.vni = 444;
   t.same(ops(plan(desiredState(cfg), live)), [
     '- link vx0 (re-create: vni changed: the kernel cannot change it in place)',
-    '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533) (re-create: vni changed: the kernel cannot change it in place)',
+    '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533, tx checksum offload off) (re-create: vni changed: the kernel cannot change it in place)',
     '+ address 10.30.30.2/30 on vx0',
     '+ address fd00:3030::2/126 on vx0',
     '~ route 192.168.3.0/24 via 10.30.30.1 dev vx0 metric 100 (its link is re-created)',
@@ -378,5 +379,64 @@ t.test(
       plan(want, live).status.find((s) => s.object === 'route 10.3.1.0/24'),
       { state: 'blocked', detail: 'device eth0 is down' },
     );
+  },
+);
+
+t.test('tx checksum offload turned on by hand: changed in place, never a re-create', async (t) => {
+  const live = converged();
+  const vx = live.links.find((l) => l.name === 'vx0')!;
+  vx.features = { 'tx-checksum-ip-generic': true };
+  const p = plan(desiredState(config()), live);
+  t.same(ops(p), ['~ link vx0: tx checksum offload on → off']);
+  t.match(p.actions, [
+    { op: 'set-link', ifindex: vx.ifindex, change: { features: { 'tx-checksum-ip-generic': false } } },
+  ]);
+  t.same(
+    p.status.find((s) => s.object === 'link vx0'),
+    {
+      object: 'link vx0',
+      state: 'drifted',
+      detail: 'tx checksum offload on → off',
+    },
+  );
+  vx.up = false;
+  t.same(ops(plan(desiredState(config()), live)), ['~ link vx0: down → up, tx checksum offload on → off']);
+});
+
+t.test('tx_checksum_offload = true: the kernel default is left alone, in plan and in the create line', async (t) => {
+  const cfg = config();
+  const vx = cfg.tunnels[0]!;
+  if (vx.kind === 'vxlan') vx.txChecksumOffload = true;
+  const want = desiredState(cfg);
+  t.equal(want.links.find((l) => l.name === 'vx0')?.features, undefined, 'nothing to manage');
+  const live = converged(cfg);
+  live.links.find((l) => l.name === 'vx0')!.features = { 'tx-checksum-ip-generic': true };
+  t.same(plan(want, live).actions, [], 'on stays on');
+  const empty: LiveState = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } };
+  t.match(ops(plan(want, empty)), [
+    '+ link bridge cni0 (mtu 1450)',
+    '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533)',
+  ]);
+});
+
+t.test(
+  'features that cannot be read: the link is blocked with the reason; its addresses and routes go on',
+  async (t) => {
+    const live = converged();
+    const vx = live.links.find((l) => l.name === 'vx0')!;
+    vx.features = undefined;
+    live.featuresError = 'the kernel has no ethtool netlink family (built without CONFIG_ETHTOOL_NETLINK)';
+    live.addresses = live.addresses.filter((a) => a.address !== '10.30.30.2');
+    const p = plan(desiredState(config()), live);
+    t.same(
+      p.status.find((s) => s.object === 'link vx0'),
+      {
+        object: 'link vx0',
+        state: 'blocked',
+        detail:
+          'tx checksum offload cannot be read: the kernel has no ethtool netlink family (built without CONFIG_ETHTOOL_NETLINK)',
+      },
+    );
+    t.same(ops(p), ['+ address 10.30.30.2/30 on vx0'], 'no guess at the offload; the address is still repaired');
   },
 );
