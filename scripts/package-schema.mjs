@@ -59,7 +59,14 @@ const REFINE = {
     },
   },
   ipip: { kind: { const: 'ipip' }, local: ipv4, remote: ipv4 },
-  vxlan: { kind: { const: 'vxlan' } },
+  vxlan: {
+    kind: { const: 'vxlan' },
+    tx_checksum_offload: {
+      description:
+        "false (default): island keeps the device's TX checksum offload off (TCP across a NAT with a bridged LAN " +
+        "needs it); true: the kernel's default, not managed",
+    },
+  },
   bridge: { name: linkName, addresses: cidrList, ports: { type: 'array', items: linkName } },
   route: {
     to: {

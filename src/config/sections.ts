@@ -170,6 +170,7 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     vni: field(vxlanShape.vni, raw, 'vni') as number,
     port: field(vxlanShape.port, raw, 'port') ?? 4789,
     sourcePort: view.sourcePort,
+    txChecksumOffload: field(vxlanShape.tx_checksum_offload, raw, 'tx_checksum_offload'),
   });
   return { view, config };
 }

@@ -51,6 +51,7 @@ t.test('every key of the format is shown in the example', async (t) => {
     'vni',
     'port',
     'source_port',
+    'tx_checksum_offload',
     '[[bridge]]',
     'ports',
     '[[route]]',

@@ -131,6 +131,7 @@ const expected: Record<string, Expected> = {
         mtu: 1450,
         port: 5533,
         sourcePort: { low: 5533, high: 5534 },
+        txChecksumOffload: false,
         addresses: [v4('10.30.30.2', 30), v6('fd00:3030::2', 126)],
         peer: '10.30.30.1',
       },
