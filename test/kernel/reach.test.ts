@@ -8,8 +8,9 @@
  *
  * The checks: ICMP rtt, an open port with its connect time, a closed port refused, a host
  * that does not answer timing out, the kernel's path (on-link and through a gateway), a
- * target that is this host's own address skipped as local, the exit code, --json, and one
- * line for a file that is not a one-file island.
+ * target that is this host's own address skipped as local, a host that finds itself by its
+ * address (no --host), the exit code, --json, and one line for a file that is not a one-file
+ * island.
  */
 import t, { type Test } from 'tap';
 import { runIsland, writeConfig } from '../helpers/island.js';
@@ -158,6 +159,11 @@ t.test('island test from the gateway of a one-site island', async (t) => {
     const r = await runIsland(gw, ['test', '-c', good, '--host', 'gw', '--timeout', '1s']);
     t.equal(r.code, 0, `${r.stdout}${r.stderr}`);
     t.match(r.stdout, /: 2 hosts, 2 ok\n$/);
+    // no --host: web finds itself by its own address
+    const fromWeb = await runIsland(web, ['test', '-c', good, '--timeout', '1s']);
+    t.equal(fromWeb.code, 0, `${fromWeb.stdout}${fromWeb.stderr}`);
+    t.match(fromWeb.stdout, /^gw\s+10\.66\.0\.1\s+[\d.]+ ms\s+-\s+dev eth0$/m);
+    t.match(fromWeb.stdout, /^from web \(member of lab; address 10\.66\.0\.2\): 2 hosts, 2 ok$/m);
     // told it is db while it runs in gw: gw's address is its own
     const as = await runIsland(gw, ['test', '-c', good, '--timeout', '1s'], { env: { ISLAND_HOST: 'db' } });
     t.equal(as.code, 0, `${as.stdout}${as.stderr}`);
