@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { type Daemon, type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type NatTopology, natTopology } from '../helpers/netns.js';
+import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const INTERVAL_MS = 1000;
 
@@ -118,6 +119,14 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
     t.equal(json.daemon.summary, '1/1 links ok, 1/1 peers up');
     const check = await status(n, 'pub', pub, ['--check']);
     t.equal(check.code, 0, 'status --check: every peer up');
+    // up means what the cluster needs: TCP crosses too, both ways (a probe, like a ping, is one datagram)
+    for (const [from, to, address, source] of [
+      [n.priv, n.pub, '10.30.30.1', '10.30.30.2'],
+      [n.pub, n.priv, '10.30.30.2', '10.30.30.1'],
+    ] as const) {
+      const r = await tcpTransfer({ from: nsEnd(from), to: nsEnd(to), address, bytes: 2 * MB });
+      checkTransfer(t, r, { bytes: 2 * MB, source, what: `peers up: TCP ${source} → ${address}` });
+    }
   });
 
   await t.test('what the probes cost on the underlay, island at both ends', async (t) => {

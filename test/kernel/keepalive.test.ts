@@ -9,6 +9,7 @@
 import t from 'tap';
 import { startDaemon, writeConfig } from '../helpers/island.js';
 import { type NatTopology, natTopology } from '../helpers/netns.js';
+import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const NAT_UDP_TIMEOUT_S = 3;
 const KEEPALIVE_S = 1;
@@ -86,6 +87,9 @@ t.test('idle for 3x the NAT timeout: reachable with keepalive, not without', asy
     0,
     `with keepalive: the public side still reaches the inner host:\n${withKeepalive.stdout}`,
   );
+  // and a connection it starts carries data, through the mapping the keepalive kept
+  const tcp = await tcpTransfer({ from: nsEnd(kept.pub), to: nsEnd(kept.priv), address: '10.30.30.2', bytes: 5 * MB });
+  checkTransfer(t, tcp, { bytes: 5 * MB, source: '10.30.30.1', what: 'with keepalive: TCP public → inner' });
   const without = await ping(control.pub, '10.30.30.2');
   t.not(without.code, 0, 'without keepalive (the control case): the NAT forgot the mapping, the ping fails');
   t.match(without.stdout, /0 received/);

@@ -2,11 +2,13 @@
  * The island across a real NAT: three namespaces (public host, MASQUERADE
  * router, host behind it), island daemons on both hosts, VXLAN on port 5533
  * with the source port pinned. The host behind the NAT sends first; then the
- * public side reaches it through the NAT, and bridge subnets route across.
+ * public side reaches it through the NAT, and bridge subnets route across: pings,
+ * then 20 MB of TCP each way (sha256 on both sides, sources kept).
  */
 import t from 'tap';
 import { startDaemon, writeConfig } from '../helpers/island.js';
 import { natTopology } from '../helpers/netns.js';
+import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const side = (o: { local: string; remote: string; me: string; peer: string; mine: string; theirs: string }) => `
 [[tunnel]]
@@ -95,9 +97,25 @@ t.test(
     ]);
     t.equal(bridges.code, 0, `cni0 → cni0 across the island through the route island added:\n${bridges.stdout}`);
 
+    // TCP, as the cluster uses the island: 20 MB each way between the bridges, intact, and each
+    // end sees the other's own address (the underlay crosses a NAT, the island does not)
+    const pub = nsEnd(n.pub, { name: 'public host' });
+    const priv = nsEnd(n.priv, { name: 'host behind the NAT' });
+    const big = 20 * MB;
+    const up = await tcpTransfer({ from: priv, to: pub, address: '10.128.0.1', source: '10.128.1.1', bytes: big });
+    checkTransfer(t, up, { bytes: big, source: '10.128.1.1', what: 'TCP cni0 → cni0, inner to public' });
+    const down = await tcpTransfer({ from: pub, to: priv, address: '10.128.1.1', source: '10.128.0.1', bytes: big });
+    checkTransfer(t, down, { bytes: big, source: '10.128.0.1', what: 'TCP cni0 → cni0, public to inner' });
+
     // a deleted tunnel on the inner side comes back, and traffic with it
     await n.priv.run(['ip', 'link', 'del', 'vx0']);
     const again = await n.priv.exec(['ping', '-n', '-c', '1', '-w', '5', '10.30.30.1']);
     t.equal(again.code, 0, 'healed tunnel carries traffic again');
+    const healed = await tcpTransfer({ from: pub, to: priv, address: '10.30.30.2', bytes: 5 * MB });
+    checkTransfer(t, healed, {
+      bytes: 5 * MB,
+      source: '10.30.30.1',
+      what: 'TCP over the healed tunnel, public to inner',
+    });
   },
 );
