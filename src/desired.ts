@@ -1,6 +1,6 @@
 /** Config → the set of kernel objects that must exist. Pure. */
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_PORT } from './config/peers.js';
-import type { Config, HostEntry } from './config/types.js';
+import type { Config, HostEntry, TunnelConfig } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
 import { choosePeer, type PeerChoice } from './health/target.js';
@@ -17,6 +17,13 @@ export interface DesiredLink {
   master?: string;
   /** underlay device that must exist before the link can */
   underlay?: string;
+  /**
+   * Bind the tunnel to the device that holds its local address (plan() finds it). A route
+   * through the island covers the remote: the kernel then looks the outer packets' route up
+   * on that device only, so they never enter the tunnel (IPv4; IPv6 lookups are not strict
+   * about the device, so an IPv6 remote gets a pin route instead).
+   */
+  bindLocal?: boolean;
   /** ethtool features kept at these values, decided by the kind module; absent: none managed */
   features?: Features;
 }
@@ -79,20 +86,25 @@ export function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, c
     ?.name;
 }
 
-/** Host routes that keep each tunnel's remote on the underlay when a route through the island covers it. */
+/** Whether a route through the island covers the tunnel's remote: its outer packets would enter the tunnel. */
+function swallowed(t: TunnelConfig, cfg: Config, routes: DesiredRoute[]): boolean {
+  const family = familyOf(t.remote) as 4 | 6;
+  return routes.some(
+    (r) =>
+      r.family === family &&
+      r.dstLen < (family === 4 ? 32 : 128) &&
+      inSubnet(t.remote, r.dst, r.dstLen) &&
+      islandLinkOf(r, cfg) !== undefined,
+  );
+}
+
+/** IPv6 remotes that a route through the island covers get a host route along the host's own path. */
 function pins(cfg: Config, routes: DesiredRoute[]): DesiredRoute[] {
   const out: DesiredRoute[] = [];
   for (const t of cfg.tunnels) {
     const family = familyOf(t.remote) as 4 | 6;
     const max = family === 4 ? 32 : 128;
-    const covered = routes.some(
-      (r) =>
-        r.family === family &&
-        r.dstLen < max &&
-        inSubnet(t.remote, r.dst, r.dstLen) &&
-        islandLinkOf(r, cfg) !== undefined,
-    );
-    if (!covered || out.some((p) => p.dst === t.remote)) continue;
+    if (family === 4 || !swallowed(t, cfg, routes) || out.some((p) => p.dst === t.remote)) continue;
     out.push({
       family,
       dst: t.remote,
@@ -108,6 +120,14 @@ export function desiredState(cfg: Config): DesiredState {
   const masterOf = new Map<string, string>();
   for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
 
+  const declared = cfg.routes.map((r) => ({
+    family: r.to.family,
+    dst: networkOf(r.to.address, r.to.prefixlen),
+    dstLen: r.to.prefixlen,
+    via: r.via,
+    dev: r.dev,
+    metric: r.metric ?? defaultMetric(r.to.family),
+  }));
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
   for (const b of cfg.bridges) {
@@ -121,20 +141,13 @@ export function desiredState(cfg: Config): DesiredState {
       mtu: t.mtu,
       master: masterOf.get(t.name),
       underlay: t.dev,
+      ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, cfg, declared) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
     });
   }
   for (const l of [...cfg.bridges, ...cfg.tunnels]) {
     for (const a of l.addresses) addresses.push({ link: l.name, ...a });
   }
-  const declared = cfg.routes.map((r) => ({
-    family: r.to.family,
-    dst: networkOf(r.to.address, r.to.prefixlen),
-    dstLen: r.to.prefixlen,
-    via: r.via,
-    dev: r.dev,
-    metric: r.metric ?? defaultMetric(r.to.family),
-  }));
   // pins first: the route that would swallow a remote must never be there without its pin
   const routes = [...pins(cfg, declared), ...declared];
   // [forward] needs forwarding on; check already refused a file that sets it otherwise

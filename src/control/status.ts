@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { describeSelf } from '../config/island.js';
 import { type Diagnostic, formatDiagnostic, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { desiredState } from '../desired.js';
@@ -69,6 +70,8 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
     cfg = fileResult.config;
     if (daemon.running) notes.push(`the daemon runs ${daemon.view.config}, not ${path}: its view is not shown`);
   }
+  const self = cfg.island?.self;
+  if (self) notes.push(`this host is ${describeSelf(self)}`);
   const want = desiredState(cfg);
   const rtnl = new Rtnl();
   const ethtool = new Ethtool();

@@ -113,9 +113,13 @@ export class Daemon {
       ...this.want.routes.flatMap((r) => [r.dev, r.pin?.dev].filter((d): d is string => d !== undefined)),
     ]);
     // what decides a pin's path, or whether a host-device route's gateway is reachable
-    this.hostPaths = this.want.routes.flatMap((r) =>
-      r.pin ? [r.dst] : r.via !== undefined && !this.watchedNames.has(r.dev ?? '') ? [r.via] : [],
-    );
+    this.hostPaths = [
+      ...this.want.routes.flatMap((r) =>
+        r.pin ? [r.dst] : r.via !== undefined && !this.watchedNames.has(r.dev ?? '') ? [r.via] : [],
+      ),
+      // a bound tunnel follows its local address to whichever device holds it
+      ...this.want.links.flatMap((l) => (l.bindLocal ? [String(l.spec.local)] : [])),
+    ];
     clearInterval(this.resyncTimer);
     // the safety net for lost events: flannel never re-checks its FDB and
     // users lose the overlay after a reboot

@@ -114,9 +114,15 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const deletes: Action[] = [];
   const sets: Action[] = [];
 
-  for (const d of want.links) {
+  for (const declared of want.links) {
+    const key = linkKey(declared.name);
+    const d = declared.bindLocal ? bindToLocal(declared, live) : declared;
+    if (typeof d === 'string') {
+      status.push({ object: key, state: 'blocked', detail: d });
+      blocked.set(declared.name, d);
+      continue;
+    }
     const l = liveByName.get(d.name);
-    const key = linkKey(d.name);
     if (l && !l.owned) {
       const why = `a link named ${d.name} (${l.kind ?? 'device'}, ifindex ${l.ifindex}) exists and is not island's; remove or rename it`;
       status.push({ object: key, state: 'foreign', detail: why });
@@ -297,6 +303,17 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
 /** Whether a live route (or address subnet) holds `ip`. */
 const holds = (x: { family: number; dst: string; dstLen: number }, family: 4 | 6, ip: string): boolean =>
   x.family === family && inSubnet(ip, x.dst, x.dstLen);
+
+/** The link bound to the device that holds its local address, now. */
+function bindToLocal(d: DesiredLink, live: LiveState): DesiredLink | string {
+  const local = String(d.spec.local);
+  const a = live.addresses.find((x) => x.address === local);
+  const dev = a && live.links.find((l) => l.ifindex === a.ifindex);
+  if (!dev) {
+    return `local address ${local} is on no device of this host (a route through the island covers the remote ${d.spec.remote}, so ${d.name} must be bound to its underlay device)`;
+  }
+  return { ...d, spec: { ...d.spec, dev: dev.name }, underlay: dev.name };
+}
 
 /**
  * A pin's via and dev: the host's own best route to the tunnel's remote, island's routes

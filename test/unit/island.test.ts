@@ -50,10 +50,14 @@ t.test('each host finds its own part by its own addresses', async (t) => {
   ]);
   t.equal(faraday.tunnels[0]?.keepaliveMs, 25_000, 'the end behind the NAT keeps the mapping open');
   t.same(routes(faraday), ['198.51.100.0/24 via 10.3.1.2 dev vx0']);
-  t.same(
-    desiredState(faraday).routes.filter((r) => r.pin),
-    [{ family: 4, dst: '198.51.100.50', dstLen: 32, metric: 0, pin: { tunnel: 'vx0' } }],
-    "the sopnode route covers l1's own address: the tunnel's packets are pinned to the underlay",
+  t.equal(
+    desiredState(faraday).links.find((l) => l.name === 'vx0')?.bindLocal,
+    true,
+    "the sopnode route covers l1's own address: the tunnel is bound to its underlay device",
+  );
+  t.notOk(
+    desiredState(l1).links.some((l) => l.bindLocal),
+    "faraday's public address is in no routed subnet",
   );
 
   const w2 = load(['198.51.100.52']);

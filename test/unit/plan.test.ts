@@ -281,67 +281,134 @@ function withUnderlay(live: LiveState): LiveState {
   return live;
 }
 
-t.test('a route through the tunnel that covers its remote gets a pin along the host path', async (t) => {
-  const cfg = config({ routes: [{ to: cidr('203.0.113.0/24'), via: '10.30.30.1', dev: 'vx0' }] });
-  const want = desiredState(cfg);
+t.test(
+  'an IPv4 tunnel whose remote a route through it covers is bound to the device holding its local address',
+  async (t) => {
+    const cfg = config({ routes: [{ to: cidr('203.0.113.0/24'), via: '10.30.30.1', dev: 'vx0' }] });
+    const want = desiredState(cfg);
+    t.equal(want.links.find((l) => l.name === 'vx0')?.bindLocal, true);
+    t.same(
+      want.routes.filter((r) => r.pin),
+      [],
+      'no pin route: the bound lookup never sees the route through vx0',
+    );
+    const empty = withUnderlay({ links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
+    t.match(ops(plan(want, empty)), ['+ link bridge cni0 (mtu 1450)', /^\+ link vxlan vx0 .*dev eth0/]);
+    // converged and bound: nothing to do; the local address moves to another device: re-created there
+    const live = withUnderlay(converged(cfg));
+    const vx = live.links.find((l) => l.name === 'vx0');
+    if (vx?.spec) vx.spec.dev = 'eth0';
+    t.same(ops(plan(want, live)), []);
+    live.links.push({ ifindex: 3, name: 'eth1', up: true, mtu: 1500, owned: false });
+    const addr = live.addresses.find((a) => a.address === '192.168.3.100');
+    if (addr) addr.ifindex = 3;
+    t.match(
+      plan(want, live).status.find((s) => s.object === 'link vx0'),
+      { state: 'drifted', detail: /^dev changed/ },
+    );
+    // the local address is nowhere: blocked, with why it must be bound
+    const none = converged(cfg);
+    t.same(
+      plan(want, none).status.find((s) => s.object === 'link vx0'),
+      {
+        object: 'link vx0',
+        state: 'blocked',
+        detail:
+          'local address 192.168.3.100 is on no device of this host (a route through the island covers the remote 203.0.113.7, so vx0 must be bound to its underlay device)',
+      },
+    );
+  },
+);
+
+t.test('an IPv6 remote covered by a route through the tunnel gets a pin along the host path', async (t) => {
+  const v6 = config({
+    tunnels: [
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 333,
+        local: 'fd00:1::100',
+        remote: 'fd00:2::7',
+        port: 5533,
+        addresses: [cidr('fd00:3030::2/126')],
+      },
+    ],
+    bridges: [],
+    routes: [{ to: cidr('fd00:2::/64'), via: 'fd00:3030::1', dev: 'vx0' }],
+    sysctl: {},
+  });
+  const want = desiredState(v6);
   t.same(
     want.routes.map((r) => `${r.dst}/${r.dstLen}${r.pin ? ` pin ${r.pin.tunnel}` : ''}`),
-    ['203.0.113.7/32 pin vx0', '203.0.113.0/24'],
+    ['fd00:2::7/128 pin vx0', 'fd00:2::/64'],
     'the pin comes first, so the wide route never goes in without it',
   );
-  const live = withUnderlay(converged(config({ routes: [] })));
+  const live = converged(config({ ...v6, routes: [] }));
+  live.links.push({ ifindex: 2, name: 'eth0', up: true, mtu: 1500, owned: false });
+  const underlay: RawRoute = {
+    family: 6,
+    dst: '::',
+    dstLen: 0,
+    table: 254,
+    protocol: 4,
+    type: 1,
+    gateway: 'fd00:1::1',
+    oif: 2,
+    priority: 1024,
+  };
+  live.routes.push(underlay);
   t.same(ops(plan(want, live)), [
-    '+ route 203.0.113.7/32 via 192.168.3.1 dev eth0',
-    '+ route 203.0.113.0/24 via 10.30.30.1 dev vx0',
+    '+ route fd00:2::7/128 via fd00:1::1 dev eth0 metric 1024',
+    '+ route fd00:2::/64 via fd00:3030::1 dev vx0 metric 1024',
   ]);
   // the underlay's gateway moves: the pin follows; island's own routes never count as the path
-  const moved = withUnderlay(converged(config({ routes: [] })));
-  moved.routes.push(
+  live.routes.push(
     {
-      family: 4,
-      dst: '203.0.113.7',
-      dstLen: 32,
+      family: 6,
+      dst: 'fd00:2::7',
+      dstLen: 128,
       table: 254,
       protocol: ROUTE_PROTO,
       type: 1,
-      gateway: '192.168.3.1',
+      gateway: 'fd00:1::1',
       oif: 2,
+      priority: 1024,
     },
     {
-      family: 4,
-      dst: '203.0.113.0',
-      dstLen: 24,
+      family: 6,
+      dst: 'fd00:2::',
+      dstLen: 64,
       table: 254,
       protocol: ROUTE_PROTO,
       type: 1,
-      gateway: '10.30.30.1',
-      oif: 11,
+      gateway: 'fd00:3030::1',
+      oif: live.links.find((l) => l.name === 'vx0')?.ifindex,
+      priority: 1024,
     },
   );
-  t.same(ops(plan(want, moved)), [], 'converged');
-  const def = moved.routes.find((r) => r.dstLen === 0);
-  if (def) def.gateway = '192.168.3.254';
-  t.same(ops(plan(want, moved)), [
-    '~ route 203.0.113.7/32 via 192.168.3.254 dev eth0 (via 192.168.3.1 → 192.168.3.254)',
+  t.same(ops(plan(want, live)), [], 'converged');
+  underlay.gateway = 'fd00:1::fe';
+  t.same(ops(plan(want, live)), [
+    '~ route fd00:2::7/128 via fd00:1::fe dev eth0 metric 1024 (via fd00:1::1 → fd00:1::fe)',
   ]);
-  // no host path at all: the pin is blocked and says why
-  const bare = converged(config({ routes: [] }));
-  const p = plan(want, bare);
+  live.routes = live.routes.filter((r) => r !== underlay);
   t.same(
-    p.status.find((s) => s.object === 'route 203.0.113.7/32'),
+    plan(want, live).status.find((s) => s.object === 'route fd00:2::7/128 metric 1024'),
     {
-      object: 'route 203.0.113.7/32',
+      object: 'route fd00:2::7/128 metric 1024',
       state: 'blocked',
-      detail: 'no route to 203.0.113.7 outside the island: tunnel vx0 has no underlay path to pin',
+      detail: 'no route to fd00:2::7 outside the island: tunnel vx0 has no underlay path to pin',
     },
   );
 });
 
-t.test('a route that does not cover the remote needs no pin', async (t) => {
+t.test('a route that does not cover the remote needs neither binding nor pin', async (t) => {
+  const want = desiredState(config());
   t.same(
-    desiredState(config()).routes.filter((r) => r.pin),
+    want.routes.filter((r) => r.pin),
     [],
   );
+  t.notOk(want.links.some((l) => l.bindLocal));
 });
 
 t.test(
