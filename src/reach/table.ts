@@ -1,4 +1,5 @@
 /** `island test`'s output: a table for people, one JSON object for scripts. Pure. */
+import { describeSelf } from '../config/island.js';
 import type { IslandSelf } from '../config/types.js';
 import { ms } from '../health/describe.js';
 import type { IcmpResult, Summary, TargetResult, TcpResult } from './targets.js';
@@ -41,14 +42,9 @@ export function tcpText(r: TcpResult): string {
   }
 }
 
-/** "faraday (gateway of r2lab; address 192.168.3.100)", "this host (member of r2lab; --host)" */
-export function selfText(s: IslandSelf): string {
-  return `${s.host ?? 'this host'} (${s.role} of ${s.site}; ${s.how})`;
-}
-
 export function summaryText(rep: Report): string {
   const s = rep.summary;
-  if (s.targets === 0) return `from ${selfText(rep.self)}: no other [[host]] in ${rep.config} to test`;
+  if (s.targets === 0) return `from ${describeSelf(rep.self)}: no other [[host]] in ${rep.config} to test`;
   const parts = [`${s.passed} ok`];
   if (s.failed) {
     const names = rep.targets.filter((t) => t.status === 'failed').map((t) => t.name);
@@ -56,7 +52,7 @@ export function summaryText(rep: Report): string {
   }
   if (s.skipped) parts.push(`${s.skipped} skipped (an address of this host)`);
   const hosts = s.targets === 1 ? '1 host' : `${s.targets} hosts`;
-  return `from ${selfText(rep.self)}: ${hosts}, ${parts.join(', ')}`;
+  return `from ${describeSelf(rep.self)}: ${hosts}, ${parts.join(', ')}`;
 }
 
 /** One row per target, columns as wide as their widest cell, then the summary line. */

@@ -115,7 +115,7 @@ t.test('island test from the gateway of a one-site island', async (t) => {
       lines[3],
       new RegExp(`^ghost\\s+10\\.66\\.0\\.9\\s+timeout\\s+${open} timeout\\s+via 10\\.66\\.0\\.2 dev br0$`),
     );
-    t.equal(lines[4], 'from gw (gateway of lab; named gw): 3 hosts, 1 ok, 2 failed (web, ghost)');
+    t.equal(lines[4], 'from gw: gateway of site lab (named gw): 3 hosts, 1 ok, 2 failed (web, ghost)');
     t.equal(lines.length, 5, 'no row for gw itself');
     // the connects, then the pings, each wave bounded by the timeout; plus node's start
     t.ok(took < 2 * 1000 + 3000, `done in ${took} ms with a 1 s timeout`);
@@ -163,14 +163,14 @@ t.test('island test from the gateway of a one-site island', async (t) => {
     const fromWeb = await runIsland(web, ['test', '-c', good, '--timeout', '1s']);
     t.equal(fromWeb.code, 0, `${fromWeb.stdout}${fromWeb.stderr}`);
     t.match(fromWeb.stdout, /^gw\s+10\.66\.0\.1\s+[\d.]+ ms\s+-\s+dev eth0$/m);
-    t.match(fromWeb.stdout, /^from web \(member of lab; address 10\.66\.0\.2\): 2 hosts, 2 ok$/m);
+    t.match(fromWeb.stdout, /^from web: member of site lab \(address 10\.66\.0\.2\): 2 hosts, 2 ok$/m);
     // told it is db while it runs in gw: gw's address is its own
     const as = await runIsland(gw, ['test', '-c', good, '--timeout', '1s'], { env: { ISLAND_HOST: 'db' } });
     t.equal(as.code, 0, `${as.stdout}${as.stderr}`);
     t.match(as.stdout, /^gw\s+10\.66\.0\.1\s+skipped\s+-\s+local$/m);
     t.match(as.stdout, /^web\s+10\.66\.0\.2\s+[\d.]+ ms\s+\d+ open/m);
     t.notMatch(as.stdout, /^db\s/m);
-    t.match(as.stdout, /^from db \(member of lab; .*\): 2 hosts, 1 ok, 1 skipped \(an address of this host\)$/m);
+    t.match(as.stdout, /^from db: member of site lab \(.*\): 2 hosts, 1 ok, 1 skipped \(an address of this host\)$/m);
   });
 
   await t.test('a file that is not a one-file island: one line, exit 1', async (t) => {
