@@ -10,10 +10,11 @@
  * public guest comes back; after a reboot of the private guest, island.service (enabled at
  * install) builds it again and the ping goes through.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildDeb } from '../helpers/deb.js';
 import { netns } from '../helpers/netns.js';
 import { bootGuest, type Guest, qemuImage } from '../helpers/qemu.js';
+import { checkTransfer, guestEnd, MB, type TcpEnd, tcpTransfer } from '../helpers/tcp.js';
 
 // cold: the image is built (~4-7 min) and the package (~30 s); then a few minutes of TCG,
 // much more on a loaded machine (every node start in a guest costs 10-40 s)
@@ -56,6 +57,17 @@ async function waitLink(g: Guest, name: string, ms = 180_000): Promise<Link | un
     if (l || Date.now() > end) return l;
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * TCP across the island from one guest's inner address to the other's: a few MB (TCG makes 20
+ * slow), sha256 on both sides, the sender's own address at the far end. The guests' own node
+ * runs both ends; each start costs 10-40 s under TCG, hence the long deadline.
+ */
+const TCP_BYTES = 4 * MB;
+async function tcpAcross(t: Test, from: TcpEnd, to: TcpEnd, a: string, b: string) {
+  const r = await tcpTransfer({ from, to, address: b, bytes: TCP_BYTES, timeoutMs: 240_000, attemptMs: 2000 });
+  checkTransfer(t, r, { bytes: TCP_BYTES, source: a, what: `TCP ${from.name} → ${to.name} (${a} → ${b})` });
 }
 
 /** ping until one reply comes back (the first packets may wait for ARP or the NAT), then 3 more */
@@ -131,6 +143,10 @@ EOF`);
   t.match(await priv.sh(pingAcross('10.3.1.1'), 60_000), / 0% packet loss/, 'priv → pub through the ipip island');
   t.match(await pub.sh(pingAcross('10.3.1.2'), 60_000), / 0% packet loss/, 'pub → priv through the ipip island');
   lap('ping across both ways');
+  const [pubTcp, privTcp] = [guestEnd(pub), guestEnd(priv)];
+  await tcpAcross(t, privTcp, pubTcp, '10.3.1.2', '10.3.1.1');
+  await tcpAcross(t, pubTcp, privTcp, '10.3.1.1', '10.3.1.2');
+  lap('TCP across both ways');
 
   // heal: delete the tunnel by hand, time until it is back (measured inside the guest)
   const before = await link(pub, 'island0');
@@ -155,5 +171,6 @@ EOF`);
   const back = await waitLink(priv, 'island0');
   t.equal(back?.linkinfo?.info_kind, 'ipip', 'after the reboot island0 is back');
   t.match(await priv.sh(pingAcross('10.3.1.1'), 60_000), / 0% packet loss/, 'and the island carries traffic');
+  await tcpAcross(t, privTcp, pubTcp, '10.3.1.2', '10.3.1.1');
   lap('done');
 });
