@@ -44,7 +44,7 @@ function peerEnv(): NodeJS.ProcessEnv {
  * that file as /etc/hosts (bind-mounted in a private mount namespace of their own), so names
  * resolve as on that host.
  */
-export function nsEnd(ns: Netns, o: { name?: string; hostsFile?: string } = {}): TcpEnd {
+export function nsEnd(ns: Pick<Netns, 'name' | 'exec'>, o: { name?: string; hostsFile?: string } = {}): TcpEnd {
   const hosts = o.hostsFile
     ? [
         'unshare',
