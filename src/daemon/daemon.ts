@@ -15,7 +15,7 @@ import { Health, type PeerStatus } from '../health/health.js';
 import { HostsKeeper } from '../hosts/keeper.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { Ethtool } from '../netlink/ethtool.js';
-import { type EventSource, type RtEvent, watchRtnetlink } from '../netlink/events.js';
+import { type EventSource, NETCONF_ALL, NETCONF_DEFAULT, type RtEvent, watchRtnetlink } from '../netlink/events.js';
 import { inSubnet } from '../netlink/ip.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
@@ -54,6 +54,8 @@ export class Daemon {
   private watchedIndexes = new Set<number>();
   /** addresses whose host route decides a pin or a route over a host device: a change of that route counts */
   private hostPaths: string[] = [];
+  /** netconf events that concern a kept sysctl: "4 all", "6 default" (devices go by watchedIndexes) */
+  private netconf = new Set<string>();
   private lastSummary = '';
   /** reloads waiting for the pass that applies them */
   private passWaiters: (() => void)[] = [];
@@ -111,7 +113,10 @@ export class Daemon {
       ...this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])),
       // host devices that routes or pins go over
       ...this.want.routes.flatMap((r) => [r.dev, r.pin?.dev].filter((d): d is string => d !== undefined)),
+      // devices whose conf.<dev>.* sysctls island keeps: set when the device appears
+      ...sysctlScopes(Object.keys(this.want.sysctls)).devices,
     ]);
+    this.netconf = sysctlScopes(Object.keys(this.want.sysctls)).global;
     // what decides a pin's path, or whether a host-device route's gateway is reachable
     this.hostPaths = [
       ...this.want.routes.flatMap((r) =>
@@ -229,6 +234,13 @@ export class Daemon {
   }
 
   private relevant(ev: RtEvent): boolean {
+    if (ev.kind === 'netconf') {
+      // a write to forwarding or rp_filter announces itself: heal it now, not at the next resync
+      const family = ev.family === 10 ? 6 : 4;
+      if (ev.ifindex === NETCONF_ALL) return this.netconf.has(`${family} all`);
+      if (ev.ifindex === NETCONF_DEFAULT) return this.netconf.has(`${family} default`);
+      return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
+    }
     if (ev.kind === 'route') {
       return (
         ev.protocol === ROUTE_PROTO ||
@@ -354,6 +366,25 @@ export class Daemon {
       this.opts.onStatus?.(summary);
     }
   }
+}
+
+/**
+ * Which netconf scopes the kept sysctls live in: `net.ipv4.ip_forward` is conf.all.forwarding;
+ * `net.ipv{4,6}.conf.<scope>.<name>` is all, default or a device (a VLAN's dot written as a
+ * slash, as sysctl(8) spells it).
+ */
+export function sysctlScopes(keys: string[]): { global: Set<string>; devices: string[] } {
+  const global = new Set<string>();
+  const devices: string[] = [];
+  for (const key of keys) {
+    if (key === 'net.ipv4.ip_forward') global.add('4 all');
+    const m = /^net\.ipv([46])\.conf\.(.+)\.[^.]+$/.exec(key);
+    if (!m) continue;
+    const scope = (m[2] as string).replaceAll('/', '.');
+    if (scope === 'all' || scope === 'default') global.add(`${m[1]} ${scope}`);
+    else devices.push(scope);
+  }
+  return { global, devices };
 }
 
 /** The file is invalid at start: the caller prints these lines and exits 1. */

@@ -1,6 +1,7 @@
 /**
- * Kernel change notifications: links, addresses and routes (IPv4 and IPv6)
- * from rtnetlink multicast groups, on a socket of its own.
+ * Kernel change notifications: links, addresses and routes (IPv4 and IPv6), and the
+ * per-device IP settings (forwarding, rp_filter: RTM_NEWNETCONF, which a write to those
+ * sysctls raises) from rtnetlink multicast groups, on a socket of its own.
  *
  * Multicast delivery is lossy: when the receive buffer fills up (a burst of
  * changes, or a busy event loop) the kernel drops messages and the next
@@ -15,8 +16,9 @@
  */
 import { createRtNetlink, type MessageInfo, type NetlinkMessage, rt } from 'netlink';
 import { bufferToIp } from './ip.js';
+import { decodeAttrs } from './nla.js';
 
-export type RtEventKind = 'link' | 'address' | 'route';
+export type RtEventKind = 'link' | 'address' | 'route' | 'netconf';
 
 /**
  * One change notification. Fields by kind:
@@ -26,6 +28,9 @@ export type RtEventKind = 'link' | 'address' | 'route';
  *   ifname = the IPv4 label (usually the interface name; none for IPv6)
  * - route: family, dst ('0.0.0.0' / '::' for a default route), dstLen, table,
  *   protocol (RTPROT_* number), ifindex = the output interface, if any
+ * - netconf: family, ifindex (NETCONF_ALL -1 for `all`, and `net.ipv4.ip_forward`;
+ *   NETCONF_DEFAULT -2 for `default`), and the settings the message carries (a sysctl
+ *   write announces the one it changed; a new device, all of them)
  */
 export interface RtEvent {
   kind: RtEventKind;
@@ -37,7 +42,13 @@ export interface RtEvent {
   dst?: string;
   dstLen?: number;
   table?: number;
+  forwarding?: number;
+  rpFilter?: number;
 }
+
+/** ifindex of a netconf event about conf.all (and ip_forward) / conf.default */
+export const NETCONF_ALL = -1;
+export const NETCONF_DEFAULT = -2;
 
 export interface EventSource {
   /** Leave the groups and close the socket; idempotent. */
@@ -52,8 +63,20 @@ export interface WatchOptions {
   recvBufferSize?: number;
 }
 
-const GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const;
+const GROUPS = [
+  'LINK',
+  'IPV4_IFADDR',
+  'IPV6_IFADDR',
+  'IPV4_ROUTE',
+  'IPV6_ROUTE',
+  'IPV4_NETCONF',
+  'IPV6_NETCONF',
+] as const;
 const AF_INET6 = 10;
+// include/uapi/linux/rtnetlink.h, netconf.h: node-netlink's parser knows neither
+const RTM_NEWNETCONF = 80;
+const RTM_DELNETCONF = 81;
+const NETCONFA = { IFINDEX: 1, FORWARDING: 2, RP_FILTER: 3 } as const;
 
 const TYPES: Partial<Record<number, [RtEventKind, 'new' | 'del']>> = {
   [rt.MessageType.NEWLINK]: ['link', 'new'],
@@ -123,6 +146,7 @@ export function watchRtnetlink(
 }
 
 function toEvent(m: NetlinkMessage): RtEvent | undefined {
+  if (m.type === RTM_NEWNETCONF || m.type === RTM_DELNETCONF) return netconfEvent(m);
   const t = TYPES[m.type];
   if (!t) return undefined;
   const [kind, op] = t;
@@ -158,6 +182,24 @@ function toEvent(m: NetlinkMessage): RtEvent | undefined {
     default:
       return undefined;
   }
+}
+
+/** struct netconfmsg (the family, padded to 4 bytes), then NETCONFA_* attributes. */
+function netconfEvent(m: NetlinkMessage): RtEvent | undefined {
+  if (m.data.length < 4) return undefined;
+  const a = decodeAttrs(m.data.subarray(4));
+  const int = (t: number) => {
+    const b = a.get(t);
+    return b && b.length >= 4 ? b.readInt32LE(0) : undefined;
+  };
+  return {
+    kind: 'netconf',
+    op: m.type === RTM_NEWNETCONF ? 'new' : 'del',
+    family: m.data.readUInt8(0),
+    ifindex: int(NETCONFA.IFINDEX),
+    forwarding: int(NETCONFA.FORWARDING),
+    rpFilter: int(NETCONFA.RP_FILTER),
+  };
 }
 
 /** node-netlink turns known enum values into their names; we want numbers. */

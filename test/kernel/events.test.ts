@@ -188,3 +188,33 @@ t.test('survives a receive buffer overflow (ENOBUFS) and keeps delivering', asyn
   t.same(await w.exited, { code: 0, signal: null }, 'exits cleanly, not SIGABRT');
   t.equal(w.stderr(), '', 'nothing on stderr');
 });
+
+t.test('netconf events: a sysctl write to forwarding or rp_filter is announced', async (t) => {
+  const ns = await netns(t, 'evnetconf');
+  const w = startWatcher(t, ns);
+  await w.waitFor('ready', (l) => l.t === 'ready');
+  const ev = (what: string, pred: (l: Line) => boolean) =>
+    w.waitFor(what, (l) => l.t === 'event' && l.kind === 'netconf' && pred(l));
+
+  await mustRun(['ip', 'netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  t.match(
+    await ev('ipv4 all forwarding on', (l) => l.family === 2 && l.ifindex === -1 && l.forwarding === 1),
+    { op: 'new' },
+    'net.ipv4.ip_forward is conf.all (ifindex -1)',
+  );
+  await mustRun(['ip', 'netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv4.conf.default.rp_filter=2']);
+  await ev('ipv4 default rp_filter 2', (l) => l.family === 2 && l.ifindex === -2 && l.rpFilter === 2);
+  await mustRun(['ip', 'netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+  await ev('ipv6 all forwarding on', (l) => l.family === 10 && l.ifindex === -1 && l.forwarding === 1);
+  await ip(ns, 'link', 'add', 'evnc0', 'type', 'bridge');
+  const link = await w.waitFor('link new evnc0', (l) => l.t === 'event' && l.kind === 'link' && l.ifname === 'evnc0');
+  await mustRun(['ip', 'netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv4.conf.evnc0.forwarding=0']);
+  await ev('evnc0 forwarding off', (l) => l.ifindex === link.ifindex && l.forwarding === 0);
+  t.same(
+    w.lines.filter((l) => l.t === 'error' || l.t === 'garbage'),
+    [],
+    'no error',
+  );
+  w.send('close');
+  await w.exited;
+});
