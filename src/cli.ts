@@ -50,7 +50,7 @@ options:
     'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
   down: 'usage: island down\n\nRemove every link and route island owns, its iptables chains and jump and its lines in\n/etc/hosts (whatever the file says now) and exit. Sysctls are left as they are.',
   daemon:
-    'usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing.',
+    "usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing. One daemon per network namespace:\na second one exits 1 and names the running one's pid.",
   status:
     'usage: island status [-c FILE] [--json] [--check]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale; with the daemon\nrunning, each probed peer too: up, one-way, down, pending.\n  --check   exit 0 when every probed peer is up, 1 otherwise (or when no daemon answers)',
   try: `usage: island try FILE [--timeout 120s]
@@ -196,6 +196,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function runDaemon(path: string): Promise<number> {
+  // one daemon per network namespace, whatever its runtime directory: before anything else
+  const { DaemonRunning, lockDaemon } = await import('./daemon/lock.js');
+  const { controlSocketPath } = await import('./control/paths.js');
+  const lock = await lockDaemon({ config: path, control: controlSocketPath() }).catch((e: unknown) => {
+    throw e instanceof DaemonRunning ? new UserError(e.message) : e;
+  });
   // loaded here so that one-shot commands do not pay for the logger and event socket
   const { ConfigRejected, Daemon } = await import('./daemon/daemon.js');
   const { createLogger } = await import('./log.js');
@@ -245,6 +251,7 @@ async function runDaemon(path: string): Promise<number> {
       d.stop();
       await watch.close();
       await control?.close();
+      await lock.release();
       resolve(0);
       // requests of a pass cut short by the signal would otherwise hold the
       // loop until their 10 s timeout: systemd would wait that long to stop

@@ -253,3 +253,36 @@ t.test('a kept sysctl set back by hand is healed on the kernel netconf event, no
     `every repair came from a netconf event (or one that came during a pass): ${[...new Set(repairs.map((r) => r.trigger))]}`,
   );
 });
+
+t.test('one daemon per network namespace: a second one refuses to start and names the first', async (t) => {
+  const { a, b } = await pair(t);
+  const path = await writeConfig(t, conf(1));
+  const first = startDaemon(t, a, path);
+  await first.waitForLog(started);
+  // startDaemon gives every daemon its own runtime directory (its own control socket): the lock
+  // holds across them
+  const second = startDaemon(t, a, await writeConfig(t, conf(1, { mtu: 1300 })));
+  const end = await second.exited;
+  t.equal(end.code, 1, 'the second daemon exits 1');
+  const err = second.lines.filter((l) => l.startsWith('stderr: '));
+  t.equal(err.length, 1, `one line: ${err.join(' | ')}`);
+  t.match(
+    err[0],
+    new RegExp(
+      `^stderr: island: an island daemon already runs in this network namespace \\(pid ${first.pid}, .*island\\.toml, control socket .*control\\.sock\\): not starting a second one$`,
+    ),
+  );
+  t.notOk(
+    second.logs.some((r) => /^[+~-] /.test(r.msg ?? '')),
+    'the second daemon changed nothing',
+  );
+  // a daemon in another namespace is another host
+  const other = startDaemon(t, b, await writeConfig(t, conf(2)));
+  await other.waitForLog(started);
+  // the kernel frees the lock with its holder, kill -9 included
+  first.signal('SIGKILL');
+  await first.exited;
+  const third = startDaemon(t, a, path);
+  await third.waitForLog(started);
+  t.pass('after kill -9 of the first, a new daemon starts');
+});
