@@ -30,11 +30,25 @@ export function formatKeyPath(path: KeyPath): string {
   return out;
 }
 
+/**
+ * One line, whatever the file holds: a value with a newline cannot start a forged
+ * `...:1:1: ok` line, and an escape sequence cannot move or recolour the terminal. Every
+ * C0 and C1 control, DEL, and the Unicode line, paragraph and bidirectional controls are
+ * shown as the escapes TOML itself would accept for them.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.path}:${d.line}:${d.col}: `;
   const sev = d.severity === 'warning' ? 'warning: ' : '';
   const key = d.key === '' ? '' : `${d.key}: `;
-  return `${where}${sev}${key}${d.message}`;
+  return escapeControls(`${where}${sev}${key}${d.message}`);
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const SHORT: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+
+export function escapeControls(s: string): string {
+  return s.replace(CONTROLS, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Line then column; ties keep the order they were found in (Array.prototype.sort is stable). */

@@ -31,6 +31,7 @@ import {
 import * as section from './sections.js';
 import { field } from './sections.js';
 import { checkSemantics } from './semantic.js';
+import { decodeUtf8 } from './text.js';
 import type { Config, DaemonConfig, IslandSelf } from './types.js';
 
 export type { Diagnostic };
@@ -57,9 +58,13 @@ export interface ParseOptions {
   anyHost?: boolean;
 }
 
-export function parseConfig(text: string, path: string, opts: ParseOptions = {}): LoadResult {
+/** `input`: the file's bytes (checked to be UTF-8, as TOML requires) or text already decoded. */
+export function parseConfig(input: string | Uint8Array, path: string, opts: ParseOptions = {}): LoadResult {
+  const decoded = typeof input === 'string' ? { ok: true as const, text: input } : decodeUtf8(input);
   // editors do not count a byte-order mark as a column, so neither do we
-  const parsed = parseToml(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  const parsed = decoded.ok
+    ? parseToml(decoded.text.startsWith('\uFEFF') ? decoded.text.slice(1) : decoded.text)
+    : decoded;
   if (!parsed.ok) {
     const { line, col } = parsed.pos;
     return {
@@ -210,9 +215,9 @@ export async function loadConfigText(
   path: string,
   opts: ParseOptions = {},
 ): Promise<{ result: LoadResult; text?: string }> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
     const error: Diagnostic = {
       path,
@@ -224,5 +229,8 @@ export async function loadConfigText(
     };
     return { result: { ok: false, errors: [error], warnings: [] } };
   }
-  return { result: parseConfig(text, path, opts), text };
+  const result = parseConfig(bytes, path, opts);
+  // not UTF-8: there is no text to show, and result says why
+  const decoded = decodeUtf8(bytes);
+  return decoded.ok ? { result, text: decoded.text } : { result };
 }

@@ -4,6 +4,7 @@
  */
 import { type AST, getStaticTOMLValue, ParseError, parseTOML } from 'toml-eslint-parser';
 import type { KeyPath } from './diagnostic.js';
+import { MAX_NESTING, tooDeep } from './text.js';
 
 /** 1-based, like editors and compilers print them. */
 export interface Pos {
@@ -37,9 +38,15 @@ function pos(p: AST.Position): Pos {
 
 const id = (path: KeyPath): string => JSON.stringify(path);
 
+/** TOML 1.0 integers are 64-bit signed; the parser keeps the exact digits of any length. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 export class Locator {
   private readonly map = new Map<string, Where>();
   readonly floats: KeyPath[] = [];
+  /** integers TOML 1.0 does not allow: beyond 64 bits */
+  readonly tooBig: { pos: Pos; digits: string }[] = [];
 
   constructor(program: AST.TOMLProgram) {
     const top = program.body[0];
@@ -107,11 +114,19 @@ export class Locator {
       for (const kv of node.body) this.keyValue(path, kv);
     } else if (node.kind === 'float') {
       this.floats.push(path);
+    } else if (node.kind === 'integer' && (node.bigint < INT64_MIN || node.bigint > INT64_MAX)) {
+      this.tooBig.push({ pos: pos(node.loc.start), digits: node.bigint.toString() });
     }
   }
 }
 
 export function parseToml(text: string): Parsed {
+  // the parser and everything after it recurse: refuse a depth no island file needs before they do
+  const deep = tooDeep(text);
+  if (deep) {
+    const message = `arrays and inline tables are nested more than ${MAX_NESTING} deep here; island's keys need at most 3`;
+    return { ok: false, pos: deep, message };
+  }
   let program: AST.TOMLProgram;
   try {
     program = parseTOML(text, { tomlVersion: '1.0' });
@@ -124,6 +139,11 @@ export function parseToml(text: string): Parsed {
     throw e;
   }
   const locator = new Locator(program);
+  const big = locator.tooBig[0];
+  if (big) {
+    const message = `invalid TOML: ${big.digits} does not fit in 64 bits (TOML integers are ${INT64_MIN} to ${INT64_MAX})`;
+    return { ok: false, pos: big.pos, message };
+  }
   const value = getStaticTOMLValue(program) as Record<string, unknown>;
   for (const p of locator.floats) markFloat(value, p);
   return { ok: true, value, locator };

@@ -33,14 +33,15 @@ export async function tryCommand(file: string | undefined, opts: TryOptions): Pr
   if (file === undefined) throw new CommandError('usage: island try FILE [--timeout 120s] (or --confirm, --rollback)');
   const timeoutMs = parseTimeout(opts.timeout);
   const candidate = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(candidate, 'utf8');
+    bytes = await readFile(candidate);
   } catch (e) {
     throw new CommandError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  // the daemon checks again; here every error is printed, before anything changes
-  const r = parseConfig(text, file);
+  // the daemon checks again; here every error is printed, before anything changes (bytes: UTF-8 is checked too)
+  const r = parseConfig(bytes, file);
+  const text = bytes.toString('utf8');
   printDiagnostics(r.warnings);
   if (!r.ok) {
     printDiagnostics(r.errors);

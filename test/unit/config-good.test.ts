@@ -170,6 +170,23 @@ const expected: Record<string, Expected> = {
       pollMs: 1000,
     },
   },
+  'toml-utf8.toml': {
+    tunnels: [
+      {
+        name: 'vx0',
+        kind: 'vxlan',
+        vni: 16777215,
+        local: '192.168.3.100',
+        remote: '203.0.113.7',
+        port: 4789,
+        addresses: [],
+      },
+    ],
+    bridges: [],
+    routes: [],
+    sysctl: { 'net.core.example': '9223372036854775807', 'net.core.example_min': '-9223372036854775808' },
+    daemon,
+  },
   'forward-rules.toml': {
     tunnels: [],
     bridges: [{ name: 'cni0', addresses: [v4('10.128.1.1', 24), v6('fd00:128:1::1', 64)], ports: [] }],
