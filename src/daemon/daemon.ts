@@ -44,6 +44,7 @@ export class Daemon {
   private resyncTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  private retryAt = 0;
   private running = false;
   private again = false;
   private stopped = false;
@@ -279,16 +280,29 @@ export class Daemon {
     try {
       const skipped: Action[] = [];
       const t0 = performance.now();
+      // a link whose creation waits for its turn takes its addresses, routes and ports with it:
+      // they would only fail, and spend their own turns out of step with the link's
+      const waiting = new Set<string>();
       const { live, plan, results } = await reconcile(this.rtnl, this.ethtool, this.want, (a) => {
+        const on = linkOf(a);
+        if (on.some((n) => waiting.has(n))) {
+          if (a.op === 'create-link') waiting.add(a.link.name);
+          return false;
+        }
         if (this.limiter.take(actionObject(a))) return true;
         skipped.push(a);
+        if (a.op === 'create-link') waiting.add(a.link.name);
         return false;
       });
       const ms = Math.round((performance.now() - t0) * 10) / 10;
       for (const r of results) {
         const line = describeAction(r.action);
-        if (r.error) this.log.error({ object: actionObject(r.action), error: r.error }, `failed: ${line}: ${r.error}`);
-        else this.log.info({ object: actionObject(r.action), trigger: reason }, line);
+        const object = actionObject(r.action);
+        if (!r.error) this.log.info({ object, trigger: reason }, line);
+        // the other side changed the object under a repair: the next paced repair follows anyway
+        else if (lostRace(r.error) && this.limiter.contested(object))
+          this.log.debug({ object, error: r.error }, `lost a race: ${line}: ${r.error}`);
+        else this.log.error({ object, error: r.error }, `failed: ${line}: ${r.error}`);
       }
       if (results.length) this.log.info({ trigger: reason, actions: results.length, ms }, 'reconciled');
       this.noteThrottled(skipped);
@@ -331,17 +345,29 @@ export class Daemon {
         this.log.info({ object: key }, `${key} is no longer contested`);
       }
     }
-    // come back when a skipped repair may run, or, while objects are still
-    // marked contested, when they have been quiet long enough to clear
-    if (this.throttled.size && !this.retryTimer) {
-      const wait = now.size
-        ? Math.max(...[...now].map((k) => this.limiter.waitMs(k)), 10)
-        : Math.max(...[...this.throttled].map((k) => this.limiter.calmInMs(k)), 10);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.trigger('backoff', 0);
-      }, wait);
-    }
+    // come back when the first skipped repair may run, or, while objects are still marked
+    // contested, when the first of them has been quiet long enough to clear
+    const waits = now.size
+      ? [...now].map((k) => this.limiter.waitMs(k))
+      : [...this.throttled].map((k) => this.limiter.calmInMs(k));
+    if (waits.length) this.retryIn(Math.max(Math.min(...waits), 10));
+  }
+
+  /**
+   * A pass in `ms` at the latest. An earlier need replaces a later timer: a repair skipped
+   * now must not wait for a pending calm check (1-2 s), or the last repair of a fight would
+   * come that late after the other side stopped.
+   */
+  private retryIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.retryTimer && this.retryAt <= at) return;
+    clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    // +1: a timer may fire within the millisecond it was due, before the limiter's turn
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.trigger('backoff', 0);
+    }, ms + 1);
   }
 
   private report(status: ObjectStatus[]): void {
@@ -358,7 +384,8 @@ export class Daemon {
     this.opts.onPass?.({ converged: bad.length === 0 && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;
-      for (const s of bad)
+      // a contested object's fight is announced once (noteThrottled), not at every turn of it
+      for (const s of bad.filter((x) => !this.throttled.has(x.object) && !this.limiter.contested(x.object)))
         this.log.warn(
           { object: s.object, state: s.state },
           `${s.object}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`,
@@ -385,6 +412,30 @@ export function sysctlScopes(keys: string[]): { global: Set<string>; devices: st
     else devices.push(scope);
   }
   return { global, devices };
+}
+
+/** The links an action needs to exist (plan() orders creations before what goes on them). */
+function linkOf(a: Action): string[] {
+  switch (a.op) {
+    case 'add-address':
+      return [a.address.link];
+    case 'delete-address':
+    case 'set-link':
+      return [a.op === 'set-link' ? a.name : a.link];
+    case 'replace-route':
+      return a.route.dev ? [a.route.dev] : [];
+    case 'create-link':
+      return [a.link.master, a.link.underlay].filter((n): n is string => n !== undefined);
+    default:
+      return [];
+  }
+}
+
+/** An error that says the object changed or vanished under the repair (another process won that turn). */
+function lostRace(error: string): boolean {
+  return /\b(ENODEV|ENOENT|ESRCH|EEXIST|EBUSY)\b|already exists|is not available|line \d+ failed|No chain\/target\/match|Device or resource busy/.test(
+    error,
+  );
 }
 
 /** The file is invalid at start: the caller prints these lines and exits 1. */
