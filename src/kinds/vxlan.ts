@@ -9,6 +9,7 @@ const GROUP = 2;
 const LINK = 3;
 const LOCAL = 4;
 const TTL = 5;
+const LEARNING = 7;
 const PORT_RANGE = 10;
 const PORT = 15;
 const GROUP6 = 16;
@@ -35,6 +36,11 @@ export const vxlan: LinkKind = {
       srcHigh: t.sourcePort?.high ?? 0,
       ttl: t.ttl ?? 0,
       dev: t.dev ?? '',
+      // A point-to-point tunnel has one remote: learning adds nothing, and a learned FDB entry
+      // carries no underlay device, so unicast to it ignores `dev` and, where a route through
+      // the island covers the remote, loops into the tunnel itself (the kernel drops it as a
+      // circular route: TX errors and collisions on the vxlan). flannel runs nolearning too.
+      learning: 0,
     };
   },
 
@@ -48,6 +54,7 @@ export const vxlan: LinkKind = {
     ];
     if (s.srcLow) attrs.push([PORT_RANGE, Buffer.concat([be16(Number(s.srcLow)), be16(Number(s.srcHigh))])]);
     if (s.ttl) attrs.push([TTL, u8(Number(s.ttl))]);
+    attrs.push([LEARNING, u8(Number(s.learning))]);
     if (s.dev) attrs.push([LINK, u32(devIndex(String(s.dev), ctx))]);
     return encodeAttrs(attrs);
   },
@@ -66,6 +73,7 @@ export const vxlan: LinkKind = {
       srcHigh: range ? range.readUInt16BE(2) : 0,
       ttl: readU8(a.get(TTL)) ?? 0,
       dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
+      learning: readU8(a.get(LEARNING)) ?? 1,
     };
   },
 
