@@ -122,6 +122,8 @@ install -D -m 0755 "$REPO/packaging/island.sh" "$ROOT/usr/sbin/island"
 install -D -m 0644 "$REPO/etc/island.toml" "$ROOT/etc/island.toml"
 install -D -m 0644 "$REPO/packaging/rt_protos.d/island.conf" "$ROOT/etc/iproute2/rt_protos.d/island.conf"
 install -D -m 0644 "$REPO/packaging/completion/island" "$ROOT/usr/share/bash-completion/completions/island"
+# the one-file island of the README, as an example (not a conffile: nothing reads it)
+install -D -m 0644 "$REPO/etc/examples/lab.toml" "$ROOT/usr/share/doc/island/examples/lab.toml"
 mkdir -p "$ROOT/usr/share/island"
 node "$REPO/scripts/package-schema.mjs" "$APP/dist" >"$ROOT/usr/share/island/island.toml.schema.json"
 # units: whatever units/ holds; debhelper 13.11 (Debian 12) enables and starts what it finds in
