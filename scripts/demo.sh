@@ -335,13 +335,15 @@ step "copy it to ${HOSTS[*]}" copy_file
 note "each host reads its own copy at $ETC/island.toml (sha256 $(sha256sum "$LAB" | cut -c1-12)…, the same everywhere)"
 note "and has its own hosts file at $ETC/hosts, mounted over /etc/hosts for its processes only:"
 note "names = true writes there (ISLAND_HOSTS_FILE), never into the machine's /etc/hosts"
-check_all() {
-  local pids=() h
+check_all() { # in parallel; every host's answer when one fails
+  local pids=() h i rc=0
   for h in "${HOSTS[@]}"; do
     island "$h" check >"$WORK/$h/check.out" 2>&1 &
     pids+=($!)
   done
-  for pid in "${pids[@]}"; do wait "$pid"; done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || rc=1; done
+  ((rc == 0)) || for h in "${HOSTS[@]}"; do sed "s/^/$h: /" "$WORK/$h/check.out"; done
+  return "$rc"
 }
 step "island check on every host (what an Ansible copy task's validate: runs)" check_all
 note "island plan on faraday (found by its address, no --host):"
