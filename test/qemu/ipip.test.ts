@@ -5,7 +5,8 @@
  *
  *   guest pub [eth0 198.51.100.1] ── tappub [198.51.100.2] NAT (MASQUERADE) [10.77.0.1] tappriv ── [eth0 10.77.0.2] guest priv
  *
- * island0 (ipip) 10.3.1.1/30 ⇄ 10.3.1.2/30. The private guest sends first (its NAT mapping is
+ * island0 (ipip) 10.3.1.1/30 ⇄ 10.3.1.2/30, from one one-file island on both guests (each
+ * finds its part by its own address). The private guest sends first (its NAT mapping is
  * what lets the public side answer), then both ping across; the tunnel deleted by hand in the
  * public guest comes back; after a reboot of the private guest, island.service (enabled at
  * install) builds it again and the ping goes through.
@@ -20,14 +21,35 @@ import { checkTransfer, guestEnd, MB, type TcpEnd, tcpTransfer } from '../helper
 // much more on a loaded machine (every node start in a guest costs 10-40 s)
 t.setTimeout(1_500_000);
 
-const conf = (local: string, remote: string, address: string) => `# written by the QEMU test
+/**
+ * One file for both guests, as a lab would write it: each guest finds its own part by its
+ * address. priv's route to the pub site covers pub's own address, so island binds priv's
+ * tunnel to eth0 by itself (the per-host file used to say dev = "eth0").
+ */
+const ISLAND = `# written by the QEMU test: the same file on both guests
+[[site]]
+name = "pub"
+subnet = "198.51.100.0/24"
+gateway = "pub"
+
+[[site]]
+name = "priv"
+subnet = "10.77.0.0/24"
+gateway = "priv"
+
+[[host]]
+name = "pub"
+address = "198.51.100.1"
+
+[[host]]
+name = "priv"
+address = "10.77.0.2"
+public = "198.51.100.2"
+
 [[tunnel]]
 name = "island0"
 kind = "ipip"
-local = "${local}"
-remote = "${remote}"
-dev = "eth0"
-addresses = ["${address}"]
+ends = { pub = "10.3.1.1/30", priv = "10.3.1.2/30" }
 `;
 
 /**
@@ -127,10 +149,7 @@ EOF`);
     t.equal((await g.sh('systemctl is-enabled island')).trim(), 'enabled', `${g.name}: island.service enabled`);
     t.equal((await g.sh('systemctl is-active island')).trim(), 'active', `${g.name}: and active`);
   };
-  await Promise.all([
-    install(pub, conf('198.51.100.1', '198.51.100.2', '10.3.1.1/30')),
-    install(priv, conf('10.77.0.2', '198.51.100.1', '10.3.1.2/30')),
-  ]);
+  await Promise.all([install(pub, ISLAND), install(priv, ISLAND)]);
   t.match(await pub.sh('dpkg-query -W nodejs'), /^nodejs\t18\./, "on Debian 12's nodejs 18");
   lap('island installed and started in both guests');
   for (const g of [pub, priv]) {
@@ -138,6 +157,7 @@ EOF`);
     t.equal(l?.linkinfo?.info_kind, 'ipip', `${g.name}: island0 is an ipip link`);
     t.equal(l?.ifalias, 'island', `${g.name}: owned by island`);
   }
+  t.equal((await link(priv, 'island0'))?.link, 'eth0', 'priv: bound to eth0, the device that holds its local address');
 
   // the private side first: its packet opens the NAT mapping the public side answers through
   t.match(await priv.sh(pingAcross('10.3.1.1'), 60_000), / 0% packet loss/, 'priv → pub through the ipip island');
