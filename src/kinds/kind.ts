@@ -33,6 +33,11 @@ export interface LinkKind {
   encode(spec: Spec, ctx: KindContext): Buffer | undefined;
   /** a live link's IFLA_INFO_DATA back into a Spec */
   decode(data: Buffer | undefined, ctx: KindContext): Spec;
+  /**
+   * The hardware address a new link of this spec gets, the same at every re-creation, so that
+   * a peer's neighbour entry for it stays true; undefined: the kernel picks a random one.
+   */
+  mac?(name: string, spec: Spec): Buffer;
   /** ethtool features the declaration asks island to keep (changed in place); none when absent */
   features?(decl: TunnelConfig | BridgeConfig): Features | undefined;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { VxlanTunnel } from '../config/types.js';
 import { bufferToIp, familyOf, ipToBuffer } from '../netlink/ip.js';
 import { type Attr, be16, decodeAttrs, encodeAttrs, readBe16, readU8, readU32, u8, u32 } from '../netlink/nla.js';
@@ -75,6 +76,19 @@ export const vxlan: LinkKind = {
       dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
       learning: readU8(a.get(LEARNING)) ?? 1,
     };
+  },
+
+  /**
+   * A stable MAC: a re-created vxlan (healed after `ip link del`) keeps the address the peer's
+   * neighbour table holds for its inner address. With a random one, frames to the new link
+   * were dropped until the peer's ARP entry went stale (about 20 s in the lab demo).
+   * Locally administered, unicast; derived from what names the tunnel on this host.
+   */
+  mac(name, s): Buffer {
+    const h = createHash('sha256').update(`island vxlan ${name} ${s.vni} ${s.local} ${s.remote}`).digest();
+    const mac = h.subarray(0, 6);
+    mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
+    return mac;
   },
 
   /**

@@ -52,7 +52,7 @@ const RTM = {
   GETROUTE: 26,
 } as const;
 // if_link.h, if_addr.h, rtnetlink.h attribute numbers
-const IFLA = { IFNAME: 3, MTU: 4, MASTER: 10, LINKINFO: 18, IFALIAS: 20, EXT_MASK: 29 } as const;
+const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, MASTER: 10, LINKINFO: 18, IFALIAS: 20, EXT_MASK: 29 } as const;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
 const IFF_UP = 0x1;
@@ -106,6 +106,8 @@ export interface NewLink {
   name: string;
   kind: string;
   data?: Buffer;
+  /** hardware address; the kernel picks a random one when absent */
+  mac?: Buffer;
   mtu?: number;
   master?: number;
   up: boolean;
@@ -264,6 +266,7 @@ export class Rtnl {
       [IFLA.LINKINFO, encodeAttrs(info)],
     ];
     if (l.mtu !== undefined) attrs.push([IFLA.MTU, u32(l.mtu)]);
+    if (l.mac !== undefined) attrs.push([IFLA.ADDRESS, l.mac]);
     if (l.master !== undefined) attrs.push([IFLA.MASTER, u32(l.master)]);
     const op = `create ${l.kind} ${l.name}`;
     const req = Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), encodeAttrs(attrs)]);

@@ -75,6 +75,7 @@ export async function apply(
           name: l.name,
           kind: l.kind,
           data: kindOf(l.kind).encode(l.spec, ctx),
+          mac: kindOf(l.kind).mac?.(l.name, l.spec),
           mtu: l.mtu,
           master: l.master ? need(l.master) : undefined,
           up: true,
