@@ -11,6 +11,7 @@
  * The first test checks the harness itself with the island built by hand: it carries TCP with
  * TX checksum offload off on the VXLAN, and only pings with it on, as DESIGN.md measured.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { REPO, runIsland, startDaemon } from '../helpers/island.js';
@@ -28,6 +29,15 @@ import type { Netns } from '../helpers/netns.js';
 import { checkTransfer, MB, tcpConnect, tcpListen, tcpTransfer } from '../helpers/tcp.js';
 
 const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
+// the daemon refuses a file that is not root's or that its group or others may write (a clone
+// made by another user, or with umask 002): say so before building anything
+const labStat = statSync(LAB_TOML);
+if (labStat.uid !== 0 || (labStat.mode & 0o022) !== 0) {
+  throw new Error(
+    `${LAB_TOML} must be root's and not group- or world-writable, or island refuses it ` +
+      `(uid ${labStat.uid}, mode ${(labStat.mode & 0o777).toString(8)}): chown root and chmod go-w it; not skipping`,
+  );
+}
 const PORT = 10250;
 const BIG = 20 * MB;
 const T = LAB_PLAN.tunnel;
@@ -266,9 +276,11 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
     await new Promise((r) => setTimeout(r, 20));
   }
   t.ok(linkMs >= 0, `faraday: ${T.name} back and up after ${linkMs} ms`);
-  // the far gateway keeps faraday's old MAC address in its ARP cache until something refreshes it
   const tcpMs = ms(del) + (await untilReaches(t, w2, fit1, 60_000, diagnose));
   t.comment(`heal: ${T.name} deleted on faraday, back after ${linkMs} ms, TCP w2 → fit1 again after ${tcpMs} ms`);
+  // l1 holds the MAC address of faraday's vx0 in its neighbour table: a new tunnel with a new
+  // address would get no TCP across until that entry goes stale (~20-30 s)
+  t.ok(tcpMs < 5000, `TCP across again within 5 s of the deletion (${tcpMs} ms), not after l1's ARP entry expires`);
   t.match(await faraday.ns.run(['ethtool', '-k', T.name]), /^tx-checksumming: off$/m, 'the new vx0: offload off');
   // a tunnel whose outer packets were routed into itself counts each as a TX error ("circular route")
   for (const h of [l1, faraday]) {
