@@ -22,8 +22,9 @@
  *   client): the machine's /run/island and /etc/hosts are never used.
  * - IPv6 is off everywhere: nothing crosses before the test sends it.
  *
- * handIsland() builds by hand, with ip/ethtool/iptables, what island should derive from the
- * file: the harness's own check that it carries TCP, independent of island.
+ * handIsland() builds by hand, with ip/ethtool/iptables, an island with the same effect as the
+ * one island derives from the file: the harness's own check that it carries TCP, independent
+ * of island.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -188,11 +189,13 @@ export async function buildLab(t: Test, prefix = 'lab'): Promise<Lab> {
 }
 
 /**
- * What island should derive from etc/examples/lab.toml, built by hand (the recipe's commands):
- * the VXLAN between the gateways with ports pinned and (txOff) TX checksum offload off, routes
- * through the tunnel and the pin that keeps the tunnel's own packets off it, forwarding and
- * FORWARD accepts on the gateways, routes via the site's gateway on the members. Ends with
- * faraday, behind the NAT, sending first.
+ * The island of etc/examples/lab.toml built by hand, the recipe's way: the VXLAN between the
+ * gateways with ports pinned and (txOff) TX checksum offload off, routes through the tunnel,
+ * forwarding and FORWARD accepts on the gateways, routes via the site's gateway on the members.
+ * faraday's route to the sopnode LAN covers l1, its tunnel's remote: here a pin route (and the
+ * same pin on the fit nodes) keeps the outer packets off the tunnel, where island binds the
+ * tunnel to eth0 without FDB learning; from the NAT's side, l1's LAN address is then reached
+ * through the NAT rather than the island. Ends with faraday, behind the NAT, sending first.
  */
 export async function handIsland(lab: Lab, o: { txOff: boolean }): Promise<void> {
   const { l1, w2, faraday, fit1, fit2 } = lab.hosts;
@@ -247,10 +250,10 @@ export interface PairsOptions {
 /**
  * Every host connects to every other host's LAN address (all sources at once, each to its
  * four targets at once) and must get through on its first attempt; the listener must see one
- * of the source's own addresses: no NAT inside the island. One exception, by design: a host
- * of the NAT's side reaching sopnode-l1's LAN address reaches the remote of faraday's tunnel,
- * which the pin keeps outside the island (along the underlay, through the NAT): there the
- * NAT's outside address is what l1 sees. Returns the matrix as lines for t.comment.
+ * of the source's own addresses: no NAT inside the island. One exception: a host of the NAT's
+ * side reaching sopnode-l1's LAN address reaches the remote of faraday's tunnel, which a pin
+ * route may keep outside the island (along the underlay, through the NAT, as handIsland does):
+ * there l1 may see the NAT's outside address. Returns the matrix as lines for t.comment.
  */
 export async function checkAllPairs(t: Test, lab: Lab, o: PairsOptions): Promise<{ lines: string[]; failed: number }> {
   let failed = 0;
@@ -277,7 +280,9 @@ export async function checkAllPairs(t: Test, lab: Lab, o: PairsOptions): Promise
         t.ok(
           allowed.includes(r.seenAs),
           `${label}: connected, seen as ${r.seenAs}` +
-            (pinned ? ' (l1 is the remote of the tunnel: outside the island)' : ', its own address'),
+            (pinned
+              ? ' (l1 is the remote of the tunnel: its own address, or the NAT if pinned outside)'
+              : ', its own address'),
           { allowed },
         );
         return `${to.name} ✓ as ${r.seenAs}`;
