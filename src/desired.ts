@@ -1,4 +1,5 @@
 /** Config → the set of kernel objects that must exist. Pure. */
+import { defaultMetric, kernelMetric, routeIdentity } from './config/kernel.js';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_PORT } from './config/peers.js';
 import type { Config, HostEntry, TunnelConfig } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
@@ -74,7 +75,8 @@ export interface DesiredPeer extends PeerChoice {
   keepalive: boolean;
 }
 
-export const defaultMetric = (family: 4 | 6): number => (family === 6 ? 1024 : 0);
+// one place for the kernel's metric default, shared with check: config/kernel.ts
+export { defaultMetric };
 
 /** The island link a route goes through (its dev, or the link whose subnet holds its gateway), if any. */
 export function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, cfg: Config): string | undefined {
@@ -126,7 +128,8 @@ export function desiredState(cfg: Config): DesiredState {
     dstLen: r.to.prefixlen,
     via: r.via,
     dev: r.dev,
-    metric: r.metric ?? defaultMetric(r.to.family),
+    // as the kernel stores it: IPv6 also turns metric 0 into 1024, so the two never flip
+    metric: kernelMetric(r.to.family, r.metric),
   }));
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
@@ -148,8 +151,15 @@ export function desiredState(cfg: Config): DesiredState {
   for (const l of [...cfg.bridges, ...cfg.tunnels]) {
     for (const a of l.addresses) addresses.push({ link: l.name, ...a });
   }
-  // pins first: the route that would swallow a remote must never be there without its pin
-  const routes = [...pins(cfg, declared), ...declared];
+  // pins first: the route that would swallow a remote must never be there without its pin;
+  // one route per kernel identity (check refuses two in a file): a second would replace the first
+  const seen = new Set<string>();
+  const routes = [...pins(cfg, declared), ...declared].filter((r) => {
+    const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
   // [forward] needs forwarding on; check already refused a file that sets it otherwise
   const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
   const hosts = cfg.hosts ?? [];

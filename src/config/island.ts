@@ -9,6 +9,15 @@ import { z } from 'zod';
 import { canonicalIp, cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import { hostNameProblem } from './hosts.js';
+import {
+  addressClass,
+  classWords,
+  endpointProblems,
+  IPIP_MAX_MTU,
+  ipipIdentity,
+  kernelDeviceName,
+  vxlanIdentity,
+} from './kernel.js';
 import type { Reporter } from './report.js';
 import { cidr, describe, int, ipAddress, prefix } from './schema.js';
 import { compact, each, field, isTable, strict, tunnel as tunnelSection } from './sections.js';
@@ -124,6 +133,14 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
     return { path: ['host', i] as KeyPath, ok, host };
   });
 
+  for (const h of hosts) {
+    for (const key of ['address', 'public'] as const) {
+      const ip = h.host[key];
+      const bad = ip === undefined ? undefined : hostAddressProblem(ip);
+      if (bad) rep.error(at(h.path, key), bad);
+    }
+  }
+
   const siteByName = unique(rep, sites, (s) => s.site.name, 'site', false);
   const hostByName = unique(rep, hosts, (h) => h.host.name, 'host', true);
   unique(rep, hosts, (h) => h.host.address, 'host address', false, 'address');
@@ -176,6 +193,8 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
   };
 
   const templates = new Map<string, TunnelConfig>();
+  /** per gateway host, the kernel identity of each tunnel it runs: a second is refused by the kernel */
+  const atGateway = new Map<string, Map<string, { path: KeyPath; name: string }>>();
   const tunnels: IslandTunnel[] = [];
   const tunnelNets: { path: KeyPath; net: Cidr; what: string }[] = [];
   const joined = new Map<string, KeyPath>();
@@ -193,6 +212,7 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
       Object.entries(raw).filter(([k]) => k !== 'ends' && !(DERIVED as readonly string[]).includes(k)),
     );
     const { config } = tunnelSection(rep, { ...rest, ...STAND_IN }, i);
+    if (config) checkTemplate(rep, path, config, templates);
     const ends = parseEnds(rep, raw.ends, at(path, 'ends'), siteByName);
     if (!config || !ends) return;
     const [a, b] = ends;
@@ -205,7 +225,14 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
     joined.set(pair, at(path, 'ends'));
     const ga = gatewayOf(a.site);
     const gb = gatewayOf(b.site);
-    if (ga && gb) checkEnds(rep, path, config, ga, gb);
+    if (ga && gb) {
+      checkEnds(rep, path, config, ga, gb);
+      for (const [me, them] of [
+        [ga, gb],
+        [gb, ga],
+      ] as const)
+        sameKernelTunnel(rep, path, config, me, them, atGateway);
+    }
     templates.set(config.name, config);
     tunnels.push({ name: config.name, kind: config.kind, ends });
     tunnelNets.push({ path: at(path, 'ends', a.site), net: a.inner, what: `tunnel ${config.name}` });
@@ -326,7 +353,82 @@ function checkEnds(rep: Reporter, path: KeyPath, t: TunnelConfig, a: IslandHost,
     );
   } else if (fa !== fb || familyOf(a.address) !== familyOf(b.public ?? b.address)) {
     rep.error(at(path, 'ends'), `the gateways ${a.name} and ${b.name} reach each other over different IP families`);
+  } else {
+    // each gateway's own tunnel: local its address, remote the other's public address or its address
+    for (const [me, them] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const remote = them.public ?? them.address;
+      // a host address of the wrong kind was said at the [[host]] already
+      if (hostAddressProblem(me.address) || hostAddressProblem(remote)) continue;
+      const problem = endpointProblems({ kind: t.kind, local: me.address, remote })[0];
+      if (problem) {
+        rep.error(at(path, 'ends'), `at ${me.name}: ${problem.message}`);
+        return;
+      }
+    }
   }
+}
+
+/** A [[tunnel]]'s own keys, as a per-host file's tunnel is checked: names the kernel holds, an ipip MTU it would lower. */
+function checkTemplate(rep: Reporter, path: KeyPath, t: TunnelConfig, templates: Map<string, TunnelConfig>): void {
+  const taken = kernelDeviceName(t.name);
+  if (taken) rep.error(at(path, 'name'), taken);
+  else if (templates.has(t.name)) rep.error(at(path, 'name'), `duplicate tunnel name "${t.name}"`);
+  if (t.kind === 'ipip' && t.mtu !== undefined && t.mtu > IPIP_MAX_MTU) {
+    rep.error(
+      at(path, 'mtu'),
+      `must be at most ${IPIP_MAX_MTU} for ipip (65535 less the outer IPv4 header); the kernel would lower it and island would raise it again`,
+    );
+  }
+}
+
+/**
+ * Two [[tunnel]]s that one gateway would run as one kernel object: two vxlan with the same VNI
+ * and port (vxlan_vni_in_use()), two ipip to far gateways behind one public address (ip_tunnel_find()).
+ */
+function sameKernelTunnel(
+  rep: Reporter,
+  path: KeyPath,
+  t: TunnelConfig,
+  me: IslandHost,
+  them: IslandHost,
+  seen: Map<string, Map<string, { path: KeyPath; name: string }>>,
+): void {
+  const remote = them.public ?? them.address;
+  const id =
+    t.kind === 'vxlan'
+      ? vxlanIdentity({ vni: t.vni, port: t.port, local: me.address })
+      : `ipip ${ipipIdentity({ local: me.address, remote })}`;
+  const mine = seen.get(me.name) ?? new Map<string, { path: KeyPath; name: string }>();
+  seen.set(me.name, mine);
+  const prev = mine.get(id);
+  if (!prev) {
+    mine.set(id, { path, name: t.name });
+    return;
+  }
+  const first = `tunnel ${prev.name} (line ${rep.line(at(prev.path, 'name'))})`;
+  if (t.kind === 'vxlan') {
+    rep.error(
+      at(path, 'vni'),
+      `VNI ${t.vni} on UDP port ${t.port} is already used by ${first}, and both run on ${me.name}: the kernel takes one ` +
+        `IPv${familyOf(me.address)} vxlan device per VNI and port; change vni or port`,
+    );
+  } else {
+    rep.error(
+      at(path, 'ends'),
+      `${me.name} would run a second ipip tunnel from ${me.address} to ${remote}, as ${first}: ` +
+        'the kernel takes one ipip tunnel per local and remote',
+    );
+  }
+}
+
+/** A [[host]] address: its own unicast address, which tunnels start from and routes go via. */
+function hostAddressProblem(ip: string): string | undefined {
+  const cls = addressClass(ip);
+  if (cls === 'unicast' || cls === 'link-local' || cls === 'mapped') return undefined;
+  return `${ip} is ${classWords(ip)}; a host's address is its own unicast address`;
 }
 
 /** Report every name seen twice; returns the first of each. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { canonicalIp, familyOf, networkOf } from '../netlink/ip.js';
+import { interfaceAddressProblem, PROC_CONF_NAMES } from './kernel.js';
 import { TomlFloat } from './locate.js';
 import type { Cidr, Family } from './types.js';
 
@@ -36,6 +37,8 @@ function checked(problem: (s: string) => string | undefined) {
 export function linkNameProblem(s: string): string | undefined {
   if (s === '') return 'must not be empty';
   if (s === '.' || s === '..') return `"${s}" cannot be a link name`;
+  if (PROC_CONF_NAMES.includes(s))
+    return `"${s}" cannot be a link name: /proc/sys/net/ipv4/conf/${s} holds the settings of ${s === 'all' ? 'every link' : 'new links'}, and the kernel refuses it`;
   const bad = /[^A-Za-z0-9_.-]/.exec(s);
   if (bad)
     return `${JSON.stringify(s)} contains ${JSON.stringify(bad[0])}; link names may use only letters, digits, "_", "." and "-"`;
@@ -91,16 +94,19 @@ export function parseCidr(s: string): Cidr | string {
   if (!/^\d+$/.test(len)) return `prefix length "${len}" is not a number`;
   const prefixlen = Number(len);
   if (prefixlen > max) return `prefix length /${len} is too long for IPv${family} (at most /${max})`;
-  return { address: canonicalIp(addr) as string, prefixlen, family };
+  // node takes only the plain dotted quad for IPv4, which is already canonical
+  return { address: family === 4 ? addr : (canonicalIp(addr) as string), prefixlen, family };
 }
 
+/** An address on a link, as the kernel's address code takes it. */
 export const cidr = z.string().transform((s, ctx) => {
   const r = parseCidr(s);
-  if (typeof r === 'string') {
-    ctx.addIssue({ code: 'custom', message: r });
+  const problem = typeof r === 'string' ? r : interfaceAddressProblem(r);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: 'custom', message: problem });
     return z.NEVER;
   }
-  return r;
+  return r as Cidr;
 });
 
 /** A route destination: a network, so host bits must be clear. */

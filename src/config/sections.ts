@@ -62,6 +62,14 @@ function strictSchema(shape: Shape): z.ZodTypeAny {
   return s;
 }
 
+/** What strict() parsed for an entirely valid entry, so its arrays are not parsed a second time. */
+const validated = new WeakMap<object, Raw>();
+
+/** The strictly parsed entry, when strict() found it entirely valid. */
+function parsed(raw: unknown): Raw | undefined {
+  return isTable(raw) ? validated.get(raw) : undefined;
+}
+
 /** Run the strict schema and report; true when the entry is entirely valid. */
 export function strict(
   rep: Reporter,
@@ -71,7 +79,10 @@ export function strict(
   unknownKey?: (k: string) => string | undefined,
 ): boolean {
   const r = strictSchema(shape).safeParse(raw);
-  if (r.success) return true;
+  if (r.success) {
+    if (isTable(raw)) validated.set(raw, r.data as Raw);
+    return true;
+  }
   const allowed = Object.keys(shape);
   reportIssues(r.error.issues, {
     rep,
@@ -103,6 +114,7 @@ export interface TunnelView extends LinkView {
   hasPort: boolean;
   /** port of a vxlan tunnel (default 4789): the health port must not collide with it */
   port?: number;
+  vni?: number;
   keepaliveMs?: number;
   peer?: string;
 }
@@ -144,10 +156,11 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     remote: field(shape.remote, raw, 'remote'),
     dev: field(shape.dev, raw, 'dev'),
     mtu: field(shape.mtu, raw, 'mtu'),
-    addresses: each(cidr, raw, 'addresses'),
+    addresses: (parsed(raw)?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
     sourcePort: kind === 'ipip' ? undefined : field(vxlanShape.source_port, raw, 'source_port'),
     hasPort: has(raw, 'port'),
     port: kind === 'ipip' ? undefined : (field(vxlanShape.port, raw, 'port') ?? 4789),
+    vni: kind === 'vxlan' ? field(vxlanShape.vni, raw, 'vni') : undefined,
     keepaliveMs: field(shape.keepalive, raw, 'keepalive'),
     peer: field(shape.peer, raw, 'peer'),
   };
@@ -184,8 +197,8 @@ export function bridge(rep: Reporter, raw: unknown, index: number): { view: Brid
     name: field(bridgeShape.name, raw, 'name'),
     rawName: rawName(raw),
     mtu: field(bridgeShape.mtu, raw, 'mtu'),
-    addresses: each(cidr, raw, 'addresses'),
-    ports: each(linkName, raw, 'ports'),
+    addresses: (parsed(raw)?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
+    ports: (parsed(raw)?.ports as string[] | undefined) ?? each(linkName, raw, 'ports'),
   };
   if (!ok) return { view };
   const config = compact({

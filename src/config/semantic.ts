@@ -2,8 +2,21 @@
  * Checks that need more than one field or more than one entry: what the kernel would refuse
  * (or silently get wrong) at 3 a.m., caught when the file is saved instead.
  */
-import { cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
+import { familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
+import {
+  endpointProblems,
+  gatewayProblem,
+  IPIP_MAX_MTU,
+  ipipIdentity,
+  kernelDeviceName,
+  kernelMetric,
+  prefixRange,
+  routeIdentity,
+  vxlanHeadroom,
+  vxlanIdentity,
+} from './kernel.js';
+import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
 import type { BridgeView, LinkView, RouteView, TunnelView } from './sections.js';
 import type { Cidr } from './types.js';
@@ -19,8 +32,10 @@ export function checkSemantics(rep: Reporter, v: Views): void {
   const links: LinkView[] = [...v.tunnels, ...v.bridges];
   for (const l of links) checkMtu(rep, l);
   checkNames(rep, links);
+  checkTunnelIdentity(rep, v.tunnels);
   checkAddresses(rep, links);
   checkPorts(rep, v.tunnels, v.bridges);
+  checkUnderlays(rep, v.tunnels, v.bridges);
   checkRoutes(rep, v.routes, links);
 }
 
@@ -42,6 +57,13 @@ function checkTunnel(rep: Reporter, t: TunnelView): void {
     }
   }
   if (t.dev !== undefined && t.dev === t.name) rep.error(at(t, 'dev'), 'a tunnel cannot run over itself');
+  for (const p of endpointProblems(t)) rep.error(at(t, p.key), p.message);
+  if (t.kind === 'ipip' && t.mtu !== undefined && t.mtu > IPIP_MAX_MTU) {
+    rep.error(
+      at(t, 'mtu'),
+      `must be at most ${IPIP_MAX_MTU} for ipip (65535 less the outer IPv4 header); the kernel would lower it and island would raise it again`,
+    );
+  }
   if (t.sourcePort !== undefined && !t.hasPort) {
     rep.warn(
       at(t, 'source_port'),
@@ -59,11 +81,16 @@ function checkMtu(rep: Reporter, l: LinkView): void {
   }
 }
 
-/** Tunnels and bridges share the kernel's one namespace of link names. */
+/** Tunnels and bridges share the kernel's one namespace of link names, with the kernel's own devices. */
 function checkNames(rep: Reporter, links: LinkView[]): void {
   const first = new Map<string, LinkView>();
   for (const l of links) {
     if (l.name === undefined) continue;
+    const taken = kernelDeviceName(l.name);
+    if (taken) {
+      rep.error(at(l, 'name'), taken);
+      continue;
+    }
     const prev = first.get(l.name);
     if (!prev) {
       first.set(l.name, l);
@@ -78,12 +105,41 @@ function checkNames(rep: Reporter, links: LinkView[]): void {
   }
 }
 
-interface Placed {
-  link: LinkView;
-  cidr: Cidr;
-  path: KeyPath;
-  /** the network's first and last address, computed once: n² overlap tests stay cheap at 500 tunnels */
-  range: [bigint, bigint];
+/**
+ * Two tunnels that are one kernel object: the second create fails with EEXIST, after the
+ * first has been made. vxlan: vxlan_vni_in_use(); ipip: ip_tunnel_find().
+ */
+function checkTunnelIdentity(rep: Reporter, tunnels: TunnelView[]): void {
+  const seen = new Map<string, TunnelView>();
+  for (const t of tunnels) {
+    if (t.name === undefined || t.local === undefined) continue;
+    const id =
+      t.kind === 'vxlan' && t.vni !== undefined && t.port !== undefined
+        ? `vxlan ${vxlanIdentity({ vni: t.vni, port: t.port, local: t.local, dev: t.dev })}`
+        : t.kind === 'ipip' && t.remote !== undefined
+          ? `ipip ${ipipIdentity({ local: t.local, remote: t.remote, dev: t.dev })}`
+          : undefined;
+    if (id === undefined) continue;
+    const prev = seen.get(id);
+    if (!prev) {
+      seen.set(id, t);
+      continue;
+    }
+    const first = `${label(prev)} (line ${rep.line(at(prev, 'name'))})`;
+    if (t.kind === 'vxlan') {
+      rep.error(
+        at(t, 'vni'),
+        `VNI ${t.vni} on UDP port ${t.port} is already used by ${first}: the kernel takes one IPv${familyOf(t.local)} vxlan ` +
+          'device per VNI and port, whatever its local, remote or dev; change vni or port',
+      );
+    } else {
+      rep.error(
+        at(t, 'remote'),
+        `local ${t.local} and remote ${t.remote}${t.dev ? ` over ${t.dev}` : ''} are already those of ${first}: ` +
+          'the kernel takes one ipip tunnel per local, remote and dev',
+      );
+    }
+  }
 }
 
 /** "line 3", or "line 3, column 14" when both sit on one line and the line alone would not tell them apart. */
@@ -95,50 +151,88 @@ function seenAt(rep: Reporter, first: KeyPath, now: KeyPath): string {
 const cidrText = (c: Cidr): string => `${c.address}/${c.prefixlen}`;
 const netText = (c: Cidr): string => `${networkOf(c.address, c.prefixlen)}/${c.prefixlen}`;
 
-/** Two prefixes either nest or are disjoint: they overlap when their ranges meet. */
-function overlaps(a: Placed, b: Placed): boolean {
-  return a.cidr.family === b.cidr.family && a.range[0] <= b.range[1] && b.range[0] <= a.range[1];
-}
-
 /** fe80::/64 is on every IPv6 link by design; overlap between links is meaningless there. */
 function linkLocal(c: Cidr): boolean {
   return c.family === 6 && inSubnet(c.address, 'fe80::', 10);
 }
 
+interface Placed {
+  link: LinkView;
+  cidr: Cidr;
+  path: KeyPath;
+  /** rank in the file (line, then column) */
+  rank: number;
+  lo: bigint;
+  hi: bigint;
+}
+
+/**
+ * Each address against every earlier one in the file, reported once at the later of two
+ * that overlap, naming the earliest it meets. Sorted and swept (overlap.ts), not compared
+ * pair by pair: link-local addresses meet only those of their own link, and any other address.
+ */
 function checkAddresses(rep: Reporter, links: LinkView[]): void {
-  const placed: Placed[] = [];
+  const found: { link: LinkView; cidr: Cidr; path: KeyPath; line: number; col: number }[] = [];
   for (const link of links) {
     link.addresses.forEach((cidr, i) => {
-      if (cidr)
-        placed.push({ link, cidr, path: at(link, 'addresses', i), range: cidrRange(cidr.address, cidr.prefixlen) });
+      if (!cidr) return;
+      const path = at(link, 'addresses', i);
+      const p = rep.pos(path);
+      found.push({ link, cidr, path, line: p.line, col: p.col });
     });
   }
-  // report each conflict once, at whichever of the two comes later in the file
-  const order = (p: Placed): [number, number] => {
-    const pos = rep.pos(p.path);
-    return [pos.line, pos.col];
-  };
-  placed.sort((a, b) => {
-    const [al, ac] = order(a);
-    const [bl, bc] = order(b);
-    return al - bl || ac - bc;
+  found.sort((a, b) => a.line - b.line || a.col - b.col);
+  const placed: Placed[] = found.map((f, rank) => {
+    const [lo, hi] = spanOf(f.cidr);
+    return { link: f.link, cidr: f.cidr, path: f.path, rank, lo, hi };
   });
-  placed.forEach((b, j) => {
-    for (let i = 0; i < j; i++) {
-      const a = placed[i] as Placed;
-      if (a.link === b.link && cidrText(a.cidr) === cidrText(b.cidr)) {
-        rep.error(b.path, `duplicate address ${cidrText(b.cidr)} (first at ${seenAt(rep, a.path, b.path)})`);
-        return;
-      }
-      if (!overlaps(a, b)) continue;
-      if (a.link !== b.link && linkLocal(a.cidr) && linkLocal(b.cidr)) continue;
+  const INF = Number.POSITIVE_INFINITY;
+  const earliest: number[] = new Array(placed.length).fill(INF);
+  const sweep = (group: Placed[], weight: (p: Placed) => number, asks: (p: Placed) => boolean): void => {
+    const mins = minOverlapping(
+      group,
+      group.map((p) => weight(p)),
+    );
+    group.forEach((p, i) => {
+      if (asks(p)) earliest[p.rank] = Math.min(earliest[p.rank] as number, mins[i] as number);
+    });
+  };
+  for (const family of [4, 6]) {
+    const all = placed.filter((p) => p.cidr.family === family);
+    // any address meets any other, except a link-local one that of another link
+    sweep(
+      all,
+      (p) => p.rank,
+      (p) => !linkLocal(p.cidr),
+    );
+    sweep(
+      all,
+      (p) => (linkLocal(p.cidr) ? INF : p.rank),
+      (p) => linkLocal(p.cidr),
+    );
+  }
+  const ll = new Map<LinkView, Placed[]>();
+  for (const p of placed) if (linkLocal(p.cidr)) ll.set(p.link, [...(ll.get(p.link) ?? []), p]);
+  for (const group of ll.values())
+    sweep(
+      group,
+      (p) => p.rank,
+      () => true,
+    );
+
+  for (const b of placed) {
+    const e = earliest[b.rank] as number;
+    if (e >= b.rank) continue;
+    const a = placed[e] as Placed;
+    if (a.link === b.link && cidrText(a.cidr) === cidrText(b.cidr)) {
+      rep.error(b.path, `duplicate address ${cidrText(b.cidr)} (first at ${seenAt(rep, a.path, b.path)})`);
+    } else {
       rep.error(
         b.path,
         `${netText(b.cidr)} on ${label(b.link)} overlaps ${netText(a.cidr)} on ${label(a.link)} (${seenAt(rep, a.path, b.path)})`,
       );
-      return;
     }
-  });
+  }
 }
 
 function checkPorts(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[]): void {
@@ -185,9 +279,131 @@ function checkPorts(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[])
   }
 }
 
+/**
+ * Links stacked on each other: a tunnel over its dev, a bridge over its ports. The kernel
+ * refuses a loop (netdev_upper_dev_link(): EBUSY), which a tunnel whose dev is the bridge it is
+ * a port of makes; and a vxlan over a declared link takes that link's MTU less its headers.
+ */
+function checkUnderlays(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[]): void {
+  const links = new Map<string, LinkView>();
+  for (const l of [...tunnels, ...bridges]) if (l.name !== undefined && !links.has(l.name)) links.set(l.name, l);
+  // lower links of each link: a tunnel's dev, a bridge's ports
+  const lower = new Map<string, { name: string; path: KeyPath }[]>();
+  for (const t of tunnels) {
+    if (t.name !== undefined && t.dev !== undefined && t.dev !== t.name && links.has(t.dev))
+      lower.set(t.name, [{ name: t.dev, path: at(t, 'dev') }]);
+  }
+  for (const b of bridges) {
+    if (b.name === undefined) continue;
+    const ports = b.ports.flatMap((p, i) =>
+      p !== undefined && links.has(p) ? [{ name: p, path: at(b, 'ports', i) }] : [],
+    );
+    lower.set(b.name, [...(lower.get(b.name) ?? []), ...ports]);
+  }
+  // a loop, found from each tunnel's dev: is the tunnel below its own underlay? (said once per loop)
+  const looped = new Set<string>();
+  for (const t of tunnels) {
+    if (t.name === undefined || t.dev === undefined || !links.has(t.dev) || t.dev === t.name) continue;
+    if (looped.has(t.name)) continue;
+    const chain = below(t.dev, t.name, lower);
+    if (chain) {
+      for (const n of [t.dev, ...chain]) looped.add(n);
+      const stack = [t.name, t.dev, ...chain].join(' over ');
+      const bridge = links.get(t.dev)?.what === 'bridge' && chain.length === 1;
+      rep.error(
+        at(t, 'dev'),
+        bridge
+          ? `${t.dev} is the bridge ${t.name} is a port of: a tunnel cannot run over its own bridge (the kernel refuses the loop)`
+          : `${t.name} would sit over itself (${stack}); the kernel refuses the loop`,
+      );
+    }
+  }
+  for (const t of tunnels) {
+    if (t.kind !== 'vxlan' || t.mtu === undefined || t.dev === undefined || t.local === undefined) continue;
+    const dev = links.get(t.dev);
+    if (dev?.mtu === undefined) continue;
+    const max = dev.mtu - vxlanHeadroom(familyOf(t.local) === 6 ? 6 : 4);
+    if (t.mtu > max)
+      rep.error(
+        at(t, 'mtu'),
+        `${t.mtu} is above ${max}, ${t.dev}'s mtu ${dev.mtu} less the vxlan headers: the kernel would lower it at creation and refuse to raise it`,
+      );
+  }
+}
+
+/** The chain of links from `top` down to `target`, if `target` is below `top`. */
+function below(top: string, target: string, lower: Map<string, { name: string }[]>): string[] | undefined {
+  const seen = new Set<string>();
+  const walk = (name: string): string[] | undefined => {
+    if (seen.has(name)) return undefined;
+    seen.add(name);
+    for (const l of lower.get(name) ?? []) {
+      if (l.name === target) return [target];
+      const rest = walk(l.name);
+      if (rest) return [l.name, ...rest];
+    }
+    return undefined;
+  };
+  return walk(top);
+}
+
+/** First and last address of a declared prefix as integers, computed once per address. */
+const spans = new WeakMap<Cidr, [bigint, bigint]>();
+function spanOf(c: Cidr): [bigint, bigint] {
+  let s = spans.get(c);
+  if (!s) {
+    s = prefixRange(c.address, c.prefixlen, c.family);
+    spans.set(c, s);
+  }
+  return s;
+}
+
+/** Where each declared address's subnet is, to find a gateway's link or a link's own subnet in O(1) per prefix length. */
+class Subnets {
+  /** "family/prefixlen" → first address of the subnet → the first address declared in it */
+  private readonly byLen = new Map<string, Map<bigint, { link: LinkView; cidr: Cidr }>>();
+
+  constructor(links: LinkView[]) {
+    for (const link of links) {
+      for (const cidr of link.addresses) {
+        if (!cidr) continue;
+        const k = `${cidr.family}/${cidr.prefixlen}`;
+        const m = this.byLen.get(k) ?? new Map();
+        const lo = spanOf(cidr)[0];
+        if (!m.has(lo)) m.set(lo, { link, cidr });
+        this.byLen.set(k, m);
+      }
+    }
+  }
+
+  /** A declared address whose subnet holds `ip`. */
+  holding(ip: string): { link: LinkView; cidr: Cidr } | undefined {
+    const family = familyOf(ip);
+    if (family === undefined) return undefined;
+    const bits = family === 4 ? 32 : 128;
+    const value = prefixRange(ip, bits, family)[0];
+    for (const [k, m] of this.byLen) {
+      const [f, len] = k.split('/').map(Number) as [number, number];
+      if (f !== family) continue;
+      const host = (1n << BigInt(bits - len)) - 1n;
+      const hit = m.get(value & ~host);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  /** A declared address whose connected subnet is exactly `c`. */
+  exactly(c: Cidr): { link: LinkView; cidr: Cidr } | undefined {
+    return this.byLen.get(`${c.family}/${c.prefixlen}`)?.get(spanOf(c)[0]);
+  }
+}
+
 function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): void {
   const byName = new Map<string, LinkView>();
   for (const l of links) if (l.rawName !== undefined && !byName.has(l.rawName)) byName.set(l.rawName, l);
+  const own = new Map<string, LinkView>();
+  for (const l of links) for (const a of l.addresses) if (a && !own.has(a.address)) own.set(a.address, l);
+  const subnets = new Subnets(links);
   const seen = new Map<string, RouteView>();
   for (const r of routes) {
     if (!r.hasVia && !r.hasDev) rep.error(r.path, 'needs "via", "dev", or both', rep.pos(r.path));
@@ -195,14 +411,20 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
     // whether it exists, so plan and status report it, not check
     const dev = r.dev === undefined ? undefined : byName.get(r.dev);
     if (r.to) {
-      const key = `${cidrText(r.to)} metric ${r.metric ?? 'default'}`;
+      // the kernel's identity: family, table (main), destination, metric as it defaults it
+      const key = routeIdentity(r.to.family, networkOf(r.to.address, r.to.prefixlen), r.to.prefixlen, r.metric);
       const prev = seen.get(key);
       if (prev) {
-        rep.error(
-          at(r, 'to'),
-          `duplicate route to ${cidrText(r.to)} with the same metric (first at line ${rep.line(at(prev, 'to'))})`,
-        );
+        const line = rep.line(at(prev, 'to'));
+        const metric = kernelMetric(r.to.family, r.metric);
+        const written = (m: number | undefined): string => (m === undefined ? 'no metric' : `metric = ${m}`);
+        const same =
+          prev.metric === r.metric
+            ? ' with the same metric'
+            : `: ${written(prev.metric)} and ${written(r.metric)} are both metric ${metric} to the kernel`;
+        rep.error(at(r, 'to'), `duplicate route to ${cidrText(r.to)}${same} (first at line ${line})`);
       } else seen.set(key, r);
+      connectedSubnet(rep, r, r.to, subnets);
     }
     if (r.via === undefined) continue;
     const fam = familyOf(r.via);
@@ -213,15 +435,48 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
       );
       continue;
     }
+    const bad = gatewayProblem(r.via);
+    if (bad) {
+      rep.error(at(r, 'via'), bad);
+      continue;
+    }
     if (dev) {
       if (dev.name !== undefined) checkGateway(rep, r, r.via, [dev]);
-    } else if (r.dev === undefined) ownAddress(rep, r, r.via, links);
+    } else if (r.dev === undefined) ownAddress(rep, r, r.via, own);
   }
-  checkSelfCarry(rep, routes, links);
+  checkSelfCarry(rep, routes, links, subnets);
 }
 
-function ownAddress(rep: Reporter, r: RouteView, via: string, links: LinkView[]): boolean {
-  const l = links.find((x) => x.addresses.some((a) => a?.address === via));
+/**
+ * The kernel routes each address's subnet itself (proto kernel, with the address as src). A
+ * declared route to the same prefix either replaces that route (same metric: the src is lost)
+ * or shadows it; either way it is the link's own subnet, which needs no route.
+ */
+function connectedSubnet(rep: Reporter, r: RouteView, to: Cidr, subnets: Subnets): void {
+  // an IPv4 /32 gets no prefix route
+  if (to.family === 4 && to.prefixlen === 32) return;
+  const hit = subnets.exactly(to);
+  if (!hit) return;
+  const theirs = CONNECTED_METRIC[to.family];
+  const mine = kernelMetric(to.family, r.metric);
+  // IPv4's prefix route carries the address as its src; IPv6's carries none
+  const src = to.family === 4 ? `, src ${hit.cidr.address}` : '';
+  const what =
+    mine === theirs
+      ? `this is the same kernel route (metric ${mine}) and would replace it${src ? ', losing its src' : ''}`
+      : `a second route to it (metric ${mine}) only competes with that one`;
+  rep.error(
+    at(r, 'to'),
+    `${cidrText(to)} is the subnet of ${cidrText(hit.cidr)} on ${label(hit.link)}, which the kernel routes itself ` +
+      `(metric ${theirs}${src}); ${what}: leave it out`,
+  );
+}
+
+/** The metric of the prefix route the kernel adds for an address: IPv4 0, IPv6 256 (IP6_RT_PRIO_ADDRCONF). */
+const CONNECTED_METRIC = { 4: 0, 6: 256 } as const;
+
+function ownAddress(rep: Reporter, r: RouteView, via: string, own: Map<string, LinkView>): boolean {
+  const l = own.get(via);
   if (l) rep.error(at(r, 'via'), `gateway ${via} is island's own address on ${label(l)}; use the peer's address`);
   return l !== undefined;
 }
@@ -230,25 +485,30 @@ function ownAddress(rep: Reporter, r: RouteView, via: string, links: LinkView[])
  * A host route to a tunnel's own remote through the island would carry the tunnel's outer
  * packets into the tunnel. A wider route is fine: island pins the remote to the underlay.
  */
-function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[]): void {
-  const tunnels = links.filter((l): l is TunnelView => l.what === 'tunnel');
+function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], subnets: Subnets): void {
+  const byRemote = new Map<string, TunnelView>();
+  for (const l of links) {
+    if (
+      l.what === 'tunnel' &&
+      (l as TunnelView).remote !== undefined &&
+      !byRemote.has((l as TunnelView).remote as string)
+    )
+      byRemote.set((l as TunnelView).remote as string, l as TunnelView);
+  }
   const islandLinks = new Set(links.map((l) => l.rawName));
   for (const r of routes) {
     if (!r.to || r.to.prefixlen !== (r.to.family === 4 ? 32 : 128)) continue;
+    const t = byRemote.get(r.to.address);
+    if (!t) continue;
     const through =
       (r.dev !== undefined && islandLinks.has(r.dev)) ||
-      (r.dev === undefined &&
-        r.via !== undefined &&
-        links.some((l) => l.addresses.some((a) => a && inSubnet(r.via as string, a.address, a.prefixlen))));
+      (r.dev === undefined && r.via !== undefined && subnets.holding(r.via) !== undefined);
     if (!through) continue;
-    const t = tunnels.find((x) => x.remote === r.to?.address);
-    if (t) {
-      rep.error(
-        at(r, 'to'),
-        `${cidrText(r.to)} is the remote of tunnel ${label(t)}: routed through the island, the tunnel would carry its own packets; ` +
-          'route a wider prefix (island then pins the remote to the underlay) or leave it out',
-      );
-    }
+    rep.error(
+      at(r, 'to'),
+      `${cidrText(r.to)} is the remote of tunnel ${label(t)}: routed through the island, the tunnel would carry its own packets; ` +
+        'route a wider prefix (island then pins the remote to the underlay) or leave it out',
+    );
   }
 }
 
@@ -257,7 +517,9 @@ function checkGateway(rep: Reporter, r: RouteView, via: string, candidates: Link
   // a broken address could have been the one that reaches it: stay quiet rather than guess
   if (candidates.some((l) => l.addresses.includes(undefined))) return;
   const fam = familyOf(via);
-  if (ownAddress(rep, r, via, candidates)) return;
+  const own = new Map<string, LinkView>();
+  for (const l of candidates) for (const a of l.addresses) if (a && !own.has(a.address)) own.set(a.address, l);
+  if (ownAddress(rep, r, via, own)) return;
   const reach = candidates.some((l) =>
     l.addresses.some((a) => a && a.family === fam && inSubnet(via, a.address, a.prefixlen)),
   );

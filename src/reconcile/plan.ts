@@ -2,6 +2,8 @@
  * desired + live → the actions that make live equal desired, in dependency
  * order, and the status of every object. Pure: unit-tested without a kernel.
  */
+
+import { routeIdentity } from '../config/kernel.js';
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
@@ -219,11 +221,18 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const [gw] = cidrRange(r.via, r.family === 4 ? 32 : 128);
     return ranges.find((a) => a.family === r.family && a.range[0] <= gw && gw <= a.range[1])?.link;
   };
+  // routes are one kernel object per identity (family, table, destination, metric as the kernel
+  // stores it): matched by it, never by a spelling of the metric, so a route cannot flip
+  const liveId = (x: RawRoute) => routeIdentity(x.family as 4 | 6, x.dst, x.dstLen, x.priority);
+  const mineById = new Map<string, RawRoute>();
+  for (const x of mineLive) if (!mineById.has(liveId(x))) mineById.set(liveId(x), x);
+  const foreignById = new Map<string, RawRoute>();
+  for (const x of live.routes)
+    if (x.protocol !== ROUTE_PROTO && !foreignById.has(liveId(x))) foreignById.set(liveId(x), x);
   for (const r of want.routes) {
     const key = routeKey(r);
-    const same = (x: RawRoute) =>
-      x.family === r.family && x.dst === r.dst && x.dstLen === r.dstLen && (x.priority ?? 0) === r.metric;
-    const l = mineLive.find(same);
+    const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
+    const l = mineById.get(id);
     // still declared: never stale, even while it cannot be repaired
     if (l) matched.add(l);
     const dep = gatewayLink(r);
@@ -237,7 +246,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       status.push({ object: key, state: 'blocked', detail: target });
       continue;
     }
-    const foreign = live.routes.find((x) => x.protocol !== ROUTE_PROTO && same(x));
+    const foreign = foreignById.get(id);
     if (foreign) {
       status.push({
         object: key,
