@@ -140,7 +140,8 @@ export class PeerTracker {
     while (this.results[0] && now - this.results[0].at > WINDOW_MS) this.results.shift();
     let next: PeerState;
     if (!this.resolvedAny) next = 'pending';
-    else if (this.lostStreak < LOST_IN_A_ROW) next = 'up';
+    // a few losses in a row do not make a peer down, but only an answer makes it up
+    else if (this.lostStreak < LOST_IN_A_ROW) next = this.answered > 0 ? 'up' : 'pending';
     // what arrived before our probes started to get lost says nothing about the path now
     else if (this.hearsPeer(now) && (this.lastHeard ?? 0) > (this.streakStart ?? 0)) next = 'one-way';
     else next = 'down';

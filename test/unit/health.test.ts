@@ -50,6 +50,15 @@ t.test('tracker: up on the first answer, down after two probes lost in a row, up
   t.equal(tr.snapshot(4001).since, 4001);
 });
 
+t.test('tracker: a peer never answered is pending, then down; never up on a lost probe', async (t) => {
+  const tr = new PeerTracker(1000, 1000, 0);
+  tr.onSent(1, 0);
+  t.equal(tr.tick(1000), undefined, 'the first probe lost: still pending');
+  t.equal(tr.snapshot(1000).state, 'pending');
+  tr.onSent(2, 1000);
+  t.equal(tr.tick(2000), 'down', 'two lost in a row and never an answer: down');
+});
+
 t.test('tracker: a cut both ways is down, not one-way, though the peer was heard just before', async (t) => {
   const tr = new PeerTracker(1000, 500, 0);
   tr.onSent(1, 0);
