@@ -19,6 +19,7 @@ import {
   VXLAN_ONLY,
   vxlanShape,
 } from './schema.js';
+import { sysctlName, sysctlValueProblem } from './sysctl.js';
 import type { BridgeConfig, Cidr, DaemonConfig, RouteConfig, TunnelConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -241,6 +242,8 @@ const SYSCTL_NAME = /^[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)*$/;
 
 export function sysctl(rep: Reporter, raw: Raw): Record<string, string> {
   const out: Record<string, string> = {};
+  /** /proc/sys path → the key that names it first: two spellings are one sysctl */
+  const paths = new Map<string, string>();
   for (const [key, value] of Object.entries(raw)) {
     const path = ['sysctl', key];
     if (isTable(value) && !key.includes('.')) {
@@ -258,8 +261,32 @@ export function sysctl(rep: Reporter, raw: Raw): Record<string, string> {
       rep.error(path, 'not a sysctl name: use letters, digits, "_" and "-" between "." separators', 'key');
       bad = true;
     }
+    if (!bad) {
+      const name = sysctlName(key);
+      const first = paths.get(name.path);
+      if (name.ifname !== undefined && name.ifname.length > 15) {
+        rep.error(path, `"${name.ifname}" is ${name.ifname.length} characters long; link names are at most 15`, 'key');
+        bad = true;
+      } else if (first !== undefined) {
+        rep.error(
+          path,
+          `same sysctl as ${JSON.stringify(first)} (line ${rep.line(['sysctl', first])}): both are /proc/sys/${name.path}`,
+          'key',
+        );
+        bad = true;
+      } else paths.set(name.path, key);
+    }
     const text = sysctlValue(rep, path, value);
     if (!bad && text !== undefined) out[key] = text;
+  }
+  // values that depend on each other (the port range and its unprivileged start) see the whole table
+  const all = { ...out };
+  for (const [key, value] of Object.entries(all)) {
+    const problem = sysctlValueProblem(key, value, all);
+    if (problem !== undefined) {
+      rep.error(['sysctl', key], problem);
+      delete out[key];
+    }
   }
   return out;
 }
@@ -272,7 +299,8 @@ function sysctlValue(rep: Reporter, path: KeyPath, value: unknown): string | und
   }
   if (typeof value === 'string') {
     if (value.trim() === '') rep.error(path, 'must not be empty');
-    else if ([...value].some((c) => c.charCodeAt(0) < 0x20))
+    // a tab separates a vector's values, as the kernel prints them (sysctl -n net.ipv4.tcp_rmem)
+    else if ([...value].some((c) => c.charCodeAt(0) < 0x20 && c !== '\t'))
       rep.error(path, 'must not contain control characters or newlines');
     else return value;
     return undefined;

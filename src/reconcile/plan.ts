@@ -4,6 +4,7 @@
  */
 
 import { routeIdentity } from '../config/kernel.js';
+import { sameSysctl, sysctlTokens } from '../config/sysctl.js';
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
@@ -91,14 +92,20 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   // sysctls first: forwarding must be on before traffic is routed
   for (const [key, value] of Object.entries(want.sysctls)) {
     const have = live.sysctls[key];
-    if (have === value) status.push({ object: sysctlKey(key), state: 'ok' });
+    // compared as the kernel prints it back ("4096\t87380\t6291456" is "4096 87380 6291456")
+    if (sameSysctl(have, value)) status.push({ object: sysctlKey(key), state: 'ok' });
     else {
       status.push({
         object: sysctlKey(key),
         state: have === undefined ? 'missing' : 'drifted',
-        detail: `${have ?? 'absent'} → ${value}`,
+        detail: `${have === undefined ? 'absent' : sysctlTokens(have).join(' ')} → ${value}`,
       });
-      actions.push({ op: 'set-sysctl', key, value, from: have });
+      actions.push({
+        op: 'set-sysctl',
+        key,
+        value,
+        from: have === undefined ? undefined : sysctlTokens(have).join(' '),
+      });
     }
   }
 
