@@ -87,7 +87,7 @@ t.test('nesting: 100 levels are read, 101 are refused at the bracket, 10,000 nev
   t.strictSame(parse(nest(10_000)), [`2:${11 + MAX_NESTING}: ${deep}`]);
   t.strictSame(parse(`x = ${'{a='.repeat(10_000)}1${'}'.repeat(10_000)}\n`), [`1:${5 + 3 * MAX_NESTING}: ${deep}`]);
   t.strictSame(parse(`x = ${'['.repeat(100_000)}`), [`1:${5 + MAX_NESTING}: ${deep}`], 'unterminated too');
-  t.ok(performance.now() - started < 1000, 'quickly');
+  t.ok(performance.now() - started < 3000, 'quickly (the parser alone overflowed the stack)');
 });
 
 t.test('the nesting scan skips comments and every kind of string', async (t) => {
