@@ -273,6 +273,17 @@ export const daemonShape = {
   debounce: duration(0, 5000, 10),
   health_port: int(1, 65535).optional(),
   health_interval: optionalDuration(1000, 3_600_000),
+  // node_exporter's textfile collector reads *.prom files of one directory; the daemon replaces the file
+  metrics: z
+    .string()
+    .superRefine((s, ctx) => {
+      if (!/^\/[^\0]*[^/]\.prom$/.test(s) || s.split('/').some((p) => p === '..' || p === '.'))
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be an absolute file path ending in ".prom" (node_exporter's textfile collector reads *.prom files), e.g. "/var/lib/prometheus/node-exporter/island.prom"; got ${JSON.stringify(s)}`,
+        });
+    })
+    .optional(),
 };
 
 export const FIREWALL_BACKENDS = ['auto', 'nft', 'legacy'] as const;

@@ -234,7 +234,8 @@ export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
   const debounceMs = field(daemonShape.debounce, raw ?? {}, 'debounce') as number;
   const healthPort = field(daemonShape.health_port, raw ?? {}, 'health_port');
   const healthIntervalMs = field(daemonShape.health_interval, raw ?? {}, 'health_interval');
-  return compact({ resyncMs, debounceMs, healthPort, healthIntervalMs });
+  const metrics = field(daemonShape.metrics, raw ?? {}, 'metrics');
+  return compact({ resyncMs, debounceMs, healthPort, healthIntervalMs, metrics });
 }
 
 /** A sysctl name as sysctl(8) spells it; "/" is its escape for a "." inside an interface name. */

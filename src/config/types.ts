@@ -69,6 +69,8 @@ export interface DaemonConfig {
   healthPort?: number;
   /** probe interval of a tunnel with a peer but no keepalive, milliseconds (default 10 s) */
   healthIntervalMs?: number;
+  /** node_exporter textfile the daemon writes its metrics to (absolute, *.prom); absent: none */
+  metrics?: string;
 }
 
 /** One [hosts] line: a name island writes into /etc/hosts. */

@@ -13,6 +13,7 @@ import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { describePeer } from '../health/describe.js';
 import { Health, type PeerStatus } from '../health/health.js';
 import { HostsKeeper } from '../hosts/keeper.js';
+import { DaemonMetrics, MetricsFile } from '../metrics/metrics.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { Ethtool } from '../netlink/ethtool.js';
 import { type EventSource, NETCONF_ALL, NETCONF_DEFAULT, type RtEvent, watchRtnetlink } from '../netlink/events.js';
@@ -71,9 +72,13 @@ export class Daemon {
     },
   });
   private readonly hosts: HostsKeeper;
+  /** [daemon] metrics: counters of the daemon's life, written to the file after every pass */
+  private readonly metrics = new DaemonMetrics();
+  private readonly metricsFile: MetricsFile;
 
   constructor(private readonly opts: DaemonOptions) {
     this.hosts = new HostsKeeper(opts.log);
+    this.metricsFile = new MetricsFile(() => this.metrics.render(this.snapshot()), opts.log);
   }
 
   get log(): Logger {
@@ -110,6 +115,8 @@ export class Daemon {
     this.cfg = cfg;
     this.cfgText = text;
     this.want = desiredState(cfg);
+    this.metrics.configLoaded(true);
+    this.metricsFile.target = cfg.daemon.metrics;
     this.watchedNames = new Set([
       ...this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])),
       // host devices that routes or pins go over
@@ -138,6 +145,8 @@ export class Daemon {
     if (unsafe) {
       this.log.error(`${unsafe}; still running the last good configuration`);
       this.opts.onStatus?.(`config refused: ${unsafe}`);
+      this.metrics.configLoaded(false);
+      void this.metricsFile.write();
       return false;
     }
     const { result: r, text } = await loadConfigText(this.opts.configPath);
@@ -146,6 +155,8 @@ export class Daemon {
       this.log.error(`${this.opts.configPath}: not reloaded, still running the last good configuration`);
       const [first] = r.errors;
       if (first) this.opts.onStatus?.(`config error at ${first.path}:${first.line}`);
+      this.metrics.configLoaded(false);
+      void this.metricsFile.write();
       return false;
     }
     for (const w of r.warnings) this.log.warn(formatDiagnostic(w));
@@ -194,6 +205,7 @@ export class Daemon {
     else if (p.state !== 'pending') this.log.warn(fields, line);
     // STATUS= carries "n/m peers up"
     this.report(this.lastStatus);
+    void this.metricsFile.write();
   }
 
   stop(): void {
@@ -315,8 +327,12 @@ export class Daemon {
       this.health.retry();
       this.lastPassAt = Date.now();
       this.report(settle(plan.status, results));
+      this.metrics.passed(ms, results, skipped);
+      void this.metricsFile.write();
     } catch (e) {
       this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
+      this.metrics.passFailed();
+      void this.metricsFile.write();
     } finally {
       for (const w of waiters) w();
       this.running = false;
