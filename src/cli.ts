@@ -12,6 +12,7 @@ import { CommandError } from './control/errors.js';
 import { statusCommand } from './control/status.js';
 import { unsafeConfigFile } from './daemon/perms.js';
 import { desiredState } from './desired.js';
+import { graphCommand } from './graph/command.js';
 import { hostsLine, hostsSyncCommand } from './hosts/command.js';
 import { Ethtool } from './netlink/ethtool.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
@@ -37,6 +38,7 @@ commands:
   status   desired vs live, per object, and peer health (--json, --check)
   try      apply a candidate file; rolled back unless confirmed (--timeout, --confirm)
   test     from this host, reach every other host of a one-file island (--json, --timeout)
+  graph    the island as a Graphviz DOT graph, live state as colours (--svg, -T FORMAT)
 
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
@@ -68,6 +70,15 @@ the kernel takes to it. One row per host; exit 0 when every check passed, 1 othe
   --host      the [[host]] (or [[site]] member) this is (default: ISLAND_HOST, else its addresses)
   --timeout   per probe, 100ms..10s (default 2s); probes run 32 at a time
   --json      the same as one JSON object (targets[], summary)`,
+  graph: `usage: island graph [-c FILE] [--host NAME] [--svg | -T dot|svg|png|pdf]
+
+Print the island as a Graphviz DOT graph: its sites, hosts, gateways, the tunnels with
+their kind, VNI and ports, and the NAT a gateway sits behind (its outside address); from a
+per-host file, this host's links, their remotes and its routes. Needs no daemon and no
+root: a one-file island draws on any machine. When this host's daemon runs the same file,
+its live state colours the graph: peers up (green), one-way (orange), down (red); objects
+blocked or foreign (red).
+  --svg, -T FORMAT   render with Graphviz's dot (apt install graphviz) instead of printing DOT`,
   'hosts-sync':
     'usage: island hosts-sync\n\nWrite the [hosts] names the sandboxed daemon handed over (/run/island/hosts) into /etc/hosts.\nRun by island-hosts.service.',
 };
@@ -93,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
       confirm: { type: 'boolean' },
       rollback: { type: 'boolean' },
       host: { type: 'string' },
+      svg: { type: 'boolean' },
+      format: { type: 'string', short: 'T' },
     },
     strict: true,
     allowPositionals: true,
@@ -187,6 +200,8 @@ async function main(argv: string[]): Promise<number> {
       return tryCommand(positionals[0], values);
     case 'test':
       return testCommand(path, values);
+    case 'graph':
+      return graphCommand(path, { svg: values.svg, format: values.format, host: values.host });
     case 'hosts-sync':
       return hostsSyncCommand();
     case 'daemon':
