@@ -51,6 +51,8 @@ export class Daemon {
   private stopped = false;
   private readonly limiter = new RepairLimiter();
   private readonly throttled = new Set<string>();
+  /** objects whose last repair failed: it lost a race (a debug line), or it failed (an error) */
+  private readonly failures = new Map<string, 'race' | 'error'>();
   /** names and ifindexes whose events matter: declared links and their underlays */
   private watchedNames = new Set<string>();
   private watchedIndexes = new Set<number>();
@@ -310,11 +312,20 @@ export class Daemon {
       for (const r of results) {
         const line = describeAction(r.action);
         const object = actionObject(r.action);
-        if (!r.error) this.log.info({ object, trigger: reason }, line);
-        // the other side changed the object under a repair: the next paced repair follows anyway
-        else if (lostRace(r.error) && this.limiter.contested(object))
+        if (!r.error) {
+          this.failures.delete(object);
+          this.log.info({ object, trigger: reason }, line);
+          continue;
+        }
+        // the other side changed the object under a repair (in a fight, or a first time): the
+        // next repair follows anyway; the same failure twice in a row outside a fight is news
+        if (lostRace(r.error) && (this.limiter.contested(object) || !this.failures.has(object))) {
+          this.failures.set(object, 'race');
           this.log.debug({ object, error: r.error }, `lost a race: ${line}: ${r.error}`);
-        else this.log.error({ object, error: r.error }, `failed: ${line}: ${r.error}`);
+        } else {
+          this.failures.set(object, 'error');
+          this.log.error({ object, error: r.error }, `failed: ${line}: ${r.error}`);
+        }
       }
       if (results.length) this.log.info({ trigger: reason, actions: results.length, ms }, 'reconciled');
       this.noteThrottled(skipped);
@@ -401,7 +412,9 @@ export class Daemon {
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;
       // a contested object's fight is announced once (noteThrottled), not at every turn of it
-      for (const s of bad.filter((x) => !this.throttled.has(x.object) && !this.limiter.contested(x.object)))
+      const quiet = (o: string) =>
+        this.throttled.has(o) || this.limiter.contested(o) || this.failures.get(o) === 'race';
+      for (const s of bad.filter((x) => !quiet(x.object)))
         this.log.warn(
           { object: s.object, state: s.state },
           `${s.object}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`,

@@ -31,7 +31,13 @@ export class RepairLimiter {
     const t = this.now();
     let b = this.buckets.get(key);
     if (!b) {
-      b = { tokens: this.burst, at: t, fighting: false, last: Number.NEGATIVE_INFINITY };
+      b = {
+        tokens: this.burst,
+        at: t,
+        fighting: false,
+        last: Number.NEGATIVE_INFINITY,
+        prev: Number.NEGATIVE_INFINITY,
+      };
       this.buckets.set(key, b);
     }
     if (b.fighting) {
@@ -51,8 +57,12 @@ export class RepairLimiter {
     const b = this.bucket(key);
     const t = this.now();
     if (b.fighting) {
-      if (t - b.last < this.refillMs) return false;
-      b.last = t;
+      const slot = b.last + this.refillMs;
+      if (t < slot) return false;
+      // on the grid of slots: a repair that comes a little late (its pass took time to read the
+      // host) does not push every later one back; after a pause, the grid starts again
+      b.prev = b.last;
+      b.last = t - slot < this.refillMs ? slot : t;
       return true;
     }
     if (b.tokens < 1) {
@@ -61,6 +71,7 @@ export class RepairLimiter {
       return false;
     }
     b.tokens--;
+    b.prev = b.last;
     b.last = t;
     return true;
   }
@@ -86,13 +97,13 @@ export class RepairLimiter {
   }
 
   /**
-   * Whether `key` is being fought over: paced, or repaired at least twice within the time the
-   * bucket takes to refill. A repair of such an object that fails because the object changed
-   * under it is a lost race, not news.
+   * Whether `key` is being fought over: paced, or its last repair came within calmMs of the one
+   * before, and not calmMs ago. A repair of such an object that fails because the object
+   * changed under it is a lost race, not news.
    */
   contested(key: string): boolean {
     const b = this.bucket(key);
-    return b.fighting || b.tokens <= this.burst - 2;
+    return b.fighting || (b.last - b.prev < this.calmMs && this.now() - b.last < this.calmMs);
   }
 }
 
@@ -102,6 +113,8 @@ interface Bucket {
   at: number;
   /** the burst is spent: repairs are paced until the object is left alone for calmMs */
   fighting: boolean;
-  /** when the last repair was allowed */
+  /** when the last repair was allowed (in a fight: its slot) */
   last: number;
+  /** when the one before it was */
+  prev: number;
 }

@@ -15,7 +15,7 @@ import { type Daemon, type LogRecord, startDaemon, writeConfig } from '../helper
 import type { Netns } from '../helpers/netns.js';
 import { conf, islandPart, lab, same, started, until } from './firewall-lab.js';
 
-const SECS = 6;
+const SECS = 8;
 
 /** Runs `undo` (a shell test that succeeds when it undid island's object) for SECS seconds; when it did, in ms. */
 async function adversary(ns: Netns, undo: string, idle: string): Promise<number[]> {
@@ -40,33 +40,49 @@ async function judge(t: Test, d: Daemon, logs: LogRecord[], key: string, undone:
   const first = repairs[0] ?? 0;
   const perSecond: number[] = [];
   for (const at of repairs) {
-    const s = Math.floor((at - first) / 1000);
-    perSecond[s] = (perSecond[s] ?? 0) + 1;
+    const i = Math.floor((at - first) / 1000);
+    perSecond[i] = (perSecond[i] ?? 0) + 1;
   }
   const counts = Array.from(perSecond, (n) => n ?? 0);
   const lastUndo = undone.at(-1) ?? 0;
-  // the steady part: after the burst's second, before the adversary's last second
-  const steady = counts.slice(1, SECS - 1);
+  // the steady part: whole seconds from the first repair after the burst of 10 to the adversary's end
+  const start = repairs[10] ?? Number.POSITIVE_INFINITY;
+  const steady: number[] = [];
+  for (let from = start; from + 1000 <= lastUndo; from += 1000)
+    steady.push(repairs.filter((at) => at >= from && at < from + 1000).length);
   const gaps = repairs.slice(11).map((at, i) => at - (repairs[i + 10] as number));
   const during = gaps.slice(0, -1);
-  t.comment(`${undone.length} undone, ${repairs.length} repairs; repairs per second: ${counts.join(' ')}`);
+  t.comment(
+    `${undone.length} undone, ${repairs.length} repairs; per second: ${counts.join(' ')}; after the burst: ${steady.join(' ')}`,
+  );
   t.comment(`gaps after the burst (ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
+  // paced: 5/s on average after the burst, no second with a burst in it, no long gap (a busy
+  // machine delays a pass now and then; the next one keeps to the grid and catches up)
+  const rate = steady.reduce((a, b) => a + b, 0) / steady.length;
   t.ok(
-    steady.length >= 3 && steady.every((n) => n >= 4 && n <= 6),
-    `after the burst, repairs at the limiter's steady 5/s: ${steady.join(' ')}`,
+    steady.length >= 3 && rate >= 4 && rate <= 6,
+    `after the burst, repairs at the limiter's steady 5/s: ${rate.toFixed(1)}/s (${steady.join(' ')})`,
   );
   t.ok(
-    during.every((g) => g < 500),
+    steady.every((n) => n <= 7),
+    'no burst after the first',
+  );
+  t.ok(
+    during.every((g) => g < 1000),
     `no burst-and-gap pattern: longest gap during the fight ${Math.max(...during).toFixed(0)} ms`,
   );
 
   // the repair that stayed: the last one that held (one that the last undo undid may be logged after it)
-  const held = logs.filter((x) => x.object === key && /^\+ /.test(x.msg)).map((x) => Date.parse(x.time));
-  const late = (held.at(-1) ?? Number.POSITIVE_INFINITY) - lastUndo;
-  t.comment(`the last repair came ${late.toFixed(0)} ms after the other side's last undo`);
+  const held = logs.filter((x) => x.object === key && /^\+ /.test(x.msg));
+  const last = held.at(-1);
+  const late = (last ? Date.parse(last.time) : Number.POSITIVE_INFINITY) - lastUndo;
+  // its pass: logged right after it, with how long it took to read the host and repair
+  const pass = logs.slice(last ? logs.indexOf(last) : 0).find((x) => x.msg === 'reconciled');
+  const passMs = Number(pass?.ms ?? 0);
+  t.comment(`the last repair came ${late.toFixed(0)} ms after the other side's last undo (its pass took ${passMs} ms)`);
   t.ok(
-    late <= 300,
-    `the end of the fight: the last repair within the refill interval (+ a pass): ${late.toFixed(0)} ms`,
+    late - passMs <= 230,
+    `the end of the fight: the pass that repairs for good starts within the refill interval: ${(late - passMs).toFixed(0)} ms`,
   );
 
   const errors = logs.filter((x) => x.level >= 50);

@@ -55,15 +55,40 @@ t.test('a fight is paced: after the burst, one repair per interval, and a pause 
   t.equal(burst, 10, 'and the burst is back');
 });
 
-t.test('contested: two repairs within the refill of one, or a fight', async (t) => {
+t.test('contested: a repair within 2 s of the one before, or a fight', async (t) => {
   let now = 0;
   const l = new RepairLimiter(10, 200, () => now);
   t.ok(l.take('x'));
   t.notOk(l.contested('x'), 'one repair is no fight');
-  now = 500;
+  now = 3000;
   t.ok(l.take('x'));
-  t.notOk(l.contested('x'), 'nor two, far apart');
-  now = 550;
+  t.notOk(l.contested('x'), 'nor two, 3 s apart');
+  now = 4500;
   t.ok(l.take('x'));
-  t.ok(l.contested('x'), 'two within one refill interval are');
+  t.ok(l.contested('x'), 'two within the 2 s that end a fight are');
+  now = 6500;
+  t.notOk(l.contested('x'), 'and 2 s later, no longer');
+});
+
+t.test('in a fight, a repair that comes late does not push the later ones back', async (t) => {
+  let now = 0;
+  const l = new RepairLimiter(3, 200, () => now);
+  t.ok(l.take('x') && l.take('x') && l.take('x'));
+  t.notOk(l.take('x'), 'the burst is spent');
+  const at: number[] = [];
+  // each pass takes 80 ms to read the host before it asks: the retry comes at the slot, the take 80 ms later
+  for (let slot = 200; slot <= 2000; slot += 200) {
+    now = slot + 80;
+    if (l.take('x')) at.push(now);
+    t.notOk(l.take('x'));
+  }
+  t.equal(at.length, 10, 'one per slot: 5 per second, not one per 280 ms');
+  t.equal(l.waitMs('x'), 200 - 80, 'the next slot is on the grid');
+  // a pause longer than an interval, shorter than the 600 ms that end this fight
+  now = 2450;
+  t.ok(l.take('x'), 'after a pause');
+  now = 2649;
+  t.notOk(l.take('x'), 'the grid starts again from that repair');
+  now = 2650;
+  t.ok(l.take('x'));
 });
