@@ -87,3 +87,34 @@ export interface FirewallStatus {
   state: FirewallState;
   detail?: string;
 }
+
+/** Where a packet meets the filter: forwarded, or addressed to this host. */
+export type Hook = 'forward' | 'input';
+
+/**
+ * A kind of packet island needs to pass, as much as is known of it: a new connection's first
+ * packet (conntrack state NEW; `ct` says otherwise). What is left out can be anything.
+ */
+export interface Flow {
+  hook: Hook;
+  /** the packet's conntrack state: NEW unless said */
+  ct?: 'new' | 'established';
+  /**
+   * The packets also answer this host's own (a VXLAN whose source port is pinned to its
+   * destination port, as across a NAT): once this host has sent, conntrack calls them
+   * ESTABLISHED. Such a flow counts as dropped only when it is dropped in both states.
+   */
+  answers?: boolean;
+  family: Family;
+  iif?: string;
+  oif?: string;
+  saddr?: { address: string; prefixlen: number };
+  daddr?: { address: string; prefixlen: number };
+  /** IP protocol: 17 (udp), 4 (ipip) */
+  proto?: number;
+  dport?: number;
+  /** for messages: "in vx0" (forwarded), "vx0's packets (udp 4789 from 192.0.2.2)" (input) */
+  label: string;
+  /** the tunnel whose own packets these are (input) */
+  tunnel?: string;
+}
