@@ -191,6 +191,12 @@ export class DaemonMetrics {
         samples: view.peers.map((p) => ({ labels: peerLabels(p), value: p.sent })),
       },
       {
+        name: 'island_peer_probes_answered_total',
+        help: "Probes answered, by the peer's island or its kernel (a port unreachable proves the path too).",
+        type: 'counter',
+        samples: view.peers.map((p) => ({ labels: peerLabels(p), value: p.answered })),
+      },
+      {
         name: 'island_peer_probes_lost_total',
         help: 'Probes to the peer that went unanswered.',
         type: 'counter',
