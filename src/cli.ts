@@ -54,7 +54,7 @@ options:
   daemon:
     "usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing. One daemon per network namespace:\na second one exits 1 and names the running one's pid.",
   status:
-    'usage: island status [-c FILE] [--json] [--check]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale; with the daemon\nrunning, each probed peer too: up, one-way, down, pending.\n  --check   exit 0 when every probed peer is up, 1 otherwise (or when no daemon answers)',
+    "usage: island status [-c FILE] [--json] [--check]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale; with the daemon\nrunning, each probed peer too: up, one-way, down, pending.\n  --check   exit 0 when every probed peer is up and nothing drops the island's traffic, 1 otherwise (or when no daemon answers)",
   try: `usage: island try FILE [--timeout 120s]
        island try --confirm | --rollback
 

@@ -55,6 +55,7 @@ export function forward(rep: Reporter, raw: unknown): { view: ForwardView; confi
     rules: configs,
     backend: (field(forwardShape.backend, raw, 'backend') ?? 'auto') as FirewallBackend,
     pollMs: field(forwardShape.poll, raw, 'poll') as number,
+    input: (field(forwardShape.input, raw, 'input') as boolean | undefined) ?? true,
   };
   return { view, config };
 }

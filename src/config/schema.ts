@@ -316,6 +316,8 @@ export const forwardShape = {
   backend: firewallBackend.optional(),
   // legacy iptables raises no event: this is how long a flush can go unnoticed
   poll: duration(100, 60_000, 1000),
+  // false: no ISLAND-INPUT chain for the tunnels' own packets (status still says when INPUT drops them)
+  input: z.boolean().optional(),
 };
 
 export const forwardRuleShape = {

@@ -97,6 +97,8 @@ export interface ForwardConfig {
   backend: FirewallBackend;
   /** legacy backend: how often every rule is read back, milliseconds */
   pollMs: number;
+  /** keep an accept in INPUT for each tunnel's own packets from its remote (ISLAND-INPUT); default true */
+  input: boolean;
 }
 
 export interface Config {

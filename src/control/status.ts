@@ -9,6 +9,7 @@ import { describeSelf } from '../config/island.js';
 import { type Diagnostic, formatDiagnostic, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { desiredState } from '../desired.js';
+import { isDropFinding } from '../firewall/drops.js';
 import { ago, describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
 import { hostsStatus } from '../hosts/keeper.js';
@@ -142,7 +143,10 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
   }
   const bad = peers.filter((p) => p.state !== 'up');
   for (const p of bad) process.stderr.write(`island: ${peerObject(p)}: ${describePeer(p, now)}\n`);
-  return bad.length ? 1 : 0;
+  // a firewall that drops the island's traffic: every row of island's own may be ok, the traffic is dead
+  const drops = objects.filter(isDropFinding);
+  for (const d of drops) process.stderr.write(`island: ${d.object}: ${d.detail}\n`);
+  return bad.length || drops.length ? 1 : 0;
 }
 
 async function readText(path: string): Promise<string | undefined> {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, loadConfigText } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
+import { dropHeadline, isDropFinding } from '../firewall/drops.js';
 import { forgetFirewallReads } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { describePeer } from '../health/describe.js';
@@ -53,6 +54,8 @@ export class Daemon {
   private readonly throttled = new Set<string>();
   /** objects whose last repair failed: it lost a race (a debug line), or it failed (an error) */
   private readonly failures = new Map<string, 'race' | 'error'>();
+  /** drop findings already logged */
+  private dropping = new Set<string>();
   /** names and ifindexes whose events matter: declared links and their underlays */
   private watchedNames = new Set<string>();
   private watchedIndexes = new Set<number>();
@@ -397,18 +400,33 @@ export class Daemon {
     }, ms + 1);
   }
 
+  /** What drops island's traffic (firewall/drops.ts): logged once when it appears, once when it goes. */
+  private noteDrops(drops: ObjectStatus[]): void {
+    const now = new Set(drops.map((d) => d.object));
+    for (const d of drops)
+      if (!this.dropping.has(d.object))
+        this.log.warn({ object: d.object, state: d.state }, `${d.object}: ${d.detail ?? d.state}`);
+    for (const o of this.dropping)
+      if (!now.has(o)) this.log.info({ object: o }, `${o}: no longer drops island's traffic`);
+    this.dropping = now;
+  }
+
   private report(status: ObjectStatus[]): void {
     this.lastStatus = status;
-    const bad = status.filter((s) => s.state !== 'ok' && s.state !== 'stale');
+    const drops = status.filter(isDropFinding);
+    this.noteDrops(drops);
+    const bad = status.filter((s) => s.state !== 'ok' && s.state !== 'stale' && !isDropFinding(s));
     const links = status.filter((s) => s.object.startsWith('link '));
     const linksOk = links.filter((s) => s.state === 'ok').length;
     let summary = `${linksOk}/${links.length} links ok`;
     const [worst] = bad;
     if (worst) summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}`;
+    const [drop] = drops;
+    if (drop) summary += `, ${dropHeadline(drop)}${drops.length > 1 ? ` (and ${drops.length - 1} more)` : ''}`;
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
     const peers = this.health.summary();
     if (peers) summary += `, ${peers}`;
-    this.opts.onPass?.({ converged: bad.length === 0 && this.throttled.size === 0, summary });
+    this.opts.onPass?.({ converged: bad.length === 0 && !drop && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;
       // a contested object's fight is announced once (noteThrottled), not at every turn of it

@@ -5,10 +5,14 @@
  * arrive here within milliseconds. (iptables-legacy raises nothing: poll it.)
  *
  * A message only says *that* something changed; the pass that follows reads
- * the table and decides what. Only the ip and ip6 filter tables matter to
- * island, so changes known to be elsewhere (nat, mangle, inet firewalld, ...)
- * are dropped here; kube-proxy rewrites its nat table far more often than
- * anything touches filter. What cannot be attributed counts as relevant.
+ * the table and decides what. island's chains live in the ip and ip6 filter
+ * tables (scope "filter"); any other ip, ip6 or inet table (an inet filter,
+ * firewalld, kube-proxy's nft mode) may hold a base chain that drops island's
+ * traffic (scope "other": watch.ts looks whether what it drops changed).
+ * iptables-nft's other tables (nat, mangle, raw, security) hold no filter
+ * chains and are dropped here; kube-proxy rewrites its nat table far more
+ * often than anything touches filter. What cannot be attributed counts as
+ * relevant to filter.
  *
  * Overflow (ENOBUFS, lost notifications) is reported like rtnetlink's and
  * survives thanks to the same patched addon (patches/netlink+0.3.0.patch).
@@ -22,6 +26,7 @@ const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;
 const NFPROTO_IPV4 = 2;
 const NFPROTO_IPV6 = 10;
+const NFPROTO_INET = 1;
 
 const NAMES: Record<number, string> = {
   0: 'new table',
@@ -38,29 +43,38 @@ const NAMES: Record<number, string> = {
 export interface NftEvent {
   /** "del rule", "new chain", ... or "message <n>" */
   what: string;
-  family: 4 | 6;
+  /** ip or ip6 (4, 6), or inet (both: undefined) */
+  family?: 4 | 6;
+  /** the ip/ip6 filter tables (island's chains), or another table */
+  scope: 'filter' | 'other';
   table?: string;
   /** the chain of a rule or chain message */
   chain?: string;
 }
 
-/** What one nf_tables notification is about, or undefined when it cannot concern the ip/ip6 filter tables. */
+/** iptables-nft's tables other than filter: no filter chain on the hooks island relies on. */
+const IPTABLES_OTHER = new Set(['nat', 'mangle', 'raw', 'security']);
+
+/** What one nf_tables notification is about, or undefined when it cannot concern island. */
 export function nftEvent(type: number, data: Buffer): NftEvent | undefined {
   if (type >> 8 !== NFNL_SUBSYS_NFTABLES) return undefined;
   const msg = type & 0xff;
   // a generation message closes every transaction; the transaction's own messages say what it did
   if (msg === NFT_MSG_NEWGEN || data.length < 4) return undefined;
   const nfproto = data[0];
-  if (nfproto !== NFPROTO_IPV4 && nfproto !== NFPROTO_IPV6) return undefined;
+  if (nfproto !== NFPROTO_IPV4 && nfproto !== NFPROTO_IPV6 && nfproto !== NFPROTO_INET) return undefined;
   const attrs = strings(data.subarray(4));
   // attribute 1 is the table for tables, chains, rules, sets and objects alike
   const table = attrs.get(1);
-  if (table !== undefined && table !== 'filter') return undefined;
+  const family = nfproto === NFPROTO_IPV4 ? 4 : nfproto === NFPROTO_IPV6 ? 6 : undefined;
+  let scope: NftEvent['scope'] = 'other';
+  if (family !== undefined && (table === undefined || table === 'filter')) scope = 'filter';
+  else if (family !== undefined && IPTABLES_OTHER.has(table ?? '')) return undefined;
   const isRule = msg === 6 || msg === 8 || msg === 28;
   const isChain = msg === 3 || msg === 5 || msg === 27;
   // NFTA_RULE_CHAIN is 2, NFTA_CHAIN_NAME is 3
   const chain = isRule ? attrs.get(2) : isChain ? attrs.get(3) : undefined;
-  return { what: NAMES[msg] ?? `message ${msg}`, family: nfproto === NFPROTO_IPV4 ? 4 : 6, table, chain };
+  return { what: NAMES[msg] ?? `message ${msg}`, family, scope, table, chain };
 }
 
 /** The NUL-terminated string attributes at the top level of a netlink attribute stream, by type. */

@@ -32,6 +32,16 @@ export async function mayHoldIsland(backend: Backend, family: Family): Promise<b
   }
 }
 
+/** Whether the backend's filter table exists in this namespace (errors: maybe, so yes). */
+export async function filterExists(backend: Backend, family: Family): Promise<boolean> {
+  try {
+    if (backend === 'legacy') return await legacyFilterExists(family);
+    return (await nftChains(family)).length > 0;
+  } catch {
+    return true;
+  }
+}
+
 async function legacyFilterExists(family: Family): Promise<boolean> {
   try {
     const names = await readFile(`/proc/net/${family === 6 ? 'ip6' : 'ip'}_tables_names`, 'utf8');

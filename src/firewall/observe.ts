@@ -1,6 +1,11 @@
-/** Read island's part of the firewall as it is: one iptables-save of the filter table per family. */
+/**
+ * Read island's part of the firewall and what surrounds it: one iptables-save of the filter
+ * table per family and backend that matters, and the other nftables tables on the input and
+ * forward hooks (one netlink dump, nftables.ts).
+ */
 import { forgetDetectedBackend, resolveBackend } from './backend.js';
-import { mayHoldIsland } from './leftovers.js';
+import { filterExists, mayHoldIsland } from './leftovers.js';
+import { readNftables } from './nftables.js';
 import { filterTable, targetOf } from './save.js';
 import { complaint, program, runTool } from './tools.js';
 import {
@@ -21,10 +26,13 @@ import {
  * iptables-save only when a cheap look (leftovers.ts, no program) cannot rule
  * them out; once found clean it is looked at again at most every RECHECK_MS
  * (the default resync period), and at once after forgetFirewallReads() (a
- * reload). Families island writes are read on every pass.
+ * reload). Families island writes are read on every pass, and so is every
+ * existing filter table whose rules may drop island's traffic (a family with
+ * a tunnel, or forwarded traffic): what they drop is said in status.
  */
 const RECHECK_MS = 30_000;
 const cleanAt = new Map<string, number>();
+const LEFTOVERS = "island's leftovers from an earlier file";
 
 /** The configuration changed: read every family again, and detect the backend again. */
 export function forgetFirewallReads(): void {
@@ -41,25 +49,46 @@ function holdsIsland(chains: SavedTable): boolean {
 }
 
 export interface ObserveOptions {
-  /** read only these families (the legacy poll reads the ones island writes) */
-  families?: readonly Family[];
-  /** read this backend whatever the file says (`island down` sweeps both) */
+  /** read this backend only, whatever the file says (`island down` sweeps both, one at a time) */
   backend?: Backend;
 }
 
 export async function observeFirewall(want: DesiredFirewall, opts: ObserveOptions = {}): Promise<LiveFirewall> {
-  if (opts.backend) return observeIn(opts.backend, 'swept', want, opts);
+  if (opts.backend) return observeIn(opts.backend, 'swept', want, { sweep: true });
+  const nft = want.flows.length ? readNft() : undefined;
+  let main: LiveFirewall;
+  let other: LiveFirewall;
   if (!want.enabled) {
-    // nothing to write, so no backend to choose: only leftovers to find, in whichever backend they are
-    const [nft, legacy] = await Promise.all([
-      observeIn('nft', "island's leftovers from an earlier file", want, opts),
-      observeIn('legacy', "island's leftovers from an earlier file", want, opts),
+    // nothing to write, so no backend to choose: leftovers to find, in whichever backend they are
+    const [n, l] = await Promise.all([observeIn('nft', LEFTOVERS, want), observeIn('legacy', LEFTOVERS, want)]);
+    [main, other] = holdsAny(l) && !holdsAny(n) ? [l, n] : [n, l];
+  } else {
+    const { backend, why } = await resolveBackend(want.backend);
+    [main, other] = await Promise.all([
+      observeIn(backend, why, want),
+      observeIn(backend === 'nft' ? 'legacy' : 'nft', why, want, { secondary: true }),
     ]);
-    // the other backend's leftovers, if both have some, are found again (and removed) by the next pass
-    return holdsAny(legacy) && !holdsAny(nft) ? legacy : nft;
   }
-  const { backend, why } = await resolveBackend(want.backend);
-  return observeIn(backend, why, want, opts);
+  return {
+    ...main,
+    ...(Object.keys(other.tables).length ? { other: { backend: other.backend, tables: other.tables } } : {}),
+    ...(nft ? { nft: await nft } : {}),
+  };
+}
+
+async function readNft(): Promise<NonNullable<LiveFirewall['nft']>> {
+  try {
+    return { ok: true, ruleset: await readNftables() };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // no nf_tables in this kernel: no table of it can drop anything
+    if (code === 'EPROTONOSUPPORT' || code === 'EOPNOTSUPP' || code === 'ENOENT')
+      return { ok: true, ruleset: { tables: [] } };
+    const msg = (e as Error).message;
+    if (code === 'EPERM' || /\bEPERM\b/.test(msg))
+      return { ok: false, error: 'permission denied (island needs root or CAP_NET_ADMIN)' };
+    return { ok: false, error: msg };
+  }
 }
 
 function holdsAny(live: LiveFirewall): boolean {
@@ -70,26 +99,32 @@ async function observeIn(
   backend: Backend,
   why: string,
   want: DesiredFirewall,
-  opts: ObserveOptions,
+  o: { sweep?: boolean; secondary?: boolean } = {},
 ): Promise<LiveFirewall> {
-  const families = opts.families ?? FAMILIES;
   const tables: Partial<Record<Family, LiveTable>> = {};
   const now = Date.now();
   await Promise.all(
-    families.map(async (family) => {
-      const d = want.tables[family];
-      const writes = d.chains.length > 0 || d.jump !== undefined;
-      const key = `${backend}/${family}`;
-      // left out of the result, the family gets not a word from the plan
-      if (!writes) {
-        if (!opts.backend && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
-        if (!(await mayHoldIsland(backend, family))) {
-          cleanAt.set(key, now);
-          return;
-        }
+    FAMILIES.map(async (family) => {
+      const writes = !o.secondary && !o.sweep && want.tables[family].chains.length > 0;
+      if (writes) {
+        tables[family] = await readTable(backend, family, true);
+        return;
       }
-      const t = await readTable(backend, family, writes);
-      if (!writes && t.ok && !holdsIsland(t.chains)) cleanAt.set(key, now);
+      // whatever this table holds may drop the island's traffic of this family
+      const matters = !o.sweep && want.flows.some((f) => f.family === family);
+      if (matters && (await filterExists(backend, family))) {
+        tables[family] = await readTable(backend, family, true);
+        return;
+      }
+      // left out of the result, the family gets not a word from the plan
+      const key = `${backend}/${family}`;
+      if (!o.sweep && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
+      if (!(await mayHoldIsland(backend, family))) {
+        cleanAt.set(key, now);
+        return;
+      }
+      const t = await readTable(backend, family, false);
+      if (t.ok && !holdsIsland(t.chains)) cleanAt.set(key, now);
       else cleanAt.delete(key);
       tables[family] = t;
     }),
@@ -99,12 +134,12 @@ async function observeIn(
 
 /**
  * `-t filter` names the one table island needs, but legacy iptables creates a
- * table it is asked for: where island writes nothing, read all existing
- * tables instead and leave the host as it was.
+ * table it is asked for: unless the table exists or island writes to it, read
+ * all existing tables instead and leave the host as it was.
  */
-export async function readTable(backend: Backend, family: Family, writes: boolean): Promise<LiveTable> {
+export async function readTable(backend: Backend, family: Family, filterOnly: boolean): Promise<LiveTable> {
   const prog = program(backend, family, 'save');
-  const argv = backend === 'nft' || writes ? [prog, '-t', 'filter'] : [prog];
+  const argv = backend === 'nft' || filterOnly ? [prog, '-t', 'filter'] : [prog];
   try {
     const r = await runTool(argv);
     if (r.code !== 0) return { ok: false, error: complaint(prog, r) };
@@ -116,5 +151,5 @@ export async function readTable(backend: Backend, family: Family, writes: boolea
 
 /** The families island writes rules to. */
 export function writtenFamilies(want: DesiredFirewall): Family[] {
-  return FAMILIES.filter((f) => want.tables[f].chains.length > 0 || want.tables[f].jump !== undefined);
+  return FAMILIES.filter((f) => want.tables[f].chains.length > 0);
 }

@@ -1,8 +1,21 @@
 /** [forward] → the chains and rules island wants, spelt exactly as iptables-save prints them. Pure. */
-import type { Cidr, Config, ForwardRule } from '../config/types.js';
-import { type DesiredFirewall, type DesiredTable, type Family, FORWARD_CHAIN, TAG } from './types.js';
+import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js';
+import { familyOf, inSubnet } from '../netlink/ip.js';
+import {
+  type DesiredChain,
+  type DesiredFirewall,
+  type DesiredTable,
+  FAMILIES,
+  type Family,
+  type Flow,
+  FORWARD_CHAIN,
+  INPUT_CHAIN,
+  TAG,
+} from './types.js';
 
 const NONE: DesiredTable = { chains: [] };
+const UDP = 17;
+const IPIP = 4;
 
 /** IPv6 anywhere in the file: then ip6tables gets the same accept rules and forwarding is switched on for IPv6. */
 export function usesIpv6(cfg: Config): boolean {
@@ -15,18 +28,27 @@ export function usesIpv6(cfg: Config): boolean {
 
 export function desiredFirewall(cfg: Config): DesiredFirewall {
   const f = cfg.forward;
-  if (!f) return { enabled: false, backend: 'auto', pollMs: 1000, tables: { 4: NONE, 6: NONE } };
+  const flows = [...forwardFlows(cfg), ...cfg.tunnels.flatMap(tunnelFlow)];
+  if (!f) return { enabled: false, backend: 'auto', pollMs: 1000, tables: { 4: NONE, 6: NONE }, flows };
+  const v6 = usesIpv6(cfg);
   const table = (family: Family): DesiredTable => {
-    const rules: string[] = [];
-    for (const link of f.accept) rules.push(accept({ in: link }), accept({ out: link }));
-    for (const r of f.rules) if (familyOf(r) === undefined || familyOf(r) === family) rules.push(accept(r));
-    return { chains: [{ name: FORWARD_CHAIN, rules }], jump: FORWARD_CHAIN };
+    const chains: DesiredChain[] = [];
+    if (family === 4 || v6) {
+      const rules: string[] = [];
+      for (const link of f.accept) rules.push(accept({ in: link }), accept({ out: link }));
+      for (const r of f.rules) if (ruleFamily(r) === undefined || ruleFamily(r) === family) rules.push(accept(r));
+      chains.push({ name: FORWARD_CHAIN, rules, from: 'FORWARD' });
+    }
+    const input = f.input ? [...new Set(cfg.tunnels.flatMap((t) => underlayAccept(t, family) ?? []))] : [];
+    if (input.length) chains.push({ name: INPUT_CHAIN, rules: input, from: 'INPUT' });
+    return { chains };
   };
   return {
     enabled: true,
     backend: f.backend,
     pollMs: f.pollMs,
-    tables: { 4: table(4), 6: usesIpv6(cfg) ? table(6) : NONE },
+    tables: { 4: table(4), 6: table(6) },
+    flows,
   };
 }
 
@@ -38,7 +60,7 @@ export function forwardingSysctls(cfg: Config): Record<string, string> {
     : { 'net.ipv4.ip_forward': '1' };
 }
 
-function familyOf(r: ForwardRule): Family | undefined {
+function ruleFamily(r: ForwardRule): Family | undefined {
   return r.source?.family ?? r.destination?.family;
 }
 
@@ -53,4 +75,95 @@ function accept(r: ForwardRule): string {
   if (r.out) parts.push('-o', r.out);
   parts.push(TAG, '-j', 'ACCEPT');
   return parts.join(' ');
+}
+
+const host = (ip: string) => ({ address: ip, prefixlen: familyOf(ip) === 6 ? 128 : 32 });
+const isMulticast = (ip: string) => (familyOf(ip) === 6 ? inSubnet(ip, 'ff00::', 8) : inSubnet(ip, '224.0.0.0', 4));
+
+/**
+ * A tunnel's own packets as they reach this host: VXLAN's UDP to its port, from its remote (or,
+ * for a multicast group, to the group from anyone); ipip's protocol 4 from its remote.
+ */
+function tunnelFlow(t: TunnelConfig): Flow[] {
+  const family = familyOf(t.remote);
+  if (family === undefined) return [];
+  const group = isMulticast(t.remote);
+  const ends = group ? { daddr: host(t.remote) } : { saddr: host(t.remote), daddr: host(t.local) };
+  if (t.kind === 'vxlan') {
+    // pinned to its own port (the NAT recipe): the peer's packets answer this host's
+    const answers = !group && t.sourcePort?.low === t.port && t.sourcePort.high === t.port + 1;
+    return [
+      {
+        hook: 'input',
+        family,
+        ...ends,
+        ...(answers ? { answers } : {}),
+        proto: UDP,
+        dport: t.port,
+        tunnel: t.name,
+        label: `${t.name}'s packets (udp ${t.port} ${group ? `to ${t.remote}` : `from ${t.remote}`})`,
+      },
+    ];
+  }
+  return [
+    {
+      hook: 'input',
+      family,
+      ...ends,
+      proto: IPIP,
+      tunnel: t.name,
+      label: `${t.name}'s packets (ipip from ${t.remote})`,
+    },
+  ];
+}
+
+/** The ISLAND-INPUT rule for a tunnel's own packets, in iptables-save's spelling; undefined in the other family. */
+function underlayAccept(t: TunnelConfig, family: Family): string | undefined {
+  const [flow] = tunnelFlow(t);
+  if (!flow || flow.family !== family) return undefined;
+  const parts: string[] = [];
+  if (flow.saddr) parts.push('-s', net({ ...flow.saddr, family }));
+  else if (flow.daddr) parts.push('-d', net({ ...flow.daddr, family }));
+  // "-p 4": iptables-save names it from /etc/protocols (ipencap), normalize() reads it back as 4
+  if (flow.proto === UDP) parts.push('-p', 'udp', '-m', 'udp', '--dport', String(flow.dport));
+  else parts.push('-p', String(flow.proto));
+  parts.push(TAG, '-j', 'ACCEPT');
+  return parts.join(' ');
+}
+
+/**
+ * The forwarded traffic [forward] accepts, one flow per direction of each accepted link and
+ * one per rule, in each family the file forwards.
+ */
+function forwardFlows(cfg: Config): Flow[] {
+  const f = cfg.forward;
+  if (!f) return [];
+  const families = FAMILIES.filter((x) => x === 4 || usesIpv6(cfg));
+  const out: Flow[] = [];
+  for (const family of families) {
+    for (const link of f.accept) {
+      out.push({ hook: 'forward', family, iif: link, label: `in ${link}` });
+      out.push({ hook: 'forward', family, oif: link, label: `out ${link}` });
+    }
+    for (const r of f.rules) {
+      const fam = ruleFamily(r);
+      if (fam !== undefined && fam !== family) continue;
+      const words = [
+        r.in && `in ${r.in}`,
+        r.out && `out ${r.out}`,
+        r.source && `from ${net(r.source)}`,
+        r.destination && `to ${net(r.destination)}`,
+      ].filter(Boolean);
+      out.push({
+        hook: 'forward',
+        family,
+        ...(r.in ? { iif: r.in } : {}),
+        ...(r.out ? { oif: r.out } : {}),
+        ...(r.source ? { saddr: r.source } : {}),
+        ...(r.destination ? { daddr: r.destination } : {}),
+        label: words.join(' '),
+      });
+    }
+  }
+  return out;
 }

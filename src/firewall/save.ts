@@ -56,11 +56,15 @@ export function targetOf(spec: string): string | undefined {
 
 /**
  * A rule spec in one spelling, so that island's rendering and what a given
- * iptables version prints compare equal: addresses in canonical text.
+ * iptables version prints compare equal: addresses in canonical text, and
+ * protocol 4 as a number (iptables-save names it from /etc/protocols:
+ * "ipencap" on Debian, "ipv4" elsewhere, 4 without the file).
  */
 export function normalize(spec: string): string {
-  return spec.replace(/(^| )(-[sd]) ([0-9A-Fa-f.:]+)\/(\d+)(?= |$)/g, (all, pre, flag, addr, len) => {
-    const c = canonicalIp(addr);
-    return c === undefined ? all : `${pre}${flag} ${c}/${len}`;
-  });
+  return spec
+    .replace(/(^| )(-[sd]) ([0-9A-Fa-f.:]+)\/(\d+)(?= |$)/g, (all, pre, flag, addr, len) => {
+      const c = canonicalIp(addr);
+      return c === undefined ? all : `${pre}${flag} ${c}/${len}`;
+    })
+    .replace(/(^| )-p (ipencap|ipv4|ip-encap)(?= |$)/gi, '$1-p 4');
 }

@@ -3,16 +3,11 @@
  * (it may be broken or gone), from both backends: a backend override that was
  * removed from the file must not leave rules behind in the other one.
  */
-import { planFirewall } from './diff.js';
+import { nothingWanted, planFirewall } from './diff.js';
 import { observeFirewall } from './observe.js';
-import type { Backend, DesiredFirewall, FirewallAction } from './types.js';
+import type { Backend, FirewallAction } from './types.js';
 
-const NOTHING: DesiredFirewall = {
-  enabled: false,
-  backend: 'auto',
-  pollMs: 1000,
-  tables: { 4: { chains: [] }, 6: { chains: [] } },
-};
+const NOTHING = nothingWanted();
 
 /** The actions that remove island's part of the firewall; [] when there is none (or no iptables at all). */
 export async function firewallTeardown(): Promise<FirewallAction[]> {

@@ -1,16 +1,25 @@
 /**
  * island's part of the firewall, in the words of iptables-save: its own chains
- * (ISLAND-*) in the filter table, and one jump to them first in FORWARD.
+ * (ISLAND-*) in the filter table, each entered by one jump first in a built-in
+ * chain: ISLAND-FORWARD from FORWARD (the island's forwarded traffic),
+ * ISLAND-INPUT from INPUT (each tunnel's own packets from its remote).
  */
 import type { FirewallBackend } from '../config/types.js';
+import type { NftRuleset } from './nftables.js';
 
 export type Family = 4 | 6;
 export type Backend = 'nft' | 'legacy';
 export const FAMILIES: readonly Family[] = [4, 6];
+export const BACKENDS: readonly Backend[] = ['nft', 'legacy'];
+
+/** The built-in chains island jumps from. */
+export type Builtin = 'FORWARD' | 'INPUT';
+export const BUILTINS: readonly Builtin[] = ['FORWARD', 'INPUT'];
 
 /** Every chain of the filter table whose name starts with this is island's; nothing else is. */
 export const CHAIN_PREFIX = 'ISLAND-';
 export const FORWARD_CHAIN = 'ISLAND-FORWARD';
+export const INPUT_CHAIN = 'ISLAND-INPUT';
 /** on every rule island writes, so that `iptables -S` tells a human whose it is */
 export const TAG = '-m comment --comment island';
 
@@ -20,13 +29,13 @@ export interface DesiredChain {
   name: string;
   /** rule specs in order, as iptables-save prints them after "-A <chain> " */
   rules: string[];
+  /** the built-in chain whose first rule jumps here */
+  from: Builtin;
 }
 
 export interface DesiredTable {
   /** [] when island wants nothing in this family's table */
   chains: DesiredChain[];
-  /** the chain that FORWARD's first rule jumps to */
-  jump?: string;
 }
 
 export interface DesiredFirewall {
@@ -35,6 +44,42 @@ export interface DesiredFirewall {
   backend: FirewallBackend;
   pollMs: number;
   tables: Record<Family, DesiredTable>;
+  /**
+   * The traffic the island lives on, for finding what drops it: the forwarded traffic of
+   * [forward] and every tunnel's own packets from its remote (with or without [forward]).
+   */
+  flows: Flow[];
+}
+
+/** Where a packet meets the filter: forwarded, or addressed to this host. */
+export type Hook = 'forward' | 'input';
+
+/**
+ * A kind of packet island needs to pass, as much as is known of it: a new connection's first
+ * packet (conntrack state NEW; `ct` says otherwise). What is left out can be anything.
+ */
+export interface Flow {
+  hook: Hook;
+  /** the packet's conntrack state: NEW unless said */
+  ct?: 'new' | 'established';
+  /**
+   * The packets also answer this host's own (a VXLAN whose source port is pinned to its
+   * destination port, as across a NAT): once this host has sent, conntrack calls them
+   * ESTABLISHED. Such a flow counts as dropped only when it is dropped in both states.
+   */
+  answers?: boolean;
+  family: Family;
+  iif?: string;
+  oif?: string;
+  saddr?: { address: string; prefixlen: number };
+  daddr?: { address: string; prefixlen: number };
+  /** IP protocol: 17 (udp), 4 (ipip) */
+  proto?: number;
+  dport?: number;
+  /** for messages: "in vx0" (forwarded), "vx0's packets (udp 4789 from 192.0.2.2)" (input) */
+  label: string;
+  /** the tunnel whose own packets these are (input) */
+  tunnel?: string;
 }
 
 export interface SavedChain {
@@ -49,11 +94,16 @@ export type SavedTable = Map<string, SavedChain>;
 export type LiveTable = { ok: true; chains: SavedTable } | { ok: false; error: string };
 
 export interface LiveFirewall {
+  /** the host's backend: island's part is always written there */
   backend: Backend;
   /** how the backend was chosen, for status */
   why: string;
   /** the families that were read; a family left out was not looked at */
   tables: Partial<Record<Family, LiveTable>>;
+  /** the other backend's filter tables, where they exist (absent: not looked at) */
+  other?: { backend: Backend; tables: Partial<Record<Family, LiveTable>> };
+  /** the other nftables tables on the input and forward hooks (absent: not looked at) */
+  nft?: { ok: true; ruleset: NftRuleset } | { ok: false; error: string };
 }
 
 /** One iptables-restore --noflush input for one family's filter table: applied whole or not at all. */
@@ -86,35 +136,4 @@ export interface FirewallStatus {
   object: string;
   state: FirewallState;
   detail?: string;
-}
-
-/** Where a packet meets the filter: forwarded, or addressed to this host. */
-export type Hook = 'forward' | 'input';
-
-/**
- * A kind of packet island needs to pass, as much as is known of it: a new connection's first
- * packet (conntrack state NEW; `ct` says otherwise). What is left out can be anything.
- */
-export interface Flow {
-  hook: Hook;
-  /** the packet's conntrack state: NEW unless said */
-  ct?: 'new' | 'established';
-  /**
-   * The packets also answer this host's own (a VXLAN whose source port is pinned to its
-   * destination port, as across a NAT): once this host has sent, conntrack calls them
-   * ESTABLISHED. Such a flow counts as dropped only when it is dropped in both states.
-   */
-  answers?: boolean;
-  family: Family;
-  iif?: string;
-  oif?: string;
-  saddr?: { address: string; prefixlen: number };
-  daddr?: { address: string; prefixlen: number };
-  /** IP protocol: 17 (udp), 4 (ipip) */
-  proto?: number;
-  dport?: number;
-  /** for messages: "in vx0" (forwarded), "vx0's packets (udp 4789 from 192.0.2.2)" (input) */
-  label: string;
-  /** the tunnel whose own packets these are (input) */
-  tunnel?: string;
 }

@@ -12,6 +12,7 @@ import type { Daemon, LogRecord } from '../helpers/island.js';
 import { mustRun, type Netns, netns } from '../helpers/netns.js';
 
 export const JUMP = '-A FORWARD -m comment --comment island -j ISLAND-FORWARD';
+export const INPUT_JUMP = '-A INPUT -m comment --comment island -j ISLAND-INPUT';
 
 export function conf(o: { backend?: string; poll?: string; extra?: string; ipv6?: boolean } = {}): string {
   return `
@@ -88,15 +89,16 @@ export async function plugPod(l: Lab): Promise<void> {
 
 export const ping = (l: Lab) => l.pod.exec(['ping', '-n', '-c', '1', '-W', '1', '10.30.30.2']);
 
-/** island's part of one family's filter table: its jumps with their position in FORWARD, its chains and rules. */
+/** island's part of one family's filter table: its jumps with their position in FORWARD and INPUT, its chains and rules. */
 export async function islandPart(ns: Netns, save = 'iptables-nft-save'): Promise<string[]> {
   const lines = (await ns.run([save, '-t', 'filter'])).split('\n');
   const part: string[] = [];
-  lines
-    .filter((l) => l.startsWith('-A FORWARD '))
-    .forEach((l, i) => {
-      if (/ -[jg] ISLAND-/.test(l)) part.push(`FORWARD #${i + 1}: ${l}`);
-    });
+  for (const from of ['FORWARD', 'INPUT'])
+    lines
+      .filter((l) => l.startsWith(`-A ${from} `))
+      .forEach((l, i) => {
+        if (/ -[jg] ISLAND-/.test(l)) part.push(`${from} #${i + 1}: ${l}`);
+      });
   for (const l of lines) if (l.startsWith(':ISLAND-')) part.push(l.replace(/ \[\d+:\d+\]$/, ''));
   for (const l of lines) if (l.startsWith('-A ISLAND-')) part.push(l);
   return part;

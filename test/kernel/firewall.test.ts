@@ -12,6 +12,7 @@ import { startDaemon, writeConfig } from '../helpers/island.js';
 import {
   conf,
   cpuSeconds,
+  INPUT_JUMP,
   islandPart,
   JUMP,
   lab,
@@ -34,12 +35,15 @@ t.test('nft backend: every adversary is undone, island first in FORWARD, the pin
   const before = await islandPart(l.host);
   t.strictSame(before, [
     `FORWARD #1: ${JUMP}`,
+    `INPUT #1: ${INPUT_JUMP}`,
     ':ISLAND-FORWARD -',
+    ':ISLAND-INPUT -',
     '-A ISLAND-FORWARD -i cni0 -m comment --comment island -j ACCEPT',
     '-A ISLAND-FORWARD -o cni0 -m comment --comment island -j ACCEPT',
     '-A ISLAND-FORWARD -i vx0 -m comment --comment island -j ACCEPT',
     '-A ISLAND-FORWARD -o vx0 -m comment --comment island -j ACCEPT',
     '-A ISLAND-FORWARD -s 203.0.113.0/24 -i eth0 -m comment --comment island -j ACCEPT',
+    '-A ISLAND-INPUT -s 192.0.2.2/32 -p udp -m udp --dport 4789 -m comment --comment island -j ACCEPT',
   ]);
   t.equal((await l.host.run(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim(), '1', 'forwarding switched on');
 

@@ -168,6 +168,7 @@ const expected: Record<string, Expected> = {
       rules: [{ in: 'vx0', out: 'cni0', source: v4('10.30.30.0', 30), destination: v4('10.128.0.0', 16) }],
       backend: 'auto',
       pollMs: 1000,
+      input: true,
     },
   },
   'toml-utf8.toml': {
@@ -284,6 +285,7 @@ const expected: Record<string, Expected> = {
       ],
       backend: 'legacy',
       pollMs: 250,
+      input: false,
     },
   },
 };

@@ -53,7 +53,7 @@ t.test('rendering: iptables-save spelling, each rule in its family, IPv6 only wh
   t.equal(fw.enabled, true);
   t.equal(fw.backend, 'auto');
   t.equal(fw.pollMs, 1000);
-  t.strictSame(fw.tables[4], { chains: [{ name: 'ISLAND-FORWARD', rules: V4_RULES }], jump: 'ISLAND-FORWARD' });
+  t.strictSame(fw.tables[4], { chains: [{ name: 'ISLAND-FORWARD', rules: V4_RULES, from: 'FORWARD' }] });
   t.strictSame(fw.tables[6].chains[0]?.rules, [
     '-i cni0 -m comment --comment island -j ACCEPT',
     '-o cni0 -m comment --comment island -j ACCEPT',
@@ -74,6 +74,7 @@ t.test('rendering: iptables-save spelling, each rule in its family, IPv6 only wh
   const none = desiredFirewall(config('[[bridge]]\nname = "cni0"\n'));
   t.equal(none.enabled, false);
   t.strictSame(none.tables, { 4: { chains: [] }, 6: { chains: [] } }, 'no [forward]: island wants nothing');
+  t.strictSame(none.flows, [], 'and, without a tunnel, has no traffic to look after');
   t.strictSame(desiredState(config('[[bridge]]\nname = "cni0"\n')).sysctls, {}, 'and sets no sysctl');
   t.strictSame(desiredState(config(FILE)).sysctls, {
     'net.ipv4.ip_forward': '1',
@@ -370,14 +371,14 @@ function nftMessage(msg: number, nfproto: number, attrs: [number, string][]): [n
   return [(10 << 8) | msg, Buffer.concat(parts)];
 }
 
-t.test('nftables events: only what can touch the ip/ip6 filter tables', async (t) => {
+t.test('nftables events: the ip/ip6 filter tables, other tables, and what cannot concern island', async (t) => {
   const ev = (...m: Parameters<typeof nftMessage>) => nftEvent(...nftMessage(...m));
   t.strictSame(
     ev(8, 2, [
       [1, 'filter'],
       [2, 'FORWARD'],
     ]),
-    { what: 'del rule', family: 4, table: 'filter', chain: 'FORWARD' },
+    { what: 'del rule', family: 4, scope: 'filter', table: 'filter', chain: 'FORWARD' },
   );
   t.strictSame(
     ev(5, 10, [
@@ -387,11 +388,18 @@ t.test('nftables events: only what can touch the ip/ip6 filter tables', async (t
     {
       what: 'del chain',
       family: 6 as Family,
+      scope: 'filter',
       table: 'filter',
       chain: 'ISLAND-FORWARD',
     },
   );
-  t.strictSame(ev(2, 2, [[1, 'filter']]), { what: 'del table', family: 4, table: 'filter', chain: undefined });
+  t.strictSame(ev(2, 2, [[1, 'filter']]), {
+    what: 'del table',
+    family: 4,
+    scope: 'filter',
+    table: 'filter',
+    chain: undefined,
+  });
   t.equal(
     ev(6, 2, [
       [1, 'nat'],
@@ -400,10 +408,19 @@ t.test('nftables events: only what can touch the ip/ip6 filter tables', async (t
     undefined,
     "kube-proxy's nat churn is not island's business",
   );
-  t.equal(ev(0, 1, [[1, 'firewalld']]), undefined, 'inet tables (firewalld, nft) are not iptables');
+  t.strictSame(
+    ev(0, 1, [[1, 'firewalld']]),
+    { what: 'new table', family: undefined, scope: 'other', table: 'firewalld', chain: undefined },
+    'inet tables (firewalld, nft) are not iptables, but may drop island’s traffic',
+  );
+  t.equal(ev(6, 7, [[1, 'filter']]), undefined, 'bridge tables are not looked at');
   t.equal(ev(15, 0, []), undefined, 'the generation message that closes a transaction');
   t.equal(nftEvent((1 << 8) | 0, Buffer.alloc(4)), undefined, 'another netfilter subsystem');
-  t.strictSame(ev(9, 2, []), { what: 'message 9', family: 4, table: undefined, chain: undefined }, 'unknown: relevant');
+  t.strictSame(
+    ev(9, 2, []),
+    { what: 'message 9', family: 4, scope: 'filter', table: undefined, chain: undefined },
+    'unknown: relevant',
+  );
 });
 
 t.test('check warns about [forward] links neither declared nor on the host', async (t) => {
