@@ -48,12 +48,18 @@ export function ipv4Value(ip: string): number {
   return n * 256 + octet;
 }
 
-/** First and last address of a prefix as integers; IPv4 without the byte buffers of cidrRange(). */
-export function prefixRange(address: string, prefixlen: number, family: Family): [bigint, bigint] {
+/** A position in an address family's space: exact as a number for IPv4, a bigint for IPv6. */
+export type Bound = number | bigint;
+
+/**
+ * First and last address of a prefix as integers: plain numbers for IPv4 (exact below 2^53,
+ * and without the byte buffers of cidrRange()), bigints for IPv6. Compare within one family.
+ */
+export function prefixRange(address: string, prefixlen: number, family: Family): [Bound, Bound] {
   if (family === 6) return cidrRange(address, prefixlen);
   const size = 2 ** (32 - prefixlen);
   const lo = Math.floor(ipv4Value(address) / size) * size;
-  return [BigInt(lo), BigInt(lo + size - 1)];
+  return [lo, lo + size - 1];
 }
 
 const CLASS_WORDS: Record<AddressClass, string> = {

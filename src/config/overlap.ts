@@ -6,9 +6,9 @@
  */
 
 export interface Span {
-  /** first and last address of the prefix, as integers of one family */
-  lo: bigint;
-  hi: bigint;
+  /** first and last address of the prefix, as integers of one family (all numbers, or all bigints) */
+  lo: number | bigint;
+  hi: number | bigint;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import {
+  type Bound,
   endpointProblems,
   gatewayProblem,
   IPIP_MAX_MTU,
@@ -162,8 +163,8 @@ interface Placed {
   path: KeyPath;
   /** rank in the file (line, then column) */
   rank: number;
-  lo: bigint;
-  hi: bigint;
+  lo: Bound;
+  hi: Bound;
 }
 
 /**
@@ -197,22 +198,24 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
       if (asks(p)) earliest[p.rank] = Math.min(earliest[p.rank] as number, mins[i] as number);
     });
   };
+  const isLL = new Set(placed.filter((p) => linkLocal(p.cidr)));
   for (const family of [4, 6]) {
     const all = placed.filter((p) => p.cidr.family === family);
     // any address meets any other, except a link-local one that of another link
     sweep(
       all,
       (p) => p.rank,
-      (p) => !linkLocal(p.cidr),
+      (p) => !isLL.has(p),
     );
+    if (!all.some((p) => isLL.has(p))) continue;
     sweep(
       all,
-      (p) => (linkLocal(p.cidr) ? INF : p.rank),
-      (p) => linkLocal(p.cidr),
+      (p) => (isLL.has(p) ? INF : p.rank),
+      (p) => isLL.has(p),
     );
   }
   const ll = new Map<LinkView, Placed[]>();
-  for (const p of placed) if (linkLocal(p.cidr)) ll.set(p.link, [...(ll.get(p.link) ?? []), p]);
+  for (const p of isLL) ll.set(p.link, [...(ll.get(p.link) ?? []), p]);
   for (const group of ll.values())
     sweep(
       group,
@@ -348,8 +351,8 @@ function below(top: string, target: string, lower: Map<string, { name: string }[
 }
 
 /** First and last address of a declared prefix as integers, computed once per address. */
-const spans = new WeakMap<Cidr, [bigint, bigint]>();
-function spanOf(c: Cidr): [bigint, bigint] {
+const spans = new WeakMap<Cidr, [Bound, Bound]>();
+function spanOf(c: Cidr): [Bound, Bound] {
   let s = spans.get(c);
   if (!s) {
     s = prefixRange(c.address, c.prefixlen, c.family);
@@ -361,7 +364,7 @@ function spanOf(c: Cidr): [bigint, bigint] {
 /** Where each declared address's subnet is, to find a gateway's link or a link's own subnet in O(1) per prefix length. */
 class Subnets {
   /** "family/prefixlen" → first address of the subnet → the first address declared in it */
-  private readonly byLen = new Map<string, Map<bigint, { link: LinkView; cidr: Cidr }>>();
+  private readonly byLen = new Map<string, Map<Bound, { link: LinkView; cidr: Cidr }>>();
 
   constructor(links: LinkView[]) {
     for (const link of links) {
@@ -385,8 +388,11 @@ class Subnets {
     for (const [k, m] of this.byLen) {
       const [f, len] = k.split('/').map(Number) as [number, number];
       if (f !== family) continue;
-      const host = (1n << BigInt(bits - len)) - 1n;
-      const hit = m.get(value & ~host);
+      const net =
+        typeof value === 'number'
+          ? Math.floor(value / 2 ** (bits - len)) * 2 ** (bits - len)
+          : value & ~((1n << BigInt(bits - len)) - 1n);
+      const hit = m.get(net);
       if (hit) return hit;
     }
     return undefined;
