@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost, firewall repair (bench/firewall.mjs).
+ * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost, check time at 500 to 20,000
+ * addresses (bench/check.mjs), firewall repair (bench/firewall.mjs).
  *
  *   npm run bench                  full run (50 deletions, 500 tunnels, 60 s idle), updates docs/benchmarks.md
  *   npm run bench -- --quick       fast iteration (20 deletions, 100 tunnels, 10 s idle), docs left alone
@@ -22,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCheck, checkDetails, checkRows } from './check.mjs';
 import { benchFirewall, firewallDetails, firewallRows, updateFirewallDoc } from './firewall.mjs';
 import {
   BenchError,
@@ -78,7 +80,7 @@ const P = opt.quick
 const SPACING_MS = 300;
 const HEAL_TIMEOUT_MS = 5000;
 const TARGET = { healP99Ms: 50, convergeRatio: 1.5, idleCpuPct: 0.1 };
-const BENCHES = ['heal', 'converge', 'idle', 'firewall'];
+const BENCHES = ['heal', 'converge', 'idle', 'check', 'firewall'];
 const only = new Set((opt.only ?? BENCHES.join(',')).split(',').map((s) => s.trim()));
 for (const o of only) if (!BENCHES.includes(o)) usage(`unknown benchmark "${o}" in --only`);
 const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === BENCHES.length));
@@ -600,6 +602,7 @@ function rows(res) {
       verdict(idle.cpu <= budget + 1e-9),
     ]);
   }
+  if (res.check) R.push(...checkRows(res.check));
   return R;
 }
 
@@ -664,6 +667,7 @@ function details(res) {
       }.`,
     );
   }
+  if (res.check) out.push(...checkDetails(res.check));
   if (idle) {
     out.push(
       `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(2)} s in ${idle.secs.toFixed(
@@ -729,6 +733,7 @@ async function main() {
   if (only.has('heal')) res.heal = await benchHeal();
   if (only.has('converge')) res.converge = await benchConverge();
   if (only.has('idle')) res.idle = await benchIdle();
+  if (only.has('check')) res.check = await benchCheck({ quick: opt.quick, node: NODE, cli: CLI, work, log });
   if (only.has('firewall')) res.firewall = await benchFirewall({ quick: opt.quick, node: NODE, cli: CLI, work, log });
   load.push(loadavg()[0]);
   m.load = load.map((l) => l.toFixed(2)).join(' → ');
