@@ -8,6 +8,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import t from 'tap';
 import { type Container, container } from '../helpers/container.js';
 import { REPO } from '../helpers/island.js';
@@ -345,6 +346,46 @@ t.test('island.service in a booted Debian 12 container', async (t) => {
     await waitFor('the name removed', async () => (await c.run(['cat', '/etc/hosts'])) === before);
     t.equal((await c.exec(['getent', 'hosts', 'sopnode-tunnel'])).code, 2, 'gone with the [hosts] line');
   });
+
+  await step(
+    "[daemon] metrics: node_exporter's directory is writable in the sandbox, the rest of /var is not",
+    async (t) => {
+      const dir = '/var/lib/prometheus/node-exporter';
+      const prom = `${dir}/island.prom`;
+      // as prometheus-node-exporter lays it out (root's, 0755); ReadWritePaths=-... binds it from the next start
+      await c.run(['install', '-d', '-m', '0755', dir]);
+      await c.run(['systemctl', 'restart', 'island']);
+      await writeConfig(c, `${CONFIG('10.30.30.9/30')}\n[daemon]\nmetrics = "${prom}"\n`);
+      const text = await waitFor('the metrics file', async () => {
+        const r = await c.exec(['cat', prom]);
+        return r.code === 0 && r.stdout.includes('island_passes_total') && r.stdout;
+      });
+      const families = parsePrometheusTextFormat(text) as {
+        name: string;
+        metrics: { value?: string; labels?: Record<string, string> }[];
+      }[];
+      const links = families
+        .find((f) => f.name === 'island_objects')
+        ?.metrics.find((m) => m.labels?.kind === 'link' && m.labels?.state === 'ok');
+      t.equal(links?.value, '2', 'island_objects{kind="link",state="ok"} 2: br-lab and vx0');
+      t.equal((await c.run(['stat', '-c', '%a %U', prom])).trim(), '644 root', 'readable by node_exporter');
+      t.equal((await c.run(['bash', '-c', `ls -A ${dir}`])).trim(), 'island.prom', 'no temporary left behind');
+      const from = await cursor(c);
+      await writeConfig(c, `${CONFIG('10.30.30.9/30')}\n[daemon]\nmetrics = "/var/lib/island.prom"\n`);
+      const warned = await waitFor('the warning', async () =>
+        islandLines(await journal(c, [`--after-cursor=${from}`, '-u', 'island'])).find((m) =>
+          m?.includes('metrics: cannot write /var/lib/island.prom'),
+        ),
+      );
+      t.match(
+        warned,
+        'read-only here: under island.service, add the directory to ReadWritePaths=',
+        'says why and what to do',
+      );
+      await writeConfig(c, CONFIG('10.30.30.9/30'));
+      await c.run(['rm', '-r', '/var/lib/prometheus']);
+    },
+  );
 
   await step('every sandbox setting holds inside island.service', async (t) => {
     await c.run(['bash', '-c', 'echo secret > /root/island-probe-secret; touch /tmp/island-probe-marker']);

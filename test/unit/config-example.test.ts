@@ -64,6 +64,7 @@ t.test('every key of the format is shown in the example', async (t) => {
     'debounce',
     'health_port',
     'health_interval',
+    'metrics',
     'keepalive',
     'peer',
     '[hosts]',

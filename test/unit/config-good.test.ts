@@ -158,7 +158,12 @@ const expected: Record<string, Expected> = {
       'net.ipv4.conf.island0.rp_filter': '2',
       'net.ipv4.tcp_rmem': '4096 87380 6291456',
     },
-    daemon: { ...daemon, healthPort: 5534, healthIntervalMs: 10_000 },
+    daemon: {
+      ...daemon,
+      healthPort: 5534,
+      healthIntervalMs: 10_000,
+      metrics: '/var/lib/prometheus/node-exporter/island.prom',
+    },
     hosts: [
       { name: 'sopnode-tunnel', address: '10.3.1.2' },
       { name: 'faraday-tunnel', address: '10.3.1.3' },
