@@ -19,6 +19,7 @@
  */
 import { createNetlink, type MessageInfo, type NetlinkMessage } from 'netlink';
 import type { EventSource } from '../netlink/events.js';
+import { IPTABLES_OTHER } from './nftables.js';
 
 const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
@@ -51,9 +52,6 @@ export interface NftEvent {
   /** the chain of a rule or chain message */
   chain?: string;
 }
-
-/** iptables-nft's tables other than filter: no filter chain on the hooks island relies on. */
-const IPTABLES_OTHER = new Set(['nat', 'mangle', 'raw', 'security']);
 
 /** What one nf_tables notification is about, or undefined when it cannot concern island. */
 export function nftEvent(type: number, data: Buffer): NftEvent | undefined {

@@ -21,7 +21,20 @@ import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
 const NETLINK_NETFILTER = 12;
 const SUBSYS = 10 << 8;
-const MSG = { newchain: 3, getchain: 4, newrule: 6, getrule: 7, newset: 9, getset: 10, newsetelem: 12, getsetelem: 13 };
+const MSG = {
+  newtable: 0,
+  gettable: 1,
+  newchain: 3,
+  getchain: 4,
+  newrule: 6,
+  getrule: 7,
+  newset: 9,
+  getset: 10,
+  newsetelem: 12,
+  getsetelem: 13,
+};
+/** iptables-nft's tables besides filter: no filter chain on the hooks island relies on */
+export const IPTABLES_OTHER = new Set(['nat', 'mangle', 'raw', 'security']);
 const NLM_F_DUMP = 0x300;
 
 const FAMILIES: Record<number, NftFamily> = { 1: 'inet', 2: 'ip', 10: 'ip6' };
@@ -85,7 +98,17 @@ async function dump(
 export async function readNftables(): Promise<NftRuleset> {
   const sock = createNetlink(NETLINK_NETFILTER);
   try {
-    const chainMsgs = (await dump(sock, MSG.getchain, 0)).filter((m) => m.type === (SUBSYS | MSG.newchain));
+    // the tables first (a handful): the chains of iptables-nft's own tables (thousands of
+    // kube-proxy's in nat) are never dumped
+    const tableMsgs = (await dump(sock, MSG.gettable, 0)).filter((m) => m.type === (SUBSYS | MSG.newtable));
+    const chainMsgs: NetlinkMessage[] = [];
+    for (const m of tableMsgs) {
+      const family = FAMILIES[m.data[0] ?? 0];
+      const name = str(decodeAttrs(m.data.subarray(4)).get(1));
+      if (!family || isIptablesTable(family, name) || (family !== 'inet' && IPTABLES_OTHER.has(name))) continue;
+      const msgs = await dump(sock, MSG.getchain, FAMILY_NUMBER[family], [[1, zstr(name)]]);
+      chainMsgs.push(...msgs.filter((c) => c.type === (SUBSYS | MSG.newchain)));
+    }
     const byTable = new Map<string, { family: NftFamily; name: string; base: NftBaseChain[] }>();
     for (const m of chainMsgs) {
       const family = FAMILIES[m.data[0] ?? 0];
