@@ -16,7 +16,7 @@ import {
   IPIP_MAX_MTU,
   ipipIdentity,
   kernelDeviceName,
-  vxlanIdentity,
+  vxlanKey,
 } from './kernel.js';
 import type { Reporter } from './report.js';
 import { cidr, describe, int, ipAddress, prefix } from './schema.js';
@@ -397,9 +397,10 @@ function sameKernelTunnel(
   seen: Map<string, Map<string, { path: KeyPath; name: string }>>,
 ): void {
   const remote = them.public ?? them.address;
+  // a one-file island sets no dev: a link-local end was refused in checkEnds, so the key alone decides
   const id =
     t.kind === 'vxlan'
-      ? vxlanIdentity({ vni: t.vni, port: t.port, local: me.address })
+      ? `vxlan ${vxlanKey({ vni: t.vni, port: t.port, local: me.address }).key}`
       : `ipip ${ipipIdentity({ local: me.address, remote })}`;
   const mine = seen.get(me.name) ?? new Map<string, { path: KeyPath; name: string }>();
   seen.set(me.name, mine);

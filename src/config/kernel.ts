@@ -158,13 +158,25 @@ export function endpointProblems(t: Endpoints): { key: 'local' | 'remote'; messa
 }
 
 /**
- * vxlan_vni_in_use(): one vxlan device per VNI, UDP destination port and underlay family in
- * a namespace, whatever its local, remote and dev (a link-local IPv6 local also counts its dev).
+ * vxlan_vni_in_use(): one vxlan device per VNI, UDP destination port and underlay family in a
+ * namespace, whatever its local, remote and dev. Only a device created with a link-local IPv6
+ * local compares devs too, with those already there: a link-local and a global one clash when
+ * the global one comes second, so in a file they clash (island creates in file order, but a
+ * re-creation can come in any order). Returns the kernel's key and, for link-local, the dev.
  */
-export function vxlanIdentity(t: { vni: number; port: number; local: string; dev?: string }): string {
+export function vxlanKey(t: { vni: number; port: number; local: string; dev?: string }): {
+  key: string;
+  linkLocalDev?: string;
+} {
   const family: Family = familyOf(t.local) === 6 ? 6 : 4;
-  const dev = family === 6 && addressClass(t.local) === 'link-local' ? ` dev ${t.dev ?? ''}` : '';
-  return `IPv${family} vni ${t.vni} port ${t.port}${dev}`;
+  const key = `IPv${family} vni ${t.vni} port ${t.port}`;
+  return family === 6 && addressClass(t.local) === 'link-local' ? { key, linkLocalDev: t.dev ?? '' } : { key };
+}
+
+/** Whether two vxlan devices of one key cannot both exist, in one order of creation or the other. */
+export function vxlanClash(a: { linkLocalDev?: string }, b: { linkLocalDev?: string }): boolean {
+  if (a.linkLocalDev !== undefined && b.linkLocalDev !== undefined) return a.linkLocalDev === b.linkLocalDev;
+  return true;
 }
 
 /** ip_tunnel_find(): one ipip tunnel per local, remote and underlay link (no key for ipip). */

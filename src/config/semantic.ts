@@ -14,8 +14,9 @@ import {
   kernelMetric,
   prefixRange,
   routeIdentity,
+  vxlanClash,
   vxlanHeadroom,
-  vxlanIdentity,
+  vxlanKey,
 } from './kernel.js';
 import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
@@ -111,21 +112,22 @@ function checkNames(rep: Reporter, links: LinkView[]): void {
  * first has been made. vxlan: vxlan_vni_in_use(); ipip: ip_tunnel_find().
  */
 function checkTunnelIdentity(rep: Reporter, tunnels: TunnelView[]): void {
-  const seen = new Map<string, TunnelView>();
+  const vxlans = new Map<string, { t: TunnelView; linkLocalDev?: string }[]>();
+  const ipips = new Map<string, TunnelView>();
   for (const t of tunnels) {
     if (t.name === undefined || t.local === undefined) continue;
-    const id =
-      t.kind === 'vxlan' && t.vni !== undefined && t.port !== undefined
-        ? `vxlan ${vxlanIdentity({ vni: t.vni, port: t.port, local: t.local, dev: t.dev })}`
-        : t.kind === 'ipip' && t.remote !== undefined
-          ? `ipip ${ipipIdentity({ local: t.local, remote: t.remote, dev: t.dev })}`
-          : undefined;
-    if (id === undefined) continue;
-    const prev = seen.get(id);
-    if (!prev) {
-      seen.set(id, t);
-      continue;
+    let prev: TunnelView | undefined;
+    if (t.kind === 'vxlan' && t.vni !== undefined && t.port !== undefined) {
+      const k = vxlanKey({ vni: t.vni, port: t.port, local: t.local, dev: t.dev });
+      const same = vxlans.get(k.key) ?? [];
+      prev = same.find((o) => vxlanClash(o, k))?.t;
+      if (!prev) vxlans.set(k.key, [...same, { t, ...k }]);
+    } else if (t.kind === 'ipip' && t.remote !== undefined) {
+      const id = ipipIdentity({ local: t.local, remote: t.remote, dev: t.dev });
+      prev = ipips.get(id);
+      if (!prev) ipips.set(id, t);
     }
+    if (!prev) continue;
     const first = `${label(prev)} (line ${rep.line(at(prev, 'name'))})`;
     if (t.kind === 'vxlan') {
       rep.error(

@@ -70,6 +70,66 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
   ]);
   t.not(second.code, 0);
   t.match(second.stderr, /VNI already exists/);
+  // over another underlay device too; only link-local IPv6 ends tell devs apart, and a
+  // global one created after them still clashes
+  await ns.run(['ip', 'link', 'add', 'br1', 'type', 'bridge']);
+  const overDev = await ns.exec([
+    'ip',
+    'link',
+    'add',
+    'vxb',
+    'type',
+    'vxlan',
+    'id',
+    '5',
+    'local',
+    '10.50.0.2',
+    'remote',
+    '10.50.0.8',
+    'dstport',
+    '4789',
+    'dev',
+    'br1',
+  ]);
+  t.not(overDev.code, 0, 'another dev: still one VNI and port');
+  for (const dev of ['br0', 'br1']) {
+    const ll = await ns.exec([
+      'ip',
+      'link',
+      'add',
+      `vxl${dev}`,
+      'type',
+      'vxlan',
+      'id',
+      '5',
+      'local',
+      'fe80::1',
+      'remote',
+      'fe80::2',
+      'dstport',
+      '4789',
+      'dev',
+      dev,
+    ]);
+    t.equal(ll.code, 0, `link-local over ${dev}: ${ll.stderr}`);
+  }
+  const global6 = await ns.exec([
+    'ip',
+    'link',
+    'add',
+    'vxg',
+    'type',
+    'vxlan',
+    'id',
+    '5',
+    'local',
+    'fd00::1',
+    'remote',
+    'fd00::2',
+    'dstport',
+    '4789',
+  ]);
+  t.not(global6.code, 0, 'a global IPv6 one after them clashes');
   const vx = (name: string, extra: string) => `[[tunnel]]\nname = "${name}"\nkind = "vxlan"\nvni = 5\n${extra}\n`;
   const c1 = await check(
     t,

@@ -32,6 +32,17 @@ t.test('vxlan identity is VNI, port and underlay family: local, remote and dev d
     [],
     'an IPv6 underlay is another identity',
   );
+  // link-local IPv6 locals: the kernel compares devs then, but a global one still meets them
+  const v6 = (name: string, local: string, remote: string, dev?: string) =>
+    `[[tunnel]]\nname = "${name}"\nkind = "vxlan"\nvni = 5\nlocal = "${local}"\nremote = "${remote}"\n${dev ? `dev = "${dev}"\n` : ''}\n`;
+  t.strictSame(
+    parse(v6('a', 'fe80::1', 'fe80::2', 'eth0') + v6('b', 'fe80::1', 'fe80::3', 'eth1')),
+    [],
+    'link-local, two devs',
+  );
+  t.equal(parse(v6('a', 'fe80::1', 'fe80::2', 'eth0') + v6('b', 'fe80::5', 'fe80::3', 'eth0')).length, 1, 'one dev');
+  t.equal(parse(v6('a', 'fe80::1', 'fe80::2', 'eth0') + v6('b', 'fd00::1', 'fd00::2')).length, 1, 'then a global one');
+  t.equal(parse(v6('a', 'fd00::1', 'fd00::2') + v6('b', 'fe80::1', 'fe80::2', 'eth0')).length, 1, 'or the reverse');
   // a default port and an explicit 4789 are one port
   t.equal(parse(`${vxlan('vx0', 'vni = 5')}${vxlan('vx1', 'vni = 5\nport = 4789')}`).length, 1);
 });
