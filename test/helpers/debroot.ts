@@ -27,6 +27,41 @@ export async function debRoot(suite: 'bookworm' | 'trixie'): Promise<string> {
   return (await mustRun(['bash', script, suite, CACHE_DIR], { timeoutMs: 900_000 })).trim();
 }
 
+/** The clean root with Debian's own nodejs and npm added (noderoot.sh; ~2 min more when absent). */
+export async function nodeRoot(suite: 'bookworm' | 'trixie'): Promise<string> {
+  const script = join(REPO, 'test', 'packaging', 'noderoot.sh');
+  return (await mustRun(['bash', script, suite, CACHE_DIR], { timeoutMs: 1_200_000 })).trim();
+}
+
+/**
+ * `bash -euo pipefail -c script` in `root` (not booted: an overlay before bootDebRoot boots it)
+ * with this machine's network, which a booted container does not have: apt-get and npm reach
+ * their mirrors. `env` is all the environment it gets, besides PATH and LANG.
+ */
+export function runInRoot(
+  root: string,
+  script: string,
+  opts: ExecOptions & { env?: Record<string, string>; bind?: string[] } = {},
+): Promise<ExecResult> {
+  const env = Object.entries({ LANG: 'C.UTF-8', ...opts.env }).flatMap(([k, v]) => ['-E', `${k}=${v}`]);
+  const binds = (opts.bind ?? []).map((b) => `--bind-ro=${b}`);
+  // a machine name of its own: nspawn keeps per-name state under /run/systemd/nspawn
+  const machine = `isl-run-${process.pid}-${randomBytes(2).toString('hex')}`;
+  return run(
+    [
+      'systemd-nspawn',
+      ...['-q', '-D', root, '-M', machine, '--register=no', '--keep-unit', '--as-pid2', '--pipe', ...env, ...binds],
+      ...['bash', '--norc', '-euo', 'pipefail', '-c', script],
+    ],
+    opts,
+  );
+}
+
+export interface BootOptions {
+  /** called with the overlay's root before the first boot (files to put in, a networked setup) */
+  prepare?: (root: string) => Promise<void>;
+}
+
 export interface DebContainer {
   /** the container's root as the host sees it (the overlay): files copied here appear inside */
   root: string;
@@ -85,7 +120,12 @@ function leaderOf(nspawn: number): number | undefined {
 }
 
 /** Boots `lowerRoot` (read-only, overlaid) and waits for systemd to reach its default target. */
-export async function bootDebRoot(t: Test, lowerRoot: string, label: string): Promise<DebContainer> {
+export async function bootDebRoot(
+  t: Test,
+  lowerRoot: string,
+  label: string,
+  opts: BootOptions = {},
+): Promise<DebContainer> {
   requireRoot();
   const dir = mkdtempSync('/var/tmp/island-debroot-');
   const [upper, work, merged] = ['upper', 'work', 'root'].map((d) => join(dir, d)) as [string, string, string];
@@ -146,6 +186,7 @@ export async function bootDebRoot(t: Test, lowerRoot: string, label: string): Pr
     cleanupSync();
   });
 
+  await opts.prepare?.(merged);
   nspawn = spawn(
     'systemd-nspawn',
     ['-D', merged, '-b', '--register=no', '--keep-unit', '--private-network', '-M', machine, '--console=read-only'],
