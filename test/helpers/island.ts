@@ -3,7 +3,7 @@
  * runIsland(), the daemon with startDaemon() (logs parsed, stopped at teardown).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -58,13 +58,45 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /**
+   * Files island finds on the host, by absolute path under /etc or /run: laid over the
+   * machine's own (an overlay on /etc or /run in a private mount namespace of the command,
+   * upper layer a temporary directory), which stay untouched.
+   */
+  files?: Record<string, string>;
+}
+
+/**
+ * argv run with `files` over /etc and /run: `unshare --mount` and one overlay per top-level
+ * directory, whose upper layer holds the files. The directory goes with the test process.
+ */
+function overlaid(files: Record<string, string>, argv: string[]): string[] {
+  mkdirSync(SANDBOX, { recursive: true });
+  const dir = mkdtempSync(join(SANDBOX, 'files-'));
+  const tops = new Set<string>();
+  for (const [path, text] of Object.entries(files)) {
+    const top = /^\/(etc|run)\//.exec(path)?.[1];
+    if (!top) throw new Error(`${path}: only files under /etc and /run can be laid over the host's`);
+    tops.add(top);
+    const file = join(dir, top, 'upper', path.slice(top.length + 2));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+  const layers = [...tops].flatMap((top) => {
+    mkdirSync(join(dir, top, 'work'), { recursive: true });
+    return [`/${top}`, join(dir, top, 'upper'), join(dir, top, 'work')];
+  });
+  const script =
+    'while [ "$1" != -- ]; do mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" || exit 125; shift 3; done; shift; exec "$@"';
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...layers, '--', ...argv];
 }
 
 /** `node dist/cli.js ...args` inside ns; never throws on a non-zero exit. */
 export function runIsland(ns: Netns, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
   requireCli();
+  const argv = [process.execPath, CLI, ...args];
   return new Promise((resolvePromise) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, ...args], {
+    const child = spawn('ip', ['netns', 'exec', ns.name, ...(opts.files ? overlaid(opts.files, argv) : argv)], {
       env: islandEnv(opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
