@@ -39,6 +39,7 @@ commands:
   try      apply a candidate file; rolled back unless confirmed (--timeout, --confirm)
   test     from this host, reach every other host of a one-file island (--json, --timeout)
   graph    the island as a Graphviz DOT graph, live state as colours (--svg, -T FORMAT)
+  doctor   what on this host fights the island, one line each (exit 1 on an error)
 
 options:
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
@@ -46,7 +47,17 @@ options:
                       (default: ISLAND_HOST, else found by this host's own addresses)
   -h, --help          help for a command`,
   check:
-    'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.',
+    'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.\nOn the host whose file it is (not with --host naming another), what island doctor finds\nfollows as warnings.',
+  doctor: `usage: island doctor [-c FILE] [--host NAME]
+
+Check this host for what is known to fight an island: systemd-networkd deleting foreign
+routes, firewalld's FlushAllOnReload, an nftables.service that flushes the ruleset, a
+firewall that drops the island's traffic where island cannot accept it (another nftables
+table, an INPUT without island's accepts, docker's FORWARD DROP), strict rp_filter where the
+island routes asymmetrically, NetworkManager managing a link island keeps or its underlay, a
+second island daemon, the end behind a NAT without keepalive, TX checksum offload on a VXLAN
+across a NAT. One line per finding: WHERE: error|warning: WHAT: WHY; fix: FIX.
+Exit 1 when an error (the island will not work) was found, 0 otherwise. Run it as root.`,
   plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
   apply:
     'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
@@ -137,6 +148,10 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       if (unsafe) return 1;
+      // the same checks as island doctor, as warnings, where the file is this host's
+      const { hostWarnings, isThisHost } = await import('./doctor/command.js');
+      if (isThisHost(r.config, values.host))
+        for (const w of await hostWarnings(r.config)) process.stderr.write(`${w}\n`);
       const self = r.config.island?.self;
       process.stdout.write(`${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);
       return 0;
@@ -202,6 +217,8 @@ async function main(argv: string[]): Promise<number> {
       return testCommand(path, values);
     case 'graph':
       return graphCommand(path, { svg: values.svg, format: values.format, host: values.host });
+    case 'doctor':
+      return (await import('./doctor/command.js')).doctorCommand(path);
     case 'hosts-sync':
       return hostsSyncCommand();
     case 'daemon':

@@ -1,0 +1,159 @@
+/**
+ * Firewalls that fight an island:
+ *
+ * - firewalld: FlushAllOnReload=yes (the default) drops every runtime-only setting at
+ *   `firewall-cmd --reload`, e.g. a tunnel put in the trusted zone without --permanent, which
+ *   then falls back to the default zone; FirewallBackend=iptables flushes the iptables tables,
+ *   island's chains with them, at every start and reload.
+ * - nftables.service: Debian's /etc/nftables.conf begins with `flush ruleset`, run at every
+ *   `systemctl reload nftables` (and at boot): every table goes, iptables-nft's included.
+ * - what surely drops island's traffic where island cannot accept it, as island's firewall code
+ *   reads it (drops.ts: another nftables table's base chain on forward or input, an INPUT where
+ *   island keeps no accept: ufw's policy DROP, for one).
+ * - FORWARD that surely drops the forwarded traffic of a tunnel or bridge that [forward] does
+ *   not accept: docker sets the policy to DROP.
+ */
+import { isDropFinding, NFT_PREFIX } from '../firewall/drops.js';
+import { iptablesChains } from '../firewall/iptables-rules.js';
+import { usesIpv6 } from '../firewall/render.js';
+import { FAMILIES, type Family, type Flow, type LiveTable } from '../firewall/types.js';
+import { sureDropsOf } from '../firewall/verdict.js';
+import { assignments, at, FIREWALLD_CONF, NFTABLES_CONF, parseBoolean } from './files.js';
+import type { DoctorFacts, Finding } from './types.js';
+
+export function firewallFindings(f: DoctorFacts): Finding[] {
+  return [...firewalld(f), ...nftablesService(f), ...drops(f), ...forwardDrops(f)];
+}
+
+/** in use: running, or enabled at boot */
+const inUse = (f: DoctorFacts, comm: string, unit: string) =>
+  f.processes.some((p) => p.comm === comm) || f.enabled.has(unit);
+
+function firewalld(f: DoctorFacts): Finding[] {
+  if (!inUse(f, 'firewalld', 'firewalld.service')) return [];
+  const path = FIREWALLD_CONF.find((p) => f.files.has(p)) ?? (FIREWALLD_CONF[0] as string);
+  const set = assignments(path, f.files.get(path) ?? '');
+  const last = (key: string) => set.filter((a) => a.key === key).at(-1);
+  const out: Finding[] = [];
+  const flush = last('FlushAllOnReload');
+  if (!flush || parseBoolean(flush.value) !== false)
+    out.push({
+      severity: 'warning',
+      family: 'firewalld',
+      where: flush ? at(flush) : `${path} (FlushAllOnReload unset: yes by default)`,
+      what: `firewalld FlushAllOnReload=${flush?.value ?? 'yes'}`,
+      why:
+        'firewall-cmd --reload drops every runtime-only setting: a tunnel or bridge put in a zone without --permanent ' +
+        "falls back to the default zone, whose drop island's iptables accepts cannot override, and direct rules go",
+      fix: 'FlushAllOnReload=no in firewalld.conf, or make each zone binding permanent (firewall-cmd --permanent --zone=trusted --add-interface=vx0)',
+    });
+  const backend = last('FirewallBackend');
+  if (backend && backend.value.toLowerCase() === 'iptables')
+    out.push({
+      severity: 'warning',
+      family: 'firewalld',
+      where: at(backend),
+      what: 'firewalld FirewallBackend=iptables',
+      why: "every start and reload of firewalld flushes the iptables tables: island's chains go until island puts them back, its forwarded traffic dropped meanwhile",
+      fix: 'FirewallBackend=nftables (firewalld then keeps to its own table)',
+    });
+  return out;
+}
+
+function nftablesService(f: DoctorFacts): Finding[] {
+  if (!f.enabled.has('nftables.service')) return [];
+  const text = f.files.get(NFTABLES_CONF);
+  if (text === undefined) return [];
+  const out: Finding[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const code = raw.replace(/#.*/, '');
+    if (!code.split(';').some((s) => /^\s*flush\s+ruleset\s*$/.test(s))) return;
+    out.push({
+      severity: 'warning',
+      family: 'nftables',
+      where: `${NFTABLES_CONF}:${i + 1}`,
+      what: 'nftables.service is enabled and its ruleset runs `flush ruleset`',
+      why:
+        "systemctl reload nftables (or restart) deletes every table, iptables-nft's with island's chains and the CNI's: " +
+        "island puts its own back within milliseconds, dropping its forwarded traffic meanwhile; the CNI's stay gone until it restarts",
+      fix: 'flush only the tables the file defines: replace it with `destroy table inet filter` (nft 1.0.8+; before: `table inet filter` then `delete table inet filter`)',
+    });
+  });
+  return out;
+}
+
+/** What island's firewall code found dropping the island's traffic where island cannot accept it. */
+function drops(f: DoctorFacts): Finding[] {
+  return (f.firewall?.status ?? []).filter(isDropFinding).map((s) => {
+    const d = s.detail ?? '';
+    // drops.ts says the cause, then the fix after one of these
+    const cut = /(cannot override a drop there: |the tunnel cannot carry anything; )/.exec(d);
+    const why = cut ? d.slice(0, cut.index + cut[0].length - 2) : d;
+    const fix = cut ? d.slice(cut.index + cut[0].length) : 'accept it there';
+    return {
+      severity: 'error' as const,
+      family: 'firewall',
+      where: s.object.startsWith(NFT_PREFIX) ? s.object : `${s.object}`,
+      what: "a firewall drops island's traffic",
+      why,
+      fix,
+    };
+  });
+}
+
+/** Links island's file keeps whose forwarded traffic [forward] does not accept. */
+function unaccepted(f: DoctorFacts): string[] {
+  const cfg = f.config;
+  if (!cfg) return [];
+  const fwd = cfg.forward;
+  const accepted = new Set([
+    ...(fwd?.accept ?? []),
+    ...(fwd?.rules ?? []).flatMap((r) => (r.source || r.destination ? [] : [r.in, r.out])),
+  ]);
+  return [...cfg.tunnels, ...cfg.bridges].map((l) => l.name).filter((n) => !accepted.has(n));
+}
+
+function forwardDrops(f: DoctorFacts): Finding[] {
+  const live = f.firewall?.live;
+  const links = unaccepted(f);
+  if (!live || !links.length) return [];
+  // a host that does not forward has nothing to drop there
+  const forwards = f.sysctl['net.ipv4.ip_forward'] === '1' || f.config?.sysctl['net.ipv4.ip_forward'] === '1';
+  if (!forwards) return [];
+  const out: Finding[] = [];
+  const backends: [string, Partial<Record<Family, LiveTable>>][] = [
+    [live.backend, live.tables],
+    ...(live.other ? [[live.other.backend, live.other.tables] as [string, Partial<Record<Family, LiveTable>>]] : []),
+  ];
+  const v6 = f.config ? usesIpv6(f.config) : false;
+  for (const [backend, tables] of backends) {
+    for (const family of FAMILIES) {
+      const t = tables[family];
+      if (!t?.ok || !t.chains.has('FORWARD') || (family === 6 && !v6)) continue;
+      const chains = iptablesChains(t.chains);
+      const hit: { flow: Flow; cause: string }[] = [];
+      for (const link of links) {
+        for (const dir of ['iif', 'oif'] as const) {
+          const flow: Flow = { hook: 'forward', family, [dir]: link, label: `${dir === 'iif' ? 'in' : 'out'} ${link}` };
+          const [d] = sureDropsOf(chains, 'FORWARD', flow);
+          if (d) hit.push({ flow, cause: d.cause === 'policy drop' ? 'policy DROP' : `-A ${d.chain} ${d.cause}` });
+        }
+      }
+      if (!hit.length) continue;
+      const docker = t.chains.has('DOCKER') || t.chains.has('DOCKER-USER');
+      const names = [...new Set(hit.map((h) => h.flow.iif ?? h.flow.oif))];
+      const ipt = family === 4 ? 'iptables' : 'ip6tables';
+      out.push({
+        severity: 'error',
+        family: 'forward',
+        where: `${ipt}-${backend} FORWARD (${[...new Set(hit.map((h) => h.cause))].slice(0, 2).join(', ')})`,
+        what: docker ? 'docker set FORWARD to drop' : "FORWARD drops the island's forwarded traffic",
+        why: `this host forwards, and traffic ${[...new Set(hit.map((h) => h.flow.label))].join(', ')} is dropped: the hosts behind it reach nothing through the island, and [forward] does not accept ${names.join(', ')}`,
+        fix: `[forward] accept = [${names.map((n) => `"${n}"`).join(', ')}] in the file (island keeps ISLAND-FORWARD first in FORWARD)${
+          docker ? `, or ${ipt} -I DOCKER-USER -i ${names[0]} -j ACCEPT and -o ${names[0]}` : ''
+        }`,
+      });
+    }
+  }
+  return out;
+}

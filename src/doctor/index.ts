@@ -1,0 +1,23 @@
+/** Every check family over one set of facts. Pure. */
+import { daemonFindings } from './daemon.js';
+import { firewallFindings } from './firewall.js';
+import { natFindings } from './nat.js';
+import { networkdFindings } from './networkd.js';
+import { networkManagerFindings } from './networkmanager.js';
+import { rpFilterFindings } from './rpfilter.js';
+import type { DoctorFacts, Finding } from './types.js';
+
+export const CHECKS: { family: string; run: (f: DoctorFacts) => Finding[] }[] = [
+  { family: 'daemon', run: daemonFindings },
+  { family: 'firewall', run: firewallFindings },
+  { family: 'rp_filter', run: rpFilterFindings },
+  { family: 'networkd', run: networkdFindings },
+  { family: 'NetworkManager', run: networkManagerFindings },
+  { family: 'nat', run: natFindings },
+];
+
+/** Errors first, each family's in its own order. */
+export function diagnose(f: DoctorFacts): Finding[] {
+  const all = CHECKS.flatMap((c) => c.run(f));
+  return [...all.filter((x) => x.severity === 'error'), ...all.filter((x) => x.severity === 'warning')];
+}

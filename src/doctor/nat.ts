@@ -1,0 +1,75 @@
+/**
+ * Tunnels across a NAT:
+ *
+ * - the end behind the NAT must keep the NAT's mapping open (keepalive): Linux forgets an idle
+ *   UDP mapping after 30 s unreplied, 120 s replied, and then the far end cannot reach in;
+ * - a VXLAN across a MASQUERADE NAT whose inside LAN is a Linux bridge carries ping but no TCP
+ *   while its TX checksum offload is on (README, "The file"); island keeps it off unless the
+ *   file says tx_checksum_offload = true.
+ *
+ * A one-file island says which end is behind a NAT ([[host]] public); a per-host file is read
+ * as `island check` reads it: a private local address and a public remote probably cross one.
+ */
+
+import type { TunnelConfig } from '../config/types.js';
+import { isPrivate, isPublic } from '../health/target.js';
+import type { DoctorFacts, Finding } from './types.js';
+
+interface Crossing {
+  /** this end is the one behind the NAT */
+  behind: boolean;
+  /** the file says so ([[host]] public), rather than the addresses suggest it */
+  certain: boolean;
+}
+
+function crossing(f: DoctorFacts, t: TunnelConfig): Crossing | undefined {
+  const m = f.config?.island;
+  if (m?.self) {
+    const me = m.hosts.find((h) => h.name === m.self?.host);
+    const far = m.hosts.find((h) => h.public !== undefined && h.public === t.remote);
+    if (me?.public !== undefined) return { behind: true, certain: true };
+    return far ? { behind: false, certain: true } : undefined;
+  }
+  return isPrivate(t.local) && isPublic(t.remote) ? { behind: true, certain: false } : undefined;
+}
+
+export function natFindings(f: DoctorFacts): Finding[] {
+  const cfg = f.config;
+  if (!cfg) return [];
+  const out: Finding[] = [];
+  const file = cfg.path;
+  for (const t of cfg.tunnels) {
+    const c = crossing(f, t);
+    if (!c) continue;
+    const why = c.certain
+      ? 'the file says this host is behind a NAT ([[host]] public)'
+      : `${t.local} is private and ${t.remote} public: ${t.name} probably crosses a NAT`;
+    if (c.behind && t.keepaliveMs === undefined)
+      out.push({
+        severity: c.certain ? 'error' : 'warning',
+        family: 'keepalive',
+        where: `${file} [[tunnel]] ${t.name}`,
+        what: 'the end behind the NAT sends no keepalive',
+        why: `${why}, which forgets an idle mapping (Linux: 30 s unreplied, 120 s replied): then the far end cannot reach this host until it sends again`,
+        fix: `keepalive = "25s" in the tunnel`,
+      });
+    if (t.kind === 'vxlan' && t.txChecksumOffload === true) {
+      const live = f.txChecksum.get(t.name);
+      out.push({
+        severity: live === false ? 'warning' : 'error',
+        family: 'tx-checksum',
+        where: `${file} [[tunnel]] ${t.name} (tx_checksum_offload = true; ethtool -k ${t.name}: tx-checksumming ${
+          live === undefined ? 'on when created' : live ? 'on' : 'off now'
+        })`,
+        what: 'TX checksum offload on a VXLAN across a NAT',
+        why: `${why}; where the NAT's inside LAN is a Linux bridge (lab routers, cni0, docker0) ping crosses but every TCP connection times out${
+          live === false
+            ? ' (it is off now, but island leaves it to the kernel, which turns it on when the link is created again)'
+            : ''
+        }`,
+        fix: `remove tx_checksum_offload = true from the tunnel (island then keeps it off), or ethtool -K ${t.name} tx off`,
+      });
+    }
+  }
+  return out;
+}
