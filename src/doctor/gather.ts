@@ -12,7 +12,6 @@ import { desiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
-import { ownedLink } from '../ownership.js';
 import { observe } from '../reconcile/observe.js';
 import { readSysctl } from '../reconcile/sysctl.js';
 import { DIRS, FILES } from './files.js';
@@ -158,7 +157,7 @@ export async function gatherFacts(config: Config | undefined): Promise<DoctorFac
         ifindex: l.ifindex,
         name: l.name,
         ...(l.kind ? { kind: l.kind } : {}),
-        owned: ownedLink(l),
+        owned: l.owned,
       })),
       addresses: live.addresses,
       routes: live.routes,
