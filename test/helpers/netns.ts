@@ -211,6 +211,27 @@ export const NAT_PLAN = {
   dev: 'eth0',
 } as const;
 
+/**
+ * The [[tunnel]] one end of the NAT topology declares: vx0, VNI 333, UDP 5533 with the source
+ * port pinned (so the NAT keeps one mapping), over eth0, with its inner address in a /30, and
+ * `extra` lines (keepalive, peer...) inside the table.
+ */
+export function natTunnel(o: { local: string; remote: string; me: string; extra?: string }): string {
+  return `
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 333
+local = "${o.local}"
+remote = "${o.remote}"
+dev = "${NAT_PLAN.dev}"
+port = 5533
+source_port = 5533
+addresses = ["${o.me}/30"]
+${o.extra ?? ''}
+`;
+}
+
 export interface NatTopologyOptions {
   /** namespace name prefix (default "nat"): names become isl-<prefix>pub-..., isl-<prefix>nat-..., isl-<prefix>priv-... */
   prefix?: string;

@@ -8,24 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { type Daemon, type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { type NatTopology, natTopology } from '../helpers/netns.js';
+import { type NatTopology, natTopology, natTunnel } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const INTERVAL_MS = 1000;
 
-const side = (o: { local: string; remote: string; me: string; peer: string; extra: string }) => `
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-local = "${o.local}"
-remote = "${o.remote}"
-dev = "eth0"
-port = 5533
-source_port = 5533
-addresses = ["${o.me}/30"]
-${o.extra}
-[daemon]
+const side = (o: { local: string; remote: string; me: string; peer: string; extra: string }) => `${natTunnel(o)}[daemon]
 health_interval = "1s"
 `;
 

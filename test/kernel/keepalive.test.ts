@@ -8,25 +8,13 @@
  */
 import t from 'tap';
 import { startDaemon, writeConfig } from '../helpers/island.js';
-import { type NatTopology, natTopology } from '../helpers/netns.js';
+import { type NatTopology, natTopology, natTunnel } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const NAT_UDP_TIMEOUT_S = 3;
 const KEEPALIVE_S = 1;
 
-const side = (o: { local: string; remote: string; me: string; extra?: string }) => `
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-local = "${o.local}"
-remote = "${o.remote}"
-dev = "eth0"
-port = 5533
-source_port = 5533
-addresses = ["${o.me}/30"]
-${o.extra ?? ''}
-`;
+const side = natTunnel;
 
 async function island(t: Parameters<typeof natTopology>[0], prefix: string, keepalive: boolean) {
   const n = await natTopology(t, { prefix });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import t from 'tap';
 import { configDir, type Daemon, type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { type NatTopology, natTopology } from '../helpers/netns.js';
+import { type NatTopology, natTopology, natTunnel } from '../helpers/netns.js';
 
 interface Family {
   name: string;
@@ -18,19 +18,7 @@ interface Family {
   metrics: { value?: string; labels?: Record<string, string>; count?: string; sum?: string }[];
 }
 
-const side = (o: { local: string; remote: string; me: string; extra: string; metrics: string }) => `
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-local = "${o.local}"
-remote = "${o.remote}"
-dev = "eth0"
-port = 5533
-source_port = 5533
-addresses = ["${o.me}/30"]
-${o.extra}
-
+const side = (o: { local: string; remote: string; me: string; extra: string; metrics: string }) => `${natTunnel(o)}
 [[route]]
 to = "10.99.0.0/16"
 via = "${o.me === '10.30.30.2' ? '10.30.30.1' : '10.30.30.2'}"

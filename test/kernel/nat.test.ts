@@ -7,21 +7,17 @@
  */
 import t from 'tap';
 import { startDaemon, writeConfig } from '../helpers/island.js';
-import { natTopology } from '../helpers/netns.js';
+import { natTopology, natTunnel } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
-const side = (o: { local: string; remote: string; me: string; peer: string; mine: string; theirs: string }) => `
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-local = "${o.local}"
-remote = "${o.remote}"
-dev = "eth0"
-port = 5533
-source_port = 5533
-addresses = ["${o.me}/30"]
-
+const side = (o: {
+  local: string;
+  remote: string;
+  me: string;
+  peer: string;
+  mine: string;
+  theirs: string;
+}) => `${natTunnel(o)}
 [[bridge]]
 name = "cni0"
 addresses = ["${o.mine}.1/24"]
