@@ -8,7 +8,7 @@
  * naming another.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -16,7 +16,7 @@ import t from 'tap';
 import { REPO, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type Netns, netns } from '../helpers/netns.js';
 
-const LAB = join(REPO, 'etc', 'examples', 'lab.toml');
+const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
 
 /** A host with eth0 at `address` (a veth whose peer stays in the namespace) and a default route. */
 async function host(t: Test, prefix: string, address = '192.0.2.1/24', gateway = '192.0.2.254'): Promise<Netns> {
@@ -193,6 +193,8 @@ t.test("docker's FORWARD DROP where [forward] does not accept the tunnel", async
 t.test('rp_filter 1 on the underlay of a one-file gateway; island check warns on this host only', async (t) => {
   // faraday of etc/examples/lab.toml: its route to sopnode covers sopnode-l1's own address
   const ns = await host(t, 'docrp', '192.168.3.100/24', '192.168.3.1');
+  // a copy: check refuses a file others may write, whatever umask the clone was made with
+  const LAB = await writeConfig(t, await readFile(LAB_TOML, 'utf8'));
   await ns.run(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth0.rp_filter=1']);
   const d = await doctor(ns, LAB);
   t.equal(d.code, 1, 'exit 1');
