@@ -1,4 +1,5 @@
 /** Config → the set of kernel objects that must exist. Pure. */
+import { lineOf } from './config/declared.js';
 import { defaultMetric, kernelMetric, routeIdentity } from './config/kernel.js';
 import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_PORT } from './config/peers.js';
 import type { Config, HostEntry, TunnelConfig } from './config/types.js';
@@ -27,6 +28,8 @@ export interface DesiredLink {
   bindLocal?: boolean;
   /** ethtool features kept at these values, decided by the kind module; absent: none managed */
   features?: Features;
+  /** the file line that declared it (its table's header), for messages about it */
+  line?: number;
 }
 
 export interface DesiredAddress {
@@ -34,6 +37,8 @@ export interface DesiredAddress {
   family: 4 | 6;
   address: string;
   prefixlen: number;
+  /** the file line that declared it */
+  line?: number;
 }
 
 export interface DesiredRoute {
@@ -50,9 +55,13 @@ export interface DesiredRoute {
    * tunnel's outer packets never enter the tunnel. via and dev come from that route.
    */
   pin?: { tunnel: string; dev?: string };
+  /** the file line that declared it (none for a pin, which island derives) */
+  line?: number;
 }
 
 export interface DesiredState {
+  /** the file it came from, for messages that name a line of it */
+  file?: string;
   /** bridges first, so that ports find their master */
   links: DesiredLink[];
   addresses: DesiredAddress[];
@@ -130,11 +139,12 @@ export function desiredState(cfg: Config): DesiredState {
     dev: r.dev,
     // as the kernel stores it: IPv6 also turns metric 0 into 1024, so the two never flip
     metric: kernelMetric(r.to.family, r.metric),
+    ...lineOf(r),
   }));
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
   for (const b of cfg.bridges) {
-    links.push({ name: b.name, kind: 'bridge', spec: kindOf('bridge').spec(b), mtu: b.mtu });
+    links.push({ name: b.name, kind: 'bridge', spec: kindOf('bridge').spec(b), mtu: b.mtu, ...lineOf(b) });
   }
   for (const t of cfg.tunnels) {
     links.push({
@@ -146,10 +156,11 @@ export function desiredState(cfg: Config): DesiredState {
       underlay: t.dev,
       ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, cfg, declared) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
+      ...lineOf(t),
     });
   }
   for (const l of [...cfg.bridges, ...cfg.tunnels]) {
-    for (const a of l.addresses) addresses.push({ link: l.name, ...a });
+    for (const a of l.addresses) addresses.push({ link: l.name, ...a, ...lineOf(a) });
   }
   // pins first: the route that would swallow a remote must never be there without its pin;
   // one route per kernel identity (check refuses two in a file): a second would replace the first
@@ -177,5 +188,5 @@ export function desiredState(cfg: Config): DesiredState {
       keepalive: t.keepaliveMs !== undefined,
     });
   }
-  return { links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };
+  return { file: cfg.path, links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };
 }

@@ -3,6 +3,7 @@
  * whatever did validate, so cross-entry checks still see the good parts of a broken entry.
  */
 import { z } from 'zod';
+import { declaredAt } from './declared.js';
 import type { KeyPath } from './diagnostic.js';
 import { TomlFloat } from './locate.js';
 import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
@@ -173,11 +174,12 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     dev: view.dev,
     ttl: field(shape.ttl, raw, 'ttl'),
     mtu: view.mtu,
-    addresses: view.addresses as Cidr[],
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
     keepaliveMs: view.keepaliveMs,
     peer: view.peer,
   };
-  if (kind === 'ipip') return { view, config: compact({ ...common, kind: 'ipip' as const }) };
+  if (kind === 'ipip')
+    return { view, config: declaredAt(compact({ ...common, kind: 'ipip' as const }), rep.line(path)) };
   const config: TunnelConfig = compact({
     ...common,
     kind: 'vxlan' as const,
@@ -186,7 +188,7 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     sourcePort: view.sourcePort,
     txChecksumOffload: field(vxlanShape.tx_checksum_offload, raw, 'tx_checksum_offload'),
   });
-  return { view, config };
+  return { view, config: declaredAt(config, rep.line(path)) };
 }
 
 export function bridge(rep: Reporter, raw: unknown, index: number): { view: BridgeView; config?: BridgeConfig } {
@@ -205,10 +207,10 @@ export function bridge(rep: Reporter, raw: unknown, index: number): { view: Brid
   const config = compact({
     name: view.name as string,
     mtu: view.mtu,
-    addresses: view.addresses as Cidr[],
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
     ports: view.ports as string[],
   });
-  return { view, config };
+  return { view, config: declaredAt(config, rep.line(path)) };
 }
 
 export function route(rep: Reporter, raw: unknown, index: number): { view: RouteView; config?: RouteConfig } {
@@ -224,7 +226,13 @@ export function route(rep: Reporter, raw: unknown, index: number): { view: Route
     hasDev: has(raw, 'dev'),
   };
   if (!ok) return { view };
-  return { view, config: compact({ to: view.to as Cidr, via: view.via, dev: view.dev, metric: view.metric }) };
+  const config = compact({ to: view.to as Cidr, via: view.via, dev: view.dev, metric: view.metric });
+  return { view, config: declaredAt(config, rep.line(path)) };
+}
+
+/** Each entry of a list remembers its own line (see declared.ts). */
+function declaredEach<T extends object>(rep: Reporter, list: T[], path: KeyPath): T[] {
+  return list.map((x, i) => declaredAt(x, rep.line([...path, i])));
 }
 
 export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
