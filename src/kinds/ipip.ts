@@ -44,4 +44,7 @@ export const ipip: LinkKind = {
       dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
     };
   },
+
+  /** ip_tunnel_find: one tunnel per local, remote and underlay device */
+  slot: (s) => `endpoints ${s.local} → ${s.remote}${s.dev ? ` over ${s.dev}` : ''}`,
 };

@@ -40,6 +40,12 @@ export interface LinkKind {
   mac?(name: string, spec: Spec): Buffer;
   /** ethtool features the declaration asks island to keep (changed in place); none when absent */
   features?(decl: TunnelConfig | BridgeConfig): Features | undefined;
+  /**
+   * What the kernel lets only one link of this kind hold at a time (a VXLAN's VNI and port, an
+   * ipip tunnel's endpoints), in words; equal for two specs that cannot coexist. Undefined:
+   * nothing (a bridge).
+   */
+  slot?(spec: Spec): string | undefined;
 }
 
 /** Names of spec attributes that differ; each one forces a re-create. */

@@ -105,6 +105,9 @@ export const vxlan: LinkKind = {
   },
 };
 
+/** vxlan_config_validate: one device per VNI, port and address family (the local address does not count). */
+vxlan.slot = (s) => `VNI ${s.vni} and port ${s.port}${familyOf(String(s.local)) === 6 ? ' (IPv6)' : ''}`;
+
 export function devIndex(dev: string, ctx: KindContext): number {
   const i = ctx.ifindex(dev);
   // plan() never asks to encode a link whose underlay is missing

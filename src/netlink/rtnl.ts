@@ -9,7 +9,7 @@
  */
 import { createNetlink, type NetlinkSocket } from 'netlink';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
-import { type Attr, decodeAttrs, encodeAttrs, readU32, u32 } from './nla.js';
+import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
 
 const NLM_F_ECHO = 0x8;
 const NLM_F_REPLACE = 0x100;
@@ -50,9 +50,20 @@ const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
+  NEWLINKPROP: 108,
 } as const;
 // if_link.h, if_addr.h, rtnetlink.h attribute numbers
-const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, MASTER: 10, LINKINFO: 18, IFALIAS: 20, EXT_MASK: 29 } as const;
+const IFLA = {
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  MASTER: 10,
+  LINKINFO: 18,
+  IFALIAS: 20,
+  EXT_MASK: 29,
+  PROP_LIST: 52,
+  ALT_IFNAME: 53,
+} as const;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
 const IFF_UP = 0x1;
@@ -66,6 +77,8 @@ export interface RawLink {
   mtu: number;
   master?: number;
   alias?: string;
+  /** alternative names (`ip link property add ... altname`) */
+  altnames?: string[];
   kind?: string;
   /** IFLA_INFO_DATA, decoded by the kind module */
   data?: Buffer;
@@ -276,17 +289,29 @@ export class Rtnl {
     return index;
   }
 
+  /**
+   * One request, which the kernel carries out whole under its lock: a rename (the link must be
+   * down for it: the kernel renames before it applies `up`), the alias, mtu, master, up.
+   */
   async setLink(
     ifindex: number,
     name: string,
-    ch: { up?: boolean; mtu?: number; master?: number; alias?: string },
+    ch: { up?: boolean; mtu?: number; master?: number; alias?: string; rename?: string },
   ): Promise<void> {
     const attrs: Attr[] = [];
+    if (ch.rename !== undefined) attrs.push([IFLA.IFNAME, cstr(ch.rename)]);
     if (ch.mtu !== undefined) attrs.push([IFLA.MTU, u32(ch.mtu)]);
     if (ch.master !== undefined) attrs.push([IFLA.MASTER, u32(ch.master)]);
     if (ch.alias !== undefined) attrs.push([IFLA.IFALIAS, Buffer.from(ch.alias)]);
     const head = ch.up === undefined ? ifinfomsg(ifindex, 0, 0) : ifinfomsg(ifindex, ch.up ? IFF_UP : 0, IFF_UP);
     await this.request(`set link ${name}`, RTM.SETLINK, Buffer.concat([head, encodeAttrs(attrs)]));
+  }
+
+  /** RTM_NEWLINKPROP: give the link an alternative name (kernel 5.5+). */
+  async addAltname(ifindex: number, name: string, altname: string): Promise<void> {
+    const list = encodeAttrs([[IFLA.ALT_IFNAME, cstr(altname)]]);
+    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.PROP_LIST | NLA_F_NESTED, list]])]);
+    await this.request(`add altname ${altname} to ${name}`, RTM.NEWLINKPROP, req, NLM_F_CREATE | NLM_F_EXCL);
   }
 
   async deleteLink(ifindex: number, name: string): Promise<void> {
@@ -342,6 +367,12 @@ function parseLink(d: Buffer): RawLink {
   const li = info ? decodeAttrs(info) : undefined;
   const kind = li?.get(IFLA_INFO_KIND);
   const str = (b: Buffer | undefined) => (b ? b.toString('utf8').replace(/\0+$/, '') : undefined);
+  const props = a.get(IFLA.PROP_LIST);
+  const altnames = props
+    ? decodeAttrList(props)
+        .filter(([t]) => t === IFLA.ALT_IFNAME)
+        .map(([, v]) => str(v) ?? '')
+    : [];
   return {
     ifindex: d.readInt32LE(4),
     name: str(a.get(IFLA.IFNAME)) ?? '',
@@ -349,6 +380,7 @@ function parseLink(d: Buffer): RawLink {
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
     master: readU32(a.get(IFLA.MASTER)) || undefined,
     alias: str(a.get(IFLA.IFALIAS)) || undefined,
+    ...(altnames.length ? { altnames } : {}),
     kind: str(kind),
     data: li?.get(IFLA_INFO_DATA),
   };
