@@ -135,8 +135,8 @@ export class Daemon {
       ...this.want.routes.flatMap((r) =>
         r.pin ? [r.dst] : r.via !== undefined && !this.watchedNames.has(r.dev ?? '') ? [r.via] : [],
       ),
-      // a bound tunnel follows its local address to whichever device holds it
-      ...this.want.links.flatMap((l) => (l.bindLocal ? [String(l.spec.local)] : [])),
+      // a tunnel waits for its local address (a bound one follows it to whichever device holds it)
+      ...this.want.links.flatMap((l) => (l.spec.local === undefined ? [] : [String(l.spec.local)])),
     ];
     clearInterval(this.resyncTimer);
     // the safety net for lost events: flannel never re-checks its FDB and
@@ -420,7 +420,8 @@ export class Daemon {
     const linksOk = links.filter((s) => s.state === 'ok').length;
     let summary = `${linksOk}/${links.length} links ok`;
     const [worst] = bad;
-    if (worst) summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}`;
+    if (worst)
+      summary += `, ${bad.length} object(s) not converged: ${worst.object} ${worst.state}${worst.detail ? `: ${worst.detail}` : ''}`;
     const [drop] = drops;
     if (drop) summary += `, ${dropHeadline(drop)}${drops.length > 1 ? ` (and ${drops.length - 1} more)` : ''}`;
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;

@@ -1,12 +1,14 @@
 /** Carry out a plan's actions in dependency order, one netlink request each. */
+
+import type { DesiredLink } from '../desired.js';
 import { repairer } from '../firewall/repair.js';
 import { kindOf } from '../kinds/index.js';
 import type { Features } from '../kinds/kind.js';
 import type { Ethtool } from '../netlink/ethtool.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
-import { OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
+import { newLinkToken, OWNER_ALIAS, ROUTE_PROTO } from '../ownership.js';
 import type { LiveState } from './live.js';
-import type { Action } from './plan.js';
+import { type Action, actionLine, type Replaced } from './plan.js';
 import { writeSysctl } from './sysctl.js';
 
 /** requests in flight at once: their replies must fit the socket's receive buffer */
@@ -21,12 +23,18 @@ export interface ActionResult {
  * Every action runs even when an earlier one failed (a broken route must not
  * keep a healthy tunnel down); an action whose link could not be made fails
  * with that reason instead of a kernel errno.
+ *
+ * Make before break: a link is created (under a token name, down) before the link it
+ * replaces is deleted, and links removed from the file go last, and only when every
+ * declared link could be made: a file the kernel refuses in part leaves what works in place.
  */
 export async function apply(
   rtnl: Rtnl,
   actions: Action[],
   live: LiveState,
   ethtool?: Ethtool,
+  /** the file the actions come from: a failure names the line that declared its object */
+  file?: string,
 ): Promise<ActionResult[]> {
   const index = new Map(live.links.map((l) => [l.name, l.ifindex]));
   const ctx = {
@@ -44,6 +52,8 @@ export async function apply(
   };
   const repairFirewall = repairer();
   const results: ActionResult[] = [];
+  /** declared links the kernel refused in this pass: links removed from the file stay meanwhile */
+  const refused: string[] = [];
   // Actions of one stage do not depend on each other: send them together and
   // let the kernel work through the pipelined requests, instead of paying one
   // round trip each (500 tunnels: ~2000 requests).
@@ -52,7 +62,7 @@ export async function apply(
       ...(await pool(group, WINDOW, (a) =>
         run(a).then(
           (): ActionResult => ({ action: a }),
-          (e: unknown): ActionResult => ({ action: a, error: explain(a, e) }),
+          (e: unknown): ActionResult => ({ action: a, error: declared(explain(a, e), file, actionLine(a)) }),
         ),
       )),
     );
@@ -64,36 +74,20 @@ export async function apply(
       case 'set-sysctl':
         return writeSysctl(a.key, a.value);
       case 'delete-route':
-        return rtnl.deleteRoute(a.route);
+        // gone already (with the link it went through): what the action wanted
+        return rtnl.deleteRoute(a.route).catch(unless('ESRCH'));
       case 'delete-link':
-        await rtnl.deleteLink(a.ifindex, a.name);
-        index.delete(a.name);
+        if (a.why === 'no longer in the file' && refused.length)
+          throw new Error(`kept while ${refused.join(', ')} cannot be made: it may be what still carries the traffic`);
+        await deleteLink(a);
         return;
-      case 'create-link': {
-        const l = a.link;
-        const i = await rtnl.createLink({
-          name: l.name,
-          kind: l.kind,
-          data: kindOf(l.kind).encode(l.spec, ctx),
-          mac: kindOf(l.kind).mac?.(l.name, l.spec),
-          mtu: l.mtu,
-          master: l.master ? need(l.master) : undefined,
-          up: true,
-        });
-        // The kernel ignores IFLA_IFALIAS on RTM_NEWLINK: mark ownership with
-        // a second request, and take the link back if that fails, so that no
-        // unmarked (hence "foreign") link of ours is left behind.
+      case 'create-link':
         try {
-          await rtnl.setLink(i, l.name, { alias: OWNER_ALIAS });
+          return await createLink(a.link, a.replaces ?? []);
         } catch (e) {
-          await rtnl.deleteLink(i, l.name).catch(() => undefined);
+          refused.push(a.link.name);
           throw e;
         }
-        index.set(l.name, i);
-        // in the same pass, not the next one; a failure leaves the (owned) link for set-link to finish
-        if (l.features) await setFeatures(i, l.name, l.features);
-        return;
-      }
       case 'set-link': {
         const c = a.change;
         const master = c.master === undefined ? undefined : c.master === null ? 0 : need(c.master);
@@ -125,18 +119,100 @@ export async function apply(
       }
     }
   }
+
+  async function deleteLink(l: { name: string; ifindex: number }): Promise<void> {
+    await rtnl.deleteLink(l.ifindex, l.name).catch(unless('ENODEV'));
+    if (index.get(l.name) === l.ifindex) index.delete(l.name);
+  }
+
+  /**
+   * Created under a token name (island's from the first instant: see ownership.ts), down;
+   * a second token as an altname, the mark that outlives an alias edit; only then the link
+   * it replaces goes, and one request renames the new one into place, marks it with the
+   * alias and brings it up. A kill at any point leaves either the old link or a link of
+   * island's, never an unmarked one.
+   */
+  async function createLink(l: DesiredLink, replaces: Replaced[]): Promise<void> {
+    // the kernel cannot hold these and the new link at once: they go first
+    const first = replaces.filter((r) => r.first);
+    for (const r of first) await deleteLink(r);
+    const temp = newLinkToken();
+    await stepPause();
+    let i: number;
+    try {
+      i = await rtnl.createLink({
+        name: temp,
+        kind: l.kind,
+        data: kindOf(l.kind).encode(l.spec, ctx),
+        // from the declared name, not the token: the address the peer's neighbour entry holds
+        mac: kindOf(l.kind).mac?.(l.name, l.spec),
+        mtu: l.mtu,
+        master: l.master ? need(l.master) : undefined,
+        up: false,
+      });
+    } catch (e) {
+      throw new Error(refusal(l, e, live, first));
+    }
+    try {
+      await stepPause();
+      await rtnl.addAltname(i, temp, newLinkToken());
+      // in the same pass, not the next one
+      if (l.features) await setFeatures(i, l.name, l.features);
+      await stepPause();
+      for (const r of replaces) if (!r.first) await deleteLink(r);
+      await stepPause();
+      await rtnl.setLink(i, temp, { rename: l.name, alias: OWNER_ALIAS, up: true });
+    } catch (e) {
+      await rtnl.deleteLink(i, temp).catch(() => undefined);
+      throw e;
+    }
+    index.set(l.name, i);
+  }
 }
+
+/** A failed create in words: who holds what the kernel allows once, and what was given up for it. */
+function refusal(l: DesiredLink, e: unknown, live: LiveState, removed: Replaced[]): string {
+  const op = `create ${l.kind} ${l.name}`;
+  let why = e instanceof NetlinkError ? e.code : (e as Error).message;
+  if (e instanceof NetlinkError && (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP'))
+    why = `the kernel has no ${l.kind} support (module ${l.kind} not built or not loadable)`;
+  else if (e instanceof NetlinkError && e.code === 'EEXIST') {
+    const slot = kindOf(l.kind).slot?.(l.spec);
+    const here = slot && live.links.find((x) => x.kind === l.kind && x.spec && kindOf(l.kind).slot?.(x.spec) === slot);
+    why = !slot
+      ? 'another link already holds what it needs'
+      : here
+        ? `${here.name} (ifindex ${here.ifindex}) already holds ${slot}`
+        : `${slot} are held by a ${l.kind} device outside this network namespace (moved away with ip link set ... netns?): held elsewhere; move it back or delete it there`;
+  }
+  const gone = removed.length
+    ? ` (${removed.map((r) => r.name).join(', ')} was removed first: the kernel cannot hold both)`
+    : '';
+  return `${op}: refused by the kernel: ${why}${gone}`;
+}
+
+/**
+ * A test knob: a pause between the steps of a create, so that test/kernel/kill.test.ts lands
+ * its kill -9s inside the windows between them rather than hoping to.
+ */
+const STEP_PAUSE_MS = Number(process.env.ISLAND_TEST_CREATE_PAUSE_MS) || 0;
+const stepPause = (): Promise<void> | undefined =>
+  STEP_PAUSE_MS ? new Promise((r) => setTimeout(r, STEP_PAUSE_MS)) : undefined;
+
+const declared = (error: string, file: string | undefined, line: number | undefined): string =>
+  file && line ? `${error} (declared at ${file}:${line})` : error;
+
+const unless =
+  (code: string) =>
+  (e: unknown): void => {
+    if (!(e instanceof NetlinkError && e.code === code)) throw e;
+  };
 
 /** Kernel errnos a user can act on, said in words. */
 function explain(a: Action, e: unknown): string {
   if (!(e instanceof NetlinkError)) return (e as Error).message;
-  if (a.op === 'create-link') {
-    const kind = a.link.kind;
-    if (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')
-      return `${e.op}: the kernel has no ${kind} support (module ${kind} not built or not loadable)`;
-    if (e.code === 'EEXIST')
-      return `${e.op}: another link with this name, or the same ${kind} endpoint, already exists`;
-  }
+  if (a.op === 'create-link' && e.code === 'EEXIST')
+    return `create ${a.link.kind} ${a.link.name}: a link named ${a.link.name} appeared meanwhile (not island's): it was left alone`;
   if (e.code === 'ENETUNREACH') return `${e.op}: network unreachable (no address of the gateway's subnet is up)`;
   return e.message;
 }

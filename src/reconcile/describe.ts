@@ -28,8 +28,14 @@ export function describeAction(a: Action): string {
       return `- route ${a.route.dst}/${a.route.dstLen}${a.route.gateway ? ` via ${a.route.gateway}` : ''} (${a.why})`;
     case 'delete-link':
       return `- link ${a.name} (${a.why})`;
-    case 'create-link':
-      return `+ link ${describeLink(a.link)}${a.why === 'missing' ? '' : ` (${a.why})`}`;
+    case 'create-link': {
+      // a link removed from the file that holds what this one needs (its VNI and port) gives way to it
+      const others = (a.replaces ?? []).filter((r) => r.name !== a.link.name).map((r) => r.name);
+      const why = [a.why === 'missing' ? '' : a.why, others.length ? `in place of ${others.join(', ')}` : '']
+        .filter(Boolean)
+        .join('; ');
+      return `+ link ${describeLink(a.link)}${why ? ` (${why})` : ''}`;
+    }
     case 'set-link':
       return `~ link ${a.name}: ${a.why}`;
     case 'delete-address':

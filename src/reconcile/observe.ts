@@ -6,7 +6,7 @@ import { kinds } from '../kinds/index.js';
 import type { Features } from '../kinds/kind.js';
 import type { Ethtool } from '../netlink/ethtool.js';
 import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
-import { OWNER_ALIAS } from '../ownership.js';
+import { ownedLink } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
 import { readSysctl } from './sysctl.js';
 
@@ -36,7 +36,7 @@ export async function observe(
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
   const links: LiveLink[] = raw.map((l) => {
     const k = l.kind ? kinds[l.kind] : undefined;
-    return { ...l, owned: l.alias === OWNER_ALIAS, spec: k?.decode(l.data, ctx) };
+    return { ...l, owned: ownedLink(l), spec: k?.decode(l.data, ctx) };
   });
   const f = await feats;
   for (const l of links) {

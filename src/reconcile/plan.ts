@@ -8,22 +8,35 @@ import { sameSysctl, sysctlTokens } from '../config/sysctl.js';
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
+import { kinds } from '../kinds/index.js';
 import { type Features, featureLabel, type Spec, specDiff } from '../kinds/kind.js';
 import { cidrRange, inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
-import { ROUTE_PROTO } from '../ownership.js';
+import { isLinkToken, ROUTE_PROTO } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
 
 export type Action =
   | { op: 'set-sysctl'; key: string; value: string; from?: string }
   | { op: 'delete-route'; route: RawRoute; why: string }
   | { op: 'delete-link'; name: string; ifindex: number; why: string }
-  | { op: 'create-link'; link: DesiredLink; why: string }
-  | { op: 'set-link'; name: string; ifindex: number; change: LinkChange; why: string }
+  | { op: 'create-link'; link: DesiredLink; why: string; replaces?: Replaced[] }
+  | { op: 'set-link'; name: string; ifindex: number; change: LinkChange; why: string; line?: number }
   | { op: 'delete-address'; link: string; ifindex: number; family: 4 | 6; address: string; prefixlen: number }
   | { op: 'add-address'; address: DesiredAddress }
   | { op: 'replace-route'; route: DesiredRoute; why: string }
   | FirewallAction;
+
+/**
+ * An island link that a created one takes the place of (its own older self, or one removed
+ * from the file that holds what the new one needs): deleted only once the new link exists,
+ * or just before it is created when the kernel cannot hold both (`first`: the same VNI and
+ * port, the same ipip endpoints).
+ */
+export interface Replaced {
+  name: string;
+  ifindex: number;
+  first: boolean;
+}
 
 export interface LinkChange {
   up?: boolean;
@@ -120,30 +133,41 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   /** links that cannot be made now; their addresses and routes wait too */
   const blocked = new Map<string, string>();
   const creates: Action[] = [];
-  const deletes: Action[] = [];
   const sets: Action[] = [];
+  /** island's links no longer in the file; those under a token name are what an interrupted create left */
+  const unwanted = live.links.filter((l) => l.owned && !wanted.has(l.name));
+  const replaced = new Set<number>();
 
   for (const declared of want.links) {
     const key = linkKey(declared.name);
-    const d = declared.bindLocal ? bindToLocal(declared, live) : declared;
-    if (typeof d === 'string') {
-      status.push({ object: key, state: 'blocked', detail: d });
-      blocked.set(declared.name, d);
-      continue;
-    }
-    const l = liveByName.get(d.name);
+    const l = liveByName.get(declared.name);
     if (l && !l.owned) {
-      const why = `a link named ${d.name} (${l.kind ?? 'device'}, ifindex ${l.ifindex}) exists and is not island's; remove or rename it`;
+      const why = `a link named ${declared.name} (${l.kind ?? 'device'}, ifindex ${l.ifindex}) exists and is not island's; remove or rename it`;
       status.push({ object: key, state: 'foreign', detail: why });
-      blocked.set(d.name, `${d.name} is held by a foreign link`);
+      blocked.set(declared.name, `${declared.name} is held by a foreign link`);
       continue;
     }
     // an underlay island creates in this same pass (a bridge, made first) is as good as present
-    const underlayComing = d.underlay !== undefined && wanted.has(d.underlay) && !blocked.has(d.underlay);
-    if (d.underlay && !liveByName.has(d.underlay) && !underlayComing) {
-      const why = `underlay device ${d.underlay} does not exist`;
+    const under = declared.underlay;
+    const underlayComing = under !== undefined && wanted.has(under) && !blocked.has(under);
+    if (under && !liveByName.has(under) && !underlayComing) {
+      const why = `underlay device ${under} does not exist`;
       status.push({ object: key, state: 'blocked', detail: why });
-      blocked.set(d.name, why);
+      blocked.set(declared.name, why);
+      continue;
+    }
+    // a tunnel whose underlay address is gone (a DHCP renew to another address) sends nothing:
+    // not ok, whatever else is; it is still made and kept, and works again when the address is back
+    const local = declared.spec.local === undefined ? undefined : String(declared.spec.local);
+    const waiting =
+      local !== undefined && !localDevice(local, live, want, blocked)
+        ? `local ${local} is not on this host`
+        : undefined;
+    const report = (s: ObjectStatus) => status.push(waiting ? { object: key, state: 'blocked', detail: waiting } : s);
+    const d = declared.bindLocal ? bindToLocal(declared, live, want, blocked) : declared;
+    if (typeof d === 'string') {
+      status.push({ object: key, state: 'blocked', detail: d });
+      blocked.set(declared.name, d);
       continue;
     }
     if (d.master && blocked.has(d.master)) {
@@ -151,37 +175,58 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       blocked.set(d.name, `bridge ${d.master} is not available`);
       continue;
     }
-    if (!l) {
-      status.push({ object: key, state: 'missing' });
-      creates.push({ op: 'create-link', link: d, why: 'missing' });
-      fresh.add(d.name);
-      continue;
-    }
-    const immutable = immutableDiff(d, l);
-    if (immutable.length) {
-      const why = `${immutable.join(', ')} changed: the kernel cannot change ${immutable.length > 1 ? 'them' : 'it'} in place`;
-      status.push({ object: key, state: 'drifted', detail: why });
-      deletes.push({ op: 'delete-link', name: d.name, ifindex: l.ifindex, why: `re-create: ${why}` });
-      creates.push({ op: 'create-link', link: d, why: `re-create: ${why}` });
+    const immutable = l ? immutableDiff(d, l) : [];
+    if (!l || immutable.length) {
+      // what the kernel lets one link hold at a time: a foreign holder blocks; an island link
+      // removed from the file that holds it is replaced
+      const slot = slotOf(d.kind, d.spec);
+      const holder =
+        slot === undefined ? undefined : live.links.find((x) => x !== l && !x.owned && holdsSlot(x, d.kind, slot));
+      if (holder) {
+        const why = `${d.kind} ${holder.name} (ifindex ${holder.ifindex}, not island's) already holds ${slot}`;
+        status.push({ object: key, state: 'blocked', detail: why });
+        blocked.set(d.name, why);
+        continue;
+      }
+      const replaces: Replaced[] = unwanted
+        .filter((x) => slot !== undefined && !isLinkToken(x.name) && holdsSlot(x, d.kind, slot))
+        .map((x) => ({ name: x.name, ifindex: x.ifindex, first: true }));
+      if (l)
+        replaces.unshift({ name: l.name, ifindex: l.ifindex, first: slot !== undefined && holdsSlot(l, d.kind, slot) });
+      for (const r of replaces) replaced.add(r.ifindex);
+      const why = l
+        ? `re-create: ${immutable.join(', ')} changed: the kernel cannot change ${immutable.length > 1 ? 'them' : 'it'} in place`
+        : 'missing';
+      report(
+        l
+          ? { object: key, state: 'drifted', detail: why.slice('re-create: '.length) }
+          : { object: key, state: 'missing' },
+      );
+      creates.push({ op: 'create-link', link: d, why, ...(replaces.length ? { replaces } : {}) });
       fresh.add(d.name);
       continue;
     }
     const change = mutableDiff(d, l, liveByIndex);
     if (Object.keys(change).length) {
       const why = describeChange(change, l, liveByIndex);
-      status.push({ object: key, state: 'drifted', detail: why });
-      sets.push({ op: 'set-link', name: d.name, ifindex: l.ifindex, change, why });
+      report({ object: key, state: 'drifted', detail: why });
+      sets.push({ op: 'set-link', name: d.name, ifindex: l.ifindex, change, why, ...(d.line ? { line: d.line } : {}) });
     } else if (d.features && !l.features) {
       const what = Object.keys(d.features).map(featureLabel).join(', ');
       const why = live.featuresError ?? 'the kernel did not report the link';
-      status.push({ object: key, state: 'blocked', detail: `${what} cannot be read: ${why}` });
-    } else status.push({ object: key, state: 'ok' });
+      report({ object: key, state: 'blocked', detail: `${what} cannot be read: ${why}` });
+    } else report({ object: key, state: 'ok' });
   }
-  for (const l of live.links) {
-    if (l.owned && !wanted.has(l.name)) {
-      status.push({ object: linkKey(l.name), state: 'stale', detail: 'no longer in the file' });
-      deletes.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why: 'no longer in the file' });
-    }
+  /** removed once every declared link exists (apply keeps them while one cannot be made) */
+  const staleLinks: Action[] = [];
+  /** what a killed create left under its token name: nothing uses it, and it may hold a VNI */
+  const leftovers: Action[] = [];
+  for (const l of unwanted) {
+    const token = isLinkToken(l.name);
+    const why = token ? 'left by an interrupted create' : 'no longer in the file';
+    status.push({ object: linkKey(l.name), state: 'stale', detail: why });
+    if (token) leftovers.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why });
+    else if (!replaced.has(l.ifindex)) staleLinks.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why });
   }
 
   // addresses on island's links: exactly the declared ones
@@ -280,7 +325,8 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     routeDels.push({ op: 'delete-route', route: l, why: 'no longer in the file' });
   }
 
-  actions.push(...routeDels, ...deletes, ...creates, ...sets, ...addrDels, ...addrAdds, ...routeAdds);
+  // make before break: what replaces an object exists before the object goes
+  actions.push(...leftovers, ...creates, ...sets, ...addrDels, ...addrAdds, ...routeAdds, ...routeDels, ...staleLinks);
   return { actions, status };
 }
 
@@ -320,16 +366,40 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
 const holds = (x: { family: number; dst: string; dstLen: number }, family: 4 | 6, ip: string): boolean =>
   x.family === family && inSubnet(ip, x.dst, x.dstLen);
 
-/** The link bound to the device that holds its local address, now. */
-function bindToLocal(d: DesiredLink, live: LiveState): DesiredLink | string {
-  const local = String(d.spec.local);
+/**
+ * The device that holds this address now, or will in this pass (an address the file gives
+ * a link island makes): a tunnel's underlay is there.
+ */
+function localDevice(
+  local: string,
+  live: LiveState,
+  want: DesiredState,
+  blocked: Map<string, string>,
+): string | undefined {
   const a = live.addresses.find((x) => x.address === local);
-  const dev = a && live.links.find((l) => l.ifindex === a.ifindex);
-  if (!dev) {
-    return `local address ${local} is on no device of this host (a route through the island covers the remote ${d.spec.remote}, so ${d.name} must be bound to its underlay device)`;
-  }
-  return { ...d, spec: { ...d.spec, dev: dev.name }, underlay: dev.name };
+  const dev = a && live.links.find((l) => l.ifindex === a.ifindex)?.name;
+  return dev ?? want.addresses.find((x) => x.address === local && !blocked.has(x.link))?.link;
 }
+
+/** The link bound to the device that holds its local address, now. */
+function bindToLocal(
+  d: DesiredLink,
+  live: LiveState,
+  want: DesiredState,
+  blocked: Map<string, string>,
+): DesiredLink | string {
+  const local = String(d.spec.local);
+  const dev = localDevice(local, live, want, blocked);
+  if (!dev) return `local ${local} is not on this host`;
+  return { ...d, spec: { ...d.spec, dev }, underlay: dev };
+}
+
+const slotOf = (kind: string, spec: Spec | undefined): string | undefined =>
+  spec ? kinds[kind]?.slot?.(spec) : undefined;
+
+/** Whether a live link holds this slot of the kernel's (the same VNI and port, the same endpoints). */
+const holdsSlot = (x: LiveLink, kind: string, slot: string): boolean =>
+  x.kind === kind && slotOf(kind, x.spec) === slot;
 
 /**
  * A pin's via and dev: the host's own best route to the tunnel's remote, island's routes
@@ -380,16 +450,39 @@ function routeDrift(r: DesiredRoute, l: RawRoute, devIndex: number | undefined):
   return undefined;
 }
 
+/** The file line that declared what an action makes, if it came from a file. */
+export function actionLine(a: Action): number | undefined {
+  switch (a.op) {
+    case 'create-link':
+      return a.link.line;
+    case 'set-link':
+      return a.line;
+    case 'add-address':
+      return a.address.line;
+    case 'replace-route':
+      return a.route.line;
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Status once a plan's actions ran: repaired objects are ok, removed ones are
- * gone, failed and skipped ones keep the state plan() found.
+ * Status once a plan's actions ran: repaired objects are ok, removed ones (and
+ * the links a new one replaced) are gone, skipped ones keep the state plan()
+ * found, and failed ones are blocked by what the kernel said (apply() names
+ * the file line that declared them; a link removed from the file stays stale).
  */
 export function settle(status: ObjectStatus[], done: { action: Action; error?: string }[]): ObjectStatus[] {
-  const failed = new Set(done.filter((r) => r.error).map((r) => actionObject(r.action)));
+  const failed = new Map(done.filter((r) => r.error).map((r) => [actionObject(r.action), r]));
   const fixed = new Set(done.filter((r) => !r.error).map((r) => actionObject(r.action)));
+  for (const r of done)
+    if (!r.error && r.action.op === 'create-link') for (const x of r.action.replaces ?? []) fixed.add(linkKey(x.name));
   const out: ObjectStatus[] = [];
   for (const s of status) {
-    if (!fixed.has(s.object) || failed.has(s.object)) out.push(s);
+    const f = failed.get(s.object);
+    if (f) out.push({ object: s.object, state: s.state === 'stale' ? 'stale' : 'blocked', detail: f.error });
+    // blocked whatever was repaired (a tunnel whose local address is not on this host)
+    else if (!fixed.has(s.object) || s.state === 'blocked') out.push(s);
     else if (s.state !== 'stale') out.push({ object: s.object, state: 'ok' });
   }
   return out;

@@ -24,7 +24,7 @@ export async function reconcile(
 ): Promise<Pass> {
   const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links });
   const p = plan(want, live);
-  const results = await apply(rtnl, p.actions.filter(filter), live, ethtool);
+  const results = await apply(rtnl, p.actions.filter(filter), live, ethtool, want.file);
   return { live, plan: p, results };
 }
 

@@ -209,13 +209,17 @@ t.test('missing underlay: the tunnel waits, the error names the device', async (
 
 t.test('ipip: this kernel has no ipip; the error says so in one line', async (t) => {
   const ns = await netns(t, 'ipip');
+  await ns.run(['ip', 'addr', 'add', '192.0.2.1/32', 'dev', 'lo']);
   const path = await writeConfig(
     t,
     `[[tunnel]]\nname = "island0"\nkind = "ipip"\nlocal = "192.0.2.1"\nremote = "192.0.2.2"\naddresses = ["10.3.1.3/24"]\n`,
   );
   const r = await runIsland(ns, ['apply', '-c', path]);
-  t.equal(r.code, 1);
-  t.match(r.stderr, /^island: link island0: create ipip island0: the kernel has no ipip support/m);
+  t.equal(r.code, 1, 'exit 1: the kernel refused it');
+  t.match(
+    r.stderr,
+    /^island: link island0: create ipip island0: refused by the kernel: the kernel has no ipip support .*\(declared at .*island\.toml:1\)$/m,
+  );
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 

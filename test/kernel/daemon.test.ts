@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import t from 'tap';
-import { type LogRecord, startDaemon, writeConfig } from '../helpers/island.js';
+import { type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { mustRun, type Netns, netns } from '../helpers/netns.js';
 
 /** Two hosts on a veth "wire", each with an island vxlan to the other. */
@@ -285,4 +285,142 @@ t.test('one daemon per network namespace: a second one refuses to start and name
   const third = startDaemon(t, a, path);
   await third.waitForLog(started);
   t.pass('after kill -9 of the first, a new daemon starts');
+});
+
+/** `island status --json` computed from the kernel (no daemon answers this CLI's runtime dir), by object. */
+async function objects(ns: Netns, path: string): Promise<Record<string, { state: string; detail?: string }>> {
+  const r = await runIsland(ns, ['status', '--json', '-c', path]);
+  return Object.fromEntries(
+    JSON.parse(r.stdout).objects.map((o: { object: string; state: string; detail?: string }) => [o.object, o]),
+  );
+}
+
+const statusLine = (d: ReturnType<typeof startDaemon>, re: RegExp) =>
+  d.waitForLog((r) => r.msg === 'status' && re.test(r.status), 10_000);
+
+t.test('make before break: a reload the kernel refuses in part leaves the working tunnel in place', async (t) => {
+  const { a, b } = await pair(t);
+  const path = await writeConfig(t, conf(1));
+  const da = startDaemon(t, a, path);
+  const db = startDaemon(t, b, await writeConfig(t, conf(2)));
+  await Promise.all([da.waitForLog(started), db.waitForLog(started)]);
+  const before = await state(a);
+  const ping = a.exec(['ping', '-n', '-i', '0.02', '-c', '100', '-W', '1', '10.30.30.2'], { timeoutMs: 20_000 });
+
+  // vx0 becomes an ipip tunnel, which this kernel cannot make (no ipip module): the new link is
+  // made first, the kernel refuses it, and the old one was never touched
+  const ipip = conf(1)
+    .replace('kind = "vxlan"', 'kind = "ipip"')
+    .replace(/^(vni|port|source_port) = .*$/gm, '');
+  await writeFile(path, ipip);
+  da.signal('SIGHUP');
+  const line = ipip.split('\n').indexOf('[[tunnel]]') + 1;
+  const err = await da.waitForLog((r) => r.level === 50 && r.object === 'link vx0');
+  t.match(
+    err.msg,
+    new RegExp(
+      `^failed: \\+ link ipip vx0 .*: create ipip vx0: refused by the kernel: the kernel has no ipip support .*\\(declared at ${path}:${line}\\)$`,
+    ),
+    'the refusal names the file line that declared vx0',
+  );
+  await statusLine(da, /link vx0 blocked: create ipip vx0: refused by the kernel/);
+  t.equal((await state(a)).ifindex, before.ifindex, 'vx0 is the same link');
+
+  // renamed to vx1, which the kernel refuses: vx0, no longer in the file, stays while vx1 cannot be made
+  await writeFile(path, ipip.replace('name = "vx0"', 'name = "vx1"').replace('dev = "vx0"', 'dev = "vx1"'));
+  da.signal('SIGHUP');
+  await da.waitForLog((r) => r.level === 50 && r.object === 'link vx0' && /kept while vx1 cannot be made/.test(r.msg));
+  t.equal((await state(a)).ifindex, before.ifindex, 'vx0 still there');
+  const p = await ping;
+  t.match(p.stdout, /100 packets transmitted, 100 received, 0% packet loss/, 'no packet lost through both reloads');
+
+  // back to a file the kernel takes: nothing to re-create
+  const seen = new Set(da.logs);
+  await writeFile(path, conf(1));
+  da.signal('SIGHUP');
+  await da.waitForLog((r) => !seen.has(r) && r.msg === 'configuration reloaded');
+  t.equal((await state(a)).ifindex, before.ifindex, 'the original file: the same vx0, untouched');
+});
+
+t.test("a link island made stays island's when an admin rewrites its alias", async (t) => {
+  const { a } = await pair(t);
+  const path = await writeConfig(t, conf(1));
+  const d = startDaemon(t, a, path);
+  await d.waitForLog(started);
+  const before = await state(a);
+  // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
+  const vx0 = async () => (await a.ipJson(['link', 'show'])).find((l: any) => l.ifname === 'vx0');
+  t.match((await vx0()).altnames, [/^island-[0-9a-f]{8}$/], 'island marks it with a token altname too');
+
+  await a.run(['ip', 'link', 'set', 'vx0', 'alias', 'uplink to faraday']);
+  await a.run(['ip', 'addr', 'flush', 'dev', 'vx0']);
+  await until('healed', () => state(a), healed);
+  t.equal((await vx0()).ifalias, 'uplink to faraday', "island healed it and left the admin's alias alone");
+  t.equal((await state(a)).ifindex, before.ifindex, 'same link');
+  t.match(await objects(a, path), { 'link vx0': { state: 'ok' } }, 'status: ok, not foreign');
+
+  // a restarted daemon still knows it: no action at all
+  await d.stop();
+  const d2 = startDaemon(t, a, path);
+  await d2.waitForLog(started);
+  t.notOk(
+    d2.logs.some((r) => typeof r.object === 'string' && /^[+~-] /.test(r.msg)),
+    `the restarted daemon took no action: ${d2.lines.join('\n')}`,
+  );
+  await d2.stop();
+  const down = await runIsland(a, ['down']);
+  t.match(down.stdout, /^- link vx0 \(island down\)$/m, 'island down removes it');
+  t.equal((await state(a)).ifindex, undefined);
+});
+
+t.test('a tunnel whose local address is gone is blocked, and works again when it is back', async (t) => {
+  const { a, b } = await pair(t);
+  const path = await writeConfig(t, conf(1));
+  const da = startDaemon(t, a, path);
+  const db = startDaemon(t, b, await writeConfig(t, conf(2)));
+  await Promise.all([da.waitForLog(started), db.waitForLog(started)]);
+  const before = await state(a);
+  const ping = (ns: Netns) => ns.exec(['ping', '-n', '-c', '1', '-W', '1', '10.30.30.2']);
+  t.equal((await ping(a)).code, 0, 'the tunnel works');
+
+  // a DHCP renew to another address
+  await a.run(['ip', 'addr', 'del', '192.0.2.1/24', 'dev', 'eth0']);
+  await a.run(['ip', 'addr', 'add', '192.0.2.11/24', 'dev', 'eth0']);
+  const warn = await da.waitForLog((r) => r.level === 40 && r.object === 'link vx0');
+  t.equal(warn.msg, 'link vx0: blocked: local 192.0.2.1 is not on this host', 'the log says why');
+  await statusLine(da, /1 links ok.*link vx0 blocked: local 192\.0\.2\.1 is not on this host/);
+  t.match(
+    await objects(a, path),
+    { 'link vx0': { state: 'blocked', detail: 'local 192.0.2.1 is not on this host' } },
+    'status says why',
+  );
+  t.equal((await state(a)).ifindex, before.ifindex, 'the link is left as it is');
+
+  await a.run(['ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'eth0']);
+  await statusLine(da, /^1\/1 links ok$/);
+  t.equal((await ping(a)).code, 0, 'the tunnel works again');
+  t.equal((await state(a)).ifindex, before.ifindex, 'the same link');
+});
+
+t.test('a tunnel moved to another namespace is reported as held elsewhere, and comes back', async (t) => {
+  const { a } = await pair(t);
+  const c = await netns(t, 'dc');
+  const path = await writeConfig(t, conf(1));
+  const d = startDaemon(t, a, path);
+  await d.waitForLog(started);
+  await a.run(['ip', 'link', 'set', 'vx0', 'netns', c.name]);
+  const st = await statusLine(d, /link vx0 blocked/);
+  t.match(
+    st.status,
+    /link vx0 blocked: create vxlan vx0: refused by the kernel: VNI 42 and port 5533 are held by a vxlan device outside this network namespace .*held elsewhere/,
+  );
+  t.match(
+    await objects(a, path),
+    { 'link vx0': { state: 'missing' } },
+    'without the daemon, status cannot know: missing',
+  );
+  await c.run(['ip', 'link', 'set', 'vx0', 'netns', a.name]);
+  await statusLine(d, /^1\/1 links ok$/);
+  await until('healed', () => state(a), healed);
+  t.pass("moved back: island's again (its marks travel with it), up and addressed");
 });

@@ -38,6 +38,8 @@ const HEAL = '~ link vx0: tx checksum offload on → off';
 
 t.test('apply creates vx0 with tx checksum offload off in the same pass; a second apply changes nothing', async (t) => {
   const ns = await netns(t, 'offl');
+  // the tunnel's local address is on this host: otherwise island reports it blocked
+  await ns.run(['ip', 'addr', 'add', '192.0.2.1/32', 'dev', 'lo']);
   const path = await writeConfig(t, conf());
   const first = await runIsland(ns, ['apply', '-c', path]);
   t.equal(first.code, 0, `apply exits 0 ${first.stderr}`);
@@ -58,6 +60,8 @@ t.test('apply creates vx0 with tx checksum offload off in the same pass; a secon
 
 t.test('tx_checksum_offload = true leaves the kernel default alone, and unmanaged', async (t) => {
   const ns = await netns(t, 'offl');
+  // the tunnel's local address is on this host: otherwise island reports it blocked
+  await ns.run(['ip', 'addr', 'add', '192.0.2.1/32', 'dev', 'lo']);
   const path = await writeConfig(t, conf('tx_checksum_offload = true'));
   const r = await runIsland(ns, ['apply', '-c', path]);
   t.equal(r.code, 0, `apply exits 0 ${r.stderr}`);
@@ -70,6 +74,8 @@ t.test('tx_checksum_offload = true leaves the kernel default alone, and unmanage
 
 t.test('ethtool -K vx0 tx on: plan and status show it; a running daemon turns it off at once', async (t) => {
   const ns = await netns(t, 'offl');
+  // the tunnel's local address is on this host: otherwise island reports it blocked
+  await ns.run(['ip', 'addr', 'add', '192.0.2.1/32', 'dev', 'lo']);
   const path = await writeConfig(t, conf());
   t.equal((await runIsland(ns, ['apply', '-c', path])).code, 0, 'apply exits 0');
   const index = await ifindex(ns);

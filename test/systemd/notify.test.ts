@@ -27,6 +27,8 @@ interface Note {
 
 t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process itself', async (t) => {
   const ns = await netns(t, 'notify');
+  // the tunnel's local address is on this host: otherwise island reports it blocked
+  await ns.run(['ip', 'addr', 'add', '10.99.0.1/32', 'dev', 'lo']);
   const dir = await configDir(t);
   const cfg = join(dir, 'island.toml');
   await writeFile(cfg, CONFIG);
@@ -137,6 +139,8 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
 
 t.test('a WATCHDOG_PID of another process: no pings', async (t) => {
   const ns = await netns(t, 'notifywd');
+  // the tunnel's local address is on this host: otherwise island reports it blocked
+  await ns.run(['ip', 'addr', 'add', '10.99.0.1/32', 'dev', 'lo']);
   const dir = await configDir(t);
   const cfg = join(dir, 'island.toml');
   await writeFile(cfg, CONFIG);

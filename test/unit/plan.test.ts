@@ -3,7 +3,7 @@ import type { Config } from '../../src/config/types.js';
 import { desiredState } from '../../src/desired.js';
 import { kindOf } from '../../src/kinds/index.js';
 import type { RawRoute } from '../../src/netlink/rtnl.js';
-import { OWNER_ALIAS, ROUTE_PROTO } from '../../src/ownership.js';
+import { newLinkToken, OWNER_ALIAS, ownedLink, ROUTE_PROTO } from '../../src/ownership.js';
 import { describeAction } from '../../src/reconcile/describe.js';
 import type { LiveLink, LiveState } from '../../src/reconcile/live.js';
 import { plan, settle } from '../../src/reconcile/plan.js';
@@ -36,6 +36,18 @@ function config(over: Partial<Config> = {}): Config {
   };
 }
 
+/** A host whose eth0 (ifindex 2) holds these addresses (config()'s tunnel local by default). */
+function onHost(live: LiveState, locals: string[] = ['192.168.3.100']): LiveState {
+  if (!live.links.some((l) => l.name === 'eth0'))
+    live.links.push({ ifindex: 2, name: 'eth0', up: true, mtu: 1500, owned: false });
+  for (const address of locals) {
+    if (live.addresses.some((a) => a.address === address)) continue;
+    const v6 = address.includes(':');
+    live.addresses.push({ ifindex: 2, family: v6 ? 6 : 4, address, prefixlen: v6 ? 64 : 24, scope: 0 });
+  }
+  return live;
+}
+
 /** The live state that exactly matches config(): what a converged host looks like. */
 function converged(cfg = config()): LiveState {
   const want = desiredState(cfg);
@@ -51,7 +63,7 @@ function converged(cfg = config()): LiveState {
     features: l.features && { ...l.features },
   }));
   const idx = (n: string) => links.find((l) => l.name === n)?.ifindex ?? 0;
-  return {
+  const live: LiveState = {
     links: [{ ifindex: 1, name: 'lo', up: true, mtu: 65536, owned: false }, ...links],
     addresses: [
       ...want.addresses.map((a) => ({
@@ -78,12 +90,16 @@ function converged(cfg = config()): LiveState {
     ),
     sysctls: { ...cfg.sysctl },
   };
+  return onHost(
+    live,
+    cfg.tunnels.map((t) => t.local),
+  );
 }
 
 const ops = (p: ReturnType<typeof plan>) => p.actions.map(describeAction);
 
 t.test('empty host: everything created, in dependency order', async (t) => {
-  const live: LiveState = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '0' } };
+  const live = onHost({ links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '0' } });
   t.same(ops(plan(desiredState(config()), live)), [
     '~ sysctl net.ipv4.ip_forward = 1 (was 0)',
     '+ link bridge cni0 (mtu 1450)',
@@ -121,7 +137,6 @@ t.test('changed vni re-creates the link and re-adds its addresses and routes', a
   const vx = cfg.tunnels[0]!;
   if (vx.kind === 'vxlan') vx.vni = 444;
   t.same(ops(plan(desiredState(cfg), live)), [
-    '- link vx0 (re-create: vni changed: the kernel cannot change it in place)',
     '+ link vxlan vx0 (vni 444, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533, tx checksum offload off) (re-create: vni changed: the kernel cannot change it in place)',
     '+ address 10.30.30.2/30 on vx0',
     '+ address fd00:3030::2/126 on vx0',
@@ -215,7 +230,10 @@ t.test('route drift: gateway changed → replaced; deleted → added', async (t)
 t.test('missing underlay blocks the tunnel and what depends on it, without an action', async (t) => {
   const cfg = config();
   cfg.tunnels[0]!.dev = 'eth9';
-  const p = plan(desiredState(cfg), { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
+  const p = plan(
+    desiredState(cfg),
+    onHost({ links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } }),
+  );
   t.same(ops(p), ['+ link bridge cni0 (mtu 1450)', '+ address 10.128.1.1/24 on cni0']);
   const vx = p.status.find((s) => s.object === 'link vx0');
   t.same(vx, { object: 'link vx0', state: 'blocked', detail: 'underlay device eth9 does not exist' });
@@ -247,7 +265,7 @@ t.test('ipip spec: what the file says and what the kernel reports compare equal'
   t.same(ipip.decode(ipip.encode(spec, ctx), ctx), spec);
 });
 
-t.test('settle: repaired objects read ok, removed ones vanish, failed ones keep their state', async (t) => {
+t.test('settle: repaired objects read ok, removed ones vanish, failed ones say why', async (t) => {
   const live = converged();
   live.links = live.links.filter((l) => l.name !== 'cni0');
   live.routes.push({ family: 4, dst: '10.77.0.0', dstLen: 16, table: 254, protocol: ROUTE_PROTO, type: 1, oif: 11 });
@@ -256,24 +274,31 @@ t.test('settle: repaired objects read ok, removed ones vanish, failed ones keep 
     action,
     error: action.op === 'add-address' ? 'add address: EADDRNOTAVAIL' : undefined,
   }));
-  const after = Object.fromEntries(settle(p.status, results).map((s) => [s.object, s.state]));
+  const settled = settle(p.status, results);
+  const after = Object.fromEntries(settled.map((s) => [s.object, s.state]));
   t.equal(after['link cni0'], 'ok', 'created: ok');
-  t.equal(after['address 10.128.1.1/24 on cni0'], 'missing', 'failed: still missing');
+  t.same(
+    settled.find((s) => s.object === 'address 10.128.1.1/24 on cni0'),
+    { object: 'address 10.128.1.1/24 on cni0', state: 'blocked', detail: 'add address: EADDRNOTAVAIL' },
+    'failed: blocked by what the kernel said',
+  );
   t.notOk('route 10.77.0.0/16' in after, 'stale route removed: gone from the status');
 });
 
 t.test('a tunnel over a bridge island creates in the same pass is not blocked', async (t) => {
   const cfg = config();
   cfg.tunnels[0]!.dev = 'cni0';
-  const p = plan(desiredState(cfg), { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
+  const p = plan(
+    desiredState(cfg),
+    onHost({ links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } }),
+  );
   t.equal(p.status.find((s) => s.object === 'link vx0')?.state, 'missing');
   t.match(ops(p).slice(0, 2), ['+ link bridge cni0 (mtu 1450)', /^\+ link vxlan vx0 .*dev cni0/]);
 });
 
 /** A host whose eth0 (ifindex 2) holds 192.168.3.100/24 with a default route via 192.168.3.1. */
 function withUnderlay(live: LiveState): LiveState {
-  live.links.push({ ifindex: 2, name: 'eth0', up: true, mtu: 1500, owned: false });
-  live.addresses.push({ ifindex: 2, family: 4, address: '192.168.3.100', prefixlen: 24, scope: 0 });
+  onHost(live);
   live.routes.push(
     { family: 4, dst: '0.0.0.0', dstLen: 0, table: 254, protocol: 4, type: 1, gateway: '192.168.3.1', oif: 2 },
     { family: 4, dst: '192.168.3.0', dstLen: 24, table: 254, protocol: 2, type: 1, oif: 2 },
@@ -306,17 +331,19 @@ t.test(
       plan(want, live).status.find((s) => s.object === 'link vx0'),
       { state: 'drifted', detail: /^dev changed/ },
     );
-    // the local address is nowhere: blocked, with why it must be bound
+    // the local address is nowhere: a bound tunnel has no device to be bound to; blocked, left as it is
     const none = converged(cfg);
+    none.addresses = none.addresses.filter((a) => a.address !== '192.168.3.100');
+    const p = plan(want, none);
     t.same(
-      plan(want, none).status.find((s) => s.object === 'link vx0'),
+      p.status.find((s) => s.object === 'link vx0'),
       {
         object: 'link vx0',
         state: 'blocked',
-        detail:
-          'local address 192.168.3.100 is on no device of this host (a route through the island covers the remote 203.0.113.7, so vx0 must be bound to its underlay device)',
+        detail: 'local 192.168.3.100 is not on this host',
       },
     );
+    t.same(ops(p), [], 'nothing is done to it or through it');
   },
 );
 
@@ -479,7 +506,7 @@ t.test('tx_checksum_offload = true: the kernel default is left alone, in plan an
   const live = converged(cfg);
   live.links.find((l) => l.name === 'vx0')!.features = { 'tx-checksum-ip-generic': true };
   t.same(plan(want, live).actions, [], 'on stays on');
-  const empty: LiveState = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } };
+  const empty = onHost({ links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.ip_forward': '1' } });
   t.match(ops(plan(want, empty)), [
     '+ link bridge cni0 (mtu 1450)',
     '+ link vxlan vx0 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533)',
@@ -507,3 +534,154 @@ t.test(
     t.same(ops(p), ['+ address 10.30.30.2/30 on vx0'], 'no guess at the offload; the address is still repaired');
   },
 );
+
+t.test('a tunnel whose local address is not on this host is blocked, yet made and kept', async (t) => {
+  const cfg = config();
+  const gone = (live: LiveState) => {
+    live.addresses = live.addresses.filter((a) => a.address !== '192.168.3.100');
+    return live;
+  };
+  const blocked = { object: 'link vx0', state: 'blocked', detail: 'local 192.168.3.100 is not on this host' };
+  const live = gone(converged(cfg));
+  const p = plan(desiredState(cfg), live);
+  t.same(ops(p), [], 'nothing to change: it works again as soon as the address is back');
+  t.same(
+    p.status.find((s) => s.object === 'link vx0'),
+    blocked,
+  );
+  t.equal(p.status.find((s) => s.object === 'address 10.30.30.2/30 on vx0')?.state, 'ok', 'its addresses are kept');
+  const empty = plan(desiredState(cfg), { links: [], addresses: [], routes: [], sysctls: {} });
+  t.match(ops(empty), [/^~ sysctl/, '+ link bridge cni0 (mtu 1450)', /^\+ link vxlan vx0 /], 'made all the same');
+  const done = settle(
+    empty.status,
+    empty.actions.map((action) => ({ action })),
+  );
+  t.same(
+    done.find((s) => s.object === 'link vx0'),
+    blocked,
+    'still blocked once made',
+  );
+  // an address island gives a bridge of the file counts as there
+  const over = config({
+    bridges: [{ name: 'cni0', addresses: [cidr('192.168.3.100/24')], ports: [] }],
+  });
+  t.equal(
+    plan(desiredState(over), { links: [], addresses: [], routes: [], sysctls: {} }).status.find(
+      (s) => s.object === 'link vx0',
+    )?.state,
+    'missing',
+  );
+});
+
+t.test('ownership: the alias, or a token as name or altname; never the name alone', async (t) => {
+  t.ok(ownedLink({ name: 'vx0', alias: 'island' }), 'alias island');
+  t.ok(
+    ownedLink({ name: 'vx0', alias: 'uplink to faraday', altnames: ['island-3fa9c2d1'] }),
+    'alias rewritten, token kept',
+  );
+  t.ok(ownedLink({ name: 'island-3fa9c2d1' }), 'still under its token name: an interrupted create');
+  t.notOk(ownedLink({ name: 'vx0' }), "a link of the declared name is not island's by its name");
+  t.notOk(ownedLink({ name: 'vx0', altnames: ['island-xyz', 'island'] }), 'only island-<8 hex> is a token');
+  t.match(newLinkToken(), /^island-[0-9a-f]{8}$/);
+  t.equal(newLinkToken().length, 15, 'fits IFNAMSIZ');
+});
+
+t.test(
+  'make before break: a re-created link replaces the old one after it exists, or before when the kernel cannot hold both',
+  async (t) => {
+    const cfg = config();
+    const live = converged(cfg);
+    const vx = cfg.tunnels[0]!;
+    if (vx.kind === 'vxlan') vx.vni = 444;
+    const old = live.links.find((l) => l.name === 'vx0')!;
+    t.match(
+      plan(desiredState(cfg), live).actions,
+      [{ op: 'create-link', link: { name: 'vx0' }, replaces: [{ name: 'vx0', ifindex: old.ifindex, first: false }] }],
+      'another VNI: the new link is made first',
+    );
+    const same = config();
+    same.tunnels[0]!.remote = '203.0.113.8';
+    t.match(
+      plan(desiredState(same), converged()).actions,
+      [{ op: 'create-link', link: { name: 'vx0' }, replaces: [{ name: 'vx0', first: true }] }],
+      'same VNI and port: the kernel holds one, the old goes first',
+    );
+  },
+);
+
+t.test(
+  "links removed from the file: leftovers of a killed create first, the rest last, one holding the new link's VNI replaced",
+  async (t) => {
+    const live = converged();
+    const old = live.links.find((l) => l.name === 'vx0')!;
+    // renamed in the file, same VNI and port
+    const renamed = config();
+    renamed.tunnels[0]!.name = 'vx1';
+    renamed.routes = [];
+    live.links.push(
+      {
+        ifindex: 50,
+        name: 'island-0badf00d',
+        up: false,
+        mtu: 1500,
+        owned: true,
+        kind: 'vxlan',
+        spec: { ...old.spec, vni: 9 },
+      },
+      { ifindex: 51, name: 'br-old', up: true, mtu: 1500, owned: true, kind: 'bridge', spec: {} },
+    );
+    const p = plan(desiredState(renamed), live);
+    t.same(
+      ops(p).filter((o) => /link/.test(o)),
+      [
+        '- link island-0badf00d (left by an interrupted create)',
+        '+ link vxlan vx1 (vni 333, 192.168.3.100 → 203.0.113.7, port 5533, srcport 5533, tx checksum offload off) (in place of vx0)',
+        '- link br-old (no longer in the file)',
+      ],
+    );
+    t.match(
+      p.actions.find((a) => a.op === 'create-link'),
+      { replaces: [{ name: 'vx0', ifindex: old.ifindex, first: true }] },
+    );
+    t.match(
+      p.status.find((s) => s.object === 'link vx0'),
+      { state: 'stale' },
+    );
+    const done = settle(
+      p.status,
+      p.actions.map((action) => ({ action })),
+    );
+    t.notOk(
+      done.some((s) => s.object === 'link vx0'),
+      'once vx1 is made, vx0 is gone from the status too',
+    );
+  },
+);
+
+t.test('a foreign link holding the VNI and port blocks the create, named', async (t) => {
+  const live = converged();
+  live.links = live.links.filter((l) => l.name !== 'vx0');
+  const spec = desiredState(config()).links.find((l) => l.name === 'vx0')!.spec;
+  live.links.push({
+    ifindex: 7,
+    name: 'flannel.1',
+    up: true,
+    mtu: 1450,
+    owned: false,
+    kind: 'vxlan',
+    spec: { ...spec },
+  });
+  const p = plan(desiredState(config()), live);
+  t.same(
+    p.status.find((s) => s.object === 'link vx0'),
+    {
+      object: 'link vx0',
+      state: 'blocked',
+      detail: "vxlan flannel.1 (ifindex 7, not island's) already holds VNI 333 and port 5533",
+    },
+  );
+  t.notOk(
+    p.actions.some((a) => a.op === 'create-link' && a.link.name === 'vx0'),
+    'no create the kernel would refuse',
+  );
+});
