@@ -18,7 +18,7 @@ import { Ethtool } from './netlink/ethtool.js';
 import { NetlinkError, Rtnl } from './netlink/rtnl.js';
 import { testCommand } from './reach/command.js';
 import { describeAction } from './reconcile/describe.js';
-import { actionObject } from './reconcile/plan.js';
+import { actionObject, type ObjectStatus, settle } from './reconcile/plan.js';
 import { planOnly, reconcile, teardown } from './reconcile/reconcile.js';
 import { tryCommand } from './try/command.js';
 
@@ -31,8 +31,10 @@ Keeps an island of IPIP/VXLAN tunnels, bridges, addresses and routes alive.
 
 commands:
   check    validate the file (exit 0 valid, 1 invalid)
-  plan     show what apply would change (--exit-code: exit 2 when changes are pending)
-  apply    converge once and exit
+  plan     show what apply would change (--exit-code: 0 converged, 2 changes pending,
+           3 the file cannot be reached: objects foreign or blocked)
+  apply    converge once and exit (0 converged, 1 the kernel refused something,
+           3 objects foreign or blocked: the file is not reached)
   down     remove everything island owns and exit
   daemon   converge, then heal until SIGTERM (SIGHUP reloads the file)
   status   desired vs live, per object, and peer health (--json, --check)
@@ -58,9 +60,19 @@ island routes asymmetrically, NetworkManager managing a link island keeps or its
 second island daemon, the end behind a NAT without keepalive, TX checksum offload on a VXLAN
 across a NAT. One line per finding: WHERE: error|warning: WHAT: WHY; fix: FIX.
 Exit 1 when an error (the island will not work) was found, 0 otherwise. Run it as root.`,
-  plan: 'usage: island plan [-c FILE] [--exit-code]\n\nPrint the actions `island apply` would take, one per line.\n  --exit-code   exit 2 when changes are pending, 0 when none',
-  apply:
-    'usage: island apply [-c FILE]\n\nConverge the host to the file once and exit: 0 when everything converged, 1 otherwise.',
+  plan: `usage: island plan [-c FILE] [--exit-code]
+
+Print the actions \`island apply\` would take, one per line, then each object that is foreign
+or blocked (! OBJECT: STATE: why). "no changes" means the host matches the file; when objects
+are foreign or blocked, the last line says the file is not reached instead.
+  --exit-code   exit 0 when the host matches the file, 2 when changes are pending (apply
+                reaches the file), 3 when objects are foreign or blocked (apply cannot)`,
+  apply: `usage: island apply [-c FILE]
+
+Converge the host to the file once and exit:
+  0  the host matches the file
+  1  the kernel refused something (each refusal names the file line that declared it)
+  3  nothing failed, but objects are foreign or blocked: the file is not reached`,
   down: 'usage: island down\n\nRemove every link and route island owns, its iptables chains and jump and its lines in\n/etc/hosts (whatever the file says now) and exit. Sysctls are left as they are.',
   daemon:
     "usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing. One daemon per network namespace:\na second one exits 1 and names the running one's pid.",
@@ -164,10 +176,14 @@ async function main(argv: string[]): Promise<number> {
       for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
       const hosts = await hostsLine(cfg.hosts ?? [], false);
       if (hosts) process.stdout.write(`${hosts}\n`);
-      for (const s of p.status.filter((x) => x.state === 'foreign' || x.state === 'blocked'))
-        process.stdout.write(`! ${s.object}: ${s.state}: ${s.detail}\n`);
-      if (!p.actions.length && !hosts) process.stdout.write('no changes\n');
-      return values['exit-code'] && (p.actions.length || hosts) ? 2 : 0;
+      const stuck = unreached(p.status);
+      for (const s of stuck) process.stdout.write(`! ${s.object}: ${s.state}: ${s.detail}\n`);
+      const pending = p.actions.length > 0 || Boolean(hosts);
+      // "no changes" is read as "the host matches the file": only say it when it does
+      if (stuck.length) process.stdout.write(`${notReached(stuck)}\n`);
+      else if (!pending) process.stdout.write('no changes\n');
+      if (!values['exit-code']) return 0;
+      return stuck.length ? EXIT_UNREACHED : pending ? 2 : 0;
     }
     case 'apply': {
       const cfg = await mustLoad(path);
@@ -179,7 +195,9 @@ async function main(argv: string[]): Promise<number> {
           process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
         } else process.stdout.write(`${describeAction(r.action)}\n`);
       }
-      const stuck = plan.status.filter((s) => s.state === 'foreign' || s.state === 'blocked');
+      // what failed was said above; what waits on something outside island, here
+      const failedObjects = new Set(results.filter((r) => r.error).map((r) => actionObject(r.action)));
+      const stuck = unreached(settle(plan.status, results)).filter((s) => !failedObjects.has(s.object));
       for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
       const hosts = await hostsLine(cfg.hosts ?? [], true).catch((e: Error) => {
         failed++;
@@ -187,8 +205,9 @@ async function main(argv: string[]): Promise<number> {
         return undefined;
       });
       if (hosts) process.stdout.write(`${hosts}\n`);
-      if (!results.length && !stuck.length && !hosts && !failed) process.stdout.write('no changes\n');
-      return failed || stuck.length ? 1 : 0;
+      if (stuck.length) process.stdout.write(`${notReached(stuck)}\n`);
+      else if (!results.length && !hosts && !failed) process.stdout.write('no changes\n');
+      return failed ? 1 : stuck.length ? EXIT_UNREACHED : 0;
     }
     case 'down': {
       const results = await withNetlink((rtnl) => teardown(rtnl));
@@ -225,6 +244,17 @@ async function main(argv: string[]): Promise<number> {
       return runDaemon(path);
   }
   return 2;
+}
+
+/** plan --exit-code and apply: objects are foreign or blocked, so the file is not reached. */
+const EXIT_UNREACHED = 3;
+
+const unreached = (status: ObjectStatus[]) => status.filter((s) => s.state === 'foreign' || s.state === 'blocked');
+
+function notReached(stuck: ObjectStatus[]): string {
+  const n = (state: string) => stuck.filter((s) => s.state === state).length;
+  const parts = [n('foreign') && `${n('foreign')} foreign`, n('blocked') && `${n('blocked')} blocked`].filter(Boolean);
+  return `not converged: ${parts.join(', ')}: the host does not match the file`;
 }
 
 async function runDaemon(path: string): Promise<number> {

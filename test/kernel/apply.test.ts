@@ -176,11 +176,18 @@ t.test('a foreign link holding a declared name: clear error, left untouched', as
   const before = await link(ns, 'vx0');
   const path = await writeConfig(t, config());
   const r = await runIsland(ns, ['apply', '-c', path]);
-  t.equal(r.code, 1);
+  t.equal(r.code, 3, 'exit 3: nothing failed, but the file is not reached');
   t.match(
     r.stderr,
     /^island: link vx0: a link named vx0 \(bridge, ifindex \d+\) exists and is not island's; remove or rename it$/m,
   );
+  t.match(r.stdout, /^not converged: 1 foreign, 4 blocked: the host does not match the file$/m);
+  t.notMatch(r.stdout, /no changes/);
+  const plan = await runIsland(ns, ['plan', '--exit-code', '-c', path]);
+  t.equal(plan.code, 3, 'plan --exit-code: 3, the file cannot be reached');
+  t.match(plan.stdout, /^! link vx0: foreign: a link named vx0/m);
+  t.match(plan.stdout, /^not converged: 1 foreign, 4 blocked: the host does not match the file\n$/m);
+  t.equal((await runIsland(ns, ['plan', '-c', path])).code, 0, 'plan without --exit-code: 0');
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   const after = await link(ns, 'vx0');
   t.same(
@@ -202,7 +209,7 @@ t.test('missing underlay: the tunnel waits, the error names the device', async (
   const ns = await netns(t, 'nounder');
   const path = await writeConfig(t, config());
   const r = await runIsland(ns, ['apply', '-c', path]);
-  t.equal(r.code, 1);
+  t.equal(r.code, 3);
   t.match(r.stderr, /^island: link vx0: underlay device eth0 does not exist$/m);
   t.ok(await ifindexOf(ns, 'cni0'), 'cni0 converged anyway');
 });
