@@ -13,7 +13,7 @@
  * - FORWARD that surely drops the forwarded traffic of a tunnel or bridge that [forward] does
  *   not accept: docker sets the policy to DROP.
  */
-import { isDropFinding, NFT_PREFIX } from '../firewall/drops.js';
+import { isDropFinding } from '../firewall/drops.js';
 import { iptablesChains } from '../firewall/iptables-rules.js';
 import { usesIpv6 } from '../firewall/render.js';
 import { FAMILIES, type Family, type Flow, type LiveTable } from '../firewall/types.js';
@@ -93,7 +93,7 @@ function drops(f: DoctorFacts): Finding[] {
     return {
       severity: 'error' as const,
       family: 'firewall',
-      where: s.object.startsWith(NFT_PREFIX) ? s.object : `${s.object}`,
+      where: s.object,
       what: "a firewall drops island's traffic",
       why,
       fix,
