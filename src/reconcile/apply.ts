@@ -41,7 +41,12 @@ export async function apply(
     ifindex: (n: string) => index.get(n),
     ifname: (i: number) => [...index].find(([, v]) => v === i)?.[0],
   };
+  /** declared links the kernel refused in this pass: links removed from the file stay meanwhile */
+  const refused: string[] = [];
   const need = (name: string) => {
+    // what goes through a link the kernel refused waits, even where the old link was kept:
+    // re-adding its addresses would only raise events, hence another pass, hence another refusal
+    if (refused.includes(name)) throw new Error(`link ${name} could not be made`);
     const i = index.get(name);
     if (i === undefined) throw new Error(`link ${name} is not available`);
     return i;
@@ -52,8 +57,6 @@ export async function apply(
   };
   const repairFirewall = repairer();
   const results: ActionResult[] = [];
-  /** declared links the kernel refused in this pass: links removed from the file stay meanwhile */
-  const refused: string[] = [];
   // Actions of one stage do not depend on each other: send them together and
   // let the kernel work through the pipelined requests, instead of paying one
   // round trip each (500 tunnels: ~2000 requests).

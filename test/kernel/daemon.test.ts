@@ -325,6 +325,18 @@ t.test('make before break: a reload the kernel refuses in part leaves the workin
   );
   await statusLine(da, /link vx0 blocked: create ipip vx0: refused by the kernel/);
   t.equal((await state(a)).ifindex, before.ifindex, 'vx0 is the same link');
+  // no retry loop: nothing is done through the refused link, so no event asks for another pass
+  // (once the file watch's own reload of the same edit, 250 ms after it, has run)
+  const refusals = () => da.logs.filter((r) => r.level === 50 && r.object === 'link vx0').length;
+  const watched = await da.waitForLog((r) => r.msg === 'reloading the configuration (file changed)');
+  await da.waitForLog((r) => r.msg === 'configuration reloaded' && r.time >= watched.time);
+  const n0 = refusals();
+  await new Promise((r) => setTimeout(r, 1000));
+  t.equal(refusals(), n0, 'no second attempt within a second (the next comes with the resync)');
+  t.notOk(
+    da.logs.some((r) => /keeps being undone/.test(r.msg)),
+    'and nothing is contested',
+  );
 
   // renamed to vx1, which the kernel refuses: vx0, no longer in the file, stays while vx1 cannot be made
   await writeFile(path, ipip.replace('name = "vx0"', 'name = "vx1"').replace('dev = "vx0"', 'dev = "vx1"'));

@@ -75,6 +75,29 @@ t.test('island try across the NAT', async (t) => {
     t.equal((await vx0(n.priv)).linkinfo.info_data.id, 333);
   });
 
+  await t.test('a candidate the kernel refuses in part leaves the tunnel in place and names the line', async (t) => {
+    // vx0 as an ipip tunnel: this kernel has no ipip; the new link is made before the old goes
+    const candidate = join(dir, 'refused.toml');
+    const text = inner()
+      .replace('kind = "vxlan"', 'kind = "ipip"')
+      .replace(/^(vni|port|source_port) = .*$/gm, '');
+    await writeFile(candidate, text);
+    const before = (await vx0(n.priv)).ifindex;
+    const r = await island(['try', candidate, '--timeout', '15s']);
+    t.equal(r.code, 0, r.stderr);
+    const line = text.split('\n').indexOf('[[tunnel]]') + 1;
+    t.match(
+      r.stdout,
+      new RegExp(
+        `link vx0 blocked: create ipip vx0: refused by the kernel: the kernel has no ipip support .*\\(declared at ${candidate}:${line}\\)`,
+      ),
+      'the try says what the kernel refused, and where the file declared it',
+    );
+    t.equal((await vx0(n.priv)).ifindex, before, 'vx0 is the same link');
+    t.equal((await ping(n.pub, '10.30.30.2')).code, 0, 'and the island still works');
+    t.equal((await island(['try', '--rollback'])).code, 0);
+  });
+
   await t.test('a candidate that cuts the tunnel, never confirmed, is rolled back by the daemon', async (t) => {
     const candidate = join(dir, 'cut.toml');
     await writeFile(candidate, inner({ vni: 334 }));
