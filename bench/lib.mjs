@@ -258,6 +258,12 @@ export class HealWatcher {
     this.waiters = [];
     this.markers = new Map();
     this.lines = 0;
+    /**
+     * every name `ip monitor` has shown for the link: island creates it under a token name
+     * (island-xxxxxxxx) and renames it, and ip monitor keeps printing the first name it saw for
+     * that ifindex in address and route lines
+     */
+    this.names = new Set([link]);
   }
 
   async start() {
@@ -310,6 +316,10 @@ export class HealWatcher {
       }
     }
     const L = this.link;
+    // a link being made under its token name: it is ours once renamed
+    const token = /^\d+: (island-[0-9a-f]{8}): </.exec(body);
+    if (token) this.names.add(token[1]);
+    const names = [...this.names].map((n) => n.replaceAll('.', '\\.')).join('|');
     const linkMsg = new RegExp(`^\\d+: ${L}(@\\S+)?: <([^>]*)>`).exec(body);
     if (linkMsg) {
       if (deleted) {
@@ -320,9 +330,9 @@ export class HealWatcher {
         return;
       }
       this.state.link = linkMsg[2].split(',').includes('UP');
-    } else if (new RegExp(`^\\d+: ${L}\\s+inet6? ${this.address.replaceAll('.', '\\.')} `).test(body)) {
+    } else if (new RegExp(`^\\d+: (${names})\\s+inet6? ${this.address.replaceAll('.', '\\.')} `).test(body)) {
       this.state.address = !deleted;
-    } else if (body.startsWith(`${this.route} `) && body.includes(` dev ${L} `)) {
+    } else if (body.startsWith(`${this.route} `) && new RegExp(` dev (${names}) `).test(body)) {
       this.state.route = !deleted;
     } else {
       return;

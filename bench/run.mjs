@@ -161,13 +161,14 @@ function toml(ts, { port = 4789, sourcePort, resync = '30s', debounce = '10ms', 
  * The same end state as `island apply` of toml(ts, { kernelOffload: true }) (owner alias
  * "island", route protocol 149), as an ip -batch script. The kernel ignores IFLA_IFALIAS on
  * RTM_NEWLINK (`link add ... alias island` creates an unmarked, foreign link): the alias is a
- * request of its own, as it is for island.
+ * request of its own, as it is for island. island's point-to-point vxlans do not learn (see
+ * kinds/vxlan.ts): nolearning.
  */
 function ipBatch(ts, { port = 4789 } = {}) {
   const out = [];
   for (const t of ts) {
     out.push(
-      `link add ${t.name} type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port}`,
+      `link add ${t.name} type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port} nolearning`,
       `link set ${t.name} alias island`,
       `addr add ${t.address} dev ${t.name}`,
       `link set ${t.name} up`,
