@@ -231,6 +231,8 @@ async function underlay(t: Parameters<typeof netns>[0], tag: string): Promise<Ne
     await ns.run(['ip', 'link', 'set', dev, 'up']);
   }
   await ns.run(['ip', 'addr', 'add', '192.168.3.100/24', 'dev', 'eth0']);
+  // the IPv6 tunnels' local addresses: a tunnel whose local is not on the host is blocked
+  for (const a of ['fd00::1/64', 'fe80::1/64']) await ns.run(['ip', 'addr', 'add', a, 'dev', 'eth0', 'nodad']);
   return ns;
 }
 
