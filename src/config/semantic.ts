@@ -449,7 +449,7 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
       continue;
     }
     if (dev) {
-      if (dev.name !== undefined) checkGateway(rep, r, r.via, [dev]);
+      if (dev.name !== undefined) checkGateway(rep, r, r.via, dev);
     } else if (r.dev === undefined) ownAddress(rep, r, r.via, own);
   }
   checkSelfCarry(rep, routes, links, subnets);
@@ -521,28 +521,16 @@ function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], s
 }
 
 /** The kernel refuses a gateway it has no connected route to; say which addresses were considered. */
-function checkGateway(rep: Reporter, r: RouteView, via: string, candidates: LinkView[]): void {
+function checkGateway(rep: Reporter, r: RouteView, via: string, dev: LinkView): void {
   // a broken address could have been the one that reaches it: stay quiet rather than guess
-  if (candidates.some((l) => l.addresses.includes(undefined))) return;
+  if (dev.addresses.includes(undefined)) return;
   const fam = familyOf(via);
   const own = new Map<string, LinkView>();
-  for (const l of candidates) for (const a of l.addresses) if (a && !own.has(a.address)) own.set(a.address, l);
+  for (const a of dev.addresses) if (a && !own.has(a.address)) own.set(a.address, dev);
   if (ownAddress(rep, r, via, own)) return;
-  const reach = candidates.some((l) =>
-    l.addresses.some((a) => a && a.family === fam && inSubnet(via, a.address, a.prefixlen)),
-  );
-  if (reach) return;
-  const onLinks = candidates
-    .map((l) => {
-      const mine = l.addresses.filter((a): a is Cidr => a !== undefined && a.family === fam);
-      return mine.length > 0 ? `on ${label(l)}: ${mine.map(cidrText).join(', ')}` : '';
-    })
-    .filter((s) => s !== '');
+  const mine = dev.addresses.filter((a): a is Cidr => a !== undefined && a.family === fam);
+  if (mine.some((a) => inSubnet(via, a.address, a.prefixlen))) return;
   const where =
-    onLinks.length > 0
-      ? onLinks.join('; ')
-      : candidates.length === 1
-        ? `${label(candidates[0] as LinkView)} has no IPv${fam} address`
-        : `island declares no IPv${fam} address`;
+    mine.length > 0 ? `on ${label(dev)}: ${mine.map(cidrText).join(', ')}` : `${label(dev)} has no IPv${fam} address`;
   rep.error(at(r, 'via'), `gateway ${via} is not reachable from any address island declares (${where})`);
 }
