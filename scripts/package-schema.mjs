@@ -23,6 +23,7 @@ import { zodToJsonSchema } from 'zod-to-json-schema';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = process.argv[2] ?? join(repo, 'dist');
 const s = await import(pathToFileURL(join(compiled, 'config', 'schema.js')).href);
+const isl = await import(pathToFileURL(join(compiled, 'config', 'island.js')).href);
 const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 
 const linkName = {
@@ -77,7 +78,16 @@ const REFINE = {
     via: { ...anyIp, description: 'gateway' },
     dev: linkName,
   },
-  daemon: { resync: duration, debounce: duration },
+  daemon: { resync: duration, debounce: duration, health_interval: duration },
+  island: { pods: cidrList, services: cidrList },
+  site: {
+    subnet: { type: 'string', pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$', description: "the site's LAN" },
+    gateway: { type: 'string', description: 'the [[host]] that gateways the site' },
+  },
+  host: {
+    address: { ...anyIp, description: 'its address on its LAN' },
+    public: { ...anyIp, description: 'the address others reach it at (its NAT outside)' },
+  },
   forward: {
     accept: { type: 'array', items: linkName },
     backend: { enum: ['auto', 'nft', 'legacy'] },
@@ -134,6 +144,15 @@ const schema = {
       additionalProperties: { anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1 }] },
     },
     daemon: table(s.daemonShape, REFINE.daemon),
+    hosts: {
+      type: 'object',
+      description: 'names written into /etc/hosts, each with its address',
+      additionalProperties: anyIp,
+    },
+    // a one-file island (island.toml(5), ONE FILE FOR THE WHOLE ISLAND)
+    island: table(isl.islandShape, REFINE.island),
+    site: { type: 'array', items: table(isl.siteShape, REFINE.site) },
+    host: { type: 'array', items: table(isl.hostShape, REFINE.host) },
   },
 };
 if (s.forwardShape) {
