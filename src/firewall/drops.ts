@@ -32,7 +32,8 @@ const HOOK_OF: Record<Builtin, Hook> = { FORWARD: 'forward', INPUT: 'input' };
 
 /** Whether a status row is one of these findings (the daemon logs them once, STATUS= names the first). */
 export const isDropFinding = (s: { object: string; state: string }) =>
-  s.state === 'blocked' && (s.object.startsWith(NFT_PREFIX) || / INPUT( \(\w+\))?$/.test(s.object));
+  s.state === 'blocked' &&
+  (s.object.startsWith(NFT_PREFIX) || /^firewall ipv[46] INPUT( \((nft|legacy)\))?$/.test(s.object));
 
 /** The flows a chain drops, in words: "forwarded traffic in vx0, out vx0", "vx0's packets (...)". */
 function flowsText(flows: Flow[]): string {

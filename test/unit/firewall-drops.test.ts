@@ -266,6 +266,9 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
       "iptables-nft INPUT drops vx0's packets (udp 4789 from 192.0.2.2) (policy DROP): the tunnel cannot carry anything; " +
       'set [forward] input = true (the default) and island keeps an accept for them (ISLAND-INPUT), or accept them in INPUT yourself',
   });
+  t.ok(isDropFinding({ object: 'firewall ipv4 INPUT (legacy)', state: 'blocked' }));
+  t.notOk(isDropFinding({ object: 'link INPUT', state: 'blocked' }), 'a link named INPUT is a link');
+  t.notOk(isDropFinding({ object: 'firewall ipv4 INPUT jump', state: 'missing' }), "island's own jump is island's");
   const none = desiredFirewall(config(ONE.replace(FORWARD, '')));
   const q = planFirewall(none, { backend: 'nft', why: 'x', tables: { 4: table([], drop) } });
   t.strictSame(
