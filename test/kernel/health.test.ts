@@ -181,7 +181,15 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
     t.equal(oneWay.level, 40);
     t.match(oneWay.msg, /one-way: we hear it, it does not hear us/);
     await priv.daemon.waitForLog(peerLog(priv.peer, 'down', t0), 10_000);
-    const table = await status(n, 'pub', pub);
+    // pub learns that priv no longer hears it from priv's next probe, up to one interval later
+    let table = await status(n, 'pub', pub);
+    for (
+      const end = Date.now() + 3 * INTERVAL_MS;
+      Date.now() < end && !/its island does not hear us/.test(table.stdout);
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      table = await status(n, 'pub', pub);
+    }
     t.match(
       table.stdout,
       /^peer 10\.30\.30\.2 on vx0 +one-way +we hear it, it does not hear us \(our probes are lost on the way out\).*its island does not hear us/m,
