@@ -116,6 +116,21 @@ function table(shape, ...refine) {
   return out;
 }
 
+/** A [[tunnel]] of a one-file island: `ends` instead of the keys island derives per host. */
+function islandTunnel(shape, ...refine) {
+  const own = Object.fromEntries(Object.entries(shape).filter(([k]) => !isl.DERIVED.includes(k)));
+  const out = table(own, ...refine);
+  out.properties.ends = {
+    type: 'object',
+    description: 'the two [[site]]s it joins, each with its gateway\'s inner address, e.g. { sopnode = "10.3.1.2/24" }',
+    minProperties: 2,
+    maxProperties: 2,
+    additionalProperties: { type: 'string', pattern: '^[0-9A-Fa-f.:]+/[0-9]{1,3}$' },
+  };
+  out.required = [...(out.required ?? []), 'ends'];
+  return out;
+}
+
 const schema = {
   $schema: 'https://json-schema.org/draft/2019-09/schema',
   $id: 'file:///usr/share/island/island.toml.schema.json',
@@ -129,7 +144,12 @@ const schema = {
     tunnel: {
       type: 'array',
       items: {
-        oneOf: [table(s.ipipShape, REFINE.tunnel, REFINE.ipip), table(s.vxlanShape, REFINE.tunnel, REFINE.vxlan)],
+        oneOf: [
+          table(s.ipipShape, REFINE.tunnel, REFINE.ipip),
+          table(s.vxlanShape, REFINE.tunnel, REFINE.vxlan),
+          islandTunnel(s.ipipShape, REFINE.tunnel, REFINE.ipip),
+          islandTunnel(s.vxlanShape, REFINE.tunnel, REFINE.vxlan),
+        ],
       },
     },
     bridge: { type: 'array', items: table(s.bridgeShape, REFINE.bridge) },

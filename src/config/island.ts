@@ -66,7 +66,7 @@ export const hostShape = {
 };
 
 /** Keys of a per-host [[tunnel]] that a one-file island derives from its sites and hosts. */
-const DERIVED = ['local', 'remote', 'dev', 'addresses', 'peer'] as const;
+export const DERIVED = ['local', 'remote', 'dev', 'addresses', 'peer'] as const;
 
 /** Stand-ins that let the per-host tunnel checks run on what the user wrote: every derived key is replaced per host. */
 const STAND_IN = { local: '192.0.2.1', remote: '192.0.2.2' };

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
+import { DERIVED } from '../../src/config/island.js';
 import * as s from '../../src/config/schema.js';
 import { REPO } from '../helpers/island.js';
 
@@ -48,3 +49,23 @@ t.ok(schema.properties.daemon.properties.resync.anyOf, 'resync: a duration');
 t.equal(ipip.properties.local.format, 'ipv4', 'ipip runs over IPv4 only');
 t.ok(schema.properties.sysctl.propertyNames.pattern, 'sysctl names start with net.');
 if (loose.length) t.comment(`left as "anything" (refine them in scripts/package-schema.mjs): ${loose.join(', ')}`);
+
+// a one-file island's [[tunnel]] (etc/examples/lab.toml) takes `ends` instead of the derived keys:
+// exactly one variant accepts its keys, so an editor does not flag the example
+const [, , islandIpip, islandVxlan] = schema.properties.tunnel.items.oneOf;
+t.same(
+  keys(islandVxlan.properties),
+  keys(s.vxlanShape)
+    .filter((k) => !DERIVED.includes(k as never))
+    .concat('ends')
+    .sort(),
+);
+t.notOk('local' in islandIpip.properties, 'local is derived in a one-file island');
+const labTunnel = ['name', 'kind', 'ends', 'vni', 'port', 'source_port'];
+const accepts = (v: { properties: object; required?: string[] }) =>
+  labTunnel.every((k) => k in v.properties) && (v.required ?? []).every((k) => labTunnel.includes(k));
+t.same(
+  schema.properties.tunnel.items.oneOf.map(accepts),
+  [false, false, false, true],
+  "lab.toml's tunnel keys fit the one-file vxlan variant only (kind's const rules out ipip)",
+);
