@@ -36,61 +36,18 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
   await ns.run(['ip', 'addr', 'add', '10.50.0.1/24', 'dev', 'br0']);
 
   // two vxlan with one VNI and port, whatever their ends: EEXIST
-  await ns.run([
-    'ip',
-    'link',
-    'add',
-    'vxa',
-    'type',
-    'vxlan',
-    'id',
-    '5',
-    'local',
-    '10.50.0.1',
-    'remote',
-    '10.50.0.9',
-    'dstport',
-    '4789',
-  ]);
-  const second = await ns.exec([
-    'ip',
-    'link',
-    'add',
-    'vxb',
-    'type',
-    'vxlan',
-    'id',
-    '5',
-    'local',
-    '10.50.0.2',
-    'remote',
-    '10.50.0.8',
-    'dstport',
-    '4789',
-  ]);
+  await ns.run('ip link add vxa type vxlan id 5 local 10.50.0.1 remote 10.50.0.9 dstport 4789'.split(' '));
+  const second = await ns.exec(
+    'ip link add vxb type vxlan id 5 local 10.50.0.2 remote 10.50.0.8 dstport 4789'.split(' '),
+  );
   t.not(second.code, 0);
   t.match(second.stderr, /VNI already exists/);
   // over another underlay device too; only link-local IPv6 ends tell devs apart, and a
   // global one created after them still clashes
   await ns.run(['ip', 'link', 'add', 'br1', 'type', 'bridge']);
-  const overDev = await ns.exec([
-    'ip',
-    'link',
-    'add',
-    'vxb',
-    'type',
-    'vxlan',
-    'id',
-    '5',
-    'local',
-    '10.50.0.2',
-    'remote',
-    '10.50.0.8',
-    'dstport',
-    '4789',
-    'dev',
-    'br1',
-  ]);
+  const overDev = await ns.exec(
+    'ip link add vxb type vxlan id 5 local 10.50.0.2 remote 10.50.0.8 dstport 4789 dev br1'.split(' '),
+  );
   t.not(overDev.code, 0, 'another dev: still one VNI and port');
   for (const dev of ['br0', 'br1']) {
     const ll = await ns.exec([
@@ -113,22 +70,7 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
     ]);
     t.equal(ll.code, 0, `link-local over ${dev}: ${ll.stderr}`);
   }
-  const global6 = await ns.exec([
-    'ip',
-    'link',
-    'add',
-    'vxg',
-    'type',
-    'vxlan',
-    'id',
-    '5',
-    'local',
-    'fd00::1',
-    'remote',
-    'fd00::2',
-    'dstport',
-    '4789',
-  ]);
+  const global6 = await ns.exec('ip link add vxg type vxlan id 5 local fd00::1 remote fd00::2 dstport 4789'.split(' '));
   t.not(global6.code, 0, 'a global IPv6 one after them clashes');
   const vx = (name: string, extra: string) => `[[tunnel]]\nname = "${name}"\nkind = "vxlan"\nvni = 5\n${extra}\n`;
   const c1 = await check(
@@ -163,24 +105,7 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
   for (const l of c2.lines) t.match(l, /^3:\d+: bridge\[0\]\.addresses\[\d\]: /);
 
   // a vxlan over the bridge it is a port of: EBUSY
-  await ns.run([
-    'ip',
-    'link',
-    'add',
-    'vxc',
-    'type',
-    'vxlan',
-    'id',
-    '7',
-    'local',
-    '10.50.0.1',
-    'remote',
-    '10.50.0.7',
-    'dstport',
-    '4789',
-    'dev',
-    'br0',
-  ]);
+  await ns.run('ip link add vxc type vxlan id 7 local 10.50.0.1 remote 10.50.0.7 dstport 4789 dev br0'.split(' '));
   const loop = await ns.exec(['ip', 'link', 'set', 'vxc', 'master', 'br0']);
   t.not(loop.code, 0);
   const c3 = await check(
@@ -198,26 +123,9 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
   }
 
   // a vxlan MTU above its underlay's less 50: lowered at creation, then refused
-  await ns.run([
-    'ip',
-    'link',
-    'add',
-    'vxd',
-    'mtu',
-    '1500',
-    'type',
-    'vxlan',
-    'id',
-    '8',
-    'local',
-    '10.50.0.1',
-    'remote',
-    '10.50.0.6',
-    'dstport',
-    '4789',
-    'dev',
-    'br0',
-  ]);
+  await ns.run(
+    'ip link add vxd mtu 1500 type vxlan id 8 local 10.50.0.1 remote 10.50.0.6 dstport 4789 dev br0'.split(' '),
+  );
   t.match(await ns.run(['ip', '-o', 'link', 'show', 'vxd']), /mtu 1450 /, 'the kernel lowered it');
   t.not((await ns.exec(['ip', 'link', 'set', 'vxd', 'mtu', '1500'])).code, 0, 'and refuses to raise it');
 });
