@@ -10,6 +10,7 @@ import { gatewayTunnels } from '../../src/graph/command.js';
 import { COLOURS, graphDot, type LiveView } from '../../src/graph/dot.js';
 import type { PeerStatus } from '../../src/health/health.js';
 import { CLI, REPO } from '../helpers/island.js';
+import { peerStatus } from '../helpers/peer.js';
 
 const LAB = join(REPO, 'etc/examples/lab.toml');
 const FULL = join(REPO, 'test/fixtures/good/full.toml');
@@ -68,23 +69,7 @@ t.test('the lab from any machine: sites, hosts, gateways, the tunnel with its VN
 });
 
 const peer = (o: Partial<PeerStatus>): PeerStatus =>
-  ({
-    tunnel: 'vx0',
-    peer: '10.3.1.2',
-    local: '10.3.1.3',
-    port: 5534,
-    intervalMs: 25_000,
-    keepalive: true,
-    source: 'derived',
-    state: 'up',
-    since: 0,
-    sent: 3,
-    answered: 3,
-    lost: 0,
-    rttMs: 0.42,
-    loss: 0,
-    ...o,
-  }) as PeerStatus;
+  peerStatus({ sent: 3, answered: 3, lost: 0, rttMs: 0.42, loss: 0, ...o });
 
 const liveView = (o: Partial<LiveView>): LiveView => ({
   source: 'daemon pid 812',

@@ -6,6 +6,7 @@ import type { PeerStatus } from '../../src/health/health.js';
 import { exposition, formatValue, Histogram } from '../../src/metrics/exposition.js';
 import { DaemonMetrics, objectKind } from '../../src/metrics/metrics.js';
 import type { Action } from '../../src/reconcile/plan.js';
+import { peerStatus } from '../helpers/peer.js';
 
 interface Parsed {
   name: string;
@@ -67,22 +68,7 @@ t.test('histogram: cumulative buckets, +Inf, sum and count', async (t) => {
   t.equal(h.observed, 4);
 });
 
-const peer = (o: Partial<PeerStatus>): PeerStatus =>
-  ({
-    tunnel: 'vx0',
-    peer: '10.3.1.2',
-    local: '10.3.1.3',
-    port: 5534,
-    intervalMs: 25_000,
-    keepalive: true,
-    source: 'derived',
-    state: 'up',
-    since: 0,
-    sent: 10,
-    answered: 9,
-    lost: 1,
-    ...o,
-  }) as PeerStatus;
+const peer = (o: Partial<PeerStatus>): PeerStatus => peerStatus({ sent: 10, answered: 9, lost: 1, ...o });
 
 t.test(
   'DaemonMetrics: objects by kind and state, repairs, rate-limited, firewall, passes, peers, config',
