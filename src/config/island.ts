@@ -19,7 +19,7 @@ import {
   vxlanKey,
 } from './kernel.js';
 import type { Reporter } from './report.js';
-import { cidr, describe, int, ipAddress, prefix } from './schema.js';
+import { cidr, describe, int, ipAddress, prefix, type Shape } from './schema.js';
 import { compact, each, field, isTable, strict, tunnel as tunnelSection } from './sections.js';
 import type {
   Cidr,
@@ -106,15 +106,7 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
   const services = each(prefix, rawIsland, 'services');
   const names = field(islandShape.names, rawIsland, 'names') ?? false;
 
-  const sites = list(root.site).map((raw, i) => {
-    const ok = strict(rep, siteShape, raw, ['site', i]);
-    const site = compact({
-      name: field(siteShape.name, raw, 'name'),
-      subnet: field(siteShape.subnet, raw, 'subnet'),
-      gateway: field(siteShape.gateway, raw, 'gateway'),
-    });
-    return { path: ['site', i] as KeyPath, ok, site };
-  });
+  const sites = entries(rep, siteShape, root.site, 'site').map(({ path, value }) => ({ path, site: value }));
   if (root.site !== undefined && sites.length === 0) rep.error(['site'], 'expected at least one [[site]] table');
   if (root.site === undefined)
     rep.error([], 'a one-file island needs [[site]] tables: each site is a subnet behind a gateway', {
@@ -122,16 +114,11 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
       col: 1,
     });
 
-  const hosts = list(root.host).map((raw, i) => {
-    const ok = strict(rep, hostShape, raw, ['host', i]);
-    const host = compact({
-      name: field(hostShape.name, raw, 'name'),
-      address: field(hostShape.address, raw, 'address'),
-      public: field(hostShape.public, raw, 'public'),
-      tcp: field(hostShape.tcp, raw, 'tcp') ?? [],
-    });
-    return { path: ['host', i] as KeyPath, ok, host };
-  });
+  // a bad tcp list is reported; the host itself still counts, with no ports
+  const hosts = entries(rep, hostShape, root.host, 'host').map(({ path, value }) => ({
+    path,
+    host: { ...value, tcp: value.tcp ?? [] },
+  }));
 
   for (const h of hosts) {
     for (const key of ['address', 'public'] as const) {
@@ -279,6 +266,24 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
     templates,
     names,
   };
+}
+
+/**
+ * Each table of an array section: checked strictly (every problem reported), and whatever did
+ * validate picked key by key, so the whole-island checks still see the good parts of a bad entry.
+ */
+function entries<S extends Shape>(
+  rep: Reporter,
+  shape: S,
+  raw: unknown,
+  section: string,
+): { path: KeyPath; value: Partial<{ [K in keyof S]: z.output<S[K]> }> }[] {
+  return list(raw).map((r, i) => {
+    const path: KeyPath = [section, i];
+    strict(rep, shape, r, path);
+    const picked = Object.fromEntries(Object.keys(shape).map((k) => [k, field(shape[k] as z.ZodTypeAny, r, k)]));
+    return { path, value: compact(picked) as Partial<{ [K in keyof S]: z.output<S[K]> }> };
+  });
 }
 
 /** `ends = { sopnode = "10.3.1.2/24", r2lab = "10.3.1.3/24" }`: two sites, each gateway's inner address, one subnet. */
