@@ -5,34 +5,19 @@
  * (tap 21): setup's test profile says so in one line. See fresh-clone.ts.
  */
 import t from 'tap';
-import { freshMachine, inClone, output, setupLine } from './fresh-clone.js';
+import { checkSetup, freshMachine, inClone, output } from './fresh-clone.js';
 
 // cold: debootstrap (~2 min), nodejs and npm (~2 min), then setup's apt-get and npm ci (~1.5 min)
 t.setTimeout(1_800_000);
 
 t.test('Debian 12, a fresh clone: scripts/setup demo, then npm run demo', async (t) => {
   const { c, setup } = await freshMachine(t, 'bookworm', 'demo');
-  t.equal(setup.result.code, 0, `scripts/setup demo with the network (${(setup.ms / 1000).toFixed(1)} s)`, {
-    diagnostic: setup.result.code !== 0,
-    output: output(setup.result),
-  });
   // Debian's npm brings python3 and libnode-dev (node-gyp's own dependencies); the lab's tools and g++ it lacks
-  const installing = /^setup: installing with apt-get: (.*)$/m.exec(setup.result.stdout)?.[1]?.split(' ') ?? [];
-  for (const p of ['g++', 'iptables', 'iputils-ping'])
-    t.ok(installing.includes(p), `it lists what it installs: ${p} among "${installing.join(' ')}"`);
-  t.match(setup.result.stdout, /^setup: node_modules missing: npm ci/m, 'and installs the node modules (npm ci)');
-  t.comment(
-    `setup demo on a fresh Debian 12 clone: ${(setup.ms / 1000).toFixed(1)} s; ${setupLine(setup.result)?.line}`,
-  );
-
-  const again = await inClone(c, 'scripts/setup demo');
-  const line = setupLine(again.result);
-  t.equal(again.result.code, 0, 'setup demo again, inside the container (no network): nothing to do');
-  t.match(line?.line ?? output(again.result), /packages present, node modules up to date/, 'everything present');
-  t.ok(
-    (line?.seconds ?? 99) < 1,
-    `well under a second: ${line?.seconds} s by its own count, ${again.ms.toFixed(0)} ms as run`,
-  );
+  await checkSetup(t, c, setup, {
+    profile: 'demo',
+    release: 'Debian 12',
+    packages: ['g++', 'iptables', 'iputils-ping'],
+  });
 
   const demo = await inClone(c, 'npm run demo', 420_000);
   t.equal(demo.result.code, 0, `npm run demo passes (${(demo.ms / 1000).toFixed(1)} s)`, {

@@ -6,7 +6,7 @@
  * fresh-clone.ts.
  */
 import t from 'tap';
-import { freshMachine, inClone, output, setupLine } from './fresh-clone.js';
+import { checkSetup, freshMachine, inClone, output } from './fresh-clone.js';
 
 // cold: debootstrap (~2 min), nodejs and npm (~2 min), then setup's apt-get (qemu, lintian,
 // debhelper...) and npm ci (~4 min)
@@ -14,26 +14,11 @@ t.setTimeout(1_800_000);
 
 t.test('Debian 13, a fresh clone: scripts/setup test, then a kernel test file', async (t) => {
   const { c, setup } = await freshMachine(t, 'trixie', 'test');
-  t.equal(setup.result.code, 0, `scripts/setup test with the network (${(setup.ms / 1000).toFixed(1)} s)`, {
-    diagnostic: setup.result.code !== 0,
-    output: output(setup.result),
+  await checkSetup(t, c, setup, {
+    profile: 'test',
+    release: 'Debian 13',
+    packages: ['ethtool', 'nftables', 'systemd-container', 'debootstrap', 'lintian', 'qemu-system-x86'],
   });
-  const installing = /^setup: installing with apt-get: (.*)$/m.exec(setup.result.stdout)?.[1]?.split(' ') ?? [];
-  for (const p of ['ethtool', 'nftables', 'systemd-container', 'debootstrap', 'lintian', 'qemu-system-x86'])
-    t.ok(installing.includes(p), `it lists what it installs: ${p} among "${installing.join(' ')}"`);
-  t.match(setup.result.stdout, /^setup: node_modules missing: npm ci/m, 'and installs the node modules (npm ci)');
-  t.comment(
-    `setup test on a fresh Debian 13 clone: ${(setup.ms / 1000).toFixed(1)} s; ${setupLine(setup.result)?.line}`,
-  );
-
-  const again = await inClone(c, 'scripts/setup test');
-  const line = setupLine(again.result);
-  t.equal(again.result.code, 0, 'setup test again, inside the container (no network): nothing to do');
-  t.match(line?.line ?? output(again.result), /packages present, node modules up to date/, 'everything present');
-  t.ok(
-    (line?.seconds ?? 99) < 1,
-    `well under a second: ${line?.seconds} s by its own count, ${again.ms.toFixed(0)} ms as run`,
-  );
 
   const build = await inClone(c, 'npm run build', 300_000);
   t.equal(build.result.code, 0, `npm run build (${(build.ms / 1000).toFixed(1)} s)`, {

@@ -72,3 +72,37 @@ export function setupLine(r: ExecResult): { line: string; seconds: number } | un
   const line = [...`${r.stdout}\n${r.stderr}`.matchAll(/^setup: (demo|test): .*\((\d+\.\d+) s\)$/gm)].at(-1);
   return line ? { line: line[0], seconds: Number(line[2]) } : undefined;
 }
+
+/**
+ * What every fresh clone must show of `scripts/setup PROFILE`: with the network it installs what
+ * was missing, listing each package (among them `packages`) and the node modules; run again
+ * inside the container (no network) it finds everything in place, well under a second.
+ */
+export async function checkSetup(
+  t: Test,
+  c: DebContainer,
+  setup: Timed,
+  o: { profile: 'demo' | 'test'; release: string; packages: string[] },
+): Promise<void> {
+  const cmd = `scripts/setup ${o.profile}`;
+  t.equal(setup.result.code, 0, `${cmd} with the network (${(setup.ms / 1000).toFixed(1)} s)`, {
+    diagnostic: setup.result.code !== 0,
+    output: output(setup.result),
+  });
+  const installing = /^setup: installing with apt-get: (.*)$/m.exec(setup.result.stdout)?.[1]?.split(' ') ?? [];
+  for (const p of o.packages)
+    t.ok(installing.includes(p), `it lists what it installs: ${p} among "${installing.join(' ')}"`);
+  t.match(setup.result.stdout, /^setup: node_modules missing: npm ci/m, 'and installs the node modules (npm ci)');
+  t.comment(
+    `setup ${o.profile} on a fresh ${o.release} clone: ${(setup.ms / 1000).toFixed(1)} s; ${setupLine(setup.result)?.line}`,
+  );
+
+  const again = await inClone(c, cmd);
+  const line = setupLine(again.result);
+  t.equal(again.result.code, 0, `setup ${o.profile} again, inside the container (no network): nothing to do`);
+  t.match(line?.line ?? output(again.result), /packages present, node modules up to date/, 'everything present');
+  t.ok(
+    (line?.seconds ?? 99) < 1,
+    `well under a second: ${line?.seconds} s by its own count, ${again.ms.toFixed(0)} ms as run`,
+  );
+}
