@@ -145,6 +145,15 @@ export interface Daemon {
   signal(sig: NodeJS.Signals): void;
 }
 
+/** pino's error level and above */
+const ERROR_LEVEL = 50;
+
+/** The daemon logged no error (pino level 50 or more); the failure lists what it logged. */
+export function noErrorLogged(t: Test, d: Daemon): void {
+  const errors = d.logs.filter((r) => r.level >= ERROR_LEVEL);
+  t.notOk(errors.length, `no error logged: ${errors.map((r) => r.msg).join('; ')}`);
+}
+
 export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** extra CLI arguments after `daemon -c FILE` */
