@@ -55,6 +55,8 @@ export interface DesiredRoute {
    * tunnel's outer packets never enter the tunnel. via and dev come from that route.
    */
   pin?: { tunnel: string; dev?: string };
+  /** the island link it goes through (its dev, or the declared link whose subnet holds its gateway); none: a host route */
+  link?: string;
   /** the file line that declared it (none for a pin, which island derives) */
   line?: number;
 }
@@ -88,7 +90,7 @@ export interface DesiredPeer extends PeerChoice {
 export { defaultMetric };
 
 /** The island link a route goes through (its dev, or the link whose subnet holds its gateway), if any. */
-export function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, cfg: Config): string | undefined {
+function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, cfg: Config): string | undefined {
   const links = [...cfg.tunnels, ...cfg.bridges];
   if (r.dev !== undefined) return links.some((l) => l.name === r.dev) ? r.dev : undefined;
   const via = r.via;
@@ -98,14 +100,14 @@ export function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, c
 }
 
 /** Whether a route through the island covers the tunnel's remote: its outer packets would enter the tunnel. */
-function swallowed(t: TunnelConfig, cfg: Config, routes: DesiredRoute[]): boolean {
+function swallowed(t: TunnelConfig, routes: DesiredRoute[]): boolean {
   const family = familyOf(t.remote) as 4 | 6;
   return routes.some(
     (r) =>
       r.family === family &&
       r.dstLen < (family === 4 ? 32 : 128) &&
       inSubnet(t.remote, r.dst, r.dstLen) &&
-      islandLinkOf(r, cfg) !== undefined,
+      r.link !== undefined,
   );
 }
 
@@ -115,7 +117,7 @@ function pins(cfg: Config, routes: DesiredRoute[]): DesiredRoute[] {
   for (const t of cfg.tunnels) {
     const family = familyOf(t.remote) as 4 | 6;
     const max = family === 4 ? 32 : 128;
-    if (family === 4 || !swallowed(t, cfg, routes) || out.some((p) => p.dst === t.remote)) continue;
+    if (family === 4 || !swallowed(t, routes) || out.some((p) => p.dst === t.remote)) continue;
     out.push({
       family,
       dst: t.remote,
@@ -131,16 +133,20 @@ export function desiredState(cfg: Config): DesiredState {
   const masterOf = new Map<string, string>();
   for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
 
-  const declared = cfg.routes.map((r) => ({
-    family: r.to.family,
-    dst: networkOf(r.to.address, r.to.prefixlen),
-    dstLen: r.to.prefixlen,
-    via: r.via,
-    dev: r.dev,
-    // as the kernel stores it: IPv6 also turns metric 0 into 1024, so the two never flip
-    metric: kernelMetric(r.to.family, r.metric),
-    ...lineOf(r),
-  }));
+  const declared = cfg.routes.map((r): DesiredRoute => {
+    const link = islandLinkOf({ family: r.to.family, via: r.via, dev: r.dev }, cfg);
+    return {
+      family: r.to.family,
+      dst: networkOf(r.to.address, r.to.prefixlen),
+      dstLen: r.to.prefixlen,
+      via: r.via,
+      dev: r.dev,
+      ...(link === undefined ? {} : { link }),
+      // as the kernel stores it: IPv6 also turns metric 0 into 1024, so the two never flip
+      metric: kernelMetric(r.to.family, r.metric),
+      ...lineOf(r),
+    };
+  });
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
   for (const b of cfg.bridges) {
@@ -154,7 +160,7 @@ export function desiredState(cfg: Config): DesiredState {
       mtu: t.mtu,
       master: masterOf.get(t.name),
       underlay: t.dev,
-      ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, cfg, declared) ? { bindLocal: true } : {}),
+      ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, declared) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
       ...lineOf(t),
     });

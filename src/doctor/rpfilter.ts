@@ -13,7 +13,7 @@
  * or will add); policy routing rules are not looked at.
  */
 import type { Config } from '../config/types.js';
-import { desiredState, islandLinkOf } from '../desired.js';
+import { desiredState } from '../desired.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
 import { assignments, at, dropins, SYSCTL_CONF, SYSCTL_DIRS } from './files.js';
 import type { DoctorFacts, Finding } from './types.js';
@@ -50,7 +50,7 @@ function routesOf(f: DoctorFacts, cfg: Config): Route[] {
   const own: Route[] = [];
   for (const r of desiredState(cfg).routes) {
     if (r.family !== 4 || r.pin) continue;
-    const dev = r.dev ?? islandLinkOf(r, cfg) ?? (r.via ? lookup(live, r.via)?.dev : undefined);
+    const dev = r.dev ?? r.link ?? (r.via ? lookup(live, r.via)?.dev : undefined);
     if (dev) own.push({ dst: r.dst, len: r.dstLen, dev, metric: r.metric });
   }
   return [...own, ...live];
@@ -98,7 +98,7 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
       arrivals.push({ link: underlay, source: t.remote, what: `${t.name}'s outer packets from ${t.remote}` });
   }
   for (const r of desiredState(cfg).routes) {
-    const link = r.family === 4 && !r.pin ? islandLinkOf(r, cfg) : undefined;
+    const link = r.family === 4 && !r.pin ? r.link : undefined;
     if (link) arrivals.push({ link, source: r.dst, what: `traffic from ${r.dst}/${r.dstLen}` });
   }
   const out: Finding[] = [];

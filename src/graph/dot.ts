@@ -7,7 +7,7 @@
  * routes. Pure: the CLI side (command.ts) gathers the file and the daemon's view.
  */
 import type { Cidr, Config, TunnelConfig } from '../config/types.js';
-import { type DesiredRoute, desiredState, islandLinkOf } from '../desired.js';
+import { type DesiredRoute, desiredState } from '../desired.js';
 import { describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
 import { networkOf } from '../netlink/ip.js';
@@ -335,7 +335,7 @@ export function hostDot(input: GraphInput): string {
     return s ? COLOURS[s] : undefined;
   };
   const devices = new Set<string>();
-  for (const r of want.routes) if (!r.pin && r.dev && !islandLinkOf(r, cfg)) devices.add(r.dev);
+  for (const r of want.routes) if (!r.pin && r.dev && !r.link) devices.add(r.dev);
   for (const t of cfg.tunnels) if (t.dev) devices.add(t.dev);
 
   dot.cluster(
@@ -416,7 +416,7 @@ export function hostDot(input: GraphInput): string {
       style: 'solid',
       color: colourOf(key),
     });
-    const through = islandLinkOf(r, cfg);
+    const through = r.link;
     const from = through ? linkId(through) : r.dev ? `dev ${r.dev}` : undefined;
     if (from) dot.edge(from, id, { style: 'dashed', label: r.via ? `via ${r.via}` : '', color: colourOf(key) });
     else {

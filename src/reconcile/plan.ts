@@ -10,7 +10,7 @@ import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
 import { kinds } from '../kinds/index.js';
 import { type Features, featureLabel, type Spec, specDiff } from '../kinds/kind.js';
-import { cidrRange, inSubnet } from '../netlink/ip.js';
+import { inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
 import { isLinkToken, ROUTE_PROTO } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
@@ -261,18 +261,6 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const routeAdds: Action[] = [];
   const routeDels: Action[] = [];
   const matched = new Set<RawRoute>();
-  const ranges = want.addresses.map((a) => ({
-    link: a.link,
-    family: a.family,
-    range: cidrRange(a.address, a.prefixlen),
-  }));
-  /** the island link a route goes through: its dev, or the declared link whose subnet holds its gateway */
-  const gatewayLink = (r: DesiredRoute): string | undefined => {
-    if (r.dev) return wanted.has(r.dev) ? r.dev : undefined;
-    if (!r.via) return undefined;
-    const [gw] = cidrRange(r.via, r.family === 4 ? 32 : 128);
-    return ranges.find((a) => a.family === r.family && a.range[0] <= gw && gw <= a.range[1])?.link;
-  };
   // routes are one kernel object per identity (family, table, destination, metric as the kernel
   // stores it): matched by it, never by a spelling of the metric, so a route cannot flip
   const liveId = (x: RawRoute) => routeIdentity(x.family as 4 | 6, x.dst, x.dstLen, x.priority);
@@ -287,7 +275,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const l = mineById.get(id);
     // still declared: never stale, even while it cannot be repaired
     if (l) matched.add(l);
-    const dep = gatewayLink(r);
+    const dep = r.link;
     if (dep && blocked.has(dep)) {
       status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
       continue;
