@@ -4,7 +4,7 @@
  * check the man page and the bash completion against it.
  */
 
-export const DEFAULT_CONFIG = '/etc/island.toml';
+import { CONFIG_PATH, msText, TEST_TIMEOUT_MS, TRY_TIMEOUT_MS } from './config/defaults.js';
 
 export const HELP: Record<string, string> = {
   '': `usage: island <command> [-c FILE] [options]
@@ -26,7 +26,7 @@ commands:
   doctor   what on this host fights the island, one line each (exit 1 on an error)
 
 options:
-  -c, --config FILE   configuration file (default ${DEFAULT_CONFIG})
+  -c, --config FILE   configuration file (default ${CONFIG_PATH})
   --host NAME         one-file island: act as [[host]] NAME, or as a member of [[site]] NAME
                       (default: ISLAND_HOST, else found by this host's own addresses)
   -h, --help          help for a command`,
@@ -60,20 +60,20 @@ Converge the host to the file once and exit:
     "usage: island daemon [-c FILE]\n\nConverge, then keep the state true until SIGTERM, which leaves the network in place.\nSIGHUP re-reads the file; a bad file changes nothing. One daemon per network namespace:\na second one exits 1 and names the running one's pid.",
   status:
     "usage: island status [-c FILE] [--json] [--check]\n\nDesired vs live per object: ok, missing, drifted, foreign, blocked, stale; with the daemon\nrunning, each probed peer too: up, one-way, down, pending.\n  --check   exit 0 when every probed peer is up and nothing drops the island's traffic, 1 otherwise (or when no daemon answers)",
-  try: `usage: island try FILE [--timeout 120s]
+  try: `usage: island try FILE [--timeout ${msText(TRY_TIMEOUT_MS)}]
        island try --confirm | --rollback
 
 The daemon applies FILE and rolls back to the previous configuration unless the try is
 confirmed within the timeout (5s..1h) — even when this command or its SSH session dies.
 On a terminal, Enter confirms and Ctrl-C rolls back now. A confirm writes FILE over the
-configuration file (-c, default ${DEFAULT_CONFIG}).`,
-  test: `usage: island test [-c FILE] [--host NAME] [--json] [--timeout 2s]
+configuration file (-c, default ${CONFIG_PATH}).`,
+  test: `usage: island test [-c FILE] [--host NAME] [--json] [--timeout ${msText(TEST_TIMEOUT_MS)}]
 
 From this host, through the island, check every other [[host]] of a one-file island (a
 file with [[site]] sections): ICMP (ping), each TCP port its \`tcp\` names, and the route
 the kernel takes to it. One row per host; exit 0 when every check passed, 1 otherwise.
   --host      the [[host]] (or [[site]] member) this is (default: ISLAND_HOST, else its addresses)
-  --timeout   per probe, 100ms..10s (default 2s); probes run 32 at a time
+  --timeout   per probe, 100ms..10s (default ${msText(TEST_TIMEOUT_MS)}); probes run 32 at a time
   --json      the same as one JSON object (targets[], summary)`,
   graph: `usage: island graph [-c FILE] [--host NAME] [--svg | -T|--format dot|svg|png|pdf]
 
@@ -91,7 +91,7 @@ blocked or foreign (red).
 
 /** parseArgs' options, for every command (HELP says which one takes which). */
 export const OPTIONS = {
-  config: { type: 'string', short: 'c', default: DEFAULT_CONFIG },
+  config: { type: 'string', short: 'c', default: CONFIG_PATH },
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
   'exit-code': { type: 'boolean' },

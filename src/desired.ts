@@ -1,7 +1,7 @@
 /** Config → the set of kernel objects that must exist. Pure. */
 import { lineOf } from './config/declared.js';
+import { HEALTH_INTERVAL_MS, HEALTH_PORT } from './config/defaults.js';
 import { defaultMetric, kernelMetric, routeIdentity } from './config/kernel.js';
-import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_PORT } from './config/peers.js';
 import type { Config, HostEntry, TunnelConfig } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
@@ -189,8 +189,8 @@ export function desiredState(cfg: Config): DesiredState {
     peers.push({
       tunnel: t.name,
       ...choice,
-      port: cfg.daemon.healthPort ?? DEFAULT_HEALTH_PORT,
-      intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
+      port: cfg.daemon.healthPort ?? HEALTH_PORT,
+      intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? HEALTH_INTERVAL_MS,
       keepalive: t.keepaliveMs !== undefined,
     });
   }

@@ -7,6 +7,7 @@
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { canonicalIp, cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
+import { NAT_KEEPALIVE_MS } from './defaults.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import { hostNameProblem } from './hosts.js';
 import {
@@ -35,7 +36,6 @@ import type {
 } from './types.js';
 
 /** How long the end behind a NAT waits between probes by default: under Linux's 30 s for an unreplied UDP mapping. */
-export const DEFAULT_NAT_KEEPALIVE_MS = 25_000;
 
 const hostName = z.string().superRefine((s, ctx) => {
   const m = hostNameProblem(s);
@@ -567,7 +567,7 @@ export function hostPart(f: IslandFile, self: IslandSelf): HostPart {
       const them = gateway(far.site);
       const template = f.templates.get(t.name) as TunnelConfig;
       // the end behind a NAT sends first and keeps the mapping open; the far end sends to the NAT's outside
-      const keepaliveMs = template.keepaliveMs ?? (me.public !== undefined ? DEFAULT_NAT_KEEPALIVE_MS : undefined);
+      const keepaliveMs = template.keepaliveMs ?? (me.public !== undefined ? NAT_KEEPALIVE_MS : undefined);
       tunnels.push(
         compact({
           ...template,

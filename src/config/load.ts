@@ -1,6 +1,7 @@
 /** island.toml → Config, or every problem in it at once with exact positions. */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { DEBOUNCE_MS, RESYNC_MS } from './defaults.js';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
 import { checkForward, forward } from './forward.js';
 import { hosts as hostsSection } from './hosts.js';
@@ -41,7 +42,7 @@ export type LoadResult =
   | { ok: true; config: Config; warnings: Diagnostic[] }
   | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
 
-const DEFAULT_DAEMON: DaemonConfig = { resyncMs: 30_000, debounceMs: 10 };
+const DEFAULT_DAEMON: DaemonConfig = { resyncMs: RESYNC_MS, debounceMs: DEBOUNCE_MS };
 
 export interface ParseOptions {
   /**

@@ -5,13 +5,11 @@
  */
 import { choosePeer, isPrivate, isPublic } from '../health/target.js';
 import { familyOf } from '../netlink/ip.js';
+import { HEALTH_PORT, msText, NAT_KEEPALIVE_MS } from './defaults.js';
 import type { KeyPath } from './diagnostic.js';
 import type { Reporter } from './report.js';
 import type { TunnelView } from './sections.js';
 import type { Cidr, HostEntry } from './types.js';
-
-export const DEFAULT_HEALTH_PORT = 5534;
-export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
 
 export interface PeerContext {
   hosts: HostEntry[];
@@ -25,7 +23,7 @@ const at = (t: TunnelView, ...rest: (string | number)[]): KeyPath => [...t.path,
 const cidrText = (c: Cidr): string => `${c.address}/${c.prefixlen}`;
 
 export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext): void {
-  const port = cx.healthPort ?? DEFAULT_HEALTH_PORT;
+  const port = cx.healthPort ?? HEALTH_PORT;
   const vxlanPorts = new Map<number, string>();
   for (const t of tunnels) if (t.port !== undefined && t.name) vxlanPorts.set(t.port, t.name);
   for (const t of tunnels) {
@@ -64,7 +62,7 @@ export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext
       rep.warn(
         at(t, 'local'),
         `${t.local} is private and remote ${t.remote} public, so ${name} probably crosses a NAT, which forgets ` +
-          'an idle mapping (Linux: after 30 s unreplied, 120 s replied); set keepalive = "25s" so the public side ' +
+          `an idle mapping (Linux: after 30 s unreplied, 120 s replied); set keepalive = "${msText(NAT_KEEPALIVE_MS)}" so the public side ` +
           'can always reach this host',
       );
     }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { canonicalIp, familyOf, networkOf } from '../netlink/ip.js';
+import { DEBOUNCE_MS, FIREWALL_POLL_MS, msText, RESYNC_MS } from './defaults.js';
 import { interfaceAddressProblem, PROC_CONF_NAMES } from './kernel.js';
 import { TomlFloat } from './locate.js';
 import type { Cidr, Family } from './types.js';
@@ -174,17 +175,6 @@ export const sourcePort = z.unknown().transform((v, ctx): { low: number; high: n
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-function msText(ms: number): string {
-  for (const [unit, size] of [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms === 0 ? '0s' : `${ms}ms`;
-}
-
 /** "500ms" | "30s" | "5m" | "1h" | integer seconds → milliseconds. */
 export function duration(minMs: number, maxMs: number, defaultMs: number) {
   return z
@@ -269,8 +259,8 @@ export const routeShape = {
 
 export const daemonShape = {
   // a day is plenty, and keeps it far below setTimeout's 2^31-1 ms limit
-  resync: duration(1000, 86_400_000, 30_000),
-  debounce: duration(0, 5000, 10),
+  resync: duration(1000, 86_400_000, RESYNC_MS),
+  debounce: duration(0, 5000, DEBOUNCE_MS),
   health_port: int(1, 65535).optional(),
   health_interval: optionalDuration(1000, 3_600_000),
   // node_exporter's textfile collector reads *.prom files of one directory; the daemon replaces the file
@@ -315,7 +305,7 @@ export const forwardShape = {
   rule: z.array(z.unknown()).default([]),
   backend: firewallBackend.optional(),
   // legacy iptables raises no event: this is how long a flush can go unnoticed
-  poll: duration(100, 60_000, 1000),
+  poll: duration(100, 60_000, FIREWALL_POLL_MS),
   // false: no ISLAND-INPUT chain for the tunnels' own packets (status still says when INPUT drops them)
   input: z.boolean().optional(),
 };

@@ -6,6 +6,7 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { watch } from 'chokidar';
+import { RELOAD_SETTLE_MS } from '../config/defaults.js';
 
 export interface ConfigWatch {
   close(): Promise<void>;
@@ -16,7 +17,7 @@ export async function watchConfigFile(
   path: string,
   onChange: () => void,
   onError: (err: Error) => void,
-  debounceMs = 250,
+  debounceMs = RELOAD_SETTLE_MS,
 ): Promise<ConfigWatch> {
   const file = resolve(path);
   const dir = dirname(file);

@@ -11,6 +11,7 @@
  * as `island check` reads it: a private local address and a public remote probably cross one.
  */
 
+import { msText, NAT_KEEPALIVE_MS } from '../config/defaults.js';
 import type { TunnelConfig } from '../config/types.js';
 import { isPrivate, isPublic } from '../health/target.js';
 import type { DoctorFacts, Finding } from './types.js';
@@ -51,7 +52,7 @@ export function natFindings(f: DoctorFacts): Finding[] {
         where: `${file} [[tunnel]] ${t.name}`,
         what: 'the end behind the NAT sends no keepalive',
         why: `${why}, which forgets an idle mapping (Linux: 30 s unreplied, 120 s replied): then the far end cannot reach this host until it sends again`,
-        fix: `keepalive = "25s" in the tunnel`,
+        fix: `keepalive = "${msText(NAT_KEEPALIVE_MS)}" in the tunnel`,
       });
     if (t.kind === 'vxlan' && t.txChecksumOffload === true) {
       const live = f.txChecksum.get(t.name);

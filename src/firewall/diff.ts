@@ -16,6 +16,7 @@
  * (drops.ts); there its objects carry the backend's name: "firewall ipv4
  * FORWARD jump (legacy)".
  */
+import { FIREWALL_POLL_MS } from '../config/defaults.js';
 import { inputDrops, isDropFinding, mayDrop, nftDrops } from './drops.js';
 import { normalize, targetOf } from './save.js';
 import {
@@ -274,5 +275,5 @@ function jumpDrift(jumps: { i: number; spec: string }[], rules: string[], chain:
 
 /** Nothing wanted: what `island down` and a file without [forward] compare against. */
 export function nothingWanted(flows: Flow[] = []): DesiredFirewall {
-  return { enabled: false, backend: 'auto', pollMs: 1000, tables: { 4: NONE, 6: NONE }, flows };
+  return { enabled: false, backend: 'auto', pollMs: FIREWALL_POLL_MS, tables: { 4: NONE, 6: NONE }, flows };
 }

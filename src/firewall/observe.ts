@@ -3,6 +3,7 @@
  * table per family and backend that matters, and the other nftables tables on the input and
  * forward hooks (one netlink dump, nftables.ts).
  */
+import { FIREWALL_RECHECK_MS } from '../config/defaults.js';
 import { forgetDetectedBackend, resolveBackend } from './backend.js';
 import { filterExists, mayHoldIsland } from './leftovers.js';
 import { readNftables } from './nftables.js';
@@ -24,13 +25,12 @@ import {
  * [forward]) can only hold island's leftovers after the file changed, or after
  * someone restored a ruleset saved while they were there. It is read with
  * iptables-save only when a cheap look (leftovers.ts, no program) cannot rule
- * them out; once found clean it is looked at again at most every RECHECK_MS
- * (the default resync period), and at once after forgetFirewallReads() (a
+ * them out; once found clean it is looked at again at most every
+ * FIREWALL_RECHECK_MS (the default resync period), and at once after forgetFirewallReads() (a
  * reload). Families island writes are read on every pass, and so is every
  * existing filter table whose rules may drop island's traffic (a family with
  * a tunnel, or forwarded traffic): what they drop is said in status.
  */
-const RECHECK_MS = 30_000;
 const cleanAt = new Map<string, number>();
 const LEFTOVERS = "island's leftovers from an earlier file";
 
@@ -118,7 +118,7 @@ async function observeIn(
       }
       // left out of the result, the family gets not a word from the plan
       const key = `${backend}/${family}`;
-      if (!o.sweep && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return;
+      if (!o.sweep && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < FIREWALL_RECHECK_MS) return;
       if (!(await mayHoldIsland(backend, family))) {
         cleanAt.set(key, now);
         return;

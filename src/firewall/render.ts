@@ -1,6 +1,7 @@
 /** [forward] → the chains and rules island wants, spelt exactly as iptables-save prints them. Pure. */
 import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
+import { nothingWanted } from './diff.js';
 import {
   type DesiredChain,
   type DesiredFirewall,
@@ -13,7 +14,6 @@ import {
   TAG,
 } from './types.js';
 
-const NONE: DesiredTable = { chains: [] };
 const UDP = 17;
 const IPIP = 4;
 
@@ -29,7 +29,7 @@ export function usesIpv6(cfg: Config): boolean {
 export function desiredFirewall(cfg: Config): DesiredFirewall {
   const f = cfg.forward;
   const flows = [...forwardFlows(cfg), ...cfg.tunnels.flatMap(tunnelFlow)];
-  if (!f) return { enabled: false, backend: 'auto', pollMs: 1000, tables: { 4: NONE, 6: NONE }, flows };
+  if (!f) return nothingWanted(flows);
   const v6 = usesIpv6(cfg);
   const table = (family: Family): DesiredTable => {
     const chains: DesiredChain[] = [];

@@ -3,6 +3,7 @@
  * island reachable? ICMP, each TCP port the file names for it, and the kernel's route to it;
  * a table (or --json), exit 0 when every check passed, 1 when one failed.
  */
+import { TEST_TIMEOUT_MS } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
 import { CommandError } from '../control/errors.js';
 import { parseTimeout, printDiagnostics } from '../try/command.js';
@@ -10,7 +11,6 @@ import { type ProbeOptions, probeAll } from './probe.js';
 import { formatJson, formatTable, type Report } from './table.js';
 import { exitCode, summarize, type Target, type TargetResult, targets } from './targets.js';
 
-export const DEFAULT_TIMEOUT_MS = 2000;
 export const MIN_TIMEOUT_MS = 100;
 export const MAX_TIMEOUT_MS = 10_000;
 /** probes in flight at once: ping processes and sockets */
@@ -27,7 +27,7 @@ export interface TestOptions {
 export type Prober = (list: Target[], o: ProbeOptions) => Promise<TargetResult[]>;
 
 export async function testCommand(path: string, opts: TestOptions, probe: Prober = probeAll): Promise<number> {
-  const timeoutMs = parseTimeout(opts.timeout, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
+  const timeoutMs = parseTimeout(opts.timeout, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, TEST_TIMEOUT_MS);
   const r = await loadConfig(path);
   printDiagnostics(r.warnings);
   if (!r.ok) {

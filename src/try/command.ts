@@ -7,14 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { msText, TRY_TIMEOUT_MS } from '../config/defaults.js';
 import { type Diagnostic, formatDiagnostic, parseConfig } from '../config/load.js';
 import { duration } from '../config/schema.js';
 import { DaemonRefused, DaemonUnreachable, request } from '../control/client.js';
 import { CommandError } from '../control/errors.js';
 import { readTextOrEmpty, replaceFile } from '../hosts/file.js';
 import { MAX_TRY_MS, MIN_TRY_MS } from './session.js';
-
-export const DEFAULT_TRY_MS = 120_000;
 
 export interface TryOptions {
   timeout?: string;
@@ -30,7 +29,8 @@ export async function tryCommand(file: string | undefined, opts: TryOptions): Pr
     if (file !== undefined) throw new CommandError(`--${opts.confirm ? 'confirm' : 'rollback'} takes no FILE`);
     return opts.confirm ? confirm() : rollback();
   }
-  if (file === undefined) throw new CommandError('usage: island try FILE [--timeout 120s] (or --confirm, --rollback)');
+  if (file === undefined)
+    throw new CommandError(`usage: island try FILE [--timeout ${msText(TRY_TIMEOUT_MS)}] (or --confirm, --rollback)`);
   const timeoutMs = parseTimeout(opts.timeout);
   const candidate = resolve(file);
   let bytes: Buffer;
@@ -62,7 +62,7 @@ export function parseTimeout(
   text: string | undefined,
   minMs = MIN_TRY_MS,
   maxMs = MAX_TRY_MS,
-  defaultMs = DEFAULT_TRY_MS,
+  defaultMs = TRY_TIMEOUT_MS,
 ): number {
   if (text === undefined) return defaultMs;
   const r = duration(minMs, maxMs, defaultMs).safeParse(/^\d+$/.test(text) ? Number(text) : text);
