@@ -84,6 +84,8 @@ export interface DesiredPeer extends PeerChoice {
   intervalMs: number;
   /** the interval is the tunnel's keepalive (rather than [daemon] health_interval) */
   keepalive: boolean;
+  /** send only while the peer is heard: it is behind a NAT that our first packet would poison */
+  waitForPeer: boolean;
 }
 
 // one place for the kernel's metric default, shared with check: config/kernel.ts
@@ -192,6 +194,7 @@ export function desiredState(cfg: Config): DesiredState {
       port: cfg.daemon.healthPort ?? HEALTH_PORT,
       intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? HEALTH_INTERVAL_MS,
       keepalive: t.keepaliveMs !== undefined,
+      waitForPeer: t.remoteBehindNat === true,
     });
   }
   return { file: cfg.path, links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };

@@ -576,6 +576,7 @@ export function hostPart(f: IslandFile, self: IslandSelf): HostPart {
           addresses: [mine.inner],
           peer: far.inner.address,
           keepaliveMs,
+          remoteBehindNat: them.public !== undefined || undefined,
         }),
       );
       routes.push({ to: farSite.subnet, via: far.inner.address, dev: t.name });

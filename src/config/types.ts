@@ -25,6 +25,13 @@ interface TunnelCommon {
   keepaliveMs?: number;
   /** the peer's inner address that health probes go to (default: see health/target.ts) */
   peer?: string;
+  /**
+   * The far end is behind a NAT (a one-file island knows it from the far host's `public`): this
+   * end's probes wait until the far end has been heard, because a packet that reaches the NAT
+   * before the far end's own first one leaves a conntrack entry that makes MASQUERADE move or
+   * drop the far end's mapping.
+   */
+  remoteBehindNat?: boolean;
 }
 
 export interface IpipTunnel extends TunnelCommon {

@@ -26,7 +26,7 @@ export function describePeer(p: PeerStatus, now = Date.now()): string {
     case 'down':
       return `down: no answer to ${p.lost && p.sent ? 'the last probes' : 'any probe'}, nothing heard from it${
         p.lastHeard ? ` for ${ago(p.lastHeard, now)}` : ''
-      }${loss}${p.problem ? `; ${p.problem}` : ''}`;
+      }${loss}${p.problem ? `; ${p.problem}` : ''}${p.waitForPeer ? '; it is behind a NAT: probed only once it speaks' : ''}`;
   }
 }
 

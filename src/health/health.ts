@@ -14,6 +14,8 @@ export interface PeerStatus extends HealthSnapshot {
   intervalMs: number;
   keepalive: boolean;
   source: DesiredPeer['source'];
+  /** behind a NAT: probed only while heard */
+  waitForPeer: boolean;
   /** why probes cannot leave (no socket), when they cannot */
   problem?: string;
 }
@@ -85,6 +87,7 @@ function statusOf(p: PeerProbe, now: number): PeerStatus {
     intervalMs: w.intervalMs,
     keepalive: w.keepalive,
     source: w.source,
+    waitForPeer: w.waitForPeer,
     ...(p.problem ? { problem: p.problem } : {}),
     ...p.tracker.snapshot(now),
   };

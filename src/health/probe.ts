@@ -107,15 +107,24 @@ export class PeerProbe {
     this.tracker.onSent(seq, now);
     if (!this.sock) {
       void this.open();
-    } else {
+    } else if (!this.silent(now)) {
       this.send({ type: 'probe', seq, ...this.view(now) });
     }
-    // a probe that cannot even leave (no socket, no route) is lost like any other
+    // a probe that cannot even leave (no socket, no route, a silent NAT peer) is lost like any other
     const check = setTimeout(() => {
       this.checks.delete(check);
       this.changed(this.tracker.tick(Date.now()));
     }, this.tracker.timeoutMs);
     this.checks.add(check);
+  }
+
+  /**
+   * Towards a peer behind a NAT, nothing is sent until the peer has been heard (replies excepted,
+   * they follow its packet through the mapping it just refreshed): a probe that reaches the NAT
+   * first leaves an entry there that makes MASQUERADE move or drop the peer's own mapping.
+   */
+  private silent(now: number): boolean {
+    return this.want.waitForPeer && !this.tracker.hearsPeer(now);
   }
 
   private view(now: number): { hears: boolean; heardAgoMs?: number; intervalMs: number } {
@@ -147,8 +156,11 @@ export class PeerProbe {
       this.changed(this.tracker.onAnswer(p.seq, now, view));
       return;
     }
+    const wasSilent = this.silent(now);
     this.changed(this.tracker.onPeerProbe(now, view));
     this.send({ type: 'reply', seq: p.seq, ...this.view(now) });
+    // the mapping is open now: measure the path at once rather than at the next interval
+    if (wasSilent) this.probe();
   }
 
   private onError(e: NodeJS.ErrnoException): void {

@@ -10,6 +10,7 @@ export const peerStatus = (o: Partial<PeerStatus>): PeerStatus =>
     port: 5534,
     intervalMs: 25_000,
     keepalive: true,
+    waitForPeer: false,
     source: 'derived',
     state: 'up',
     since: 0,

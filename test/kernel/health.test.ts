@@ -98,6 +98,7 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
       local: '10.30.30.2',
       port: 5534,
       keepalive: true,
+      waitForPeer: false,
       intervalMs: 1000,
       answeredBy: 'island',
       peerView: { hears: true },

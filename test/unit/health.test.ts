@@ -182,6 +182,7 @@ t.test('config: keepalive and peer become the desired peers', async (t) => {
       port: 5534,
       intervalMs: 25_000,
       keepalive: true,
+      waitForPeer: false,
     },
   ]);
   const p = parseConfig(

@@ -33,9 +33,11 @@ t.test('each host finds its own part by its own addresses', async (t) => {
       remote: '203.0.113.2',
       addresses: [{ address: '10.3.1.2', prefixlen: 24 }],
       peer: '10.3.1.3',
+      remoteBehindNat: true,
     },
   ]);
   t.equal(l1.tunnels[0]?.keepaliveMs, undefined, 'the public end does not send first');
+  t.match(desiredState(l1).peers, [{ peer: '10.3.1.3', waitForPeer: true }], 'nor probes before faraday has spoken');
   t.same(routes(l1), ['192.168.3.0/24 via 10.3.1.3 dev vx0']);
   t.same(l1.forward?.accept, ['vx0'], 'the gateway forwards the tunnel, whatever the FORWARD policy');
   t.same(
@@ -49,6 +51,7 @@ t.test('each host finds its own part by its own addresses', async (t) => {
     { local: '192.168.3.100', remote: '198.51.100.50', addresses: [{ address: '10.3.1.3' }], peer: '10.3.1.2' },
   ]);
   t.equal(faraday.tunnels[0]?.keepaliveMs, 25_000, 'the end behind the NAT keeps the mapping open');
+  t.match(desiredState(faraday).peers, [{ peer: '10.3.1.2', waitForPeer: false }], 'and probes from the start');
   t.same(routes(faraday), ['198.51.100.0/24 via 10.3.1.2 dev vx0']);
   t.equal(
     desiredState(faraday).links.find((l) => l.name === 'vx0')?.bindLocal,

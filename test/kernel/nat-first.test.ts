@@ -1,0 +1,82 @@
+/**
+ * The public end starts first, behind a NAT that keeps what it sees (like most real ones: no rule
+ * drops the unsolicited packet before conntrack records it). A packet from the public gateway to
+ * the NAT's outside address, sent before the private gateway's first one, leaves an UNREPLIED
+ * entry there; MASQUERADE then moves the private gateway's mapping to another port and the
+ * public end's packets keep refreshing the stale entry: a one-way tunnel for as long as the
+ * public end keeps talking. island's own probes towards a peer behind a NAT therefore wait until
+ * the peer has spoken. The test: the public daemon runs alone for several probe intervals, then
+ * the private one starts; TCP must cross both ways and the NAT must hold the pinned mapping.
+ */
+import t from 'tap';
+import { noErrorLogged, startDaemon, writeConfig } from '../helpers/island.js';
+import { NAT_PLAN, natTopology } from '../helpers/netns.js';
+import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
+
+const P = NAT_PLAN;
+const PORT = 5533;
+const PROBE_S = 1;
+
+const ISLAND = `
+[daemon]
+health_interval = "${PROBE_S}s"
+
+[[site]]
+name = "pub"
+subnet = "198.51.100.0/24"
+gateway = "pub"
+
+[[site]]
+name = "priv"
+subnet = "10.77.0.0/24"
+gateway = "priv"
+
+[[host]]
+name = "pub"
+address = "${P.pubAddr}"
+
+[[host]]
+name = "priv"
+address = "${P.privAddr}"
+public = "${P.natPublicAddr}"
+
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 333
+port = ${PORT}
+source_port = ${PORT}
+ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
+`;
+
+t.test('the public end up first does not poison the NAT', async (t) => {
+  const n = await natTopology(t, { prefix: 'nf', dropUnsolicitedUdpPort: null });
+  const conf = await writeConfig(t, ISLAND);
+  const running = (r: { msg?: string }) => r.msg === 'island daemon running';
+  const pub = startDaemon(t, n.pub, conf);
+  await pub.waitForLog(running, 30_000);
+  // several of its probe intervals alone: before the fix each one reached the NAT
+  await new Promise((r) => setTimeout(r, 4 * PROBE_S * 1000));
+  const toNat = await n.nat.run(['conntrack', '-L', '-p', 'udp', '--dport', String(PORT), '-d', P.natPublicAddr]);
+  t.equal(toNat.trim(), '', 'nothing from the public end reached the NAT while the private end was away');
+
+  const priv = startDaemon(t, n.priv, conf);
+  await priv.waitForLog(running, 30_000);
+  const [a, b] = [nsEnd(n.priv, { name: 'priv' }), nsEnd(n.pub, { name: 'pub' })];
+  for (const [from, to, src, dst] of [
+    [a, b, '10.30.30.2', '10.30.30.1'],
+    [b, a, '10.30.30.1', '10.30.30.2'],
+  ] as const) {
+    const r = await tcpTransfer({ from, to, address: dst, bytes: 2 * MB, timeoutMs: 30_000 });
+    checkTransfer(t, r, { bytes: 2 * MB, source: src, what: `TCP ${from.name} → ${to.name}` });
+  }
+  const ct = (await n.nat.run(['conntrack', '-L', '-p', 'udp', '--dport', String(PORT)])).trim().split('\n');
+  t.equal(ct.length, 1, 'the NAT holds one mapping for the tunnel', { conntrack: ct });
+  t.match(
+    ct[0],
+    new RegExp(`src=${P.pubAddr} dst=${P.natPublicAddr} sport=${PORT} dport=${PORT}`),
+    'on the pinned port',
+  );
+  noErrorLogged(t, pub);
+  noErrorLogged(t, priv);
+});
