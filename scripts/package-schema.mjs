@@ -7,8 +7,9 @@
  * zod-to-json-schema, which reads zod 3 schemas (zod 3.25's `zod/v4` toJSONSchema does not).
  * It gives the keys, which are required, types, integer ranges and defaults. What the
  * validator checks in code (superRefine/transform: link names, addresses, CIDRs, source
- * ports, durations, sysctl names, which keys belong to which tunnel kind) comes out as
- * "any" there; REFINE below adds it in JSON Schema terms. test/unit/package-schema.test.ts
+ * ports, durations, sysctl names) comes out as "any" there; REFINE below adds it in JSON
+ * Schema terms. Each tunnel kind of the registry (src/kinds/) is one variant, its `kind` a
+ * const described by the kind's own line. test/unit/package-schema.test.ts
  * checks that every key of every shape is in the schema and nothing else, so a new key
  * in schema.ts cannot be forgotten here.
  *
@@ -23,6 +24,7 @@ import { zodToJsonSchema } from 'zod-to-json-schema';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = process.argv[2] ?? join(repo, 'dist');
 const s = await import(pathToFileURL(join(compiled, 'config', 'schema.js')).href);
+const reg = await import(pathToFileURL(join(compiled, 'kinds', 'index.js')).href);
 const isl = await import(pathToFileURL(join(compiled, 'config', 'island.js')).href);
 const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 
@@ -57,15 +59,6 @@ const REFINE = {
     source_port: {
       description: 'pin the UDP source port: one port, or an inclusive [low, high] range (the kernel excludes 65535)',
       anyOf: [port, { type: 'array', items: port, minItems: 2, maxItems: 2 }],
-    },
-  },
-  ipip: { kind: { const: 'ipip' }, local: ipv4, remote: ipv4 },
-  vxlan: {
-    kind: { const: 'vxlan' },
-    tx_checksum_offload: {
-      description:
-        "false (default): island keeps the device's TX checksum offload off (TCP across a NAT with a bridged LAN " +
-        "needs it); true: the kernel's default, not managed",
     },
   },
   bridge: { name: linkName, addresses: cidrList, ports: { type: 'array', items: linkName } },
@@ -116,6 +109,12 @@ function table(shape, ...refine) {
   return out;
 }
 
+/** What a kind says of itself: its name (the entry's `kind`), its underlay families. */
+function kindRefine(k) {
+  const ends = k.families?.length === 1 && k.families[0] === 4 ? { local: ipv4, remote: ipv4 } : {};
+  return { kind: { const: k.kind, description: k.about }, ...ends };
+}
+
 /** A [[tunnel]] of a one-file island: `ends` instead of the keys island derives per host. */
 function islandTunnel(shape, ...refine) {
   const own = Object.fromEntries(Object.entries(shape).filter(([k]) => !isl.DERIVED.includes(k)));
@@ -131,6 +130,8 @@ function islandTunnel(shape, ...refine) {
   return out;
 }
 
+const tunnelKinds = reg.kindsOf('tunnel');
+
 const schema = {
   $schema: 'https://json-schema.org/draft/2019-09/schema',
   $id: 'file:///usr/share/island/island.toml.schema.json',
@@ -144,11 +145,10 @@ const schema = {
     tunnel: {
       type: 'array',
       items: {
+        // each kind of the registry, then each again as a one-file island's [[tunnel]]
         oneOf: [
-          table(s.ipipShape, REFINE.tunnel, REFINE.ipip),
-          table(s.vxlanShape, REFINE.tunnel, REFINE.vxlan),
-          islandTunnel(s.ipipShape, REFINE.tunnel, REFINE.ipip),
-          islandTunnel(s.vxlanShape, REFINE.tunnel, REFINE.vxlan),
+          ...tunnelKinds.map((k) => table(reg.shapeOf(k), REFINE.tunnel, kindRefine(k))),
+          ...tunnelKinds.map((k) => islandTunnel(reg.shapeOf(k), REFINE.tunnel, kindRefine(k))),
         ],
       },
     },

@@ -5,11 +5,17 @@
  */
 
 import { CONFIG_PATH, msText, TEST_TIMEOUT_MS, TRY_TIMEOUT_MS } from './config/defaults.js';
+import { kindsOf } from './kinds/index.js';
+
+/** "IPIP/VXLAN/...": the tunnel kinds of the registry */
+const TUNNELS = kindsOf('tunnel')
+  .map((k) => k.kind.toUpperCase())
+  .join('/');
 
 export const HELP: Record<string, string> = {
   '': `usage: island <command> [-c FILE] [options]
 
-Keeps an island of IPIP/VXLAN tunnels, bridges, addresses and routes alive.
+Keeps an island of ${TUNNELS} tunnels, bridges, addresses and routes alive.
 
 commands:
   check    validate the file (exit 0 valid, 1 invalid)

@@ -6,7 +6,7 @@ import type { Config, HostEntry, TunnelConfig } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
 import { choosePeer, type PeerChoice } from './health/target.js';
-import { kindOf } from './kinds/index.js';
+import { BRIDGE, kindOf } from './kinds/index.js';
 import type { Features, Spec } from './kinds/kind.js';
 import { familyOf, inSubnet, networkOf } from './netlink/ip.js';
 
@@ -152,7 +152,7 @@ export function desiredState(cfg: Config): DesiredState {
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
   for (const b of cfg.bridges) {
-    links.push({ name: b.name, kind: 'bridge', spec: kindOf('bridge').spec(b), mtu: b.mtu, ...lineOf(b) });
+    links.push({ name: b.name, kind: BRIDGE.kind, spec: BRIDGE.spec(b), mtu: b.mtu, ...lineOf(b) });
   }
   for (const t of cfg.tunnels) {
     links.push({
@@ -161,7 +161,7 @@ export function desiredState(cfg: Config): DesiredState {
       spec: kindOf(t.kind).spec(t),
       mtu: t.mtu,
       master: masterOf.get(t.name),
-      underlay: t.dev,
+      underlay: kindOf(t.kind).underlay?.(t),
       ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, declared) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
       ...lineOf(t),

@@ -6,22 +6,17 @@
  */
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
+import { kindOf, kindsOf } from '../kinds/index.js';
+import { type Declared, type KernelIdentity, oneOf } from '../kinds/kind.js';
 import { canonicalIp, cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { NAT_KEEPALIVE_MS } from './defaults.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import { hostNameProblem } from './hosts.js';
-import {
-  addressClass,
-  classWords,
-  endpointProblems,
-  IPIP_MAX_MTU,
-  ipipIdentity,
-  kernelDeviceName,
-  vxlanKey,
-} from './kernel.js';
+import { addressClass, classWords, endpointProblems, kernelDeviceName } from './kernel.js';
 import type { Reporter } from './report.js';
 import { cidr, describe, int, ipAddress, prefix, type Shape } from './schema.js';
 import { compact, each, field, isTable, strict, tunnel as tunnelSection } from './sections.js';
+import { identityClash } from './semantic.js';
 import type {
   Cidr,
   HostEntry,
@@ -181,7 +176,7 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
 
   const templates = new Map<string, TunnelConfig>();
   /** per gateway host, the kernel identity of each tunnel it runs: a second is refused by the kernel */
-  const atGateway = new Map<string, Map<string, { path: KeyPath; name: string }>>();
+  const atGateway = new Map<string, { id: KernelIdentity; path: KeyPath; name: string }[]>();
   const tunnels: IslandTunnel[] = [];
   const tunnelNets: { path: KeyPath; net: Cidr; what: string }[] = [];
   const joined = new Map<string, KeyPath>();
@@ -198,8 +193,8 @@ export function parseIsland(rep: Reporter, root: Record<string, unknown>): Islan
     const rest = Object.fromEntries(
       Object.entries(raw).filter(([k]) => k !== 'ends' && !(DERIVED as readonly string[]).includes(k)),
     );
-    const { config } = tunnelSection(rep, { ...rest, ...STAND_IN }, i);
-    if (config) checkTemplate(rep, path, config, templates);
+    const { view, config } = tunnelSection(rep, { ...rest, ...STAND_IN }, i);
+    if (config) checkTemplate(rep, path, config, view.declared, templates);
     const ends = parseEnds(rep, raw.ends, at(path, 'ends'), siteByName);
     if (!config || !ends) return;
     const [a, b] = ends;
@@ -341,6 +336,11 @@ function parseEnds(
   return [a, b];
 }
 
+/** The tunnel as its kind sees it at one gateway: local its address, remote the other's. */
+function atEnd(t: TunnelConfig, local: string, remote: string): Declared {
+  return { name: t.name, local, remote, mtu: t.mtu, options: t, written: (k) => k in t };
+}
+
 /** What the kernel or the NAT would refuse, said at the tunnel. */
 function checkEnds(rep: Reporter, path: KeyPath, t: TunnelConfig, a: IslandHost, b: IslandHost): void {
   if (a.public !== undefined && b.public !== undefined) {
@@ -349,12 +349,17 @@ function checkEnds(rep: Reporter, path: KeyPath, t: TunnelConfig, a: IslandHost,
       `both gateways (${a.name}, ${b.name}) are behind a NAT (public is set on both): neither could reach the other first`,
     );
   }
+  const kind = kindOf(t.kind);
+  const families = kind.families ?? [4, 6];
   const fa = familyOf(a.public ?? a.address);
   const fb = familyOf(b.public ?? b.address);
-  if (t.kind === 'ipip' && (familyOf(a.address) !== 4 || familyOf(b.address) !== 4 || fa !== 4 || fb !== 4)) {
+  const used = [familyOf(a.address), familyOf(b.address), fa, fb];
+  const off = used.find((f) => f !== undefined && !families.includes(f));
+  if (off !== undefined) {
+    const fits = kindsOf('tunnel').filter((k) => (k.families ?? [4, 6]).includes(off));
     rep.error(
       at(path, 'kind'),
-      `ipip runs over IPv4 only, and ${a.name} or ${b.name} has an IPv6 address; use kind = "vxlan"`,
+      `${t.kind} runs over IPv${families.join('/IPv')} only, and ${a.name} or ${b.name} has an IPv${off} address; use kind = ${oneOf(fits.map((k) => k.kind))}`,
     );
   } else if (fa !== fb || familyOf(a.address) !== familyOf(b.public ?? b.address)) {
     rep.error(at(path, 'ends'), `the gateways ${a.name} and ${b.name} reach each other over different IP families`);
@@ -367,7 +372,10 @@ function checkEnds(rep: Reporter, path: KeyPath, t: TunnelConfig, a: IslandHost,
       const remote = them.public ?? them.address;
       // a host address of the wrong kind was said at the [[host]] already
       if (hostAddressProblem(me.address) || hostAddressProblem(remote)) continue;
-      const problem = endpointProblems({ kind: t.kind, local: me.address, remote })[0];
+      const ends = (kind.check?.(atEnd(t, me.address, remote)) ?? []).filter(
+        (p) => !p.warning && (p.key === 'local' || p.key === 'remote'),
+      );
+      const problem = [...endpointProblems({ local: me.address, remote }), ...ends][0];
       if (problem) {
         rep.error(at(path, 'ends'), `at ${me.name}: ${problem.message}`);
         return;
@@ -376,22 +384,29 @@ function checkEnds(rep: Reporter, path: KeyPath, t: TunnelConfig, a: IslandHost,
   }
 }
 
-/** A [[tunnel]]'s own keys, as a per-host file's tunnel is checked: names the kernel holds, an ipip MTU it would lower. */
-function checkTemplate(rep: Reporter, path: KeyPath, t: TunnelConfig, templates: Map<string, TunnelConfig>): void {
+/** A [[tunnel]]'s own keys, as a per-host file's tunnel is checked: names the kernel holds, what its kind refuses of them. */
+function checkTemplate(
+  rep: Reporter,
+  path: KeyPath,
+  t: TunnelConfig,
+  declared: Declared,
+  templates: Map<string, TunnelConfig>,
+): void {
   const taken = kernelDeviceName(t.name);
   if (taken) rep.error(at(path, 'name'), taken);
   else if (templates.has(t.name)) rep.error(at(path, 'name'), `duplicate tunnel name "${t.name}"`);
-  if (t.kind === 'ipip' && t.mtu !== undefined && t.mtu > IPIP_MAX_MTU) {
-    rep.error(
-      at(path, 'mtu'),
-      `must be at most ${IPIP_MAX_MTU} for ipip (65535 less the outer IPv4 header); the kernel would lower it and island would raise it again`,
-    );
+  // the ends are stand-ins here: checkEnds() checks the real ones
+  const own = { ...declared, local: undefined, remote: undefined };
+  for (const p of kindOf(t.kind).check?.(own) ?? []) {
+    if (DERIVED.includes(p.key as never)) continue;
+    if (p.warning) rep.warn(at(path, p.key), p.message);
+    else rep.error(at(path, p.key), p.message);
   }
 }
 
 /**
- * Two [[tunnel]]s that one gateway would run as one kernel object: two vxlan with the same VNI
- * and port (vxlan_vni_in_use()), two ipip to far gateways behind one public address (ip_tunnel_find()).
+ * Two [[tunnel]]s that one gateway would run as one kernel object (each kind's identity()):
+ * two vxlan with the same VNI and port, two ipip to far gateways behind one public address.
  */
 function sameKernelTunnel(
   rep: Reporter,
@@ -399,35 +414,21 @@ function sameKernelTunnel(
   t: TunnelConfig,
   me: IslandHost,
   them: IslandHost,
-  seen: Map<string, Map<string, { path: KeyPath; name: string }>>,
+  seen: Map<string, { id: KernelIdentity; path: KeyPath; name: string }[]>,
 ): void {
   const remote = them.public ?? them.address;
-  // a one-file island sets no dev: a link-local end was refused in checkEnds, so the key alone decides
-  const id =
-    t.kind === 'vxlan'
-      ? `vxlan ${vxlanKey({ vni: t.vni, port: t.port, local: me.address }).key}`
-      : `ipip ${ipipIdentity({ local: me.address, remote })}`;
-  const mine = seen.get(me.name) ?? new Map<string, { path: KeyPath; name: string }>();
+  const id = kindOf(t.kind).identity?.(atEnd(t, me.address, remote));
+  if (!id) return;
+  const mine = seen.get(me.name) ?? [];
   seen.set(me.name, mine);
-  const prev = mine.get(id);
+  const prev = mine.find((o) => identityClash(o.id, id));
   if (!prev) {
-    mine.set(id, { path, name: t.name });
+    mine.push({ id, path, name: t.name });
     return;
   }
-  const first = `tunnel ${prev.name} (line ${rep.line(at(prev.path, 'name'))})`;
-  if (t.kind === 'vxlan') {
-    rep.error(
-      at(path, 'vni'),
-      `VNI ${t.vni} on UDP port ${t.port} is already used by ${first}, and both run on ${me.name}: the kernel takes one ` +
-        `IPv${familyOf(me.address)} vxlan device per VNI and port; change vni or port`,
-    );
-  } else {
-    rep.error(
-      at(path, 'ends'),
-      `${me.name} would run a second ipip tunnel from ${me.address} to ${remote}, as ${first}: ` +
-        'the kernel takes one ipip tunnel per local and remote',
-    );
-  }
+  const first = `tunnel ${prev.name} (line ${rep.line(at(prev.path, 'name'))}), and both run on ${me.name}`;
+  // local, remote and dev are derived from the ends
+  rep.error(at(path, DERIVED.includes(id.key as never) ? 'ends' : id.key), id.message(first));
 }
 
 /** A [[host]] address: its own unicast address, which tunnels start from and routes go via. */

@@ -110,16 +110,13 @@ export function gatewayProblem(via: string): string | undefined {
 }
 
 export interface Endpoints {
-  kind?: 'ipip' | 'vxlan';
   local?: string;
   remote?: string;
-  dev?: string;
 }
 
 /**
- * The underlay ends of a tunnel. vxlan_config_validate() refuses a multicast local, a
- * multicast remote without a device, and IPv6 link-local ends that are mixed with global
- * ones or lack a device. Unspecified ends are accepted but never reported back (vxlan_fill_info
+ * The underlay ends of a tunnel, whatever its kind (a kind's check() adds its own: a vxlan's
+ * multicast group). Unspecified ends are accepted but never reported back (vxlan_fill_info
  * leaves them out), so the tunnel would be re-created at every pass.
  */
 export function endpointProblems(t: Endpoints): { key: 'local' | 'remote'; message: string }[] {
@@ -134,61 +131,9 @@ export function endpointProblems(t: Endpoints): { key: 'local' | 'remote'; messa
     const cls = addressClass(remote);
     if (cls === 'unspecified' || cls === 'broadcast')
       out.push({ key: 'remote', message: `${remote} is ${CLASS_WORDS[cls]}; remote is the peer's underlay address` });
-    else if (cls === 'multicast' && t.kind === 'vxlan' && t.dev === undefined)
-      out.push({
-        key: 'remote',
-        message: `${remote} is a multicast group: the kernel needs dev, the device to join it on ("Local interface required for multicast remote destination")`,
-      });
-  }
-  if (t.kind === 'vxlan' && local !== undefined && remote !== undefined && familyOf(local) === 6) {
-    const ll = (ip: string) => addressClass(ip) === 'link-local';
-    const remoteAny = addressClass(remote) === 'multicast';
-    if (ll(local) !== ll(remote) && !remoteAny && familyOf(remote) === 6)
-      out.push({
-        key: 'remote',
-        message: `local ${local} and remote ${remote} mix a link-local and a global address; the kernel refuses it ("Invalid combination of local and remote address scopes")`,
-      });
-    else if (ll(local) && t.dev === undefined)
-      out.push({
-        key: 'local',
-        message: `${local} is link-local: the kernel needs dev, the link it belongs to ("Local interface required for link-local local/remote addresses")`,
-      });
   }
   return out;
 }
-
-/**
- * vxlan_vni_in_use(): one vxlan device per VNI, UDP destination port and underlay family in a
- * namespace, whatever its local, remote and dev. Only a device created with a link-local IPv6
- * local compares devs too, with those already there: a link-local and a global one clash when
- * the global one comes second, so in a file they clash (island creates in file order, but a
- * re-creation can come in any order). Returns the kernel's key and, for link-local, the dev.
- */
-export function vxlanKey(t: { vni: number; port: number; local: string; dev?: string }): {
-  key: string;
-  linkLocalDev?: string;
-} {
-  const family: Family = familyOf(t.local) === 6 ? 6 : 4;
-  const key = `IPv${family} vni ${t.vni} port ${t.port}`;
-  return family === 6 && addressClass(t.local) === 'link-local' ? { key, linkLocalDev: t.dev ?? '' } : { key };
-}
-
-/** Whether two vxlan devices of one key cannot both exist, in one order of creation or the other. */
-export function vxlanClash(a: { linkLocalDev?: string }, b: { linkLocalDev?: string }): boolean {
-  if (a.linkLocalDev !== undefined && b.linkLocalDev !== undefined) return a.linkLocalDev === b.linkLocalDev;
-  return true;
-}
-
-/** ip_tunnel_find(): one ipip tunnel per local, remote and underlay link (no key for ipip). */
-export function ipipIdentity(t: { local: string; remote: string; dev?: string }): string {
-  return `${t.local} ${t.remote} ${t.dev ?? ''}`;
-}
-
-/** ip_tunnel_newlink() and __ip_tunnel_change_mtu(): IP_MAX_MTU (65535) less the outer IPv4 header. */
-export const IPIP_MAX_MTU = 65535 - 20;
-
-/** vxlan_headroom(): what a vxlan device needs below its MTU on its underlay device. */
-export const vxlanHeadroom = (family: Family): number => (family === 6 ? 70 : 50);
 
 /**
  * Names a declared link cannot have. "all" and "default" are directories of

@@ -1,6 +1,7 @@
 /** island.toml → Config, or every problem in it at once with exact positions. */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { anyShape } from '../kinds/index.js';
 import { DEBOUNCE_MS, RESYNC_MS } from './defaults.js';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
 import { checkForward, forward } from './forward.js';
@@ -20,15 +21,7 @@ import {
 import { parseToml } from './locate.js';
 import { checkPeers } from './peers.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
-import {
-  anyTunnelShape,
-  bridgeShape,
-  daemonShape,
-  forwardRuleShape,
-  forwardShape,
-  routeShape,
-  topShape,
-} from './schema.js';
+import { bridgeShape, daemonShape, forwardRuleShape, forwardShape, routeShape, topShape } from './schema.js';
 import * as section from './sections.js';
 import { field } from './sections.js';
 import { checkSemantics } from './semantic.js';
@@ -177,7 +170,7 @@ const SECTION_KEYS: [string, string[]][] = [
   ['[island]', Object.keys(islandShape)],
   ['[[site]]', Object.keys(siteShape)],
   ['[[host]]', Object.keys(hostShape)],
-  ['[[tunnel]]', Object.keys(anyTunnelShape)],
+  ['[[tunnel]]', Object.keys(anyShape('tunnel'))],
   ['[[bridge]]', Object.keys(bridgeShape)],
   ['[[route]]', Object.keys(routeShape)],
   ['[daemon]', Object.keys(daemonShape)],

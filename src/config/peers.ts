@@ -24,8 +24,8 @@ const cidrText = (c: Cidr): string => `${c.address}/${c.prefixlen}`;
 
 export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext): void {
   const port = cx.healthPort ?? HEALTH_PORT;
-  const vxlanPorts = new Map<number, string>();
-  for (const t of tunnels) if (t.port !== undefined && t.name) vxlanPorts.set(t.port, t.name);
+  const udpPorts = new Map<number, TunnelView>();
+  for (const t of tunnels) if (t.udpPort !== undefined && t.name) udpPorts.set(t.udpPort, t);
   for (const t of tunnels) {
     const name = t.name ?? t.rawName ?? 'this tunnel';
     // a broken address could have been the one that holds the peer: stay quiet rather than guess
@@ -42,13 +42,13 @@ export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext
       );
     }
     const health = t.peer !== undefined || t.keepaliveMs !== undefined;
-    const clash = vxlanPorts.get(port);
+    const clash = udpPorts.get(port);
     if (health && clash !== undefined) {
       const key = t.keepaliveMs !== undefined ? 'keepalive' : 'peer';
       rep.error(
         cx.healthPort !== undefined ? ['daemon', 'health_port'] : at(t, key),
         `health probes use UDP port ${port}${cx.healthPort === undefined ? ' (the default)' : ''}, which is ` +
-          `${clash}'s VXLAN port; set [daemon] health_port to another port, the same on both ends`,
+          `${clash.name}'s ${clash.kind?.kind} port; set [daemon] health_port to another port, the same on both ends`,
       );
     }
     if (

@@ -3,23 +3,13 @@
  * whatever did validate, so cross-entry checks still see the good parts of a broken entry.
  */
 import { z } from 'zod';
+import { anyShape, findKind, kindsOf, kindsWithKey, shapeOf } from '../kinds/index.js';
+import { type Declared, type LinkKind, oneOf } from '../kinds/kind.js';
 import { declaredAt } from './declared.js';
 import type { KeyPath } from './diagnostic.js';
 import { TomlFloat } from './locate.js';
 import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
-import {
-  anyTunnelShape,
-  bridgeShape,
-  cidr,
-  daemonShape,
-  describe,
-  ipipShape,
-  linkName,
-  routeShape,
-  type Shape,
-  VXLAN_ONLY,
-  vxlanShape,
-} from './schema.js';
+import { bridgeShape, cidr, daemonShape, describe, linkName, routeShape, type Shape } from './schema.js';
 import { sysctlName, sysctlValueProblem } from './sysctl.js';
 import type { BridgeConfig, Cidr, DaemonConfig, RouteConfig, TunnelConfig } from './types.js';
 
@@ -108,17 +98,17 @@ export interface LinkView {
 
 export interface TunnelView extends LinkView {
   what: 'tunnel';
-  kind?: 'ipip' | 'vxlan';
+  /** set only when the kind is one island knows */
+  kind?: LinkKind;
   local?: string;
   remote?: string;
   dev?: string;
-  sourcePort?: { low: number; high: number };
-  hasPort: boolean;
-  /** port of a vxlan tunnel (default 4789): the health port must not collide with it */
-  port?: number;
-  vni?: number;
+  /** the UDP port its packets use on this host (its kind's udpPort()): the health port must not collide with it */
+  udpPort?: number;
   keepaliveMs?: number;
   peer?: string;
+  /** what its kind sees of it (its checks run on this) */
+  declared: Declared;
 }
 
 export interface BridgeView extends LinkView {
@@ -140,53 +130,67 @@ function rawName(raw: unknown): string | undefined {
   return isTable(raw) && typeof raw.name === 'string' ? raw.name : undefined;
 }
 
+/** The kind an entry names, or a message saying which kinds its table takes. */
+function kindProblem(table: 'tunnel', raw: unknown): string | undefined {
+  const k = isTable(raw) ? raw.kind : undefined;
+  if (typeof k !== 'string' || findKind(k)?.table === table) return undefined;
+  return `must be ${oneOf(kindsOf(table).map((x) => x.kind))}, not ${JSON.stringify(k)}`;
+}
+
 export function tunnel(rep: Reporter, raw: unknown, index: number): { view: TunnelView; config?: TunnelConfig } {
   const path = ['tunnel', index];
-  const k = isTable(raw) ? raw.kind : undefined;
-  const kind = k === 'ipip' || k === 'vxlan' ? k : undefined;
-  const shape = kind === 'ipip' ? ipipShape : kind === 'vxlan' ? vxlanShape : anyTunnelShape;
-  const ok = strict(rep, shape, raw, path, (key) =>
-    kind === 'ipip' && (VXLAN_ONLY as readonly string[]).includes(key) ? 'only valid for kind = "vxlan"' : undefined,
-  );
+  const named = isTable(raw) && typeof raw.kind === 'string' ? findKind(raw.kind) : undefined;
+  const kind = named?.table === 'tunnel' ? named : undefined;
+  const shape = kind ? shapeOf(kind) : anyShape('tunnel');
+  let ok = strict(rep, shape, raw, path, (key) => {
+    const owners = kindsWithKey('tunnel', key);
+    return kind && owners.length ? `only valid for kind = ${oneOf(owners.map((k) => k.kind))}` : undefined;
+  });
+  const badKind = kindProblem('tunnel', raw);
+  if (badKind !== undefined) {
+    rep.error([...path, 'kind'], badKind);
+    ok = false;
+  }
+  const value = (key: string): unknown => (shape[key] ? field(shape[key], raw, key) : undefined);
+  const options = compact(kind?.options?.(value) ?? {});
+  const declared: Declared = {
+    name: value('name') as string | undefined,
+    local: value('local') as string | undefined,
+    remote: value('remote') as string | undefined,
+    dev: value('dev') as string | undefined,
+    mtu: value('mtu') as number | undefined,
+    options,
+    written: (key) => has(raw, key),
+  };
   const view: TunnelView = {
     path,
     what: 'tunnel',
     kind,
-    name: field(shape.name, raw, 'name'),
+    name: declared.name,
     rawName: rawName(raw),
-    local: field(shape.local, raw, 'local'),
-    remote: field(shape.remote, raw, 'remote'),
-    dev: field(shape.dev, raw, 'dev'),
-    mtu: field(shape.mtu, raw, 'mtu'),
+    local: declared.local,
+    remote: declared.remote,
+    dev: declared.dev,
+    mtu: declared.mtu,
     addresses: (parsed(raw)?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
-    sourcePort: kind === 'ipip' ? undefined : field(vxlanShape.source_port, raw, 'source_port'),
-    hasPort: has(raw, 'port'),
-    port: kind === 'ipip' ? undefined : (field(vxlanShape.port, raw, 'port') ?? 4789),
-    vni: kind === 'vxlan' ? field(vxlanShape.vni, raw, 'vni') : undefined,
-    keepaliveMs: field(shape.keepalive, raw, 'keepalive'),
-    peer: field(shape.peer, raw, 'peer'),
+    udpPort: kind?.udpPort?.(declared),
+    keepaliveMs: value('keepalive') as number | undefined,
+    peer: value('peer') as string | undefined,
+    declared,
   };
-  if (!ok) return { view };
-  const common = {
+  if (!ok || !kind) return { view };
+  const config: TunnelConfig = compact({
     name: view.name as string,
+    kind: kind.kind,
     local: view.local as string,
     remote: view.remote as string,
     dev: view.dev,
-    ttl: field(shape.ttl, raw, 'ttl'),
+    ttl: value('ttl') as number | undefined,
     mtu: view.mtu,
     addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
     keepaliveMs: view.keepaliveMs,
     peer: view.peer,
-  };
-  if (kind === 'ipip')
-    return { view, config: declaredAt(compact({ ...common, kind: 'ipip' as const }), rep.line(path)) };
-  const config: TunnelConfig = compact({
-    ...common,
-    kind: 'vxlan' as const,
-    vni: field(vxlanShape.vni, raw, 'vni') as number,
-    port: field(vxlanShape.port, raw, 'port') ?? 4789,
-    sourcePort: view.sourcePort,
-    txChecksumOffload: field(vxlanShape.tx_checksum_offload, raw, 'tx_checksum_offload'),
+    ...options,
   });
   return { view, config: declaredAt(config, rep.line(path)) };
 }

@@ -2,21 +2,20 @@
  * Checks that need more than one field or more than one entry: what the kernel would refuse
  * (or silently get wrong) at 3 a.m., caught when the file is saved instead.
  */
+
+import { kindsOf } from '../kinds/index.js';
+import type { KernelIdentity } from '../kinds/kind.js';
+import { article, oneOf } from '../kinds/kind.js';
 import { familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import {
   type Bound,
   endpointProblems,
   gatewayProblem,
-  IPIP_MAX_MTU,
-  ipipIdentity,
   kernelDeviceName,
   kernelMetric,
   prefixRange,
   routeIdentity,
-  vxlanClash,
-  vxlanHeadroom,
-  vxlanKey,
 } from './kernel.js';
 import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
@@ -48,30 +47,13 @@ function label(l: LinkView): string {
 const at = (l: { path: KeyPath }, ...rest: (string | number)[]): KeyPath => [...l.path, ...rest];
 
 function checkTunnel(rep: Reporter, t: TunnelView): void {
-  if (t.local !== undefined && t.remote !== undefined) {
-    if (t.local === t.remote) rep.error(at(t, 'remote'), `same address as local (${t.local}); remote must be the peer`);
-    else if (t.kind === 'vxlan' && familyOf(t.local) !== familyOf(t.remote)) {
-      rep.error(
-        at(t, 'remote'),
-        `${t.remote} is IPv${familyOf(t.remote)} but local ${t.local} is IPv${familyOf(t.local)}; ` +
-          'both ends of a vxlan tunnel must use the same family',
-      );
-    }
-  }
+  if (t.local !== undefined && t.remote !== undefined && t.local === t.remote)
+    rep.error(at(t, 'remote'), `same address as local (${t.local}); remote must be the peer`);
   if (t.dev !== undefined && t.dev === t.name) rep.error(at(t, 'dev'), 'a tunnel cannot run over itself');
   for (const p of endpointProblems(t)) rep.error(at(t, p.key), p.message);
-  if (t.kind === 'ipip' && t.mtu !== undefined && t.mtu > IPIP_MAX_MTU) {
-    rep.error(
-      at(t, 'mtu'),
-      `must be at most ${IPIP_MAX_MTU} for ipip (65535 less the outer IPv4 header); the kernel would lower it and island would raise it again`,
-    );
-  }
-  if (t.sourcePort !== undefined && !t.hasPort) {
-    rep.warn(
-      at(t, 'source_port'),
-      `source_port is pinned but port is left at the default 4789; set port too if the peer listens elsewhere ` +
-        `(e.g. port = ${t.sourcePort.low})`,
-    );
+  for (const p of t.kind?.check?.(t.declared) ?? []) {
+    if (p.warning) rep.warn(at(t, p.key), p.message);
+    else rep.error(at(t, p.key), p.message);
   }
 }
 
@@ -109,41 +91,27 @@ function checkNames(rep: Reporter, links: LinkView[]): void {
 
 /**
  * Two tunnels that are one kernel object: the second create fails with EEXIST, after the
- * first has been made. vxlan: vxlan_vni_in_use(); ipip: ip_tunnel_find().
+ * first has been made. Each kind says what its kernel object is (its identity()).
  */
 function checkTunnelIdentity(rep: Reporter, tunnels: TunnelView[]): void {
-  const vxlans = new Map<string, { t: TunnelView; linkLocalDev?: string }[]>();
-  const ipips = new Map<string, TunnelView>();
+  const seen = new Map<string, { t: TunnelView; id: KernelIdentity }[]>();
   for (const t of tunnels) {
-    if (t.name === undefined || t.local === undefined) continue;
-    let prev: TunnelView | undefined;
-    if (t.kind === 'vxlan' && t.vni !== undefined && t.port !== undefined) {
-      const k = vxlanKey({ vni: t.vni, port: t.port, local: t.local, dev: t.dev });
-      const same = vxlans.get(k.key) ?? [];
-      prev = same.find((o) => vxlanClash(o, k))?.t;
-      if (!prev) vxlans.set(k.key, [...same, { t, ...k }]);
-    } else if (t.kind === 'ipip' && t.remote !== undefined) {
-      const id = ipipIdentity({ local: t.local, remote: t.remote, dev: t.dev });
-      prev = ipips.get(id);
-      if (!prev) ipips.set(id, t);
+    if (t.name === undefined) continue;
+    const id = t.kind?.identity?.(t.declared);
+    if (!id) continue;
+    const same = seen.get(id.id) ?? [];
+    const prev = same.find((o) => identityClash(o.id, id))?.t;
+    if (!prev) {
+      seen.set(id.id, [...same, { t, id }]);
+      continue;
     }
-    if (!prev) continue;
-    const first = `${label(prev)} (line ${rep.line(at(prev, 'name'))})`;
-    if (t.kind === 'vxlan') {
-      rep.error(
-        at(t, 'vni'),
-        `VNI ${t.vni} on UDP port ${t.port} is already used by ${first}: the kernel takes one IPv${familyOf(t.local)} vxlan ` +
-          'device per VNI and port, whatever its local, remote or dev; change vni or port',
-      );
-    } else {
-      rep.error(
-        at(t, 'remote'),
-        `local ${t.local} and remote ${t.remote}${t.dev ? ` over ${t.dev}` : ''} are already those of ${first}: ` +
-          'the kernel takes one ipip tunnel per local, remote and dev',
-      );
-    }
+    rep.error(at(t, id.key), id.message(`${label(prev)} (line ${rep.line(at(prev, 'name'))})`));
   }
 }
+
+/** Two links of one identity are one kernel object, unless both are kept apart and by different values. */
+export const identityClash = (a: KernelIdentity, b: KernelIdentity): boolean =>
+  a.id === b.id && (a.apart === undefined || b.apart === undefined || a.apart === b.apart);
 
 /** "line 3", or "line 3, column 14" when both sit on one line and the line alone would not tell them apart. */
 function seenAt(rep: Reporter, first: KeyPath, now: KeyPath): string {
@@ -257,10 +225,11 @@ function checkPorts(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[])
         rep.error(path, why);
         return;
       }
-      if (t.kind === 'ipip') {
+      if (t.kind && !t.kind.ethernet) {
+        const ethernet = kindsOf('tunnel').filter((k) => k.ethernet);
         rep.error(
           path,
-          `"${port}" is an ipip tunnel, which is layer 3 and cannot be a bridge port; use kind = "vxlan"`,
+          `"${port}" is ${article(t.kind.kind)} ${t.kind.kind} tunnel, which is layer 3 and cannot be a bridge port; use kind = ${oneOf(ethernet.map((k) => k.kind))}`,
         );
         return;
       }
@@ -324,14 +293,14 @@ function checkUnderlays(rep: Reporter, tunnels: TunnelView[], bridges: BridgeVie
     }
   }
   for (const t of tunnels) {
-    if (t.kind !== 'vxlan' || t.mtu === undefined || t.dev === undefined || t.local === undefined) continue;
+    if (!t.kind?.underlayMtu || t.mtu === undefined || t.dev === undefined || t.local === undefined) continue;
     const dev = links.get(t.dev);
     if (dev?.mtu === undefined) continue;
-    const max = dev.mtu - vxlanHeadroom(familyOf(t.local) === 6 ? 6 : 4);
+    const max = dev.mtu - t.kind.overhead(familyOf(t.local) === 6 ? 6 : 4);
     if (t.mtu > max)
       rep.error(
         at(t, 'mtu'),
-        `${t.mtu} is above ${max}, ${t.dev}'s mtu ${dev.mtu} less the vxlan headers: the kernel would lower it at creation and refuse to raise it`,
+        `${t.mtu} is above ${max}, ${t.dev}'s mtu ${dev.mtu} less the ${t.kind.kind} headers: the kernel would lower it at creation and refuse to raise it`,
       );
   }
 }

@@ -10,7 +10,8 @@ export interface Cidr {
   family: Family;
 }
 
-interface TunnelCommon {
+/** What every [[tunnel]] has, whatever its kind. */
+export interface TunnelCommon {
   name: string;
   /** underlay source address */
   local: string;
@@ -34,22 +35,14 @@ interface TunnelCommon {
   remoteBehindNat?: boolean;
 }
 
-export interface IpipTunnel extends TunnelCommon {
-  kind: 'ipip';
+/**
+ * A [[tunnel]]: the common keys, its kind (a module of src/kinds/), and that kind's own
+ * settings, which its module types (kinds/vxlan.ts: VxlanTunnel) and alone reads.
+ */
+export interface TunnelConfig extends TunnelCommon {
+  kind: string;
+  [setting: string]: unknown;
 }
-
-export interface VxlanTunnel extends TunnelCommon {
-  kind: 'vxlan';
-  vni: number;
-  /** UDP destination port */
-  port: number;
-  /** UDP source port range as the kernel takes it: [low, high) */
-  sourcePort?: { low: number; high: number };
-  /** true: leave the device's TX checksum offload as the kernel has it; absent or false: island keeps it off */
-  txChecksumOffload?: boolean;
-}
-
-export type TunnelConfig = IpipTunnel | VxlanTunnel;
 
 export interface BridgeConfig {
   name: string;

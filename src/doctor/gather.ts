@@ -10,6 +10,7 @@ import type { Config } from '../config/types.js';
 import { askHolder } from '../daemon/lock.js';
 import { desiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
+import { findKind } from '../kinds/index.js';
 import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { observe } from '../reconcile/observe.js';
@@ -127,11 +128,11 @@ export async function gatherFacts(config: Config | undefined): Promise<DoctorFac
       if (v !== undefined) sysctl[`net.ipv4.conf.${l.name}.rp_filter`] = v;
     }
     const txChecksum = new Map<string, boolean>();
-    const vxlans = live.links.filter((l) => l.kind === 'vxlan');
-    if (vxlans.length) {
+    const offloads = live.links.filter((l) => findKind(l.kind)?.features !== undefined);
+    if (offloads.length) {
       try {
         const feats = await ethtool.features(['tx-checksum-ip-generic']);
-        for (const l of vxlans) {
+        for (const l of offloads) {
           const on = feats.get(l.ifindex)?.['tx-checksum-ip-generic'];
           if (on !== undefined) txChecksum.set(l.name, on);
         }

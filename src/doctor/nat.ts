@@ -14,6 +14,7 @@
 import { msText, NAT_KEEPALIVE_MS } from '../config/defaults.js';
 import type { TunnelConfig } from '../config/types.js';
 import { isPrivate, isPublic } from '../health/target.js';
+import { kindOf } from '../kinds/index.js';
 import type { DoctorFacts, Finding } from './types.js';
 
 interface Crossing {
@@ -54,7 +55,7 @@ export function natFindings(f: DoctorFacts): Finding[] {
         why: `${why}, which forgets an idle mapping (Linux: 30 s unreplied, 120 s replied): then the far end cannot reach this host until it sends again`,
         fix: `keepalive = "${msText(NAT_KEEPALIVE_MS)}" in the tunnel`,
       });
-    if (t.kind === 'vxlan' && t.txChecksumOffload === true) {
+    if (kindOf(t.kind).unmanaged?.(t).includes('tx-checksum-ip-generic')) {
       const live = f.txChecksum.get(t.name);
       out.push({
         severity: live === false ? 'warning' : 'error',

@@ -1,5 +1,6 @@
 /** [forward] → the chains and rules island wants, spelt exactly as iptables-save prints them. Pure. */
 import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js';
+import { kindOf } from '../kinds/index.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
 import { nothingWanted } from './diff.js';
 import {
@@ -15,7 +16,6 @@ import {
 } from './types.js';
 
 const UDP = 17;
-const IPIP = 4;
 
 /** IPv6 anywhere in the file: then ip6tables gets the same accept rules and forwarding is switched on for IPv6. */
 export function usesIpv6(cfg: Config): boolean {
@@ -81,38 +81,25 @@ const host = (ip: string) => ({ address: ip, prefixlen: familyOf(ip) === 6 ? 128
 const isMulticast = (ip: string) => (familyOf(ip) === 6 ? inSubnet(ip, 'ff00::', 8) : inSubnet(ip, '224.0.0.0', 4));
 
 /**
- * A tunnel's own packets as they reach this host: VXLAN's UDP to its port, from its remote (or,
- * for a multicast group, to the group from anyone); ipip's protocol 4 from its remote.
+ * A tunnel's own packets as they reach this host (its kind's underlayTraffic(): VXLAN's UDP to
+ * its port, ipip's protocol 4), from its remote, or for a multicast group, to the group from anyone.
  */
 function tunnelFlow(t: TunnelConfig): Flow[] {
   const family = familyOf(t.remote);
-  if (family === undefined) return [];
+  const u = kindOf(t.kind).underlayTraffic?.(t);
+  if (family === undefined || !u) return [];
   const group = isMulticast(t.remote);
   const ends = group ? { daddr: host(t.remote) } : { saddr: host(t.remote), daddr: host(t.local) };
-  if (t.kind === 'vxlan') {
-    // pinned to its own port (the NAT recipe): the peer's packets answer this host's
-    const answers = !group && t.sourcePort?.low === t.port && t.sourcePort.high === t.port + 1;
-    return [
-      {
-        hook: 'input',
-        family,
-        ...ends,
-        ...(answers ? { answers } : {}),
-        proto: UDP,
-        dport: t.port,
-        tunnel: t.name,
-        label: `${t.name}'s packets (udp ${t.port} ${group ? `to ${t.remote}` : `from ${t.remote}`})`,
-      },
-    ];
-  }
   return [
     {
       hook: 'input',
       family,
       ...ends,
-      proto: IPIP,
+      ...(u.answers ? { answers: true } : {}),
+      proto: u.proto,
+      ...(u.dport === undefined ? {} : { dport: u.dport }),
       tunnel: t.name,
-      label: `${t.name}'s packets (ipip from ${t.remote})`,
+      label: `${t.name}'s packets (${u.words} ${group ? `to ${t.remote}` : `from ${t.remote}`})`,
     },
   ];
 }

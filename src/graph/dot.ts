@@ -10,6 +10,7 @@ import type { Cidr, Config, TunnelConfig } from '../config/types.js';
 import { type DesiredRoute, desiredState } from '../desired.js';
 import { describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
+import { BRIDGE, kindOf } from '../kinds/index.js';
 import { networkOf } from '../netlink/ip.js';
 import { linkKey, type ObjectState, type ObjectStatus, routeKey } from '../reconcile/plan.js';
 
@@ -99,17 +100,10 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const cidrText = (c: Cidr) => `${c.address}/${c.prefixlen}`;
 const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
-/** "vxlan vni 42, udp 5533 → 5533", "ipip (IP protocol 4)" */
+/** its kind's words ("vxlan vni 42", "udp 5533 → 5533"), then mtu and ttl */
 export function tunnelWords(t: TunnelConfig): string[] {
   const out: string[] = [];
-  if (t.kind === 'vxlan') {
-    const src = t.sourcePort
-      ? t.sourcePort.high - t.sourcePort.low <= 1
-        ? `${t.sourcePort.low}`
-        : `${t.sourcePort.low}-${t.sourcePort.high - 1}`
-      : 'any';
-    out.push(`vxlan vni ${t.vni}`, `udp ${src} → ${t.port}`);
-  } else out.push('ipip (IP protocol 4)');
+  out.push(...kindOf(t.kind).graphWords(t));
   const extra = [t.mtu === undefined ? '' : `mtu ${t.mtu}`, t.ttl === undefined ? '' : `ttl ${t.ttl}`].filter(Boolean);
   if (extra.length) out.push(extra.join(', '));
   return out;
@@ -351,7 +345,7 @@ export function hostDot(input: GraphInput): string {
         dot.node(linkId(b.name), {
           label: label([
             b.name,
-            'bridge',
+            ...BRIDGE.graphWords(b),
             ...b.addresses.map(cidrText),
             ...(b.mtu ? [`mtu ${b.mtu}`] : []),
             ...(s && s !== 'ok' ? [s] : []),

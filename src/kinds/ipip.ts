@@ -1,14 +1,22 @@
-import type { IpipTunnel } from '../config/types.js';
+import type { TunnelCommon } from '../config/types.js';
 import { bufferToIp, ipToBuffer } from '../netlink/ip.js';
 import { type Attr, decodeAttrs, encodeAttrs, readU8, readU32, u8, u32 } from '../netlink/nla.js';
-import type { LinkKind, Spec } from './kind.js';
-import { devIndex } from './vxlan.js';
+import { devIndex, type LinkKind, type Spec } from './kind.js';
+import { describeEnds, ipv4Ends, mtuCheck, tunnelIdentity, tunnelSlot, underlayOf } from './tunnel.js';
+
+export interface IpipTunnel extends TunnelCommon {
+  kind: 'ipip';
+}
 
 // include/uapi/linux/if_tunnel.h, IFLA_IPTUN_*
 const LINK = 1;
 const LOCAL = 2;
 const REMOTE = 3;
 const TTL = 4;
+
+/** the outer IPv4 header */
+const OVERHEAD = 20;
+const IPIP = 4;
 
 /**
  * LOCAL and REMOTE are raw in_addr bytes, i.e. network byte order: writing
@@ -17,11 +25,25 @@ const TTL = 4;
  */
 export const ipip: LinkKind = {
   kind: 'ipip',
+  table: 'tunnel',
+  about: 'IPv4 in IPv4 (layer 3), IP protocol 4',
+  keys: ipv4Ends('ipip'),
+  ethernet: false,
+  families: [4],
+  overhead: () => OVERHEAD,
+  maxMtu: 65535 - OVERHEAD,
+  check: (d) => mtuCheck('ipip', OVERHEAD, 'the outer IPv4 header', d),
+  identity: (d) => tunnelIdentity('ipip', d),
+  underlay: underlayOf,
+  underlayTraffic: () => ({ proto: IPIP, words: 'ipip' }),
 
   spec(decl): Spec {
     const t = decl as IpipTunnel;
     return { local: t.local, remote: t.remote, ttl: t.ttl ?? 0, dev: t.dev ?? '' };
   },
+
+  graphWords: () => [`ipip (IP protocol ${IPIP})`],
+  describe: (s) => [describeEnds(s)],
 
   encode(s, ctx): Buffer {
     const attrs: Attr[] = [
@@ -46,5 +68,5 @@ export const ipip: LinkKind = {
   },
 
   /** ip_tunnel_find: one tunnel per local, remote and underlay device */
-  slot: (s) => `endpoints ${s.local} → ${s.remote}${s.dev ? ` over ${s.dev}` : ''}`,
+  slot: tunnelSlot,
 };

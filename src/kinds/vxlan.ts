@@ -1,8 +1,26 @@
 import { createHash } from 'node:crypto';
-import type { VxlanTunnel } from '../config/types.js';
+import { z } from 'zod';
+import { addressClass } from '../config/kernel.js';
+import { int, sourcePort } from '../config/schema.js';
+import type { Family, TunnelCommon } from '../config/types.js';
 import { bufferToIp, familyOf, ipToBuffer } from '../netlink/ip.js';
 import { type Attr, be16, decodeAttrs, encodeAttrs, readBe16, readU8, readU32, u8, u32 } from '../netlink/nla.js';
-import type { Features, KindContext, LinkKind, Spec } from './kind.js';
+import { type Declared, devIndex, type Features, type LinkKind, type Problem, type Spec } from './kind.js';
+import { describeEnds } from './tunnel.js';
+
+export interface VxlanTunnel extends TunnelCommon {
+  kind: 'vxlan';
+  vni: number;
+  /** UDP destination port */
+  port: number;
+  /** UDP source port range as the kernel takes it: [low, high) */
+  sourcePort?: { low: number; high: number };
+  /** true: leave the device's TX checksum offload as the kernel has it; absent or false: island keeps it off */
+  txChecksumOffload?: boolean;
+}
+
+/** The IANA port (RFC 7348), the kernel's default too. */
+export const VXLAN_PORT = 4789;
 
 // include/uapi/linux/if_link.h, IFLA_VXLAN_*
 const ID = 1;
@@ -16,6 +34,17 @@ const PORT = 15;
 const GROUP6 = 16;
 const LOCAL6 = 17;
 
+const UDP = 17;
+const TX_CHECKSUM = 'tx-checksum-ip-generic';
+
+/**
+ * vxlan_headroom(): outer IP (20 or 40) + UDP (8) + VXLAN (8) + the inner Ethernet header (14),
+ * what a vxlan needs below its MTU on its underlay device.
+ */
+const HEADROOM = { 4: 50, 6: 70 } as const;
+
+const options = (t: Declared) => t.options as Partial<VxlanTunnel>;
+
 /**
  * Every attribute is compared, with the kernel's default standing in for an
  * omitted key, so that removing `source_port` from the file really unpins it.
@@ -24,6 +53,105 @@ const LOCAL6 = 17;
  */
 export const vxlan: LinkKind = {
   kind: 'vxlan',
+  table: 'tunnel',
+  about: 'Ethernet in UDP (layer 2: can be a bridge port), over IPv4 or IPv6',
+  keys: {
+    vni: int(1, 16777215),
+    port: int(1, 65535).optional(),
+    source_port: sourcePort.optional(),
+    // false (the default): island keeps the device's TX checksum offload off (see features())
+    tx_checksum_offload: z
+      .boolean()
+      .optional()
+      .describe(
+        "false (default): island keeps the device's TX checksum offload off (TCP across a NAT with a bridged LAN " +
+          "needs it); true: the kernel's default, not managed",
+      ),
+  },
+  options: (value) => ({
+    vni: value('vni'),
+    port: value('port') ?? VXLAN_PORT,
+    sourcePort: value('source_port'),
+    txChecksumOffload: value('tx_checksum_offload'),
+  }),
+  ethernet: true,
+  families: [4, 6],
+  overhead: (family) => HEADROOM[family],
+  underlayMtu: true,
+
+  check(d): Problem[] {
+    const out: Problem[] = [];
+    const o = options(d);
+    const { local, remote } = d;
+    if (local !== undefined && remote !== undefined && local !== remote && familyOf(local) !== familyOf(remote)) {
+      out.push({
+        key: 'remote',
+        message:
+          `${remote} is IPv${familyOf(remote)} but local ${local} is IPv${familyOf(local)}; ` +
+          'both ends of a vxlan tunnel must use the same family',
+      });
+    }
+    if (remote !== undefined && addressClass(remote) === 'multicast' && d.dev === undefined)
+      out.push({
+        key: 'remote',
+        message: `${remote} is a multicast group: the kernel needs dev, the device to join it on ("Local interface required for multicast remote destination")`,
+      });
+    if (local !== undefined && remote !== undefined && familyOf(local) === 6) {
+      const ll = (ip: string) => addressClass(ip) === 'link-local';
+      const remoteAny = addressClass(remote) === 'multicast';
+      if (ll(local) !== ll(remote) && !remoteAny && familyOf(remote) === 6)
+        out.push({
+          key: 'remote',
+          message: `local ${local} and remote ${remote} mix a link-local and a global address; the kernel refuses it ("Invalid combination of local and remote address scopes")`,
+        });
+      else if (ll(local) && d.dev === undefined)
+        out.push({
+          key: 'local',
+          message: `${local} is link-local: the kernel needs dev, the link it belongs to ("Local interface required for link-local local/remote addresses")`,
+        });
+    }
+    if (o.sourcePort !== undefined && !d.written('port')) {
+      out.push({
+        key: 'source_port',
+        warning: true,
+        message:
+          `source_port is pinned but port is left at the default ${VXLAN_PORT}; set port too if the peer listens elsewhere ` +
+          `(e.g. port = ${o.sourcePort.low})`,
+      });
+    }
+    return out;
+  },
+
+  /**
+   * vxlan_vni_in_use(): one vxlan device per VNI, UDP destination port and underlay family in a
+   * namespace, whatever its local, remote and dev. Only a device created with a link-local IPv6
+   * local compares devs too, with those already there: a link-local and a global one clash when
+   * the global one comes second, so in a file they clash (island creates in file order, but a
+   * re-creation can come in any order).
+   */
+  identity(d) {
+    const { vni, port } = options(d);
+    if (d.local === undefined || vni === undefined || port === undefined) return undefined;
+    const family: Family = familyOf(d.local) === 6 ? 6 : 4;
+    const linkLocal = family === 6 && addressClass(d.local) === 'link-local';
+    return {
+      id: `vxlan IPv${family} vni ${vni} port ${port}`,
+      ...(linkLocal ? { apart: d.dev ?? '' } : {}),
+      key: 'vni',
+      message: (first) =>
+        `VNI ${vni} on UDP port ${port} is already used by ${first}: the kernel takes one IPv${family} vxlan ` +
+        'device per VNI and port, whatever its local, remote or dev; change vni or port',
+    };
+  },
+
+  underlay: (decl) => (decl as VxlanTunnel).dev,
+  underlayTraffic(decl) {
+    const t = decl as VxlanTunnel;
+    const group = addressClass(t.remote) === 'multicast';
+    const answers = !group && t.sourcePort?.low === t.port && t.sourcePort.high === t.port + 1;
+    return { proto: UDP, dport: t.port, ...(answers ? { answers } : {}), words: `udp ${t.port}` };
+  },
+  udpPort: (d) => options(d).port,
 
   spec(decl): Spec {
     const t = decl as VxlanTunnel;
@@ -43,6 +171,23 @@ export const vxlan: LinkKind = {
       // circular route: TX errors and collisions on the vxlan). flannel runs nolearning too.
       learning: 0,
     };
+  },
+
+  graphWords(decl) {
+    const t = decl as VxlanTunnel;
+    const src = t.sourcePort
+      ? t.sourcePort.high - t.sourcePort.low <= 1
+        ? `${t.sourcePort.low}`
+        : `${t.sourcePort.low}-${t.sourcePort.high - 1}`
+      : 'any';
+    return [`vxlan vni ${t.vni}`, `udp ${src} → ${t.port}`];
+  },
+
+  describe(s): string[] {
+    const parts = [`vni ${s.vni}`, describeEnds(s), `port ${s.port}`];
+    const last = Number(s.srcHigh) - 1;
+    if (s.srcLow) parts.push(`srcport ${s.srcLow === last ? last : `${s.srcLow}-${last}`}`);
+    return parts;
   },
 
   encode(s, ctx): Buffer {
@@ -101,16 +246,10 @@ export const vxlan: LinkKind = {
    * group is fixed off. The kernel then also drops TSO, which needs it.
    */
   features(decl): Features | undefined {
-    return (decl as VxlanTunnel).txChecksumOffload ? undefined : { 'tx-checksum-ip-generic': false };
+    return (decl as VxlanTunnel).txChecksumOffload ? undefined : { [TX_CHECKSUM]: false };
   },
+  unmanaged: (decl) => ((decl as VxlanTunnel).txChecksumOffload === true ? [TX_CHECKSUM] : []),
+
+  /** vxlan_config_validate: one device per VNI, port and address family (the local address does not count). */
+  slot: (s) => `VNI ${s.vni} and port ${s.port}${familyOf(String(s.local)) === 6 ? ' (IPv6)' : ''}`,
 };
-
-/** vxlan_config_validate: one device per VNI, port and address family (the local address does not count). */
-vxlan.slot = (s) => `VNI ${s.vni} and port ${s.port}${familyOf(String(s.local)) === 6 ? ' (IPv6)' : ''}`;
-
-export function devIndex(dev: string, ctx: KindContext): number {
-  const i = ctx.ifindex(dev);
-  // plan() never asks to encode a link whose underlay is missing
-  if (i === undefined) throw new Error(`underlay device ${dev} does not exist`);
-  return i;
-}

@@ -2,7 +2,7 @@
 
 import type { DesiredLink } from '../desired.js';
 import { repairer } from '../firewall/repair.js';
-import { kindOf } from '../kinds/index.js';
+import { BRIDGE, kindOf } from '../kinds/index.js';
 import type { Features } from '../kinds/kind.js';
 import type { Ethtool } from '../netlink/ethtool.js';
 import { NetlinkError, RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
@@ -231,7 +231,13 @@ function explain(a: Action, e: unknown): string {
 function stages(actions: Action[]): Action[][] {
   // bridges first (they can be a tunnel's underlay or master), then tunnels, then bridge ports
   const key = (a: Action) =>
-    a.op !== 'create-link' ? a.op : a.link.kind === 'bridge' ? 'create-bridge' : a.link.master ? 'create-port' : a.op;
+    a.op !== 'create-link'
+      ? a.op
+      : a.link.kind === BRIDGE.kind
+        ? 'create-bridge'
+        : a.link.master
+          ? 'create-port'
+          : a.op;
   const out: Action[][] = [];
   for (const a of actions) {
     const last = out[out.length - 1];

@@ -1,17 +1,13 @@
 /** One line of text per action, for `island plan`, `apply` and the logs. */
 import type { DesiredLink } from '../desired.js';
 import { describeFirewallAction } from '../firewall/describe.js';
+import { findKind } from '../kinds/index.js';
 import { featureLabel } from '../kinds/kind.js';
 import type { Action } from './plan.js';
 
 export function describeLink(l: DesiredLink): string {
   const s = l.spec;
-  const parts: string[] = [];
-  if (l.kind === 'vxlan') {
-    parts.push(`vni ${s.vni}`, `${s.local} → ${s.remote}`, `port ${s.port}`);
-    const last = Number(s.srcHigh) - 1;
-    if (s.srcLow) parts.push(`srcport ${s.srcLow === last ? last : `${s.srcLow}-${last}`}`);
-  } else if (l.kind === 'ipip') parts.push(`${s.local} → ${s.remote}`);
+  const parts: string[] = [...(findKind(l.kind)?.describe(s) ?? [])];
   if (s.dev) parts.push(`dev ${s.dev}`);
   if (s.ttl) parts.push(`ttl ${s.ttl}`);
   if (l.mtu) parts.push(`mtu ${l.mtu}`);

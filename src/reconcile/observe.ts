@@ -2,7 +2,7 @@
 import type { DesiredLink } from '../desired.js';
 import { observeFirewall } from '../firewall/observe.js';
 import type { DesiredFirewall } from '../firewall/types.js';
-import { kinds } from '../kinds/index.js';
+import { findKind } from '../kinds/index.js';
 import type { Features } from '../kinds/kind.js';
 import type { Ethtool } from '../netlink/ethtool.js';
 import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
@@ -35,7 +35,7 @@ export async function observe(
   const byName = new Map(raw.map((l) => [l.name, l.ifindex]));
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
   const links: LiveLink[] = raw.map((l) => {
-    const k = l.kind ? kinds[l.kind] : undefined;
+    const k = findKind(l.kind);
     return { ...l, owned: ownedLink(l), spec: k?.decode(l.data, ctx) };
   });
   const f = await feats;

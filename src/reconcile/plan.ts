@@ -8,7 +8,7 @@ import { sameSysctl, sysctlTokens } from '../config/sysctl.js';
 import type { DesiredAddress, DesiredLink, DesiredRoute, DesiredState } from '../desired.js';
 import { planFirewall } from '../firewall/diff.js';
 import type { FirewallAction } from '../firewall/types.js';
-import { kinds } from '../kinds/index.js';
+import { findKind } from '../kinds/index.js';
 import { type Features, featureLabel, type Spec, specDiff } from '../kinds/kind.js';
 import { inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
@@ -383,7 +383,7 @@ function bindToLocal(
 }
 
 const slotOf = (kind: string, spec: Spec | undefined): string | undefined =>
-  spec ? kinds[kind]?.slot?.(spec) : undefined;
+  spec ? findKind(kind)?.slot?.(spec) : undefined;
 
 /** Whether a live link holds this slot of the kernel's (the same VNI and port, the same endpoints). */
 const holdsSlot = (x: LiveLink, kind: string, slot: string): boolean =>

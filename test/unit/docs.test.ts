@@ -18,6 +18,7 @@ import t from 'tap';
 import { HELP, OPTIONS } from '../../src/commands.js';
 import { hostShape, islandShape, siteShape } from '../../src/config/island.js';
 import * as s from '../../src/config/schema.js';
+import { anyShape } from '../../src/kinds/index.js';
 import { REPO } from '../helpers/island.js';
 
 const read = (...p: string[]) => readFileSync(join(REPO, ...p), 'utf8');
@@ -51,7 +52,7 @@ const EXCEPTIONS = {
 const keys = (o: object) => Object.keys(o).sort();
 /** Each section as it is written in the file, with the keys it takes (free-form maps: none). */
 const SECTIONS: Record<string, string[]> = {
-  '[[tunnel]]': keys(s.anyTunnelShape),
+  '[[tunnel]]': keys(anyShape('tunnel')),
   '[[bridge]]': keys(s.bridgeShape),
   '[[route]]': keys(s.routeShape),
   '[sysctl]': [],

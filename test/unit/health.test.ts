@@ -213,10 +213,10 @@ t.test('config: mistakes with the health keys, at their line', async (t) => {
   ]);
   t.strictSame(lines(TUNNEL('keepalive = "500ms"\n')), ['f.toml:10:13: tunnel[0].keepalive: must be at least 1s']);
   t.strictSame(lines(`${TUNNEL('keepalive = "25s"\n')}\n[daemon]\nhealth_port = 5533\n`), [
-    "f.toml:13:15: daemon.health_port: health probes use UDP port 5533, which is vx0's VXLAN port; set [daemon] health_port to another port, the same on both ends",
+    "f.toml:13:15: daemon.health_port: health probes use UDP port 5533, which is vx0's vxlan port; set [daemon] health_port to another port, the same on both ends",
   ]);
   t.strictSame(lines(TUNNEL('keepalive = "25s"\n').replace('port = 5533', 'port = 5534')), [
-    "f.toml:10:13: tunnel[0].keepalive: health probes use UDP port 5534 (the default), which is vx0's VXLAN port; set [daemon] health_port to another port, the same on both ends",
+    "f.toml:10:13: tunnel[0].keepalive: health probes use UDP port 5534 (the default), which is vx0's vxlan port; set [daemon] health_port to another port, the same on both ends",
   ]);
 });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DERIVED } from '../../src/config/island.js';
 import * as s from '../../src/config/schema.js';
+import { kindOf, kindsOf, shapeOf } from '../../src/kinds/index.js';
 import { REPO } from '../helpers/island.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON Schema document
@@ -19,10 +20,19 @@ const schema: any = JSON.parse(
 const keys = (o: object) => Object.keys(o).sort();
 
 t.same(keys(schema.properties), keys(s.topShape), 'every top-level table, and no other');
-const [ipip, vxlan] = schema.properties.tunnel.items.oneOf;
-t.same(keys(ipip.properties), keys(s.ipipShape), 'ipip tunnel keys');
-t.same(keys(vxlan.properties), keys(s.vxlanShape), 'vxlan tunnel keys');
-t.same(ipip.properties.kind, { const: 'ipip' }, 'an ipip entry says kind = "ipip"');
+// per kind of the registry: its per-host variant, then its one-file island variant
+const variants = schema.properties.tunnel.items.oneOf;
+const tunnelKinds = kindsOf('tunnel');
+t.equal(variants.length, 2 * tunnelKinds.length, 'two variants per tunnel kind');
+// biome-ignore lint/suspicious/noExplicitAny: a JSON Schema document
+const variant = (kind: string, island = false): any =>
+  variants.filter((v: { properties: { kind: { const: string } } }) => v.properties.kind.const === kind)[island ? 1 : 0];
+for (const k of tunnelKinds) {
+  t.same(keys(variant(k.kind).properties), keys(shapeOf(k)), `${k.kind} tunnel keys`);
+  t.same(variant(k.kind).properties.kind, { const: k.kind, description: k.about }, `kind = "${k.kind}", described`);
+}
+const ipip = variant('ipip');
+const vxlan = variant('vxlan');
 t.same(keys(schema.properties.bridge.items.properties), keys(s.bridgeShape), 'bridge keys');
 t.same(keys(schema.properties.route.items.properties), keys(s.routeShape), 'route keys');
 t.same(keys(schema.properties.daemon.properties), keys(s.daemonShape), 'daemon keys');
@@ -52,10 +62,11 @@ if (loose.length) t.comment(`left as "anything" (refine them in scripts/package-
 
 // a one-file island's [[tunnel]] (etc/examples/lab.toml) takes `ends` instead of the derived keys:
 // exactly one variant accepts its keys, so an editor does not flag the example
-const [, , islandIpip, islandVxlan] = schema.properties.tunnel.items.oneOf;
+const islandIpip = variant('ipip', true);
+const islandVxlan = variant('vxlan', true);
 t.same(
   keys(islandVxlan.properties),
-  keys(s.vxlanShape)
+  keys(shapeOf(kindOf('vxlan')))
     .filter((k) => !DERIVED.includes(k as never))
     .concat('ends')
     .sort(),
@@ -65,7 +76,7 @@ const labTunnel = ['name', 'kind', 'ends', 'vni', 'port', 'source_port'];
 const accepts = (v: { properties: object; required?: string[] }) =>
   labTunnel.every((k) => k in v.properties) && (v.required ?? []).every((k) => labTunnel.includes(k));
 t.same(
-  schema.properties.tunnel.items.oneOf.map(accepts),
-  [false, false, false, true],
-  "lab.toml's tunnel keys fit the one-file vxlan variant only (kind's const rules out ipip)",
+  variants.filter(accepts),
+  [islandVxlan],
+  "lab.toml's tunnel keys fit the one-file vxlan variant only (kind's const rules out the others)",
 );

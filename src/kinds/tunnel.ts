@@ -1,0 +1,49 @@
+/** What the IP tunnel kinds (ipip, gre, gretap) share: IPv4 ends, their words, the kernel's tunnel table. */
+import { address } from '../config/schema.js';
+import type { TunnelCommon } from '../config/types.js';
+import { article, type Declared, type KernelIdentity, type Keys, type Problem, type Spec } from './kind.js';
+
+export const describeEnds = (s: Spec): string => `${s.local} → ${s.remote}`;
+
+/** local and remote of a kind that runs over IPv4 only (ip_tunnel: IPv4 outer header) */
+export function ipv4Ends(kind: string): Keys {
+  const ipv4 = address(
+    4,
+    `${article(kind)} ${kind} tunnel runs over IPv4 only (use kind = "vxlan" for an IPv6 underlay)`,
+  );
+  return { local: ipv4, remote: ipv4 };
+}
+
+/** ip_tunnel_newlink() and __ip_tunnel_change_mtu(): IP_MAX_MTU (65535) less the outer headers. */
+export function mtuCheck(kind: string, overhead: number, headers: string, d: Declared): Problem[] {
+  const max = 65535 - overhead;
+  if (d.mtu === undefined || d.mtu <= max) return [];
+  return [
+    {
+      key: 'mtu',
+      message: `must be at most ${max} for ${kind} (65535 less ${headers}); the kernel would lower it and island would raise it again`,
+    },
+  ];
+}
+
+/**
+ * ip_tunnel_find(): one tunnel of a kind (one ip_tunnel_net) per local, remote, underlay link
+ * and, where the kind has one, key. `what` names the key part ("" for none).
+ */
+export function tunnelIdentity(kind: string, d: Declared, key?: number): KernelIdentity | undefined {
+  if (d.local === undefined || d.remote === undefined) return undefined;
+  const keyWords = key === undefined ? '' : ` and key ${key}`;
+  return {
+    id: `${kind} ${d.local} ${d.remote} ${d.dev ?? ''} ${key ?? ''}`,
+    key: 'remote',
+    message: (first) =>
+      `local ${d.local} and remote ${d.remote}${d.dev ? ` over ${d.dev}` : ''}${keyWords} are already those of ${first}: ` +
+      `the kernel takes one ${kind} tunnel per local, remote${key === undefined ? '' : ', key'} and dev`,
+  };
+}
+
+/** The slot words of plan and apply for the same rule, from a spec. */
+export const tunnelSlot = (s: Spec): string =>
+  `endpoints ${s.local} → ${s.remote}${s.key !== undefined && s.key !== 0 ? ` key ${s.key}` : ''}${s.dev ? ` over ${s.dev}` : ''}`;
+
+export const underlayOf = (decl: object): string | undefined => (decl as TunnelCommon).dev;
