@@ -416,7 +416,7 @@ export class Daemon {
     const drops = status.filter(isDropFinding);
     this.noteDrops(drops);
     const bad = status.filter((s) => s.state !== 'ok' && s.state !== 'stale' && !isDropFinding(s));
-    const links = status.filter((s) => s.object.startsWith('link '));
+    const links = status.filter((s) => s.id.type === 'link');
     const linksOk = links.filter((s) => s.state === 'ok').length;
     let summary = `${linksOk}/${links.length} links ok`;
     const [worst] = bad;

@@ -17,6 +17,7 @@
  * FORWARD jump (legacy)".
  */
 import { FIREWALL_POLL_MS } from '../config/defaults.js';
+import { type FirewallId, named } from '../reconcile/object.js';
 import { inputDrops, isDropFinding, mayDrop, nftDrops } from './drops.js';
 import { normalize, targetOf } from './save.js';
 import {
@@ -38,13 +39,10 @@ import {
   type SavedTable,
 } from './types.js';
 
-export const BACKEND_KEY = 'firewall backend';
-const tag = (backend?: Backend) => (backend ? ` (${backend})` : '');
-export const chainKey = (family: Family, chain: string, other?: Backend): string =>
-  `firewall ipv${family} chain ${chain}${tag(other)}`;
-export const jumpKey = (family: Family, from: Builtin = 'FORWARD', other?: Backend): string =>
-  `firewall ipv${family} ${from} jump${tag(other)}`;
-export const inputKey = (family: Family, other?: Backend): string => `firewall ipv${family} INPUT${tag(other)}`;
+const chainId = (family: Family, chain: string, backend?: Backend) =>
+  named({ type: 'firewall', part: 'chain', family, chain, ...(backend ? { backend } : {}) });
+const jumpId = (family: Family, from: Builtin, backend?: Backend) =>
+  named({ type: 'firewall', part: 'jump', family, from, ...(backend ? { backend } : {}) });
 
 export interface FirewallPlan {
   actions: FirewallAction[];
@@ -74,13 +72,13 @@ export function planFirewall(want: DesiredFirewall, live: LiveFirewall | undefin
   }
   if (live.nft?.ok) out.status.push(...nftDrops(live.nft.ruleset, want.flows));
   else if (live.nft && want.flows.length)
-    out.status.push({ object: 'nftables', state: 'blocked', detail: `cannot be read: ${live.nft.error}` });
+    out.status.push({ ...named({ type: 'nftables' }), state: 'blocked', detail: `cannot be read: ${live.nft.error}` });
   // the backend line: when island writes, or has leftovers to remove (a finding alone is not island's)
   if (want.enabled || main.status.some((s) => !isDropFinding(s)) || extra.length) {
     const both = extra.length
       ? `${live.backend} and ${live.other?.backend} (both hold ${[...new Set(extra)].join(' and ')} rules that could drop island's traffic): ${live.backend}: `
       : `${live.backend}: `;
-    out.status.unshift({ object: BACKEND_KEY, state: 'ok', detail: `${both}${live.why}` });
+    out.status.unshift({ ...named({ type: 'firewall', part: 'backend' }), state: 'ok', detail: `${both}${live.why}` });
   }
   return out;
 }
@@ -104,7 +102,11 @@ function planBackend(
     const full = want.tables[family];
     if (!table.ok) {
       if (primary === undefined && full.chains.length)
-        out.status.push({ object: `firewall ipv${family}${tag(other)}`, state: 'blocked', detail: table.error });
+        out.status.push({
+          ...named({ type: 'firewall', part: 'table', family, ...(other ? { backend: other } : {}) }),
+          state: 'blocked',
+          detail: table.error,
+        });
       continue;
     }
     // the other backend: only where its own rules may drop what the chain accepts
@@ -122,7 +124,7 @@ function planBackend(
         ...inputDrops(table.chains, want.flows, {
           backend,
           family,
-          object: inputKey(family, other),
+          other: other !== undefined,
           forward: want.enabled,
         }),
       );
@@ -131,6 +133,7 @@ function planBackend(
 }
 
 interface Change {
+  id: FirewallId;
   object: string;
   change: FirewallAction['change'];
   detail: string;
@@ -148,17 +151,17 @@ function planTable(
   const { jumps, stale } = islandsPart(d, chains);
 
   for (const c of d.chains) {
-    const object = chainKey(family, c.name, other);
+    const object = chainId(family, c.name, other);
     const have = chains.get(c.name);
     const count = `${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`;
     if (!have) {
-      status.push({ object, state: 'missing' });
-      changes.push({ object, change: '+', detail: count });
+      status.push({ ...object, state: 'missing' });
+      changes.push({ ...object, change: '+', detail: count });
     } else if (!sameRules(have.rules, c.rules)) {
       const why = ruleDrift(have.rules, c.rules);
-      status.push({ object, state: 'drifted', detail: why });
-      changes.push({ object, change: '~', detail: `re-assert ${count} (${why})` });
-    } else status.push({ object, state: 'ok', detail: count });
+      status.push({ ...object, state: 'drifted', detail: why });
+      changes.push({ ...object, change: '~', detail: `re-assert ${count} (${why})` });
+    } else status.push({ ...object, state: 'ok', detail: count });
   }
 
   // `iptables -F` empties every chain, island's included, and takes its jumps: the repair that
@@ -166,35 +169,35 @@ function planTable(
   const flushed =
     jumps.length === 0 && d.chains.length > 0 && d.chains.every((c) => chains.get(c.name)?.rules.length === 0);
   for (const from of BUILTINS) {
-    const object = jumpKey(family, from, other);
+    const object = jumpId(family, from, other);
     const to = d.chains.find((c) => c.from === from)?.name;
     const mine = jumps.filter((j) => j.from === from);
     const rules = chains.get(from)?.rules ?? [];
     if (to) {
       const only = mine.length === 1 ? mine[0] : undefined;
       if (!mine.length) {
-        status.push({ object, state: 'missing' });
+        status.push({ ...object, state: 'missing' });
         const busy = flushed
           ? `; after a flush: an "iptables -X" now fails on ${to}, which this jump uses ("CHAIN_DEL failed (Device or resource busy)", legacy: "Too many links"): run island down first`
           : '';
-        changes.push({ object, change: '+', detail: `→ ${to}, first in ${from}${busy}` });
+        changes.push({ ...object, change: '+', detail: `→ ${to}, first in ${from}${busy}` });
       } else if (only && only.i === 0 && normalize(only.spec) === jumpSpec(to)) {
-        status.push({ object, state: 'ok', detail: `position 1 of ${rules.length}` });
+        status.push({ ...object, state: 'ok', detail: `position 1 of ${rules.length}` });
       } else {
         const why = jumpDrift(mine, rules, to);
-        status.push({ object, state: 'drifted', detail: why });
-        changes.push({ object, change: '~', detail: `back to position 1 (${why})` });
+        status.push({ ...object, state: 'drifted', detail: why });
+        changes.push({ ...object, change: '~', detail: `back to position 1 (${why})` });
       }
     } else if (mine.length) {
       const where = mine.map((j) => j.i + 1).join(', ');
-      status.push({ object, state: 'stale', detail: `no longer in the file (position ${where})` });
-      changes.push({ object, change: '-', detail: 'no longer in the file' });
+      status.push({ ...object, state: 'stale', detail: `no longer in the file (position ${where})` });
+      changes.push({ ...object, change: '-', detail: 'no longer in the file' });
     }
   }
   for (const name of stale) {
-    const o = chainKey(family, name, other);
-    status.push({ object: o, state: 'stale', detail: 'no longer in the file' });
-    changes.push({ object: o, change: '-', detail: 'no longer in the file' });
+    const o = chainId(family, name, other);
+    status.push({ ...o, state: 'stale', detail: 'no longer in the file' });
+    changes.push({ ...o, change: '-', detail: 'no longer in the file' });
   }
 
   if (!changes.length) return { actions: [], status };

@@ -13,6 +13,7 @@
  *
  * "Surely" as verdict.ts reads rules; rules it cannot read never make a drop sure.
  */
+import { isDropId, named, type ObjectId } from '../reconcile/object.js';
 import { iptablesChains } from './iptables-rules.js';
 import { type NftRuleset, sees } from './nftables.js';
 import {
@@ -27,13 +28,10 @@ import {
 } from './types.js';
 import { type Drop, evaluate, sureDropsOf } from './verdict.js';
 
-export const NFT_PREFIX = 'nftables ';
 const HOOK_OF: Record<Builtin, Hook> = { FORWARD: 'forward', INPUT: 'input' };
 
 /** Whether a status row is one of these findings (the daemon logs them once, STATUS= names the first). */
-export const isDropFinding = (s: { object: string; state: string }) =>
-  s.state === 'blocked' &&
-  (s.object.startsWith(NFT_PREFIX) || /^firewall ipv[46] INPUT( \((nft|legacy)\))?$/.test(s.object));
+export const isDropFinding = (s: { id: ObjectId; state: string }) => s.state === 'blocked' && isDropId(s.id);
 
 /** The flows a chain drops, in words: "forwarded traffic in vx0, out vx0", "vx0's packets (...)". */
 function flowsText(flows: Flow[]): string {
@@ -105,7 +103,7 @@ export function nftDrops(r: NftRuleset, flows: Flow[]): FirewallStatus[] {
         `accept island's traffic first in that chain (${fixes.join('; ')})` +
         (b.policy === 'drop' ? ', or set its policy to accept' : '');
       out.push({
-        object: `${NFT_PREFIX}${t.family} ${t.name} chain ${b.chain}`,
+        ...named({ type: 'nftables', table: { family: t.family, name: t.name, chain: b.chain } }),
         state: 'blocked',
         detail:
           `hook ${b.hook}, policy ${b.policy}: drops ${flowsText(hit.map((h) => h.flow))} (${causes}); ` +
@@ -131,8 +129,8 @@ export function mayDrop(t: SavedTable, builtin: Builtin, flows: Flow[], family: 
 export interface InputContext {
   backend: Backend;
   family: Family;
-  /** the object's name, with the backend when two are in play */
-  object: string;
+  /** not the host's backend: the finding is named after it */
+  other: boolean;
   /** the file has [forward] (then input = false turned ISLAND-INPUT off) */
   forward: boolean;
 }
@@ -160,7 +158,13 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
     : 'with a [forward] section island keeps an accept for them (ISLAND-INPUT; its input = true is the default), or accept them in INPUT yourself';
   return [
     {
-      object: cx.object,
+      ...named({
+        type: 'firewall',
+        part: 'drops',
+        family: cx.family,
+        chain: 'INPUT',
+        ...(cx.other ? { backend: cx.backend } : {}),
+      }),
       state: 'blocked',
       detail: `iptables-${cx.backend} INPUT drops ${flowsText(hit.map((h) => h.flow))} (${causes}): the tunnel cannot carry anything; ${fix}`,
     },
@@ -168,9 +172,9 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
 }
 
 /** One line for systemd's STATUS=: what drops island's traffic, where, and the fix in short. */
-export function dropHeadline(s: { object: string; detail?: string }): string {
+export function dropHeadline(s: { id: ObjectId; object: string; detail?: string }): string {
   const d = s.detail ?? '';
-  if (s.object.startsWith(NFT_PREFIX)) {
+  if (s.id.type === 'nftables') {
     const h = /^hook (\w+), policy (\w+)/.exec(d);
     const how = h?.[2] === 'drop' ? 'accept it in that chain, or policy accept' : 'accept it in that chain';
     return `${s.object}${h ? ` (hook ${h[1]}, policy ${h[2]})` : ''} drops island's traffic: ${how}`;

@@ -5,6 +5,7 @@
  * ISLAND-INPUT from INPUT (each tunnel's own packets from its remote).
  */
 import type { FirewallBackend } from '../config/types.js';
+import type { FirewallId } from '../reconcile/object.js';
 import type { NftRuleset } from './nftables.js';
 
 export type Family = 4 | 6;
@@ -118,7 +119,8 @@ export interface RestoreBatch {
 export interface FirewallAction {
   op: 'firewall';
   family: Family;
-  /** the object repaired: "firewall ipv4 chain ISLAND-FORWARD", "firewall ipv4 FORWARD jump" */
+  id: FirewallId;
+  /** objectName(id): "firewall ipv4 chain ISLAND-FORWARD", "firewall ipv4 FORWARD jump" */
   object: string;
   change: '+' | '~' | '-';
   detail: string;
@@ -133,6 +135,7 @@ export interface FirewallAction {
 export type FirewallState = 'ok' | 'missing' | 'drifted' | 'stale' | 'blocked';
 
 export interface FirewallStatus {
+  id: FirewallId;
   object: string;
   state: FirewallState;
   detail?: string;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { hostNameProblem } from '../config/hosts.js';
 import type { HostEntry } from '../config/types.js';
 import { hostsSpoolPath } from '../control/paths.js';
-import type { ObjectStatus } from '../reconcile/plan.js';
+import { named, type ObjectStatus } from '../reconcile/object.js';
 import { findBlock, HostsFileError, sameEntries, shadowed, withBlock } from './block.js';
 import { readTextOrEmpty, replaceFile } from './file.js';
 
@@ -60,26 +60,26 @@ export async function syncHosts(entries: HostEntry[], path = hostsFilePath()): P
 
 /** `island status`: one row for the file, when island has names there or should have. */
 export async function hostsStatus(entries: HostEntry[], path = hostsFilePath()): Promise<ObjectStatus | undefined> {
-  const object = `hosts ${path}`;
+  const id = named({ type: 'hosts', path });
   let text: string;
   try {
     text = (await readTextOrEmpty(path)).text;
   } catch (e) {
-    return { object, state: 'blocked', detail: (e as Error).message };
+    return { ...id, state: 'blocked', detail: (e as Error).message };
   }
   let have: HostEntry[] | undefined;
   try {
     have = findBlock(text, path)?.entries;
   } catch (e) {
-    return { object, state: 'blocked', detail: (e as Error).message };
+    return { ...id, state: 'blocked', detail: (e as Error).message };
   }
-  if (!entries.length) return have ? { object, state: 'stale', detail: `${have.length} name(s) to remove` } : undefined;
+  if (!entries.length) return have ? { ...id, state: 'stale', detail: `${have.length} name(s) to remove` } : undefined;
   const hidden = shadowed(text, entries).map((s) => `${s.name} is also on line ${s.line}, which resolvers read first`);
   const names = `${entries.length} name${entries.length === 1 ? '' : 's'}`;
-  if (!have) return { object, state: 'missing', detail: [names, ...hidden].join('; ') };
+  if (!have) return { ...id, state: 'missing', detail: [names, ...hidden].join('; ') };
   if (!sameEntries(have, entries))
-    return { object, state: 'drifted', detail: [describeChange(have, entries), ...hidden].join('; ') };
-  return { object, state: 'ok', detail: [names, ...hidden].join('; ') };
+    return { ...id, state: 'drifted', detail: [describeChange(have, entries), ...hidden].join('; ') };
+  return { ...id, state: 'ok', detail: [names, ...hidden].join('; ') };
 }
 
 /** The names as island-hosts.service reads them from the spool file; throws on anything else. */

@@ -10,7 +10,7 @@ import type { PeerStatus } from '../health/health.js';
 import type { PeerState } from '../health/tracker.js';
 import { replaceFile } from '../hosts/file.js';
 import type { Action, ObjectState, ObjectStatus } from '../reconcile/plan.js';
-import { actionObject } from '../reconcile/plan.js';
+import { actionId } from '../reconcile/plan.js';
 import { exposition, type Family, Histogram, type Sample } from './exposition.js';
 
 /** What the daemon shows at the moment of a write (Daemon.snapshot()). */
@@ -26,9 +26,6 @@ const OBJECT_STATES: ObjectState[] = ['ok', 'missing', 'drifted', 'foreign', 'bl
 const PEER_STATES: PeerState[] = ['up', 'one-way', 'down', 'pending'];
 /** A pass takes ~1 ms idle, tens of ms with changes, up to ~1 s for 500 tunnels. */
 const PASS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** "link vx0" → "link", "address 10.3.1.3/24 on vx0" → "address", "firewall ipv4 …" → "firewall". */
-export const objectKind = (object: string): string => object.split(' ', 1)[0] ?? object;
 
 const inc = (m: Map<string, number>, key: string, by = 1) => m.set(key, (m.get(key) ?? 0) + by);
 const seconds = (ms: number) => ms / 1000;
@@ -63,11 +60,11 @@ export class DaemonMetrics {
   passed(ms: number, results: { action: Action; error?: string }[], skipped: Action[]): void {
     this.passDurations.observe(seconds(ms));
     for (const r of results) {
-      const kind = objectKind(actionObject(r.action));
+      const kind = actionId(r.action).type;
       inc(r.error ? this.failures : this.repairs, kind);
       if (!r.error && r.action.op === 'firewall') inc(this.firewall, `ipv${r.action.family}`);
     }
-    for (const a of skipped) inc(this.limited, objectKind(actionObject(a)));
+    for (const a of skipped) inc(this.limited, actionId(a).type);
   }
 
   /** A pass that threw before it could finish. */
@@ -81,7 +78,7 @@ export class DaemonMetrics {
     // every state of every kind present, zeros included: a series that vanishes cannot alert
     const objectCounts = new Map<string, Map<ObjectState, number>>();
     for (const o of view.objects) {
-      const kind = objectKind(o.object);
+      const kind = o.id.type;
       const states = objectCounts.get(kind) ?? new Map(OBJECT_STATES.map((s) => [s, 0]));
       states.set(o.state, (states.get(o.state) ?? 0) + 1);
       objectCounts.set(kind, states);

@@ -14,6 +14,7 @@ import { inSubnet } from '../netlink/ip.js';
 import type { RawRoute } from '../netlink/rtnl.js';
 import { isLinkToken, ROUTE_PROTO } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
+import { named, type ObjectId, type ObjectStatus, objectName } from './object.js';
 
 export type Action =
   | { op: 'set-sysctl'; key: string; value: string; from?: string }
@@ -47,49 +48,57 @@ export interface LinkChange {
   features?: Features;
 }
 
-export type ObjectState = 'ok' | 'missing' | 'drifted' | 'foreign' | 'blocked' | 'stale';
-
-export interface ObjectStatus {
-  /** e.g. "link vx0", "address 10.3.1.3/24 on island0", "route 192.168.3.0/24" */
-  object: string;
-  state: ObjectState;
-  detail?: string;
-}
+export type { ObjectId, ObjectState, ObjectStatus } from './object.js';
 
 export interface Plan {
   actions: Action[];
   status: ObjectStatus[];
 }
 
-export const linkKey = (name: string) => `link ${name}`;
-export const addressKey = (a: { address: string; prefixlen: number }, link: string) =>
-  `address ${a.address}/${a.prefixlen} on ${link}`;
-export const routeKey = (r: { dst: string; dstLen: number; metric?: number; priority?: number }) =>
-  `route ${r.dst}/${r.dstLen}${(r.metric ?? r.priority) ? ` metric ${r.metric ?? r.priority}` : ''}`;
-export const sysctlKey = (k: string) => `sysctl ${k}`;
+const linkId = (name: string): ObjectId => ({ type: 'link', name });
+const addressId = (a: { address: string; prefixlen: number }, link: string): ObjectId => ({
+  type: 'address',
+  link,
+  address: a.address,
+  prefixlen: a.prefixlen,
+});
+const routeId = (r: { dst: string; dstLen: number; metric?: number; priority?: number }): ObjectId => ({
+  type: 'route',
+  dst: r.dst,
+  dstLen: r.dstLen,
+  metric: r.metric ?? r.priority,
+});
+const sysctlId = (key: string): ObjectId => ({ type: 'sysctl', key });
 
-/** The object an action repairs, for status, logs and the repair rate limit. */
-export function actionObject(a: Action): string {
+export const linkKey = (name: string) => objectName(linkId(name));
+export const routeKey = (r: { dst: string; dstLen: number; metric?: number; priority?: number }) =>
+  objectName(routeId(r));
+
+/** The object an action repairs. */
+export function actionId(a: Action): ObjectId {
   switch (a.op) {
     case 'set-sysctl':
-      return sysctlKey(a.key);
+      return sysctlId(a.key);
     case 'delete-route':
-      return routeKey(a.route);
+      return routeId(a.route);
     case 'replace-route':
-      return routeKey(a.route);
+      return routeId(a.route);
     case 'delete-link':
     case 'set-link':
-      return linkKey(a.name);
+      return linkId(a.name);
     case 'create-link':
-      return linkKey(a.link.name);
+      return linkId(a.link.name);
     case 'delete-address':
-      return addressKey(a, a.link);
+      return addressId(a, a.link);
     case 'add-address':
-      return addressKey(a.address, a.address.link);
+      return addressId(a.address, a.address.link);
     case 'firewall':
-      return a.object;
+      return a.id;
   }
 }
+
+/** The object an action repairs, by name: for status, logs and the repair rate limit. */
+export const actionObject = (a: Action): string => objectName(actionId(a));
 
 // The kernel adds an IPv6 link-local address to most links by itself; it is
 // not island's to remove.
@@ -106,10 +115,10 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   for (const [key, value] of Object.entries(want.sysctls)) {
     const have = live.sysctls[key];
     // compared as the kernel prints it back ("4096\t87380\t6291456" is "4096 87380 6291456")
-    if (sameSysctl(have, value)) status.push({ object: sysctlKey(key), state: 'ok' });
+    if (sameSysctl(have, value)) status.push({ ...named(sysctlId(key)), state: 'ok' });
     else {
       status.push({
-        object: sysctlKey(key),
+        ...named(sysctlId(key)),
         state: have === undefined ? 'missing' : 'drifted',
         detail: `${have === undefined ? 'absent' : sysctlTokens(have).join(' ')} → ${value}`,
       });
@@ -139,11 +148,11 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const replaced = new Set<number>();
 
   for (const declared of want.links) {
-    const key = linkKey(declared.name);
+    const key = named(linkId(declared.name));
     const l = liveByName.get(declared.name);
     if (l && !l.owned) {
       const why = `a link named ${declared.name} (${l.kind ?? 'device'}, ifindex ${l.ifindex}) exists and is not island's; remove or rename it`;
-      status.push({ object: key, state: 'foreign', detail: why });
+      status.push({ ...key, state: 'foreign', detail: why });
       blocked.set(declared.name, `${declared.name} is held by a foreign link`);
       continue;
     }
@@ -152,7 +161,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const underlayComing = under !== undefined && wanted.has(under) && !blocked.has(under);
     if (under && !liveByName.has(under) && !underlayComing) {
       const why = `underlay device ${under} does not exist`;
-      status.push({ object: key, state: 'blocked', detail: why });
+      status.push({ ...key, state: 'blocked', detail: why });
       blocked.set(declared.name, why);
       continue;
     }
@@ -163,15 +172,15 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       local !== undefined && !localDevice(local, live, want, blocked)
         ? `local ${local} is not on this host`
         : undefined;
-    const report = (s: ObjectStatus) => status.push(waiting ? { object: key, state: 'blocked', detail: waiting } : s);
+    const report = (s: ObjectStatus) => status.push(waiting ? { ...key, state: 'blocked', detail: waiting } : s);
     const d = declared.bindLocal ? bindToLocal(declared, live, want, blocked) : declared;
     if (typeof d === 'string') {
-      status.push({ object: key, state: 'blocked', detail: d });
+      status.push({ ...key, state: 'blocked', detail: d });
       blocked.set(declared.name, d);
       continue;
     }
     if (d.master && blocked.has(d.master)) {
-      status.push({ object: key, state: 'blocked', detail: `bridge ${d.master} is not available` });
+      status.push({ ...key, state: 'blocked', detail: `bridge ${d.master} is not available` });
       blocked.set(d.name, `bridge ${d.master} is not available`);
       continue;
     }
@@ -184,7 +193,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
         slot === undefined ? undefined : live.links.find((x) => x !== l && !x.owned && holdsSlot(x, d.kind, slot));
       if (holder) {
         const why = `${d.kind} ${holder.name} (ifindex ${holder.ifindex}, not island's) already holds ${slot}`;
-        status.push({ object: key, state: 'blocked', detail: why });
+        status.push({ ...key, state: 'blocked', detail: why });
         blocked.set(d.name, why);
         continue;
       }
@@ -197,11 +206,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
       const why = l
         ? `re-create: ${immutable.join(', ')} changed: the kernel cannot change ${immutable.length > 1 ? 'them' : 'it'} in place`
         : 'missing';
-      report(
-        l
-          ? { object: key, state: 'drifted', detail: why.slice('re-create: '.length) }
-          : { object: key, state: 'missing' },
-      );
+      report(l ? { ...key, state: 'drifted', detail: why.slice('re-create: '.length) } : { ...key, state: 'missing' });
       creates.push({ op: 'create-link', link: d, why, ...(replaces.length ? { replaces } : {}) });
       fresh.add(d.name);
       continue;
@@ -209,13 +214,13 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const change = mutableDiff(d, l, liveByIndex);
     if (Object.keys(change).length) {
       const why = describeChange(change, l, liveByIndex);
-      report({ object: key, state: 'drifted', detail: why });
+      report({ ...key, state: 'drifted', detail: why });
       sets.push({ op: 'set-link', name: d.name, ifindex: l.ifindex, change, why, ...(d.line ? { line: d.line } : {}) });
     } else if (d.features && !l.features) {
       const what = Object.keys(d.features).map(featureLabel).join(', ');
       const why = live.featuresError ?? 'the kernel did not report the link';
-      report({ object: key, state: 'blocked', detail: `${what} cannot be read: ${why}` });
-    } else report({ object: key, state: 'ok' });
+      report({ ...key, state: 'blocked', detail: `${what} cannot be read: ${why}` });
+    } else report({ ...key, state: 'ok' });
   }
   /** removed once every declared link exists (apply keeps them while one cannot be made) */
   const staleLinks: Action[] = [];
@@ -224,7 +229,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   for (const l of unwanted) {
     const token = isLinkToken(l.name);
     const why = token ? 'left by an interrupted create' : 'no longer in the file';
-    status.push({ object: linkKey(l.name), state: 'stale', detail: why });
+    status.push({ ...named(linkId(l.name)), state: 'stale', detail: why });
     if (token) leftovers.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why });
     else if (!replaced.has(l.ifindex)) staleLinks.push({ op: 'delete-link', name: l.name, ifindex: l.ifindex, why });
   }
@@ -239,19 +244,19 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const l = liveByName.get(d.name);
     if (blocked.has(d.name)) {
       for (const a of mine)
-        status.push({ object: addressKey(a, d.name), state: 'blocked', detail: blocked.get(d.name) });
+        status.push({ ...named(addressId(a, d.name)), state: 'blocked', detail: blocked.get(d.name) });
       continue;
     }
     const have = fresh.has(d.name) || !l ? [] : (liveAddrs.get(l.ifindex) ?? []);
     for (const a of mine) {
       const present = have.some((h) => h.address === a.address && h.prefixlen === a.prefixlen);
-      status.push({ object: addressKey(a, d.name), state: present ? 'ok' : 'missing' });
+      status.push({ ...named(addressId(a, d.name)), state: present ? 'ok' : 'missing' });
       if (!present) addrAdds.push({ op: 'add-address', address: a });
     }
     if (!l) continue;
     for (const h of have) {
       if (kernelOwned(h) || mine.some((a) => a.address === h.address && a.prefixlen === h.prefixlen)) continue;
-      status.push({ object: addressKey(h, d.name), state: 'stale', detail: 'not in the file' });
+      status.push({ ...named(addressId(h, d.name)), state: 'stale', detail: 'not in the file' });
       addrDels.push({ op: 'delete-address', link: d.name, ...h });
     }
   }
@@ -270,26 +275,26 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   for (const x of live.routes)
     if (x.protocol !== ROUTE_PROTO && !foreignById.has(liveId(x))) foreignById.set(liveId(x), x);
   for (const r of want.routes) {
-    const key = routeKey(r);
+    const key = named(routeId(r));
     const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
     const l = mineById.get(id);
     // still declared: never stale, even while it cannot be repaired
     if (l) matched.add(l);
     const dep = r.link;
     if (dep && blocked.has(dep)) {
-      status.push({ object: key, state: 'blocked', detail: blocked.get(dep) });
+      status.push({ ...key, state: 'blocked', detail: blocked.get(dep) });
       continue;
     }
     // a pin follows the host's own path; a route over a host device waits for that device or gateway
     const target = r.pin ? resolvePin(r, live, liveByName) : dep ? r : (hostPathProblem(r, live, liveByName) ?? r);
     if (typeof target === 'string') {
-      status.push({ object: key, state: 'blocked', detail: target });
+      status.push({ ...key, state: 'blocked', detail: target });
       continue;
     }
     const foreign = foreignById.get(id);
     if (foreign) {
       status.push({
-        object: key,
+        ...key,
         state: 'foreign',
         detail: `a route to ${r.dst}/${r.dstLen} with metric ${r.metric} exists (protocol ${foreign.protocol}) and is not island's`,
       });
@@ -300,16 +305,16 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const devIndex = target.dev ? liveByName.get(target.dev)?.ifindex : undefined;
     const drift = l && !viaFresh ? routeDrift(target, l, devIndex) : undefined;
     if (l && !viaFresh && !drift) {
-      status.push({ object: key, state: 'ok' });
+      status.push({ ...key, state: 'ok' });
       continue;
     }
     const why = !l ? 'missing' : (drift ?? 'its link is re-created');
-    status.push({ object: key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
+    status.push({ ...key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
     routeAdds.push({ op: 'replace-route', route: target, why });
   }
   for (const l of mineLive) {
     if (matched.has(l)) continue;
-    status.push({ object: routeKey(l), state: 'stale', detail: 'no longer in the file' });
+    status.push({ ...named(routeId(l)), state: 'stale', detail: 'no longer in the file' });
     routeDels.push({ op: 'delete-route', route: l, why: 'no longer in the file' });
   }
 
@@ -468,10 +473,10 @@ export function settle(status: ObjectStatus[], done: { action: Action; error?: s
   const out: ObjectStatus[] = [];
   for (const s of status) {
     const f = failed.get(s.object);
-    if (f) out.push({ object: s.object, state: s.state === 'stale' ? 'stale' : 'blocked', detail: f.error });
+    if (f) out.push({ id: s.id, object: s.object, state: s.state === 'stale' ? 'stale' : 'blocked', detail: f.error });
     // blocked whatever was repaired (a tunnel whose local address is not on this host)
     else if (!fixed.has(s.object) || s.state === 'blocked') out.push(s);
-    else if (s.state !== 'stale') out.push({ object: s.object, state: 'ok' });
+    else if (s.state !== 'stale') out.push({ id: s.id, object: s.object, state: 'ok' });
   }
   return out;
 }

@@ -46,7 +46,9 @@ t.test('plan: tcp_rmem read back with tabs is ok, not drifted', async (t) => {
   const live = { links: [], addresses: [], routes: [], sysctls: { 'net.ipv4.tcp_rmem': '4096\t87380\t6291456' } };
   const p = plan(want, live as unknown as LiveState);
   t.strictSame(p.actions, []);
-  t.strictSame(p.status, [{ object: 'sysctl net.ipv4.tcp_rmem', state: 'ok' }]);
+  t.strictSame(p.status, [
+    { id: { type: 'sysctl', key: 'net.ipv4.tcp_rmem' }, object: 'sysctl net.ipv4.tcp_rmem', state: 'ok' },
+  ]);
   const drifted = plan(want, {
     ...live,
     sysctls: { 'net.ipv4.tcp_rmem': '4096\t131072\t6291456' },

@@ -212,6 +212,7 @@ t.test('mixed hosts: island keeps its part in each backend whose FORWARD or INPU
     live(table(['-A FORWARD -j DOCKER-USER', ':DOCKER-USER - [0:0]'], { INPUT: 'ACCEPT', FORWARD: 'DROP' })),
   );
   t.strictSame(docker.status[0], {
+    id: { type: 'firewall', part: 'backend' },
     object: 'firewall backend',
     state: 'ok',
     detail: "nft and legacy (both hold FORWARD rules that could drop island's traffic): nft: set in the file",
@@ -260,15 +261,20 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
   });
   const finding = p.status.find(isDropFinding);
   t.strictSame(finding, {
+    id: { type: 'firewall', part: 'drops', family: 4, chain: 'INPUT' },
     object: 'firewall ipv4 INPUT',
     state: 'blocked',
     detail:
       "iptables-nft INPUT drops vx0's packets (udp 4789 from 192.0.2.2) (policy DROP): the tunnel cannot carry anything; " +
       'set [forward] input = true (the default) and island keeps an accept for them (ISLAND-INPUT), or accept them in INPUT yourself',
   });
-  t.ok(isDropFinding({ object: 'firewall ipv4 INPUT (legacy)', state: 'blocked' }));
-  t.notOk(isDropFinding({ object: 'link INPUT', state: 'blocked' }), 'a link named INPUT is a link');
-  t.notOk(isDropFinding({ object: 'firewall ipv4 INPUT jump', state: 'missing' }), "island's own jump is island's");
+  const drops = { type: 'firewall', part: 'drops', family: 4, chain: 'INPUT', backend: 'legacy' } as const;
+  t.ok(isDropFinding({ id: drops, state: 'blocked' }));
+  t.notOk(isDropFinding({ id: { type: 'link', name: 'INPUT' }, state: 'blocked' }), 'a link named INPUT is a link');
+  t.notOk(
+    isDropFinding({ id: { type: 'firewall', part: 'jump', family: 4, from: 'INPUT' }, state: 'missing' }),
+    "island's own jump is island's",
+  );
   const none = desiredFirewall(config(ONE.replace(FORWARD, '')));
   const q = planFirewall(none, { backend: 'nft', why: 'x', tables: { 4: table([], drop) } });
   t.strictSame(
@@ -284,7 +290,7 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
       {
         backend: 'legacy',
         family: 4,
-        object: 'x',
+        other: false,
         forward: false,
       },
     ),
@@ -299,12 +305,13 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
   );
   t.ok(pinned.flows[0]?.answers, 'a pinned VXLAN answers');
   t.strictSame(
-    inputDrops(UFW, pinned.flows, { backend: 'nft', family: 4, object: 'x', forward: false }),
+    inputDrops(UFW, pinned.flows, { backend: 'nft', family: 4, other: false, forward: false }),
     [],
     'ufw: not dropped once answered',
   );
   t.equal(
-    inputDrops(table([], drop).chains, pinned.flows, { backend: 'nft', family: 4, object: 'x', forward: false }).length,
+    inputDrops(table([], drop).chains, pinned.flows, { backend: 'nft', family: 4, other: false, forward: false })
+      .length,
     1,
     'a bare policy DROP drops it either way',
   );
@@ -380,6 +387,7 @@ t.test("another nftables table's base chain: reported when it surely drops islan
   const drop = planFirewall(want, live(ruleset('drop', ['-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT'])));
   t.strictSame(drop.status.filter(isDropFinding), [
     {
+      id: { type: 'nftables', table: { family: 'inet', name: 'filter', chain: 'forward' } },
       object: 'nftables inet filter chain forward',
       state: 'blocked',
       detail:

@@ -142,9 +142,19 @@ t.test('diff: converged means no action, and status says where the jump is', asy
   const p = planFirewall(w, live(v4));
   t.strictSame(p.actions, []);
   t.strictSame(p.status, [
-    { object: 'firewall backend', state: 'ok', detail: 'nft: test' },
-    { object: 'firewall ipv4 chain ISLAND-FORWARD', state: 'ok', detail: '7 rules' },
-    { object: 'firewall ipv4 FORWARD jump', state: 'ok', detail: 'position 1 of 2' },
+    { id: { type: 'firewall', part: 'backend' }, object: 'firewall backend', state: 'ok', detail: 'nft: test' },
+    {
+      id: { type: 'firewall', part: 'chain', family: 4, chain: 'ISLAND-FORWARD' },
+      object: 'firewall ipv4 chain ISLAND-FORWARD',
+      state: 'ok',
+      detail: '7 rules',
+    },
+    {
+      id: { type: 'firewall', part: 'jump', family: 4, from: 'FORWARD' },
+      object: 'firewall ipv4 FORWARD jump',
+      state: 'ok',
+      detail: 'position 1 of 2',
+    },
   ]);
 });
 
@@ -292,7 +302,7 @@ t.test('diff: without [forward], leftovers go and nothing else is looked at', as
   const unreadable: LiveFirewall = { backend: 'nft', why: 'x', tables: { 4: { ok: false, error: 'not found' } } };
   t.strictSame(planFirewall(off, unreadable), { actions: [], status: [] }, 'no iptables and no [forward]: silence');
   t.strictSame(planFirewall(want(), unreadable).status.slice(1), [
-    { object: 'firewall ipv4', state: 'blocked', detail: 'not found' },
+    { id: { type: 'firewall', part: 'table', family: 4 }, object: 'firewall ipv4', state: 'blocked', detail: 'not found' },
   ]);
   t.strictSame(planFirewall(want(), undefined), { actions: [], status: [] }, 'not read: nothing said');
 });

@@ -236,7 +236,12 @@ t.test('missing underlay blocks the tunnel and what depends on it, without an ac
   );
   t.same(ops(p), ['+ link bridge cni0 (mtu 1450)', '+ address 10.128.1.1/24 on cni0']);
   const vx = p.status.find((s) => s.object === 'link vx0');
-  t.same(vx, { object: 'link vx0', state: 'blocked', detail: 'underlay device eth9 does not exist' });
+  t.same(vx, {
+    id: { type: 'link', name: 'vx0' },
+    object: 'link vx0',
+    state: 'blocked',
+    detail: 'underlay device eth9 does not exist',
+  });
 });
 
 t.test('bridge ports: enslaved in place, released when dropped from ports', async (t) => {
@@ -279,7 +284,12 @@ t.test('settle: repaired objects read ok, removed ones vanish, failed ones say w
   t.equal(after['link cni0'], 'ok', 'created: ok');
   t.same(
     settled.find((s) => s.object === 'address 10.128.1.1/24 on cni0'),
-    { object: 'address 10.128.1.1/24 on cni0', state: 'blocked', detail: 'add address: EADDRNOTAVAIL' },
+    {
+      id: { type: 'address', link: 'cni0', address: '10.128.1.1', prefixlen: 24 },
+      object: 'address 10.128.1.1/24 on cni0',
+      state: 'blocked',
+      detail: 'add address: EADDRNOTAVAIL',
+    },
     'failed: blocked by what the kernel said',
   );
   t.notOk('route 10.77.0.0/16' in after, 'stale route removed: gone from the status');
@@ -338,6 +348,7 @@ t.test(
     t.same(
       p.status.find((s) => s.object === 'link vx0'),
       {
+        id: { type: 'link', name: 'vx0' },
         object: 'link vx0',
         state: 'blocked',
         detail: 'local 192.168.3.100 is not on this host',
@@ -422,6 +433,7 @@ t.test('an IPv6 remote covered by a route through the tunnel gets a pin along th
   t.same(
     plan(want, live).status.find((s) => s.object === 'route fd00:2::7/128 metric 1024'),
     {
+      id: { type: 'route', dst: 'fd00:2::7', dstLen: 128, metric: 1024 },
       object: 'route fd00:2::7/128 metric 1024',
       state: 'blocked',
       detail: 'no route to fd00:2::7 outside the island: tunnel vx0 has no underlay path to pin',
@@ -488,6 +500,7 @@ t.test('tx checksum offload turned on by hand: changed in place, never a re-crea
   t.same(
     p.status.find((s) => s.object === 'link vx0'),
     {
+      id: { type: 'link', name: 'vx0' },
       object: 'link vx0',
       state: 'drifted',
       detail: 'tx checksum offload on → off',
@@ -525,6 +538,7 @@ t.test(
     t.same(
       p.status.find((s) => s.object === 'link vx0'),
       {
+        id: { type: 'link', name: 'vx0' },
         object: 'link vx0',
         state: 'blocked',
         detail:
@@ -541,7 +555,12 @@ t.test('a tunnel whose local address is not on this host is blocked, yet made an
     live.addresses = live.addresses.filter((a) => a.address !== '192.168.3.100');
     return live;
   };
-  const blocked = { object: 'link vx0', state: 'blocked', detail: 'local 192.168.3.100 is not on this host' };
+  const blocked = {
+    id: { type: 'link', name: 'vx0' },
+    object: 'link vx0',
+    state: 'blocked',
+    detail: 'local 192.168.3.100 is not on this host',
+  };
   const live = gone(converged(cfg));
   const p = plan(desiredState(cfg), live);
   t.same(ops(p), [], 'nothing to change: it works again as soon as the address is back');
@@ -675,6 +694,7 @@ t.test('a foreign link holding the VNI and port blocks the create, named', async
   t.same(
     p.status.find((s) => s.object === 'link vx0'),
     {
+      id: { type: 'link', name: 'vx0' },
       object: 'link vx0',
       state: 'blocked',
       detail: "vxlan flannel.1 (ifindex 7, not island's) already holds VNI 333 and port 5533",
