@@ -302,7 +302,12 @@ t.test('diff: without [forward], leftovers go and nothing else is looked at', as
   const unreadable: LiveFirewall = { backend: 'nft', why: 'x', tables: { 4: { ok: false, error: 'not found' } } };
   t.strictSame(planFirewall(off, unreadable), { actions: [], status: [] }, 'no iptables and no [forward]: silence');
   t.strictSame(planFirewall(want(), unreadable).status.slice(1), [
-    { id: { type: 'firewall', part: 'table', family: 4 }, object: 'firewall ipv4', state: 'blocked', detail: 'not found' },
+    {
+      id: { type: 'firewall', part: 'table', family: 4 },
+      object: 'firewall ipv4',
+      state: 'blocked',
+      detail: 'not found',
+    },
   ]);
   t.strictSame(planFirewall(want(), undefined), { actions: [], status: [] }, 'not read: nothing said');
 });
