@@ -8,7 +8,7 @@ import type { DesiredFirewall } from './firewall/types.js';
 import { choosePeer, type PeerChoice } from './health/target.js';
 import { BRIDGE, kindOf } from './kinds/index.js';
 import type { Features, Spec } from './kinds/kind.js';
-import { familyOf, inSubnet, networkOf } from './netlink/ip.js';
+import { familyOf, networkOf, PrefixIndex } from './netlink/ip.js';
 
 export interface DesiredLink {
   name: string;
@@ -92,34 +92,37 @@ export interface DesiredPeer extends PeerChoice {
 export { defaultMetric };
 
 /** The island link a route goes through (its dev, or the link whose subnet holds its gateway), if any. */
-function islandLinkOf(r: { family: 4 | 6; via?: string; dev?: string }, cfg: Config): string | undefined {
+function islandLinks(cfg: Config): (r: { family: 4 | 6; via?: string; dev?: string }) => string | undefined {
   const links = [...cfg.tunnels, ...cfg.bridges];
-  if (r.dev !== undefined) return links.some((l) => l.name === r.dev) ? r.dev : undefined;
-  const via = r.via;
-  if (via === undefined) return undefined;
-  return links.find((l) => l.addresses.some((a) => a.family === r.family && inSubnet(via, a.address, a.prefixlen)))
-    ?.name;
+  const names = new Set(links.map((l) => l.name));
+  // the first link (in this order) whose subnet holds the gateway
+  const subnets = new PrefixIndex<number>();
+  links.forEach((l, i) => {
+    for (const a of l.addresses) subnets.add(a.address, a.prefixlen, i);
+  });
+  return (r) => {
+    if (r.dev !== undefined) return names.has(r.dev) ? r.dev : undefined;
+    if (r.via === undefined || familyOf(r.via) !== r.family) return undefined;
+    const i = Math.min(...subnets.holding(r.via));
+    return links[i]?.name;
+  };
 }
 
-/** Whether a route through the island covers the tunnel's remote: its outer packets would enter the tunnel. */
-function swallowed(t: TunnelConfig, routes: DesiredRoute[]): boolean {
-  const family = familyOf(t.remote) as 4 | 6;
-  return routes.some(
-    (r) =>
-      r.family === family &&
-      r.dstLen < (family === 4 ? 32 : 128) &&
-      inSubnet(t.remote, r.dst, r.dstLen) &&
-      r.link !== undefined,
-  );
+/** Whether a route through the island covers a tunnel's remote: its outer packets would enter the tunnel. */
+function swallows(routes: DesiredRoute[]): (t: TunnelConfig) => boolean {
+  const island = new PrefixIndex<true>();
+  for (const r of routes)
+    if (r.link !== undefined && r.dstLen < (r.family === 4 ? 32 : 128)) island.add(r.dst, r.dstLen, true);
+  return (t) => island.holding(t.remote).length > 0;
 }
 
 /** IPv6 remotes that a route through the island covers get a host route along the host's own path. */
-function pins(cfg: Config, routes: DesiredRoute[]): DesiredRoute[] {
+function pins(cfg: Config, swallowed: (t: TunnelConfig) => boolean): DesiredRoute[] {
   const out: DesiredRoute[] = [];
   for (const t of cfg.tunnels) {
     const family = familyOf(t.remote) as 4 | 6;
     const max = family === 4 ? 32 : 128;
-    if (family === 4 || !swallowed(t, routes) || out.some((p) => p.dst === t.remote)) continue;
+    if (family === 4 || !swallowed(t) || out.some((p) => p.dst === t.remote)) continue;
     out.push({
       family,
       dst: t.remote,
@@ -135,8 +138,9 @@ export function desiredState(cfg: Config): DesiredState {
   const masterOf = new Map<string, string>();
   for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
 
+  const islandLinkOf = islandLinks(cfg);
   const declared = cfg.routes.map((r): DesiredRoute => {
-    const link = islandLinkOf({ family: r.to.family, via: r.via, dev: r.dev }, cfg);
+    const link = islandLinkOf({ family: r.to.family, via: r.via, dev: r.dev });
     return {
       family: r.to.family,
       dst: networkOf(r.to.address, r.to.prefixlen),
@@ -149,6 +153,7 @@ export function desiredState(cfg: Config): DesiredState {
       ...lineOf(r),
     };
   });
+  const swallowed = swallows(declared);
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];
   for (const b of cfg.bridges) {
@@ -162,7 +167,7 @@ export function desiredState(cfg: Config): DesiredState {
       mtu: t.mtu,
       master: masterOf.get(t.name),
       underlay: kindOf(t.kind).underlay?.(t),
-      ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t, declared) ? { bindLocal: true } : {}),
+      ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
       ...lineOf(t),
     });
@@ -173,7 +178,7 @@ export function desiredState(cfg: Config): DesiredState {
   // pins first: the route that would swallow a remote must never be there without its pin;
   // one route per kernel identity (check refuses two in a file): a second would replace the first
   const seen = new Set<string>();
-  const routes = [...pins(cfg, declared), ...declared].filter((r) => {
+  const routes = [...pins(cfg, swallowed), ...declared].filter((r) => {
     const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
     if (seen.has(id)) return false;
     seen.add(id);

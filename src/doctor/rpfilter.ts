@@ -14,7 +14,7 @@
  */
 import type { Config } from '../config/types.js';
 import { desiredState } from '../desired.js';
-import { familyOf, inSubnet } from '../netlink/ip.js';
+import { familyOf, PrefixIndex } from '../netlink/ip.js';
 import { assignments, at, dropins, SYSCTL_CONF, SYSCTL_DIRS } from './files.js';
 import type { DoctorFacts, Finding } from './types.js';
 
@@ -25,14 +25,13 @@ interface Route {
   metric: number;
 }
 
-/** The route the kernel takes to `ip`: longest prefix, then lowest metric. */
-function lookup(routes: Route[], ip: string): Route | undefined {
-  let best: Route | undefined;
-  for (const r of routes) {
-    if (!inSubnet(ip, r.dst, r.len)) continue;
-    if (!best || r.len > best.len || (r.len === best.len && r.metric < best.metric)) best = r;
-  }
-  return best;
+/** The route the kernel takes to an address: longest prefix, then lowest metric. */
+function routeLookup(routes: Route[]): (ip: string) => Route | undefined {
+  const index = new PrefixIndex<Route>();
+  // stable: of one prefix, the lowest metric first, then the earliest
+  for (const r of [...routes].sort((a, b) => a.metric - b.metric)) index.add(r.dst, r.len, r);
+  return (ip) =>
+    index.holding(ip).reduce<Route | undefined>((best, r) => (!best || r.len > best.len ? r : best), undefined);
 }
 
 /** The link holding this address, among this host's. */
@@ -48,9 +47,10 @@ function routesOf(f: DoctorFacts, cfg: Config): Route[] {
     .filter((r) => r.family === 4 && r.type === 1 && r.oif !== undefined && names.has(r.oif))
     .map((r) => ({ dst: r.dst, len: r.dstLen, dev: names.get(r.oif as number) as string, metric: r.priority ?? 0 }));
   const own: Route[] = [];
+  const lookup = routeLookup(live);
   for (const r of desiredState(cfg).routes) {
     if (r.family !== 4 || r.pin) continue;
-    const dev = r.dev ?? r.link ?? (r.via ? lookup(live, r.via)?.dev : undefined);
+    const dev = r.dev ?? r.link ?? (r.via ? lookup(r.via)?.dev : undefined);
     if (dev) own.push({ dst: r.dst, len: r.dstLen, dev, metric: r.metric });
   }
   return [...own, ...live];
@@ -102,8 +102,9 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
     if (link) arrivals.push({ link, source: r.dst, what: `traffic from ${r.dst}/${r.dstLen}` });
   }
   const out: Finding[] = [];
+  const lookup = routeLookup(routes);
   for (const a of arrivals) {
-    const back = lookup(routes, a.source);
+    const back = lookup(a.source);
     if (!back || back.dev === a.link) continue;
     const m = mode(f, cfg, a.link);
     if (m.value !== 1) continue;

@@ -94,3 +94,33 @@ export function cidrRange(addr: string, prefixlen: number): [bigint, bigint] {
   const lo = value & ~host;
   return [lo, lo | host];
 }
+
+/**
+ * Which of many prefixes hold an address, in one lookup per prefix length in use rather than
+ * one comparison per prefix: a file of thousands of routes and addresses stays linear.
+ */
+export class PrefixIndex<T> {
+  /** `${family}/${prefixlen}` → network text → the first value added for it */
+  private readonly byLen = new Map<string, Map<string, T>>();
+
+  add(addr: string, prefixlen: number, value: T): void {
+    const key = `${familyOf(addr)}/${prefixlen}`;
+    const nets = this.byLen.get(key) ?? new Map<string, T>();
+    this.byLen.set(key, nets);
+    const net = networkOf(addr, prefixlen);
+    if (!nets.has(net)) nets.set(net, value);
+  }
+
+  /** The values of the prefixes that hold addr, shortest prefix length added first. */
+  holding(addr: string): T[] {
+    const family = familyOf(addr);
+    const out: T[] = [];
+    for (const [key, nets] of this.byLen) {
+      const [f, len] = key.split('/');
+      if (Number(f) !== family) continue;
+      const v = nets.get(networkOf(addr, Number(len)));
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+}
