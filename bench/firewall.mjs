@@ -30,7 +30,7 @@ import { BenchError, percentile, realtime, run, sleep, startProcess, withNetns }
 
 const MONITOR = join(dirname(fileURLToPath(import.meta.url)), 'firewall-monitor.mjs');
 
-export const FIREWALL_TARGET = { nftP99Ms: 100, legacyP99Ms: 2000 };
+export const FIREWALL_TARGET = { nftP99Ms: 25, legacyP99Ms: 2000 };
 
 const JUMP = '-m comment --comment island -j ISLAND-FORWARD';
 const CHAIN_RULES = ['-i cni0 -m comment --comment island -j ACCEPT', '-o cni0 -m comment --comment island -j ACCEPT'];

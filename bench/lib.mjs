@@ -248,9 +248,16 @@ export const median = (v) => {
  * that makes link-up + address + route all present again.
  */
 export class HealWatcher {
-  constructor(ns, { link, address, route }) {
+  constructor(ns, { link, address, route, dev }) {
     this.ns = ns;
     this.link = link;
+    /**
+     * the tunnel's underlay device: deleting the tunnel makes the kernel announce a change of
+     * the underlay first (~15-20 ms before the tunnel's RTM_DELLINK), and the outage starts there
+     */
+    this.dev = dev;
+    this.armed = false;
+    this.firstTs = undefined;
     this.address = address; // "10.30.30.2/30"
     this.route = route; // "192.168.3.0/24"
     this.state = { link: false, address: false, route: false };
@@ -316,6 +323,7 @@ export class HealWatcher {
       }
     }
     const L = this.link;
+    if (this.armed && this.firstTs === undefined && this.mentions(body)) this.firstTs = ts;
     // a link being made under its token name: it is ours once renamed
     const token = /^\d+: (island-[0-9a-f]{8}): </.exec(body);
     if (token) this.names.add(token[1]);
@@ -338,10 +346,19 @@ export class HealWatcher {
       return;
     }
     if (this.delTs !== undefined && this.complete()) {
-      const ev = { delTs: this.delTs, healTs: ts, ms: ts - this.delTs, seenAt: performance.now() };
+      const start = Math.min(this.delTs, this.firstTs ?? this.delTs);
+      const ev = { delTs: this.delTs, firstTs: start, healTs: ts, ms: ts - start, seenAt: performance.now() };
       this.delTs = undefined;
+      this.armed = false;
+      this.firstTs = undefined;
       for (const w of this.waiters.splice(0)) w(ev);
     }
+  }
+
+  /** a notification about the tunnel (any of its names) or its underlay */
+  mentions(body) {
+    const m = /^\d+: ([^:@\s]+)/.exec(body) ?? / dev (\S+)/.exec(body);
+    return m !== null && (this.names.has(m[1]) || m[1] === this.dev);
   }
 
   complete() {
@@ -349,10 +366,14 @@ export class HealWatcher {
   }
 
   /**
-   * Resolves with { delTs, healTs, ms, seenAt } for the next deletion that gets healed
-   * (seenAt: performance.now() when this process read the completing line).
+   * Resolves with { delTs, firstTs, healTs, ms, seenAt } for the next deletion that gets healed:
+   * ms from the first notification about the tunnel or its underlay after this call (firstTs;
+   * the RTM_DELLINK's delTs when nothing came earlier) to the heal (seenAt: performance.now()
+   * when this process read the completing line).
    */
   nextHeal(timeoutMs) {
+    this.armed = true;
+    this.firstTs = undefined;
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== done);

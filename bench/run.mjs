@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * island benchmarks: heal latency, 500-tunnel converge, idle daemon cost, check time at 500 to 20,000
+ * island benchmarks: --help, check and daemon start (bench/startup.mjs), heal latency (with and without an underlay dev), 500-tunnel converge, idle daemon cost, check time at 500 to 20,000
  * addresses (bench/check.mjs), firewall repair (bench/firewall.mjs).
  *
  *   npm run bench                  full run (50 deletions, 500 tunnels, 60 s idle), updates docs/benchmarks.md
@@ -41,6 +41,7 @@ import {
   startProcess,
   withNetns,
 } from './lib.mjs';
+import { benchStartup, startupDetails, startupRows } from './startup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = process.env.ISLAND_CLI ?? join(ROOT, 'dist', 'cli.js');
@@ -79,8 +80,8 @@ const P = opt.quick
 /** space deletions of the same link so the daemon's repair limiter (burst 10, 1 per 200 ms) never engages */
 const SPACING_MS = 300;
 const HEAL_TIMEOUT_MS = 5000;
-const TARGET = { healP99Ms: 50, convergeRatio: 1.5, idleCpuPct: 0.1 };
-const BENCHES = ['heal', 'converge', 'idle', 'check', 'firewall'];
+const TARGET = { healP99Ms: 10, convergeRatio: 1.5, noopHelpRatio: 1.2, idleCpuPct: 0.1 };
+const BENCHES = ['startup', 'heal', 'converge', 'idle', 'check', 'firewall'];
 const only = new Set((opt.only ?? BENCHES.join(',')).split(',').map((s) => s.trim()));
 for (const o of only) if (!BENCHES.includes(o)) usage(`unknown benchmark "${o}" in --only`);
 const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === BENCHES.length));
@@ -133,7 +134,7 @@ function tunnels(n, { prefix, vniBase, addrBase, routeBase }) {
   });
 }
 
-function toml(ts, { port = 4789, sourcePort, resync = '30s', debounce = '10ms', kernelOffload = false } = {}) {
+function toml(ts, { port = 4789, sourcePort, dev, resync = '30s', debounce = '10ms', kernelOffload = false } = {}) {
   const out = [];
   for (const t of ts) {
     out.push(
@@ -145,6 +146,7 @@ function toml(ts, { port = 4789, sourcePort, resync = '30s', debounce = '10ms', 
       'remote = "10.9.0.2"',
       `port = ${port}`,
       ...(sourcePort ? [`source_port = ${sourcePort}`] : []),
+      ...(dev ? [`dev = "${dev}"`] : []),
       ...(kernelOffload ? ['tx_checksum_offload = true'] : []),
       `addresses = ["${t.address}"]`,
       '',
@@ -273,14 +275,20 @@ async function deleteLink(ns) {
   return t;
 }
 
-async function benchHeal() {
+/** dev: the tunnel's underlay device (ul0), or none */
+async function benchHeal(dev) {
   const ts = [{ name: 'vx0', vni: 333, address: '10.30.30.2/30', peer: '10.30.30.1', route: '192.168.3.0/24' }];
-  const cfg = writeConfig('heal.toml', toml(ts, { port: 5533, sourcePort: 5533 }));
+  const cfg = writeConfig(`heal${dev ? '-dev' : ''}.toml`, toml(ts, { port: 5533, sourcePort: 5533, dev }));
   await run([NODE, CLI, 'check', '-c', cfg]);
   return withNetns('heal', async (ns) => {
-    const w = await new HealWatcher(ns, { link: 'vx0', address: '10.30.30.2/30', route: '192.168.3.0/24' }).start();
+    const w = await new HealWatcher(ns, {
+      link: 'vx0',
+      address: '10.30.30.2/30',
+      route: '192.168.3.0/24',
+      dev,
+    }).start();
     try {
-      log(`heal: daemon in ${ns.name}, ${P.deletions} deletions ${SPACING_MS} ms apart`);
+      log(`heal${dev ? ` (dev ${dev})` : ''}: daemon in ${ns.name}, ${P.deletions} deletions ${SPACING_MS} ms apart`);
       const d = await startDaemon(ns, cfg);
       const daemon = [];
       const fromReturn = [];
@@ -329,6 +337,7 @@ async function benchHeal() {
       }
       await verify(ns, ts, 'after the baseline runs');
       return {
+        dev,
         daemon,
         fromReturn,
         delGap,
@@ -560,13 +569,14 @@ const verdict = (ok) => (ok ? 'OK' : 'MISSED');
 
 function rows(res) {
   const R = [];
-  const { heal, converge, idle } = res;
-  if (heal) {
+  const { converge, idle } = res;
+  if (res.startup) R.push(...startupRows(res.startup));
+  for (const heal of res.heals ?? []) {
     const n = heal.daemon.length;
     const p99 = percentile(heal.daemon, 99);
     const t = `≤ ${TARGET.healP99Ms} ms`;
     R.push([
-      `heal after ip link del (n=${n}; baseline island apply, n=${heal.script.length})`,
+      `heal after ip link del, ${heal.dev ? `dev ${heal.dev}` : 'no dev'} (n=${n}; baseline island apply, n=${heal.script.length})`,
       'p50',
       fmtMs(percentile(heal.daemon, 50)),
       fmtMs(percentile(heal.script, 50)),
@@ -588,13 +598,14 @@ function rows(res) {
       `≤ ${TARGET.convergeRatio}× ip -batch`,
       `${verdict(ratio <= TARGET.convergeRatio)} (${ratio.toFixed(2)}×)`,
     ]);
+    const noopRatio = median(converge.noop) / median(converge.startup);
     R.push([
       `no-op converge ${P.tunnels} tunnels (${P.runs} runs)`,
       'median',
       fmtMs(median(converge.noop)),
-      '',
-      '',
-      '',
+      `${fmtMs(median(converge.startup))} (--help)`,
+      `≤ ${TARGET.noopHelpRatio}× --help`,
+      `${verdict(noopRatio <= TARGET.noopHelpRatio)} (${noopRatio.toFixed(2)}×)`,
     ]);
   }
   if (idle) {
@@ -643,10 +654,11 @@ function mdTable(R) {
 
 function details(res) {
   const out = [];
-  const { heal, converge, idle } = res;
-  if (heal) {
+  const { converge, idle } = res;
+  if (res.startup) out.push(...startupDetails(res.startup));
+  for (const heal of res.heals ?? []) {
     out.push(
-      `- heal, daemon, from the kernel's deletion notification (the outage): ${heal.daemon.length} deletions; p50 ${fmtMs(
+      `- heal, ${heal.dev ? `tunnel on dev ${heal.dev}` : 'tunnel without dev'}, daemon, from the first kernel notification the deletion causes (the underlay's, with dev; the tunnel going down otherwise: the outage): ${heal.daemon.length} deletions; p50 ${fmtMs(
         percentile(heal.daemon, 50),
       )}, p90 ${fmtMs(percentile(heal.daemon, 90))}, p99 ${fmtMs(percentile(heal.daemon, 99))}, min ${fmtMs(
         Math.min(...heal.daemon),
@@ -744,7 +756,18 @@ async function main() {
   log(`machine: ${m.nproc} x ${m.model}, Linux ${m.kernel}, Node ${m.node}${opt.quick ? ' (--quick)' : ''}`);
   const res = {};
   const load = [loadavg()[0]];
-  if (only.has('heal')) res.heal = await benchHeal();
+  if (only.has('startup'))
+    res.startup = await benchStartup({
+      quick: opt.quick,
+      node: NODE,
+      cli: CLI,
+      work,
+      log,
+      lab: join(ROOT, 'etc', 'examples', 'lab.toml'),
+      config: (n) =>
+        toml(tunnels(n, { prefix: 'vxs', vniBase: 10_000, addrBase: '10.64.0.0', routeBase: '172.16.0.0' })),
+    });
+  if (only.has('heal')) res.heals = [await benchHeal(), await benchHeal('ul0')];
   if (only.has('converge')) res.converge = await benchConverge();
   if (only.has('idle')) res.idle = await benchIdle();
   if (only.has('check')) res.check = await benchCheck({ quick: opt.quick, node: NODE, cli: CLI, work, log });
