@@ -8,7 +8,7 @@
  * It gives the keys, which are required, types, integer ranges and defaults. What the
  * validator checks in code (superRefine/transform: link names, addresses, CIDRs, source
  * ports, durations, sysctl names) comes out as "any" there; REFINE below adds it in JSON
- * Schema terms. Each tunnel kind of the registry (src/kinds/) is one variant, its `kind` a
+ * Schema terms. Each tunnel or link kind of the registry (src/kinds/) is one variant, its `kind` a
  * const described by the kind's own line. test/unit/package-schema.test.ts
  * checks that every key of every shape is in the schema and nothing else, so a new key
  * in schema.ts cannot be forgotten here.
@@ -62,6 +62,11 @@ const REFINE = {
     },
   },
   bridge: { name: linkName, addresses: cidrList, ports: { type: 'array', items: linkName } },
+  link: {
+    name: linkName,
+    parent: { ...linkName, description: "the host's device it sits on (the pods' parent)" },
+    addresses: cidrList,
+  },
   route: {
     to: {
       type: 'string',
@@ -131,6 +136,7 @@ function islandTunnel(shape, ...refine) {
 }
 
 const tunnelKinds = reg.kindsOf('tunnel');
+const linkKinds = reg.kindsOf('link');
 
 const schema = {
   $schema: 'https://json-schema.org/draft/2019-09/schema',
@@ -153,6 +159,8 @@ const schema = {
       },
     },
     bridge: { type: 'array', items: table(s.bridgeShape, REFINE.bridge) },
+    // each [[link]] kind of the registry
+    link: { type: 'array', items: { oneOf: linkKinds.map((k) => table(reg.shapeOf(k), REFINE.link, kindRefine(k))) } },
     route: {
       type: 'array',
       items: { ...table(s.routeShape, REFINE.route), anyOf: [{ required: ['via'] }, { required: ['dev'] }] },

@@ -19,6 +19,8 @@ export interface DesiredLink {
   master?: string;
   /** underlay device that must exist before the link can */
   underlay?: string;
+  /** the device it sits on, given to the kernel as IFLA_LINK (a [[link]]'s parent: a macvlan's lower device) */
+  parent?: string;
   /**
    * Bind the tunnel to the device that holds its local address (plan() finds it). A route
    * through the island covers the remote: the kernel then looks the outer packets' route up
@@ -93,7 +95,7 @@ export { defaultMetric };
 
 /** The island link a route goes through (its dev, or the link whose subnet holds its gateway), if any. */
 function islandLinks(cfg: Config): (r: { family: 4 | 6; via?: string; dev?: string }) => string | undefined {
-  const links = [...cfg.tunnels, ...cfg.bridges];
+  const links = [...cfg.tunnels, ...cfg.bridges, ...cfg.links];
   const names = new Set(links.map((l) => l.name));
   // the first link (in this order) whose subnet holds the gateway
   const subnets = new PrefixIndex<number>();
@@ -172,7 +174,19 @@ export function desiredState(cfg: Config): DesiredState {
       ...lineOf(t),
     });
   }
-  for (const l of [...cfg.bridges, ...cfg.tunnels]) {
+  for (const l of cfg.links) {
+    const k = kindOf(l.kind);
+    links.push({
+      name: l.name,
+      kind: l.kind,
+      spec: k.spec(l),
+      mtu: l.mtu,
+      underlay: l.parent,
+      parent: l.parent,
+      ...lineOf(l),
+    });
+  }
+  for (const l of [...cfg.bridges, ...cfg.tunnels, ...cfg.links]) {
     for (const a of l.addresses) addresses.push({ link: l.name, ...a, ...lineOf(a) });
   }
   // pins first: the route that would swallow a remote must never be there without its pin;

@@ -86,7 +86,7 @@ const netText = (c: Cidr): string => `${networkOf(c.address, c.prefixlen)}/${c.p
 
 export function parseIsland(rep: Reporter, root: Record<string, unknown>): IslandFile | undefined {
   const before = rep.errors.length;
-  for (const section of ['bridge', 'route'] as const) {
+  for (const section of ['bridge', 'link', 'route'] as const) {
     if (root[section] === undefined) continue;
     rep.error(
       [section],

@@ -87,6 +87,7 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
   const perHost = (v: unknown): unknown[] => (island ? [] : list(v));
   const tunnels = perHost(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i));
   const bridges = perHost(root.bridge).map((raw, i) => section.bridge(rep, raw, i));
+  const links = perHost(root.link).map((raw, i) => section.link(rep, raw, i));
   const routes = perHost(root.route).map((raw, i) => section.route(rep, raw, i));
   const sysctl = section.isTable(root.sysctl) ? section.sysctl(rep, root.sysctl) : {};
   const daemon =
@@ -101,6 +102,7 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
   checkSemantics(rep, {
     tunnels: tunnels.map((t) => t.view),
     bridges: bridges.map((b) => b.view),
+    links: links.map((l) => l.view),
     routes: routes.map((r) => r.view),
   });
   checkPeers(
@@ -110,7 +112,7 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
   );
   if (fwd && !island) {
     checkForward(rep, fwd.view, {
-      links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view)],
+      links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view), ...links.map((l) => l.view)],
       routes: routes.map((r) => r.view),
       sysctl,
       linkExists: opts.linkExists,
@@ -124,6 +126,7 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
     path,
     tunnels: tunnels.map((t) => t.config).filter((c) => c !== undefined),
     bridges: bridges.map((b) => b.config).filter((c) => c !== undefined),
+    links: links.map((l) => l.config).filter((c) => c !== undefined),
     routes: routes.map((r) => r.config).filter((c) => c !== undefined),
     sysctl,
     daemon,
@@ -172,6 +175,7 @@ const SECTION_KEYS: [string, string[]][] = [
   ['[[host]]', Object.keys(hostShape)],
   ['[[tunnel]]', Object.keys(anyShape('tunnel'))],
   ['[[bridge]]', Object.keys(bridgeShape)],
+  ['[[link]]', Object.keys(anyShape('link'))],
   ['[[route]]', Object.keys(routeShape)],
   ['[daemon]', Object.keys(daemonShape)],
   ['[forward]', Object.keys(forwardShape)],

@@ -166,7 +166,7 @@ function missingValueHint(text: string, index: number): string {
   return `; the value of ${key} on line ${lines.length} is missing`;
 }
 
-const ARRAY_SECTIONS = ['tunnel', 'bridge', 'route'];
+const ARRAY_SECTIONS = ['tunnel', 'bridge', 'link', 'route'];
 
 /** `[tunnel]` next to `[[tunnel]]` is a TOML redefinition; say which spelling is the right one. */
 function mixedTableHint(text: string, line: number): string {

@@ -232,6 +232,18 @@ export const bridgeShape = {
   ports: z.array(linkName).default([]),
 };
 
+/**
+ * The keys of every [[link]]: an island link over a device of the host, neither a tunnel nor a
+ * bridge (the macvlan or ipvlan host shim); its kind adds its own (kinds/<kind>.ts).
+ */
+export const linkShape = {
+  name: linkName,
+  kind: z.string(),
+  parent: linkName,
+  mtu: int(68, 65535).optional(),
+  addresses: z.array(cidr).default([]),
+};
+
 export const routeShape = {
   to: prefix,
   via: ipAddress.optional(),
@@ -303,6 +315,7 @@ export const forwardRuleShape = {
 export const topShape = {
   tunnel: z.array(z.unknown()).optional(),
   bridge: z.array(z.unknown()).optional(),
+  link: z.array(z.unknown()).optional(),
   route: z.array(z.unknown()).optional(),
   sysctl: z.record(z.unknown()).optional(),
   daemon: z.record(z.unknown()).optional(),

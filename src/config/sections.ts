@@ -4,14 +4,14 @@
  */
 import { z } from 'zod';
 import { anyShape, findKind, kindsOf, kindsWithKey, shapeOf } from '../kinds/index.js';
-import { type Declared, type LinkKind, oneOf } from '../kinds/kind.js';
+import { type Declared, type LinkKind, oneOf, type Table } from '../kinds/kind.js';
 import { declaredAt } from './declared.js';
 import type { KeyPath } from './diagnostic.js';
 import { TomlFloat } from './locate.js';
 import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import { bridgeShape, cidr, daemonShape, describe, linkName, routeShape, type Shape } from './schema.js';
 import { sysctlName, sysctlValueProblem } from './sysctl.js';
-import type { BridgeConfig, Cidr, DaemonConfig, RouteConfig, TunnelConfig } from './types.js';
+import type { BridgeConfig, Cidr, DaemonConfig, LinkConfig, RouteConfig, TunnelConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
 
@@ -87,7 +87,7 @@ export function strict(
 
 export interface LinkView {
   path: KeyPath;
-  what: 'tunnel' | 'bridge';
+  what: Table;
   /** set only when valid */
   name?: string;
   /** whatever string was written, valid or not: references to it are not "undeclared" */
@@ -116,6 +116,16 @@ export interface BridgeView extends LinkView {
   ports: (string | undefined)[];
 }
 
+export interface LinkTableView extends LinkView {
+  what: 'link';
+  /** set only when the kind is one island knows */
+  kind?: LinkKind;
+  /** the device it sits on */
+  parent?: string;
+  /** what its kind sees of it (its checks run on this) */
+  declared: Declared;
+}
+
 export interface RouteView {
   path: KeyPath;
   to?: Cidr;
@@ -131,22 +141,26 @@ function rawName(raw: unknown): string | undefined {
 }
 
 /** The kind an entry names, or a message saying which kinds its table takes. */
-function kindProblem(table: 'tunnel', raw: unknown): string | undefined {
+function kindProblem(table: Table, raw: unknown): string | undefined {
   const k = isTable(raw) ? raw.kind : undefined;
   if (typeof k !== 'string' || findKind(k)?.table === table) return undefined;
   return `must be ${oneOf(kindsOf(table).map((x) => x.kind))}, not ${JSON.stringify(k)}`;
 }
 
-export function tunnel(rep: Reporter, raw: unknown, index: number): { view: TunnelView; config?: TunnelConfig } {
-  const path = ['tunnel', index];
+/**
+ * An entry of a table whose entries each name a kind ([[tunnel]], [[link]]): checked against its
+ * kind's whole shape (every key of the table when the kind is missing or unknown); its kind's
+ * view of it, with the settings of the kind's own keys.
+ */
+function kinded(rep: Reporter, table: Table, raw: unknown, path: KeyPath) {
   const named = isTable(raw) && typeof raw.kind === 'string' ? findKind(raw.kind) : undefined;
-  const kind = named?.table === 'tunnel' ? named : undefined;
-  const shape = kind ? shapeOf(kind) : anyShape('tunnel');
+  const kind = named?.table === table ? named : undefined;
+  const shape = kind ? shapeOf(kind) : anyShape(table);
   let ok = strict(rep, shape, raw, path, (key) => {
-    const owners = kindsWithKey('tunnel', key);
+    const owners = kindsWithKey(table, key);
     return kind && owners.length ? `only valid for kind = ${oneOf(owners.map((k) => k.kind))}` : undefined;
   });
-  const badKind = kindProblem('tunnel', raw);
+  const badKind = kindProblem(table, raw);
   if (badKind !== undefined) {
     rep.error([...path, 'kind'], badKind);
     ok = false;
@@ -158,10 +172,17 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     local: value('local') as string | undefined,
     remote: value('remote') as string | undefined,
     dev: value('dev') as string | undefined,
+    parent: value('parent') as string | undefined,
     mtu: value('mtu') as number | undefined,
     options,
     written: (key) => has(raw, key),
   };
+  return { ok, kind, value, options, declared };
+}
+
+export function tunnel(rep: Reporter, raw: unknown, index: number): { view: TunnelView; config?: TunnelConfig } {
+  const path = ['tunnel', index];
+  const { ok, kind, value, options, declared } = kinded(rep, 'tunnel', raw, path);
   const view: TunnelView = {
     path,
     what: 'tunnel',
@@ -213,6 +234,32 @@ export function bridge(rep: Reporter, raw: unknown, index: number): { view: Brid
     mtu: view.mtu,
     addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
     ports: view.ports as string[],
+  });
+  return { view, config: declaredAt(config, rep.line(path)) };
+}
+
+export function link(rep: Reporter, raw: unknown, index: number): { view: LinkTableView; config?: LinkConfig } {
+  const path = ['link', index];
+  const { ok, kind, options, declared } = kinded(rep, 'link', raw, path);
+  const view: LinkTableView = {
+    path,
+    what: 'link',
+    kind,
+    name: declared.name,
+    rawName: rawName(raw),
+    parent: declared.parent,
+    mtu: declared.mtu,
+    addresses: (parsed(raw)?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
+    declared,
+  };
+  if (!ok || !kind) return { view };
+  const config: LinkConfig = compact({
+    name: view.name as string,
+    kind: kind.kind,
+    parent: view.parent as string,
+    mtu: view.mtu,
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
+    ...options,
   });
   return { view, config: declaredAt(config, rep.line(path)) };
 }

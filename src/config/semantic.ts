@@ -19,18 +19,20 @@ import {
 } from './kernel.js';
 import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
-import type { BridgeView, LinkView, RouteView, TunnelView } from './sections.js';
+import type { BridgeView, LinkTableView, LinkView, RouteView, TunnelView } from './sections.js';
 import type { Cidr } from './types.js';
 
 export interface Views {
   tunnels: TunnelView[];
   bridges: BridgeView[];
+  links: LinkTableView[];
   routes: RouteView[];
 }
 
 export function checkSemantics(rep: Reporter, v: Views): void {
   for (const t of v.tunnels) checkTunnel(rep, t);
-  const links: LinkView[] = [...v.tunnels, ...v.bridges];
+  for (const l of v.links) checkLink(rep, l);
+  const links: LinkView[] = [...v.tunnels, ...v.bridges, ...v.links];
   for (const l of links) checkMtu(rep, l);
   checkNames(rep, links);
   checkTunnelIdentity(rep, v.tunnels);
@@ -57,6 +59,14 @@ function checkTunnel(rep: Reporter, t: TunnelView): void {
   }
 }
 
+function checkLink(rep: Reporter, l: LinkTableView): void {
+  if (l.parent !== undefined && l.parent === l.name) rep.error(at(l, 'parent'), 'a link cannot sit on itself');
+  for (const p of l.kind?.check?.(l.declared) ?? []) {
+    if (p.warning) rep.warn(at(l, p.key), p.message);
+    else rep.error(at(l, p.key), p.message);
+  }
+}
+
 function checkMtu(rep: Reporter, l: LinkView): void {
   if (l.mtu === undefined || l.mtu >= 1280) return;
   const v6 = l.addresses.find((a) => a?.family === 6);
@@ -65,7 +75,7 @@ function checkMtu(rep: Reporter, l: LinkView): void {
   }
 }
 
-/** Tunnels and bridges share the kernel's one namespace of link names, with the kernel's own devices. */
+/** Tunnels, bridges and links share the kernel's one namespace of link names, with the kernel's own devices. */
 function checkNames(rep: Reporter, links: LinkView[]): void {
   const first = new Map<string, LinkView>();
   for (const l of links) {

@@ -52,6 +52,17 @@ export interface BridgeConfig {
   ports: string[];
 }
 
+/** A [[link]]: a link of its kind over `parent`, a device of the host (the host shim), with its kind's own settings. */
+export interface LinkConfig {
+  name: string;
+  kind: string;
+  /** the device it sits on (IFLA_LINK) */
+  parent: string;
+  mtu?: number;
+  addresses: Cidr[];
+  [setting: string]: unknown;
+}
+
 export interface RouteConfig {
   /** destination prefix */
   to: Cidr;
@@ -106,6 +117,7 @@ export interface Config {
   path: string;
   tunnels: TunnelConfig[];
   bridges: BridgeConfig[];
+  links: LinkConfig[];
   routes: RouteConfig[];
   /** sysctl name (dotted, under net.) → value as written to /proc/sys */
   sysctl: Record<string, string>;

@@ -331,6 +331,7 @@ export function hostDot(input: GraphInput): string {
   const devices = new Set<string>();
   for (const r of want.routes) if (!r.pin && r.dev && !r.link) devices.add(r.dev);
   for (const t of cfg.tunnels) if (t.dev) devices.add(t.dev);
+  for (const l of cfg.links) devices.add(l.parent);
 
   dot.cluster(
     'host',
@@ -361,11 +362,26 @@ export function hostDot(input: GraphInput): string {
           color: colourOf(linkKey(t.name)),
         });
       }
+      for (const l of cfg.links) {
+        const s = stateOf(live, linkKey(l.name));
+        dot.node(linkId(l.name), {
+          label: label([
+            l.name,
+            ...kindOf(l.kind).graphWords(l),
+            ...l.addresses.map(cidrText),
+            ...(l.mtu ? [`mtu ${l.mtu}`] : []),
+            ...(s && s !== 'ok' ? [s] : []),
+          ]),
+          color: colourOf(linkKey(l.name)),
+        });
+      }
       for (const d of devices) dot.node(`dev ${d}`, { label: label([d, 'host device']), style: '"rounded,dashed"' });
       for (const b of cfg.bridges)
         for (const p of b.ports) dot.edge(linkId(b.name), linkId(p), { style: 'dotted', label: 'port', dir: 'none' });
       for (const t of cfg.tunnels)
         if (t.dev) dot.edge(`dev ${t.dev}`, linkId(t.name), { style: 'dotted', dir: 'none', label: 'underlay' });
+      for (const l of cfg.links)
+        dot.edge(`dev ${l.parent}`, linkId(l.name), { style: 'dotted', dir: 'none', label: 'parent' });
     },
   );
 
@@ -419,7 +435,7 @@ export function hostDot(input: GraphInput): string {
       dot.edge('host network', id, { style: 'dashed', label: r.via ? `via ${r.via}` : '', color: colourOf(key) });
     }
   }
-  const n = cfg.tunnels.length + cfg.bridges.length;
+  const n = cfg.tunnels.length + cfg.bridges.length + cfg.links.length;
   const routes = want.routes.filter((r) => !r.pin).length;
   return dot.text(header(input, `one host: ${plural(n, 'link')}, ${plural(routes, 'route')}`));
 }

@@ -2,13 +2,15 @@
  * The registry of link kinds: adding a kind is its module plus one line in `kinds`. Everything
  * that differs between kinds is asked of them through here (see kind.ts).
  */
-import { bridgeShape, type Shape, tunnelShape } from '../config/schema.js';
+import { bridgeShape, linkShape, type Shape, tunnelShape } from '../config/schema.js';
 import { bridge } from './bridge.js';
 import { ipip } from './ipip.js';
+import { ipvlan } from './ipvlan.js';
 import type { LinkKind, Table } from './kind.js';
+import { macvlan } from './macvlan.js';
 import { vxlan } from './vxlan.js';
 
-export const kinds: Record<string, LinkKind> = { ipip, vxlan, bridge };
+export const kinds: Record<string, LinkKind> = { ipip, vxlan, bridge, macvlan, ipvlan };
 
 /** The kind of every [[bridge]] (its table names no kind). */
 export const BRIDGE: LinkKind = bridge;
@@ -27,9 +29,9 @@ export const findKind = (name: string | undefined): LinkKind | undefined =>
 export const kindsOf = (table: Table): LinkKind[] => Object.values(kinds).filter((k) => k.table === table);
 
 /** The keys every entry of a table has, whatever its kind. */
-const TABLE_KEYS: Partial<Record<Table, Shape>> = { tunnel: tunnelShape, bridge: bridgeShape };
+const TABLE_KEYS: Record<Table, Shape> = { tunnel: tunnelShape, bridge: bridgeShape, link: linkShape };
 
-export const tableKeys = (table: Table): Shape => TABLE_KEYS[table] ?? {};
+export const tableKeys = (table: Table): Shape => TABLE_KEYS[table];
 
 const shapes = new Map<LinkKind, Shape>();
 

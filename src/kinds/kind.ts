@@ -8,9 +8,9 @@
  * describe, the firewall, the JSON schema, the man page and `island --help` ask the registry
  * (index.ts); none of them names a kind.
  *
- * In place or re-created: every attribute of spec() is one the kernel does not change on an
- * existing link (a difference re-creates it); the link's mtu, master and up state (every kind)
- * and the features() of its kind are set in place.
+ * In place or re-created: an attribute of spec() that differs re-creates the link, unless its
+ * kind's inPlace() names it (the kernel's changelink takes it: a macvlan's mode); the link's
+ * mtu, master and up state (every kind) and the features() of its kind are set in place.
  */
 import type { z } from 'zod';
 import type { Family } from '../config/types.js';
@@ -53,6 +53,8 @@ export interface Declared {
   local?: string;
   remote?: string;
   dev?: string;
+  /** a [[link]]'s device it sits on */
+  parent?: string;
   mtu?: number;
   /** the kind's own settings, as options() made them */
   options: Record<string, unknown>;
@@ -137,8 +139,14 @@ export interface LinkKind {
   describe(spec: Spec): string[];
   /** IFLA_INFO_DATA for a new link; undefined when the kind needs none */
   encode(spec: Spec, ctx: KindContext): Buffer | undefined;
-  /** a live link's IFLA_INFO_DATA back into a Spec */
-  decode(data: Buffer | undefined, ctx: KindContext): Spec;
+  /** a live link's IFLA_INFO_DATA back into a Spec; parent: the device it sits on (IFLA_LINK), by name */
+  decode(data: Buffer | undefined, ctx: KindContext, parent?: string): Spec;
+  /**
+   * Of the spec attributes that differ between the file and the live link, those the kernel
+   * changes in place (an RTM_NEWLINK with encode()'s data on the live link); the rest re-create
+   * it. Absent: every difference re-creates.
+   */
+  inPlace?(want: Spec, have: Spec): string[];
   /**
    * The hardware address a new link of this spec gets, the same at every re-creation, so that
    * a peer's neighbour entry for it stays true; undefined: the kernel picks a random one.

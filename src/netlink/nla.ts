@@ -52,6 +52,11 @@ export const u32 = (v: number) => {
   b.writeUInt32LE(v >>> 0, 0);
   return b;
 };
+export const u16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v & 0xffff, 0);
+  return b;
+};
 export const be16 = (v: number) => {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(v, 0);
@@ -59,5 +64,6 @@ export const be16 = (v: number) => {
 };
 
 export const readU8 = (b: Buffer | undefined) => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
+export const readU16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16LE(0) : undefined);
 export const readU32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
 export const readBe16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : undefined);

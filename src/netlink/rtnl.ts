@@ -57,6 +57,7 @@ const IFLA = {
   ADDRESS: 1,
   IFNAME: 3,
   MTU: 4,
+  LINK: 5,
   MASTER: 10,
   LINKINFO: 18,
   IFALIAS: 20,
@@ -76,6 +77,8 @@ export interface RawLink {
   up: boolean;
   mtu: number;
   master?: number;
+  /** IFLA_LINK: the device it sits on (a macvlan's parent, a veth's peer), in its own namespace */
+  link?: number;
   alias?: string;
   /** alternative names (`ip link property add ... altname`) */
   altnames?: string[];
@@ -123,6 +126,8 @@ export interface NewLink {
   mac?: Buffer;
   mtu?: number;
   master?: number;
+  /** IFLA_LINK: the device it sits on (a macvlan's parent) */
+  link?: number;
   up: boolean;
 }
 
@@ -281,6 +286,7 @@ export class Rtnl {
     if (l.mtu !== undefined) attrs.push([IFLA.MTU, u32(l.mtu)]);
     if (l.mac !== undefined) attrs.push([IFLA.ADDRESS, l.mac]);
     if (l.master !== undefined) attrs.push([IFLA.MASTER, u32(l.master)]);
+    if (l.link !== undefined) attrs.push([IFLA.LINK, u32(l.link)]);
     const op = `create ${l.kind} ${l.name}`;
     const req = Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), encodeAttrs(attrs)]);
     const [echo] = await this.request(op, RTM.NEWLINK, req, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO);
@@ -305,6 +311,19 @@ export class Rtnl {
     if (ch.alias !== undefined) attrs.push([IFLA.IFALIAS, Buffer.from(ch.alias)]);
     const head = ch.up === undefined ? ifinfomsg(ifindex, 0, 0) : ifinfomsg(ifindex, ch.up ? IFF_UP : 0, IFF_UP);
     await this.request(`set link ${name}`, RTM.SETLINK, Buffer.concat([head, encodeAttrs(attrs)]));
+  }
+
+  /**
+   * The kind's own attributes of an existing link, changed in place (a macvlan's mode): an
+   * RTM_NEWLINK without NLM_F_CREATE reaches the kind's changelink; RTM_SETLINK never does.
+   */
+  async changeLink(ifindex: number, name: string, kind: string, data: Buffer): Promise<void> {
+    const info = encodeAttrs([
+      [IFLA_INFO_KIND, cstr(kind)],
+      [IFLA_INFO_DATA, data],
+    ]);
+    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.LINKINFO, info]])]);
+    await this.request(`change ${kind} ${name}`, RTM.NEWLINK, req);
   }
 
   /** RTM_NEWLINKPROP: give the link an alternative name (kernel 5.5+). */
@@ -379,6 +398,7 @@ function parseLink(d: Buffer): RawLink {
     up: (d.readUInt32LE(8) & IFF_UP) !== 0,
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
     master: readU32(a.get(IFLA.MASTER)) || undefined,
+    link: readU32(a.get(IFLA.LINK)) || undefined,
     alias: str(a.get(IFLA.IFALIAS)) || undefined,
     ...(altnames.length ? { altnames } : {}),
     kind: str(kind),

@@ -93,6 +93,10 @@ export async function apply(
         }
       case 'set-link': {
         const c = a.change;
+        if (c.kindSpec) {
+          const data = kindOf(c.kindSpec.kind).encode(c.kindSpec.spec, ctx) ?? Buffer.alloc(0);
+          await rtnl.changeLink(a.ifindex, a.name, c.kindSpec.kind, data);
+        }
         const master = c.master === undefined ? undefined : c.master === null ? 0 : need(c.master);
         if (c.up !== undefined || c.mtu !== undefined || master !== undefined)
           await rtnl.setLink(a.ifindex, a.name, { up: c.up, mtu: c.mtu, master });
@@ -151,6 +155,7 @@ export async function apply(
         mac: kindOf(l.kind).mac?.(l.name, l.spec),
         mtu: l.mtu,
         master: l.master ? need(l.master) : undefined,
+        link: l.parent ? need(l.parent) : undefined,
         up: false,
       });
     } catch (e) {

@@ -36,7 +36,11 @@ export async function observe(
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
   const links: LiveLink[] = raw.map((l) => {
     const k = findKind(l.kind);
-    return { ...l, owned: ownedLink(l), spec: k?.decode(l.data, ctx) };
+    return {
+      ...l,
+      owned: ownedLink(l),
+      spec: k?.decode(l.data, ctx, l.link === undefined ? undefined : byIndex.get(l.link)),
+    };
   });
   const f = await feats;
   for (const l of links) {

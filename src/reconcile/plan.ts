@@ -46,6 +46,8 @@ export interface LinkChange {
   master?: string | null;
   /** ethtool features to set (only those that differ) */
   features?: Features;
+  /** attributes of its kind the kernel changes in place (LinkKind.inPlace): the declared spec, and which of them differ */
+  kindSpec?: { kind: string; spec: Spec; changed: string[] };
 }
 
 export type { ObjectId, ObjectState, ObjectStatus } from './object.js';
@@ -160,7 +162,7 @@ export function plan(want: DesiredState, live: LiveState): Plan {
     const under = declared.underlay;
     const underlayComing = under !== undefined && wanted.has(under) && !blocked.has(under);
     if (under && !liveByName.has(under) && !underlayComing) {
-      const why = `underlay device ${under} does not exist`;
+      const why = `${declared.parent === undefined ? 'underlay' : 'parent'} device ${under} does not exist`;
       status.push({ ...key, state: 'blocked', detail: why });
       blocked.set(declared.name, why);
       continue;
@@ -325,8 +327,13 @@ export function plan(want: DesiredState, live: LiveState): Plan {
 
 function immutableDiff(d: DesiredLink, l: LiveLink): string[] {
   if (l.kind !== d.kind) return ['kind'];
-  return specDiff(d.spec, l.spec ?? ({} as Spec));
+  const soft = inPlace(d, l);
+  return specDiff(d.spec, l.spec ?? ({} as Spec)).filter((k) => !soft.includes(k));
 }
+
+/** The spec attributes that differ and that the kernel changes on the live link. */
+const inPlace = (d: DesiredLink, l: LiveLink): string[] =>
+  l.kind === d.kind && l.spec ? (findKind(d.kind)?.inPlace?.(d.spec, l.spec) ?? []) : [];
 
 function mutableDiff(d: DesiredLink, l: LiveLink, byIndex: Map<number, LiveLink>): LinkChange {
   const c: LinkChange = {};
@@ -338,6 +345,8 @@ function mutableDiff(d: DesiredLink, l: LiveLink, byIndex: Map<number, LiveLink>
   const have = l.features;
   const features = Object.entries(d.features ?? {}).filter(([k, v]) => have && have[k] !== v);
   if (features.length) c.features = Object.fromEntries(features);
+  const changed = inPlace(d, l);
+  if (changed.length) c.kindSpec = { kind: d.kind, spec: d.spec, changed };
   return c;
 }
 
@@ -349,6 +358,7 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
     const from = l.master ? (byIndex.get(l.master)?.name ?? `#${l.master}`) : 'none';
     parts.push(`master ${from} → ${c.master ?? 'none'}`);
   }
+  for (const k of c.kindSpec?.changed ?? []) parts.push(`${k} ${l.spec?.[k]} → ${c.kindSpec?.spec[k]}`);
   const onOff = (v: boolean | undefined) => (v ? 'on' : 'off');
   for (const [k, v] of Object.entries(c.features ?? {}))
     parts.push(`${featureLabel(k)} ${onOff(l.features?.[k])} → ${onOff(v)}`);

@@ -18,6 +18,7 @@ t.test('as shipped it declares nothing that would change a host', async (t) => {
   t.strictSame(r.warnings, []);
   t.strictSame(r.config.tunnels, []);
   t.strictSame(r.config.bridges, []);
+  t.strictSame(r.config.links, []);
   t.strictSame(r.config.routes, []);
   t.strictSame(r.config.sysctl, {});
   t.strictSame(r.config.daemon, { resyncMs: 30_000, debounceMs: 10, healthPort: 5534, healthIntervalMs: 10_000 });
@@ -54,6 +55,9 @@ t.test('every key of the format is shown in the example', async (t) => {
     'tx_checksum_offload',
     '[[bridge]]',
     'ports',
+    '[[link]]',
+    'parent',
+    'mode',
     '[[route]]',
     'to',
     'via',

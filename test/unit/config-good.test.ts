@@ -15,10 +15,11 @@ const daemon = { resyncMs: 30_000, debounceMs: 10 };
 type Expected = Omit<Config, 'path'>;
 
 const expected: Record<string, Expected> = {
-  'empty.toml': { tunnels: [], bridges: [], routes: [], sysctl: {}, daemon },
+  'empty.toml': { tunnels: [], bridges: [], links: [], routes: [], sysctl: {}, daemon },
   'member-routes.toml': {
     tunnels: [],
     bridges: [],
+    links: [],
     routes: [
       { to: v4('192.168.3.0', 24), via: '198.51.100.50' },
       { to: v4('10.3.1.0', 24), via: '198.51.100.50', dev: 'eth0' },
@@ -29,6 +30,7 @@ const expected: Record<string, Expected> = {
   'minimal.toml': {
     tunnels: [{ name: 'island0', kind: 'ipip', local: '192.168.3.100', remote: '138.96.245.50', addresses: [] }],
     bridges: [],
+    links: [],
     routes: [],
     sysctl: {},
     daemon,
@@ -67,6 +69,7 @@ const expected: Record<string, Expected> = {
       },
     ],
     bridges: [],
+    links: [],
     routes: [],
     sysctl: {},
     daemon,
@@ -82,6 +85,7 @@ const expected: Record<string, Expected> = {
       },
     ],
     bridges: [{ name: 'br-lab', addresses: [v6('fd00:0:0:1::1', 64)], ports: [] }],
+    links: [],
     routes: [
       { to: v4('0.0.0.0', 0), via: '10.3.1.2', metric: 4294967295 },
       { to: v6('fd00:0:0:2::', 64), dev: 'br-lab', metric: 0 },
@@ -103,6 +107,7 @@ const expected: Record<string, Expected> = {
       },
     ],
     bridges: [{ name: 'cni0', addresses: [v4('10.128.1.1', 24)], ports: ['vx0'] }],
+    links: [],
     routes: [],
     sysctl: {},
     daemon,
@@ -148,7 +153,11 @@ const expected: Record<string, Expected> = {
       },
     ],
     bridges: [{ name: 'cni0', mtu: 1450, addresses: [v4('10.128.1.1', 24)], ports: ['vx1'] }],
+    links: [
+      { name: 'shim0', kind: 'macvlan', parent: 'eth1', mode: 'bridge', mtu: 1500, addresses: [v4('10.5.2.254', 32)] },
+    ],
     routes: [
+      { to: v4('10.5.2.0', 24), dev: 'shim0' },
       { to: v4('10.4.0.0', 16), via: '10.3.1.1', dev: 'island0', metric: 100 },
       { to: v6('fd00:4040::', 64), via: 'fd00:3030::1' },
     ],
@@ -189,6 +198,7 @@ const expected: Record<string, Expected> = {
       },
     ],
     bridges: [],
+    links: [],
     routes: [],
     sysctl: { 'net.core.example': '9223372036854775807', 'net.core.example_min': '-9223372036854775808' },
     daemon,
@@ -246,6 +256,7 @@ const expected: Record<string, Expected> = {
       { name: 'ipip1', kind: 'ipip', local: '192.168.3.100', remote: '192.168.3.8', dev: 'eth1', addresses: [] },
     ],
     bridges: [{ name: 'br-all', addresses: [], ports: [] }],
+    links: [],
     routes: [
       { to: v4('10.4.0.0', 16), via: '10.3.1.2' },
       { to: v4('10.4.0.0', 16), via: '10.3.1.2', metric: 100 },
@@ -259,6 +270,7 @@ const expected: Record<string, Expected> = {
   'sysctl-kernel.toml': {
     tunnels: [],
     bridges: [],
+    links: [],
     routes: [],
     sysctl: {
       'net.ipv4.tcp_rmem': '4096 87380 6291456',
@@ -278,6 +290,7 @@ const expected: Record<string, Expected> = {
   'forward-rules.toml': {
     tunnels: [],
     bridges: [{ name: 'cni0', addresses: [v4('10.128.1.1', 24), v6('fd00:128:1::1', 64)], ports: [] }],
+    links: [],
     routes: [],
     sysctl: {},
     daemon,

@@ -187,6 +187,7 @@ function cfg(routes: Config['routes']): Config {
     path: 'f.toml',
     tunnels: [],
     bridges: [{ name: 'br0', addresses: [v('10.3.1.3/24'), v('fd00:3::3/64')], ports: [] }],
+    links: [],
     routes,
     sysctl: {},
     daemon: { resyncMs: 30_000, debounceMs: 10 },

@@ -54,6 +54,7 @@ const keys = (o: object) => Object.keys(o).sort();
 const SECTIONS: Record<string, string[]> = {
   '[[tunnel]]': keys(anyShape('tunnel')),
   '[[bridge]]': keys(s.bridgeShape),
+  '[[link]]': keys(anyShape('link')),
   '[[route]]': keys(s.routeShape),
   '[sysctl]': [],
   '[daemon]': keys(s.daemonShape),
@@ -76,6 +77,7 @@ t.test('the sections listed here are those of the registry', async (t) => {
 const MAN5_HEADING: Record<string, string> = {
   '[[tunnel]]': '.SH TUNNELS',
   '[[bridge]]': '.SH BRIDGES',
+  '[[link]]': '.SH LINKS',
   '[[route]]': '.SH ROUTES',
   '[sysctl]': '.SH SYSCTLS',
   '[daemon]': '.SH DAEMON',

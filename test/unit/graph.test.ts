@@ -165,7 +165,7 @@ t.test('a per-host file: this host, its links, each tunnel to its remote, its ro
     'via fd00:3030::1',
     'the link whose subnet holds the gateway',
   );
-  t.match(dot, 'one host: 4 links, 2 routes\\nno live state: no island daemon runs here');
+  t.match(dot, 'one host: 5 links, 3 routes\\nno live state: no island daemon runs here');
 
   const live = graphDot({
     path: 'full.toml',

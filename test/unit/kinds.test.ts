@@ -85,3 +85,59 @@ t.test(
     t.equal(kindOf('bridge').features, undefined);
   },
 );
+
+const shim = (kind: string, mode: string) => ({ name: 'shim0', kind, parent: 'eth1', mode, addresses: [] });
+
+t.test('macvlan: IFLA_MACVLAN_MODE a u32 of the kernel enum; parent from IFLA_LINK; a stable MAC', async (t) => {
+  const macvlan = kindOf('macvlan');
+  for (const [mode, value] of [
+    ['private', '01000000'],
+    ['vepa', '02000000'],
+    ['bridge', '04000000'],
+    ['passthru', '08000000'],
+  ] as const) {
+    const spec = macvlan.spec(shim('macvlan', mode));
+    const data = macvlan.encode(spec, ctx);
+    t.equal(hex(decodeAttrs(data ?? Buffer.alloc(0)).get(1)), value, `mode ${mode} = ${value}`);
+    t.same(macvlan.decode(data, ctx, 'eth1'), spec, `${mode}: decode(encode(x)) = x, the parent given by IFLA_LINK`);
+  }
+  t.same(
+    macvlan.decode(undefined, ctx, undefined),
+    { parent: '', mode: '#undefined' },
+    'nothing read: differs from any spec',
+  );
+  const spec = macvlan.spec(shim('macvlan', 'bridge'));
+  const mac = macvlan.mac?.('shim0', spec);
+  t.equal(mac?.length, 6, 'a 6-byte MAC');
+  t.equal((mac?.[0] ?? 0) & 0x03, 0x02, 'locally administered, unicast');
+  t.same(macvlan.mac?.('shim0', spec), mac, 'the same at every re-creation');
+  t.same(macvlan.mac?.('shim0', { ...spec, mode: 'private' }), mac, 'whatever the mode (changed in place)');
+  t.notSame(macvlan.mac?.('shim0', { ...spec, parent: 'eth2' }), mac, 'another parent, another MAC');
+});
+
+t.test('macvlan: a mode changes in place, except into or out of passthru; a parent re-creates', async (t) => {
+  const m = kindOf('macvlan');
+  const s = (mode: string, parent = 'eth1') => ({ parent, mode });
+  t.same(m.inPlace?.(s('bridge'), s('private')), ['mode']);
+  t.same(m.inPlace?.(s('vepa'), s('bridge')), ['mode']);
+  t.same(m.inPlace?.(s('passthru'), s('bridge')), [], 'into passthru: the kernel refuses (EINVAL)');
+  t.same(m.inPlace?.(s('bridge'), s('passthru')), [], 'out of passthru: the same');
+  t.same(m.inPlace?.(s('bridge', 'eth2'), s('private')), [], 'another parent: re-created whole');
+});
+
+t.test('ipvlan: IFLA_IPVLAN_MODE a u16; no MAC of its own; a mode changes in place', async (t) => {
+  const ipvlan = kindOf('ipvlan');
+  for (const [mode, value] of [
+    ['l2', '0000'],
+    ['l3', '0100'],
+    ['l3s', '0200'],
+  ] as const) {
+    const spec = ipvlan.spec(shim('ipvlan', mode));
+    const data = ipvlan.encode(spec, ctx);
+    t.equal(hex(decodeAttrs(data ?? Buffer.alloc(0)).get(1)), value, `mode ${mode} = ${value}, two bytes`);
+    t.same(ipvlan.decode(data, ctx, 'eth1'), spec, `${mode}: decode(encode(x)) = x`);
+  }
+  t.equal(ipvlan.mac, undefined, "its parent's MAC");
+  t.same(ipvlan.inPlace?.({ parent: 'eth1', mode: 'l3' }, { parent: 'eth1', mode: 'l2' }), ['mode']);
+  t.same(ipvlan.inPlace?.({ parent: 'eth2', mode: 'l3' }, { parent: 'eth1', mode: 'l2' }), []);
+});

@@ -35,6 +35,12 @@ const ipip = variant('ipip');
 const vxlan = variant('vxlan');
 t.same(keys(schema.properties.bridge.items.properties), keys(s.bridgeShape), 'bridge keys');
 t.same(keys(schema.properties.route.items.properties), keys(s.routeShape), 'route keys');
+for (const k of kindsOf('link')) {
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON Schema document
+  const v = schema.properties.link.items.oneOf.find((x: any) => x.properties.kind.const === k.kind);
+  t.same(keys(v.properties), keys(shapeOf(k)), `${k.kind} link keys`);
+  t.same(v.required.sort(), ['kind', 'name', 'parent'], `required ${k.kind} keys`);
+}
 t.same(keys(schema.properties.daemon.properties), keys(s.daemonShape), 'daemon keys');
 t.same(vxlan.required.sort(), ['kind', 'local', 'name', 'remote', 'vni'], 'required vxlan keys');
 t.equal(vxlan.additionalProperties, false, 'unknown keys are errors, as in island check');

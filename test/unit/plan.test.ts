@@ -29,6 +29,7 @@ function config(over: Partial<Config> = {}): Config {
       },
     ],
     bridges: [{ name: 'cni0', addresses: [cidr('10.128.1.1/24')], ports: [], mtu: 1450 }],
+    links: [],
     routes: [{ to: cidr('192.168.3.0/24'), via: '10.30.30.1', dev: 'vx0', metric: 100 }],
     sysctl: { 'net.ipv4.ip_forward': '1' },
     daemon: { resyncMs: 30000, debounceMs: 10 },
@@ -372,6 +373,7 @@ t.test('an IPv6 remote covered by a route through the tunnel gets a pin along th
       },
     ],
     bridges: [],
+    links: [],
     routes: [{ to: cidr('fd00:2::/64'), via: 'fd00:3030::1', dev: 'vx0' }],
     sysctl: {},
   });
@@ -456,6 +458,7 @@ t.test(
     const cfg = config({
       tunnels: [],
       bridges: [],
+      links: [],
       routes: [
         { to: cidr('198.51.100.0/24'), via: '192.168.3.100' },
         { to: cidr('10.3.1.0/24'), via: '192.168.3.100', dev: 'eth0' },
@@ -583,6 +586,7 @@ t.test('a tunnel whose local address is not on this host is blocked, yet made an
   // an address island gives a bridge of the file counts as there
   const over = config({
     bridges: [{ name: 'cni0', addresses: [cidr('192.168.3.100/24')], ports: [] }],
+    links: [],
   });
   t.equal(
     plan(desiredState(over), { links: [], addresses: [], routes: [], sysctls: {} }).status.find(
@@ -705,3 +709,37 @@ t.test('a foreign link holding the VNI and port blocks the create, named', async
     'no create the kernel would refuse',
   );
 });
+
+t.test(
+  'a [[link]] shim: blocked while its parent is absent; a mode changed in place; another parent re-creates',
+  async (t) => {
+    const shim = { name: 'shim0', kind: 'macvlan', parent: 'eth1', mode: 'bridge', addresses: [cidr('10.5.2.254/32')] };
+    const cfg = config({ links: [shim], routes: [{ to: cidr('10.5.2.0/24'), dev: 'shim0' }] });
+    const live = onHost(converged(cfg));
+    live.links.push({ ifindex: 3, name: 'eth1', up: true, mtu: 1500, owned: false });
+    t.same(plan(desiredState(cfg), live).actions, [], 'converged: nothing to do');
+
+    const gone = onHost(converged(cfg));
+    gone.links = gone.links.filter((l) => l.name !== 'shim0');
+    const p = plan(desiredState(cfg), gone);
+    t.same(
+      p.status.find((x) => x.object === 'link shim0'),
+      { object: 'link shim0', state: 'blocked', detail: 'parent device eth1 does not exist' },
+      'link shim0 blocked, with the reason',
+    );
+    t.notOk(
+      p.actions.some((a) => a.op === 'create-link' || a.op === 'replace-route'),
+      'neither the link nor the route through it is attempted',
+    );
+
+    const moved = plan(desiredState(config({ ...cfg, links: [{ ...shim, mode: 'private' }] })), live);
+    t.same(moved.actions.map(describeAction), ['~ link shim0: mode bridge → private'], 'the mode, in place');
+    t.match(moved.actions, [{ op: 'set-link', change: { kindSpec: { kind: 'macvlan', changed: ['mode'] } } }]);
+
+    live.links.push({ ifindex: 4, name: 'eth2', up: true, mtu: 1500, owned: false });
+    const other = plan(desiredState(config({ ...cfg, links: [{ ...shim, parent: 'eth2' }] })), live);
+    t.match(other.actions.map(describeAction), [
+      /^\+ link macvlan shim0 \(bridge on eth2\) \(re-create: parent changed/,
+    ]);
+  },
+);
