@@ -724,7 +724,12 @@ t.test(
     const p = plan(desiredState(cfg), gone);
     t.same(
       p.status.find((x) => x.object === 'link shim0'),
-      { object: 'link shim0', state: 'blocked', detail: 'parent device eth1 does not exist' },
+      {
+        object: 'link shim0',
+        id: { type: 'link', name: 'shim0' },
+        state: 'blocked',
+        detail: 'parent device eth1 does not exist',
+      },
       'link shim0 blocked, with the reason',
     );
     t.notOk(
