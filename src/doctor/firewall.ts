@@ -15,6 +15,7 @@
  */
 import { isDropFinding } from '../firewall/drops.js';
 import { iptablesChains } from '../firewall/iptables-rules.js';
+import { ISLAND_FORWARD } from '../firewall/model.js';
 import { usesIpv6 } from '../firewall/render.js';
 import { FAMILIES, type Family, type Flow, type LiveTable } from '../firewall/types.js';
 import { sureDropsOf } from '../firewall/verdict.js';
@@ -129,13 +130,13 @@ function forwardDrops(f: DoctorFacts): Finding[] {
   for (const [backend, tables] of backends) {
     for (const family of FAMILIES) {
       const t = tables[family];
-      if (!t?.ok || !t.chains.has('FORWARD') || (family === 6 && !v6)) continue;
+      if (!t?.ok || !t.chains.has(ISLAND_FORWARD.from) || (family === 6 && !v6)) continue;
       const chains = iptablesChains(t.chains);
       const hit: { flow: Flow; cause: string }[] = [];
       for (const link of links) {
         for (const dir of ['iif', 'oif'] as const) {
           const flow: Flow = { hook: 'forward', family, [dir]: link, label: `${dir === 'iif' ? 'in' : 'out'} ${link}` };
-          const [d] = sureDropsOf(chains, 'FORWARD', flow);
+          const [d] = sureDropsOf(chains, ISLAND_FORWARD.from, flow);
           if (d) hit.push({ flow, cause: d.cause === 'policy drop' ? 'policy DROP' : `-A ${d.chain} ${d.cause}` });
         }
       }

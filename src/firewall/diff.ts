@@ -19,11 +19,20 @@
 import { FIREWALL_POLL_MS } from '../config/defaults.js';
 import { type FirewallId, named } from '../reconcile/object.js';
 import { inputDrops, isDropFinding, mayDrop, nftDrops } from './drops.js';
+import { backendFor } from './iptables.js';
+import {
+  type Builtin,
+  FILTER,
+  ISLAND_INPUT,
+  type IslandsPart,
+  savedOf,
+  TABLES,
+  type TableModel,
+  tableOfChain,
+} from './model.js';
 import { normalize, targetOf } from './save.js';
 import {
   type Backend,
-  BUILTINS,
-  type Builtin,
   CHAIN_PREFIX,
   type DesiredFirewall,
   type DesiredTable,
@@ -35,14 +44,19 @@ import {
   jumpSpec,
   type LiveFirewall,
   type LiveTable,
-  type RestoreBatch,
-  type SavedTable,
 } from './types.js';
 
 const chainId = (family: Family, chain: string, backend?: Backend) =>
   named({ type: 'firewall', part: 'chain', family, chain, ...(backend ? { backend } : {}) });
-const jumpId = (family: Family, from: Builtin, backend?: Backend) =>
-  named({ type: 'firewall', part: 'jump', family, from, ...(backend ? { backend } : {}) });
+const jumpId = (family: Family, table: TableModel, from: string, backend?: Backend) =>
+  named({
+    type: 'firewall',
+    part: 'jump',
+    family,
+    ...(table === FILTER ? {} : { table: table.name }),
+    from,
+    ...(backend ? { backend } : {}),
+  });
 
 export interface FirewallPlan {
   actions: FirewallAction[];
@@ -113,13 +127,17 @@ function planBackend(
     const d: DesiredTable =
       primary === undefined
         ? full
-        : { chains: full.chains.filter((c) => mayDrop(table.chains, c.from, want.flows, family)) };
-    out.writes.push(...d.chains.map((c) => c.from));
-    const p = planTable(family, backend, d, table.chains, other);
+        : {
+            chains: full.chains.filter(
+              (c) => tableOfChain(c.name) === FILTER && mayDrop(table.chains, c.from as Builtin, want.flows, family),
+            ),
+          };
+    out.writes.push(...d.chains.map((c) => c.from as Builtin));
+    const p = planTable(family, backend, d, table, other);
     out.actions.push(...p.actions);
     out.status.push(...p.status);
     // the tunnels' own packets, where no ISLAND-INPUT of island's stands first
-    if (!d.chains.some((c) => c.from === 'INPUT'))
+    if (!d.chains.some((c) => c.name === ISLAND_INPUT.name))
       out.status.push(
         ...inputDrops(table.chains, want.flows, {
           backend,
@@ -143,107 +161,94 @@ function planTable(
   family: Family,
   backend: Backend,
   d: DesiredTable,
-  chains: SavedTable,
+  live: Extract<LiveTable, { ok: true }>,
   other?: Backend,
 ): FirewallPlan {
   const status: FirewallStatus[] = [];
   const changes: Change[] = [];
-  const { jumps, stale } = islandsPart(d, chains);
+  const found = islandsPart(d, live);
 
-  for (const c of d.chains) {
-    const object = chainId(family, c.name, other);
-    const have = chains.get(c.name);
-    const count = `${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`;
-    if (!have) {
-      status.push({ ...object, state: 'missing' });
-      changes.push({ ...object, change: '+', detail: count });
-    } else if (!sameRules(have.rules, c.rules)) {
-      const why = ruleDrift(have.rules, c.rules);
-      status.push({ ...object, state: 'drifted', detail: why });
-      changes.push({ ...object, change: '~', detail: `re-assert ${count} (${why})` });
-    } else status.push({ ...object, state: 'ok', detail: count });
-  }
-
-  // `iptables -F` empties every chain, island's included, and takes its jumps: the repair that
-  // follows puts a jump back before the admin's `iptables -X`, which then fails on that chain
-  const flushed =
-    jumps.length === 0 && d.chains.length > 0 && d.chains.every((c) => chains.get(c.name)?.rules.length === 0);
-  for (const from of BUILTINS) {
-    const object = jumpId(family, from, other);
-    const to = d.chains.find((c) => c.from === from)?.name;
-    const mine = jumps.filter((j) => j.from === from);
-    const rules = chains.get(from)?.rules ?? [];
-    if (to) {
-      const only = mine.length === 1 ? mine[0] : undefined;
-      if (!mine.length) {
+  for (const table of readTables(live)) {
+    const chains = savedOf(live, table);
+    const wanted = d.chains.filter((c) => tableOfChain(c.name) === table);
+    const jumps = found.jumps.filter((j) => j.table === table);
+    for (const c of wanted) {
+      const object = chainId(family, c.name, other);
+      const have = chains.get(c.name);
+      const count = `${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`;
+      if (!have) {
         status.push({ ...object, state: 'missing' });
-        const busy = flushed
-          ? `; after a flush: an "iptables -X" now fails on ${to}, which this jump uses ("CHAIN_DEL failed (Device or resource busy)", legacy: "Too many links"): run island down first`
-          : '';
-        changes.push({ ...object, change: '+', detail: `→ ${to}, first in ${from}${busy}` });
-      } else if (only && only.i === 0 && normalize(only.spec) === jumpSpec(to)) {
-        status.push({ ...object, state: 'ok', detail: `position 1 of ${rules.length}` });
-      } else {
-        const why = jumpDrift(mine, rules, to);
+        changes.push({ ...object, change: '+', detail: count });
+      } else if (!sameRules(have.rules, c.rules)) {
+        const why = ruleDrift(have.rules, c.rules);
         status.push({ ...object, state: 'drifted', detail: why });
-        changes.push({ ...object, change: '~', detail: `back to position 1 (${why})` });
-      }
-    } else if (mine.length) {
-      const where = mine.map((j) => j.i + 1).join(', ');
-      status.push({ ...object, state: 'stale', detail: `no longer in the file (position ${where})` });
-      changes.push({ ...object, change: '-', detail: 'no longer in the file' });
+        changes.push({ ...object, change: '~', detail: `re-assert ${count} (${why})` });
+      } else status.push({ ...object, state: 'ok', detail: count });
     }
-  }
-  for (const name of stale) {
-    const o = chainId(family, name, other);
-    status.push({ ...o, state: 'stale', detail: 'no longer in the file' });
-    changes.push({ ...o, change: '-', detail: 'no longer in the file' });
+
+    // `iptables -F` empties every chain, island's included, and takes its jumps: the repair that
+    // follows puts a jump back before the admin's `iptables -X`, which then fails on that chain
+    const flushed =
+      jumps.length === 0 && wanted.length > 0 && wanted.every((c) => chains.get(c.name)?.rules.length === 0);
+    for (const { name: from } of table.hooks) {
+      const object = jumpId(family, table, from, other);
+      const to = wanted.find((c) => c.from === from)?.name;
+      const mine = jumps.filter((j) => j.from === from);
+      const rules = chains.get(from)?.rules ?? [];
+      if (to) {
+        const only = mine.length === 1 ? mine[0] : undefined;
+        if (!mine.length) {
+          status.push({ ...object, state: 'missing' });
+          const busy = flushed
+            ? `; after a flush: an "iptables -X" now fails on ${to}, which this jump uses ("CHAIN_DEL failed (Device or resource busy)", legacy: "Too many links"): run island down first`
+            : '';
+          changes.push({ ...object, change: '+', detail: `→ ${to}, first in ${from}${busy}` });
+        } else if (only && only.i === 0 && normalize(only.spec) === jumpSpec(to)) {
+          status.push({ ...object, state: 'ok', detail: `position 1 of ${rules.length}` });
+        } else {
+          const why = jumpDrift(mine, rules, to);
+          status.push({ ...object, state: 'drifted', detail: why });
+          changes.push({ ...object, change: '~', detail: `back to position 1 (${why})` });
+        }
+      } else if (mine.length) {
+        const where = mine.map((j) => j.i + 1).join(', ');
+        status.push({ ...object, state: 'stale', detail: `no longer in the file (position ${where})` });
+        changes.push({ ...object, change: '-', detail: 'no longer in the file' });
+      }
+    }
+    for (const { name } of found.stale.filter((x) => x.table === table)) {
+      const o = chainId(family, name, other);
+      status.push({ ...o, state: 'stale', detail: 'no longer in the file' });
+      changes.push({ ...o, change: '-', detail: 'no longer in the file' });
+    }
   }
 
   if (!changes.length) return { actions: [], status };
-  const batch = restoreBatch(family, backend, d, jumps, stale);
+  const batch = backendFor(backend).batch(family, d, found);
   return { actions: changes.map((c) => ({ op: 'firewall', family, ...c, batch })), status };
 }
 
-export interface FoundJump {
-  from: Builtin;
-  spec: string;
-  /** position in its built-in chain, from 0 */
-  i: number;
-}
+/** The tables of a read: filter, and the others island keeps that were read with it. */
+const readTables = (live: Extract<LiveTable, { ok: true }>): TableModel[] =>
+  TABLES.filter((t) => t === FILTER || live.more?.[t.name] !== undefined);
 
-/** Every rule in FORWARD or INPUT that enters one of island's chains, and island's chains it no longer wants. */
-export function islandsPart(d: DesiredTable, chains: SavedTable): { jumps: FoundJump[]; stale: string[] } {
-  const jumps = BUILTINS.flatMap((from) =>
-    (chains.get(from)?.rules ?? [])
-      .map((spec, i) => ({ from, spec, i, to: targetOf(spec) }))
-      .filter((j) => j.to?.startsWith(CHAIN_PREFIX))
-      .map(({ from, spec, i }) => ({ from, spec, i })),
-  );
+/**
+ * Every rule in a hook chain that enters one of island's chains, and island's chains it no
+ * longer wants, in each table read.
+ */
+export function islandsPart(d: DesiredTable, live: Extract<LiveTable, { ok: true }>): IslandsPart {
+  const found: IslandsPart = { jumps: [], stale: [] };
   const wanted = new Set(d.chains.map((c) => c.name));
-  const stale = [...chains.keys()].filter((n) => n.startsWith(CHAIN_PREFIX) && !wanted.has(n));
-  return { jumps, stale };
-}
-
-/** The whole of island's part of one family's filter table, re-asserted in one atomic write. */
-export function restoreBatch(
-  family: Family,
-  backend: Backend,
-  d: DesiredTable,
-  jumps: { from: Builtin; spec: string }[],
-  stale: string[],
-): RestoreBatch {
-  const lines = ['*filter'];
-  // declaring a chain creates it, or (with --noflush) empties an existing one
-  for (const c of d.chains) lines.push(`:${c.name} - [0:0]`);
-  // by exact text as read: removes duplicates and misplaced copies, touches no foreign rule
-  for (const j of jumps) lines.push(`-D ${j.from} ${j.spec}`);
-  for (const name of stale) lines.push(`-F ${name}`);
-  for (const name of stale) lines.push(`-X ${name}`);
-  for (const c of d.chains) lines.push(`-I ${c.from} 1 ${jumpSpec(c.name)}`);
-  for (const c of d.chains) for (const r of c.rules) lines.push(`-A ${c.name} ${r}`);
-  lines.push('COMMIT');
-  return { family, backend, lines, table: d };
+  for (const table of readTables(live)) {
+    const chains = savedOf(live, table);
+    for (const { name: from } of table.hooks)
+      (chains.get(from)?.rules ?? []).forEach((spec, i) => {
+        if (targetOf(spec)?.startsWith(CHAIN_PREFIX)) found.jumps.push({ table, from, spec, i });
+      });
+    for (const name of chains.keys())
+      if (name.startsWith(CHAIN_PREFIX) && !wanted.has(name)) found.stale.push({ name, table });
+  }
+  return found;
 }
 
 function sameRules(have: string[], want: string[]): boolean {

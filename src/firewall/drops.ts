@@ -15,20 +15,10 @@
  */
 import { isDropId, named, type ObjectId } from '../reconcile/object.js';
 import { iptablesChains } from './iptables-rules.js';
+import { type Builtin, hookOf, ISLAND_INPUT } from './model.js';
 import { type NftRuleset, sees } from './nftables.js';
-import {
-  type Backend,
-  type Builtin,
-  CHAIN_PREFIX,
-  type Family,
-  type FirewallStatus,
-  type Flow,
-  type Hook,
-  type SavedTable,
-} from './types.js';
+import { type Backend, CHAIN_PREFIX, type Family, type FirewallStatus, type Flow, type SavedTable } from './types.js';
 import { type Drop, evaluate, sureDropsOf } from './verdict.js';
-
-const HOOK_OF: Record<Builtin, Hook> = { FORWARD: 'forward', INPUT: 'input' };
 
 /** Whether a status row is one of these findings (the daemon logs them once, STATUS= names the first). */
 export const isDropFinding = (s: { id: ObjectId; state: string }) => s.state === 'blocked' && isDropId(s.id);
@@ -122,7 +112,7 @@ export function mayDrop(t: SavedTable, builtin: Builtin, flows: Flow[], family: 
   if (!t.has(builtin)) return false;
   const chains = withoutIsland(t);
   return flows.some(
-    (f) => f.family === family && f.hook === HOOK_OF[builtin] && evaluate(chains, builtin, f).drops.length > 0,
+    (f) => f.family === family && f.hook === hookOf(builtin) && evaluate(chains, builtin, f).drops.length > 0,
   );
 }
 
@@ -137,16 +127,17 @@ export interface InputContext {
 
 /** The tunnels whose own packets this backend's INPUT surely drops, as one status row (or none). */
 export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): FirewallStatus[] {
-  if (!t.has('INPUT')) return [];
+  const INPUT = ISLAND_INPUT.from;
+  if (!t.has(INPUT)) return [];
   const chains = iptablesChains(t);
   const hit: { flow: Flow; drops: Drop[] }[] = [];
   for (const flow of flows) {
     if (flow.hook !== 'input' || flow.family !== cx.family) continue;
-    const drops = sureDropsOf(chains, 'INPUT', flow);
+    const drops = sureDropsOf(chains, INPUT, flow);
     if (drops.length) hit.push({ flow, drops });
   }
   if (!hit.length) return [];
-  const policy = t.get('INPUT')?.policy ?? 'ACCEPT';
+  const policy = t.get(INPUT)?.policy ?? 'ACCEPT';
   const causes = some(
     hit.flatMap((h) =>
       h.drops.map((d) => (d.cause === 'policy drop' ? `policy ${policy}` : `-A ${d.chain} ${d.cause}`)),
@@ -162,7 +153,7 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
         type: 'firewall',
         part: 'drops',
         family: cx.family,
-        chain: 'INPUT',
+        chain: INPUT,
         ...(cx.other ? { backend: cx.backend } : {}),
       }),
       state: 'blocked',

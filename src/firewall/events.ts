@@ -19,6 +19,7 @@
  */
 import { createNetlink, type MessageInfo, type NetlinkMessage } from 'netlink';
 import type { EventSource } from '../netlink/events.js';
+import { TABLES } from './model.js';
 import { IPTABLES_OTHER } from './nftables.js';
 
 const NETLINK_NETFILTER = 12;
@@ -46,7 +47,7 @@ export interface NftEvent {
   what: string;
   /** ip or ip6 (4, 6), or inet (both: undefined) */
   family?: 4 | 6;
-  /** the ip/ip6 filter tables (island's chains), or another table */
+  /** the ip/ip6 tables island keeps chains in (model.ts: filter), or another table */
   scope: 'filter' | 'other';
   table?: string;
   /** the chain of a rule or chain message */
@@ -66,7 +67,7 @@ export function nftEvent(type: number, data: Buffer): NftEvent | undefined {
   const table = attrs.get(1);
   const family = nfproto === NFPROTO_IPV4 ? 4 : nfproto === NFPROTO_IPV6 ? 6 : undefined;
   let scope: NftEvent['scope'] = 'other';
-  if (family !== undefined && (table === undefined || table === 'filter')) scope = 'filter';
+  if (family !== undefined && (table === undefined || TABLES.some((t) => t.name === table))) scope = 'filter';
   else if (family !== undefined && IPTABLES_OTHER.has(table ?? '')) return undefined;
   const isRule = msg === 6 || msg === 8 || msg === 28;
   const isChain = msg === 3 || msg === 5 || msg === 27;

@@ -3,10 +3,10 @@
  * island's, answered without running a program (an iptables-save per family
  * would cost every `island` command without [forward] four processes):
  *
- * - nf_tables: one dump of the chain names of the ip/ip6 filter table; a jump
- *   cannot exist without the chain it targets, so no ISLAND-* chain means
- *   nothing of island's;
- * - legacy: whether the filter table exists at all in this namespace
+ * - nf_tables: one dump of the chain names of each ip/ip6 table island keeps
+ *   chains in (model.ts); a jump cannot exist without the chain it targets, so
+ *   no ISLAND-* chain means nothing of island's;
+ * - legacy: whether such a table exists at all in this namespace
  *   (/proc/net/ip_tables_names lists the tables the kernel holds).
  *
  * "Maybe" (or any error) means: read the table with iptables-save.
@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { createNetlink } from 'netlink';
 import { decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { FILTER, TABLES, type TableModel } from './model.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
 
 const NETLINK_NETFILTER = 12;
@@ -23,29 +24,36 @@ const NFTA_CHAIN_TABLE = 1;
 const NFTA_CHAIN_NAME = 3;
 const NLM_F_DUMP = 0x300;
 
+/** In any table island keeps chains in (model.ts). */
 export async function mayHoldIsland(backend: Backend, family: Family): Promise<boolean> {
   try {
-    if (backend === 'legacy') return await legacyFilterExists(family);
-    return (await nftChains(family)).some((n) => n.startsWith(CHAIN_PREFIX));
+    for (const table of TABLES) {
+      if (backend === 'legacy' ? await legacyTableExists(family, table) : await islandChainIn(family, table))
+        return true;
+    }
+    return false;
   } catch {
     return true;
   }
 }
+
+const islandChainIn = async (family: Family, table: TableModel) =>
+  (await nftChains(family, table)).some((n) => n.startsWith(CHAIN_PREFIX));
 
 /** Whether the backend's filter table exists in this namespace (errors: maybe, so yes). */
 export async function filterExists(backend: Backend, family: Family): Promise<boolean> {
   try {
-    if (backend === 'legacy') return await legacyFilterExists(family);
-    return (await nftChains(family)).length > 0;
+    if (backend === 'legacy') return await legacyTableExists(family, FILTER);
+    return (await nftChains(family, FILTER)).length > 0;
   } catch {
     return true;
   }
 }
 
-async function legacyFilterExists(family: Family): Promise<boolean> {
+async function legacyTableExists(family: Family, table: TableModel): Promise<boolean> {
   try {
     const names = await readFile(`/proc/net/${family === 6 ? 'ip6' : 'ip'}_tables_names`, 'utf8');
-    return names.split('\n').includes('filter');
+    return names.split('\n').includes(table.name);
   } catch (e) {
     // no such file: the legacy tables' module was never loaded, so no table exists
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -53,12 +61,12 @@ async function legacyFilterExists(family: Family): Promise<boolean> {
   }
 }
 
-async function nftChains(family: Family): Promise<string[]> {
+async function nftChains(family: Family, table: TableModel): Promise<string[]> {
   const sock = createNetlink(NETLINK_NETFILTER);
   try {
     const req = Buffer.concat([
       Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]), // nfgenmsg: NFPROTO_IPV4/6, version, res_id
-      encodeAttrs([[NFTA_CHAIN_TABLE, Buffer.from('filter\0')]]),
+      encodeAttrs([[NFTA_CHAIN_TABLE, Buffer.from(`${table.name}\0`)]]),
     ]);
     const [msgs] = await sock.request(NFT_GETCHAIN, req, { flags: NLM_F_DUMP, timeout: 5000, localPort: 0 });
     return msgs

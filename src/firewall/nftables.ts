@@ -16,6 +16,7 @@
 import { createNetlink, type NetlinkMessage } from 'netlink';
 import { ipToBuffer } from '../netlink/ip.js';
 import { decodeAttrList, decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { FILTER } from './model.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
@@ -65,7 +66,7 @@ export interface NftRuleset {
 }
 
 /** iptables-nft's own tables: island's chains live there, iptables-save reads them. */
-export const isIptablesTable = (family: NftFamily, table: string) => family !== 'inet' && table === 'filter';
+export const isIptablesTable = (family: NftFamily, table: string) => family !== 'inet' && table === FILTER.name;
 
 /** Whether a table of this family sees the flow's packets. */
 export const sees = (family: NftFamily, flow: Flow) =>

@@ -1,14 +1,14 @@
 /**
- * Read island's part of the firewall and what surrounds it: one iptables-save of the filter
- * table per family and backend that matters, and the other nftables tables on the input and
- * forward hooks (one netlink dump, nftables.ts).
+ * Read island's part of the firewall and what surrounds it: island's tables (model.ts) per
+ * family and backend that matters, and the other nftables tables on the input and forward
+ * hooks (one netlink dump, nftables.ts).
  */
 import { FIREWALL_RECHECK_MS } from '../config/defaults.js';
 import { forgetDetectedBackend, resolveBackend } from './backend.js';
-import { filterExists, mayHoldIsland } from './leftovers.js';
+import { backendFor } from './iptables.js';
+import { FILTER, savedOf, TABLES, tablesOf } from './model.js';
 import { readNftables } from './nftables.js';
-import { filterTable, targetOf } from './save.js';
-import { complaint, program, runTool } from './tools.js';
+import { targetOf } from './save.js';
 import {
   type Backend,
   CHAIN_PREFIX,
@@ -17,7 +17,6 @@ import {
   type Family,
   type LiveFirewall,
   type LiveTable,
-  type SavedTable,
 } from './types.js';
 
 /**
@@ -40,11 +39,12 @@ export function forgetFirewallReads(): void {
   forgetDetectedBackend();
 }
 
-function holdsIsland(chains: SavedTable): boolean {
-  for (const [name, c] of chains) {
-    if (name.startsWith(CHAIN_PREFIX)) return true;
-    if (c.rules.some((r) => targetOf(r)?.startsWith(CHAIN_PREFIX))) return true;
-  }
+function holdsIsland(live: Extract<LiveTable, { ok: true }>): boolean {
+  for (const table of TABLES)
+    for (const [name, c] of savedOf(live, table)) {
+      if (name.startsWith(CHAIN_PREFIX)) return true;
+      if (c.rules.some((r) => targetOf(r)?.startsWith(CHAIN_PREFIX))) return true;
+    }
   return false;
 }
 
@@ -92,7 +92,7 @@ async function readNft(): Promise<NonNullable<LiveFirewall['nft']>> {
 }
 
 function holdsAny(live: LiveFirewall): boolean {
-  return Object.values(live.tables).some((t) => t.ok && holdsIsland(t.chains));
+  return Object.values(live.tables).some((t) => t.ok && holdsIsland(t));
 }
 
 async function observeIn(
@@ -103,50 +103,35 @@ async function observeIn(
 ): Promise<LiveFirewall> {
   const tables: Partial<Record<Family, LiveTable>> = {};
   const now = Date.now();
+  const b = backendFor(backend);
   await Promise.all(
     FAMILIES.map(async (family) => {
       const writes = !o.secondary && !o.sweep && want.tables[family].chains.length > 0;
       if (writes) {
-        tables[family] = await readTable(backend, family, true);
+        tables[family] = await b.read(family, tablesOf(want.tables[family]), true);
         return;
       }
       // whatever this table holds may drop the island's traffic of this family
       const matters = !o.sweep && want.flows.some((f) => f.family === family);
-      if (matters && (await filterExists(backend, family))) {
-        tables[family] = await readTable(backend, family, true);
+      if (matters && (await b.exists(family))) {
+        tables[family] = await b.read(family, [FILTER], true);
         return;
       }
       // left out of the result, the family gets not a word from the plan
       const key = `${backend}/${family}`;
       if (!o.sweep && now - (cleanAt.get(key) ?? Number.NEGATIVE_INFINITY) < FIREWALL_RECHECK_MS) return;
-      if (!(await mayHoldIsland(backend, family))) {
+      if (!(await b.mayHoldIsland(family))) {
         cleanAt.set(key, now);
         return;
       }
-      const t = await readTable(backend, family, false);
-      if (t.ok && !holdsIsland(t.chains)) cleanAt.set(key, now);
+      // leftovers may be in any table island keeps
+      const t = await b.read(family, TABLES, false);
+      if (t.ok && !holdsIsland(t)) cleanAt.set(key, now);
       else cleanAt.delete(key);
       tables[family] = t;
     }),
   );
   return { backend, why, tables };
-}
-
-/**
- * `-t filter` names the one table island needs, but legacy iptables creates a
- * table it is asked for: unless the table exists or island writes to it, read
- * all existing tables instead and leave the host as it was.
- */
-export async function readTable(backend: Backend, family: Family, filterOnly: boolean): Promise<LiveTable> {
-  const prog = program(backend, family, 'save');
-  const argv = backend === 'nft' || filterOnly ? [prog, '-t', 'filter'] : [prog];
-  try {
-    const r = await runTool(argv);
-    if (r.code !== 0) return { ok: false, error: complaint(prog, r) };
-    return { ok: true, chains: filterTable(r.stdout) };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  }
 }
 
 /** The families island writes rules to. */

@@ -3,6 +3,7 @@ import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js
 import { kindOf } from '../kinds/index.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
 import { nothingWanted } from './diff.js';
+import { ISLAND_FORWARD, ISLAND_INPUT } from './model.js';
 import {
   type DesiredChain,
   type DesiredFirewall,
@@ -10,8 +11,6 @@ import {
   FAMILIES,
   type Family,
   type Flow,
-  FORWARD_CHAIN,
-  INPUT_CHAIN,
   TAG,
 } from './types.js';
 
@@ -37,10 +36,10 @@ export function desiredFirewall(cfg: Config): DesiredFirewall {
       const rules: string[] = [];
       for (const link of f.accept) rules.push(accept({ in: link }), accept({ out: link }));
       for (const r of f.rules) if (ruleFamily(r) === undefined || ruleFamily(r) === family) rules.push(accept(r));
-      chains.push({ name: FORWARD_CHAIN, rules, from: 'FORWARD' });
+      chains.push({ name: ISLAND_FORWARD.name, rules, from: ISLAND_FORWARD.from });
     }
     const input = f.input ? [...new Set(cfg.tunnels.flatMap((t) => underlayAccept(t, family) ?? []))] : [];
-    if (input.length) chains.push({ name: INPUT_CHAIN, rules: input, from: 'INPUT' });
+    if (input.length) chains.push({ name: ISLAND_INPUT.name, rules: input, from: ISLAND_INPUT.from });
     return { chains };
   };
   return {

@@ -6,24 +6,24 @@
  * there now, and try again: twice at most, so that a persistent refusal still
  * ends in an error.
  */
-import { islandsPart, restoreBatch } from './diff.js';
-import { readTable } from './observe.js';
-import { restore } from './tools.js';
+import { islandsPart } from './diff.js';
+import { backendFor } from './iptables.js';
+import { tablesOf } from './model.js';
 import type { RestoreBatch } from './types.js';
 
 const ATTEMPTS = 3;
 
 export async function repair(b: RestoreBatch): Promise<void> {
+  const backend = backendFor(b.backend);
   let batch = b;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await restore(batch);
+      return await backend.apply(batch);
     } catch (e) {
       if (attempt >= ATTEMPTS) throw e;
-      const fresh = await readTable(b.backend, b.family, true);
+      const fresh = await backend.read(b.family, tablesOf(b.table), true);
       if (!fresh.ok) throw e;
-      const { jumps, stale } = islandsPart(b.table, fresh.chains);
-      batch = restoreBatch(b.family, b.backend, b.table, jumps, stale);
+      batch = backend.batch(b.family, b.table, islandsPart(b.table, fresh));
     }
   }
 }

@@ -4,6 +4,7 @@
  * reading stays cheap enough to poll.
  */
 import { canonicalIp } from '../netlink/ip.js';
+import { FILTER } from './model.js';
 import type { SavedTable } from './types.js';
 
 /** Every table in the text: "filter" → its chains. Comments and counters are dropped. */
@@ -39,7 +40,7 @@ export function parseSave(text: string): Map<string, SavedTable> {
 
 /** The filter table of one iptables-save run; empty when the text has none (e.g. after `nft flush ruleset`). */
 export function filterTable(text: string): SavedTable {
-  return parseSave(text).get('filter') ?? new Map();
+  return parseSave(text).get(FILTER.name) ?? new Map();
 }
 
 /** Number of rules in every table of the text: what kubelet counts to tell the backends apart. */

@@ -1,8 +1,7 @@
 /**
- * island's part of the firewall, in the words of iptables-save: its own chains
- * (ISLAND-*) in the filter table, each entered by one jump first in a built-in
- * chain: ISLAND-FORWARD from FORWARD (the island's forwarded traffic),
- * ISLAND-INPUT from INPUT (each tunnel's own packets from its remote).
+ * island's part of the firewall as data, in the words of iptables-save: its own chains
+ * (ISLAND-*), each entered by one jump first in a hook chain of its table. Which tables,
+ * hook chains and chains those are is model.ts's.
  */
 import type { FirewallBackend } from '../config/types.js';
 import type { FirewallId } from '../reconcile/object.js';
@@ -13,14 +12,8 @@ export type Backend = 'nft' | 'legacy';
 export const FAMILIES: readonly Family[] = [4, 6];
 export const BACKENDS: readonly Backend[] = ['nft', 'legacy'];
 
-/** The built-in chains island jumps from. */
-export type Builtin = 'FORWARD' | 'INPUT';
-export const BUILTINS: readonly Builtin[] = ['FORWARD', 'INPUT'];
-
 /** Every chain of the filter table whose name starts with this is island's; nothing else is. */
 export const CHAIN_PREFIX = 'ISLAND-';
-export const FORWARD_CHAIN = 'ISLAND-FORWARD';
-export const INPUT_CHAIN = 'ISLAND-INPUT';
 /** on every rule island writes, so that `iptables -S` tells a human whose it is */
 export const TAG = '-m comment --comment island';
 
@@ -30,8 +23,8 @@ export interface DesiredChain {
   name: string;
   /** rule specs in order, as iptables-save prints them after "-A <chain> " */
   rules: string[];
-  /** the built-in chain whose first rule jumps here */
-  from: Builtin;
+  /** the hook chain whose first rule jumps here, in the chain's table (model.ts) */
+  from: string;
 }
 
 export interface DesiredTable {
@@ -92,7 +85,10 @@ export interface SavedChain {
 /** One table of iptables-save output: chain name → policy and rule specs, in the order listed. */
 export type SavedTable = Map<string, SavedChain>;
 
-export type LiveTable = { ok: true; chains: SavedTable } | { ok: false; error: string };
+/** A family's tables as read: the filter table's chains, and those of any other table island keeps (by name). */
+export type LiveTable =
+  | { ok: true; chains: SavedTable; more?: Partial<Record<string, SavedTable>> }
+  | { ok: false; error: string };
 
 export interface LiveFirewall {
   /** the host's backend: island's part is always written there */

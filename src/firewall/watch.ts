@@ -16,10 +16,9 @@
 import { resolveBackend } from './backend.js';
 import { planFirewall } from './diff.js';
 import { isDropFinding } from './drops.js';
-import { watchNftables } from './events.js';
-import { filterExists } from './leftovers.js';
+import { backendFor } from './iptables.js';
+import { FILTER, tablesOf } from './model.js';
 import { readNftables } from './nftables.js';
-import { readTable } from './observe.js';
 import {
   type Backend,
   type DesiredFirewall,
@@ -60,8 +59,11 @@ export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Pr
     if (source === 'nftables') live.nft = { ok: true, ruleset: await readNftables() };
     else {
       const backend: Backend = source === 'iptables-nft' ? 'nft' : 'legacy';
+      const b = backendFor(backend);
       const tables: Partial<Record<Family, LiveTable>> = {};
-      for (const f of families) if (await filterExists(backend, f)) tables[f] = await readTable(backend, f, true);
+      for (const f of families)
+        if (await b.exists(f))
+          tables[f] = await b.read(f, backend === primary ? tablesOf(want.tables[f]) : [FILTER], true);
       if (backend === primary) live.tables = tables;
       else live.other = { backend, tables };
     }
@@ -106,7 +108,10 @@ export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Pr
 
   const nftSources: Source[] = ['nftables', ...(want.enabled ? [] : (['iptables-nft'] as Source[]))];
   await Promise.all([...nftSources, 'iptables-legacy' as Source].map((s) => check(s, 'start', true)));
-  const src = watchNftables(
+  // nf_tables raises events for every table of every nftables user; legacy iptables is polled
+  const events = backendFor('nft').watch;
+  if (!events) throw new Error('the nft backend raises no events');
+  const src = events(
     (ev) => {
       const what = `nftables ${ev.what}${ev.chain ? ` ${ev.chain}` : ''}`;
       if (ev.scope === 'other') later('nftables', `${what} (table ${ev.table ?? '?'})`);

@@ -5,7 +5,8 @@
  * here, never from the text. The text (objectName) is what a person reads, what the logs
  * and the repair rate limit key on, and what `island status` prints; it is made here only.
  */
-import type { Backend, Builtin, Family } from '../firewall/types.js';
+import type { Builtin } from '../firewall/model.js';
+import type { Backend, Family } from '../firewall/types.js';
 
 export type ObjectId =
   | { type: 'sysctl'; key: string }
@@ -27,8 +28,8 @@ export type FirewallId =
   | { type: 'firewall'; part: 'table'; family: Family; backend?: Backend }
   /** one of island's chains */
   | { type: 'firewall'; part: 'chain'; family: Family; chain: string; backend?: Backend }
-  /** island's jump, first in a hook chain */
-  | { type: 'firewall'; part: 'jump'; family: Family; from: Builtin; backend?: Backend }
+  /** island's jump, first in a hook chain (of a table other than filter: named) */
+  | { type: 'firewall'; part: 'jump'; family: Family; table?: string; from: string; backend?: Backend }
   /** a hook chain that is not island's and surely drops island's traffic (a finding) */
   | { type: 'firewall'; part: 'drops'; family: Family; chain: Builtin; backend?: Backend }
   /** the other nftables tables: unread (no table), or a base chain of one that drops island's traffic */
@@ -49,7 +50,7 @@ function firewallName(id: FirewallId): string {
     case 'chain':
       return `firewall ipv${id.family} chain ${id.chain}${tag(id.backend)}`;
     case 'jump':
-      return `firewall ipv${id.family} ${id.from} jump${tag(id.backend)}`;
+      return `firewall ipv${id.family}${id.table ? ` ${id.table}` : ''} ${id.from} jump${tag(id.backend)}`;
     case 'drops':
       return `firewall ipv${id.family} ${id.chain}${tag(id.backend)}`;
   }
