@@ -1,8 +1,11 @@
 /**
  * The long-running loop. Every trigger (start, netlink event, overflow,
  * resync timer, SIGHUP) asks for the same full pass: events decide *when*,
- * never *what*. One pass runs at a time; triggers during a pass coalesce into
- * one more pass after it.
+ * never *what*. One pass runs at a time. The first event after a quiet period
+ * starts a pass at once: a heal costs one round trip, not a debounce. Triggers
+ * during a pass coalesce into one more pass right after it; those that come
+ * within `debounce` of a pass's end (the echoes of its own changes) into one
+ * pass at the end of that window.
  */
 import type { Logger } from 'pino';
 import { formatDiagnostic, loadConfigText } from '../config/load.js';
@@ -45,6 +48,8 @@ export class Daemon {
   private firewall?: FirewallWatch;
   private resyncTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
+  /** performance.now() when the last pass ended: the debounce window runs from there */
+  private passEndedAt = Number.NEGATIVE_INFINITY;
   private retryTimer?: NodeJS.Timeout;
   private retryAt = 0;
   private running = false;
@@ -282,10 +287,15 @@ export class Daemon {
       return;
     }
     if (this.debounceTimer) return;
+    const wait = this.passEndedAt + delayMs - performance.now();
+    if (wait <= 0) {
+      void this.pass(reason);
+      return;
+    }
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = undefined;
       void this.pass(reason);
-    }, delayMs);
+    }, wait);
   }
 
   private async pass(reason: string): Promise<void> {
@@ -350,9 +360,15 @@ export class Daemon {
     } finally {
       for (const w of waiters) w();
       this.running = false;
+      this.passEndedAt = performance.now();
       if (this.again) {
         this.again = false;
-        this.trigger('coalesced', this.cfg.daemon.debounceMs);
+        // what came during the pass is in: one pass for it, now (a zero timer: after the events
+        // already read in this turn of the loop, which it then covers too)
+        this.debounceTimer = setTimeout(() => {
+          this.debounceTimer = undefined;
+          void this.pass('coalesced');
+        }, 0);
       }
     }
   }
