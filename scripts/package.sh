@@ -38,10 +38,14 @@ ROOT=$SRC/root
 APP=$ROOT/usr/lib/island
 mkdir -p "$SRC" "$APP"
 
-step "compile (tsc)"
+step "compile (tsc) and bundle (esbuild)"
 # into the staging tree, not dist/: tests may be running dist/cli.js while a package builds.
-# No source maps: their TypeScript sources are not shipped.
-(cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$APP/dist" --sourceMap false) >&2
+# The package ships the bundle (dist/island.cjs and its entry dist/cli.js, scripts/bundle.mjs);
+# tsc's module-by-module output is only read here, by the schema generator, after npm ci
+# below has put the node_modules it imports next to it.
+(cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$WORK/npm/tsc" --sourceMap false) >&2
+mkdir -p "$APP/dist"
+node "$REPO/scripts/bundle.mjs" "$APP/dist" >&2
 # /usr/sbin/island runs it with /usr/bin/node: the shebang would only invite running it directly
 sed -i '1{/^#!/d}' "$APP/dist/cli.js"
 # what node needs to run the app as ESM; nothing else of the development manifest
@@ -114,8 +118,8 @@ step "smoke test of the staged app"
 # under the node on PATH; the package tests run it under Debian 12's and 13's own nodejs
 node "$APP/dist/cli.js" check -c "$REPO/etc/island.toml" >/dev/null
 node -e 'require(process.argv[1]).NativeNetlink || process.exit(1)' "$addon"
-# the daemon's modules (logger, event source) load lazily: load them once here
-(cd "$APP" && node --input-type=module -e 'await import("./dist/log.js"); await import("./dist/daemon/daemon.js"); await import("pino-pretty");')
+# the one module the bundle leaves outside besides netlink, loaded only under systemd
+(cd "$APP" && node -e 'require("node-unix-socket").DgramSocket || process.exit(1)')
 
 step "file tree"
 install -D -m 0755 "$REPO/packaging/island.sh" "$ROOT/usr/sbin/island"
@@ -125,7 +129,7 @@ install -D -m 0644 "$REPO/packaging/completion/island" "$ROOT/usr/share/bash-com
 # the one-file island of the README, as an example (not a conffile: nothing reads it)
 install -D -m 0644 "$REPO/etc/examples/lab.toml" "$ROOT/usr/share/doc/island/examples/lab.toml"
 mkdir -p "$ROOT/usr/share/island"
-node "$REPO/scripts/package-schema.mjs" "$APP/dist" >"$ROOT/usr/share/island/island.toml.schema.json"
+node "$REPO/scripts/package-schema.mjs" "$WORK/npm/tsc" >"$ROOT/usr/share/island/island.toml.schema.json"
 # units: whatever units/ holds; debhelper 13.11 (Debian 12) enables and starts what it finds in
 # /lib/systemd/system, which usrmerge makes /usr/lib/systemd/system on Debian 12 and 13
 shopt -s nullglob

@@ -8,6 +8,7 @@
  * kernel's own time. Everything above this module works on plain objects.
  */
 import { createNetlink, type NetlinkSocket } from 'netlink';
+import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
 
@@ -131,15 +132,8 @@ export interface NewLink {
   up: boolean;
 }
 
-/** A kernel refusal: carries the errno name so callers can explain it. */
-export class NetlinkError extends Error {
-  constructor(
-    readonly op: string,
-    readonly code: string,
-  ) {
-    super(`${op}: ${code}`);
-  }
-}
+// a kernel refusal, carrying the errno name so callers can explain it
+export { NetlinkError };
 
 async function call<T>(op: string, p: Promise<T>): Promise<T> {
   try {

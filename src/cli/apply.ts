@@ -1,0 +1,26 @@
+/** `island apply`: converge once and exit. */
+import { desiredState } from '../desired.js';
+import { hostsLine } from '../hosts/command.js';
+import { actionObject, settle } from '../reconcile/plan.js';
+import { reconcile } from '../reconcile/reconcile.js';
+import type { Args } from './args.js';
+import { EXIT_UNREACHED, mustLoad, notReached, printResults, unreached, withNetlink } from './output.js';
+
+export async function run({ path }: Args): Promise<number> {
+  const cfg = await mustLoad(path);
+  const { plan, results } = await withNetlink((rtnl, ethtool) => reconcile(rtnl, ethtool, desiredState(cfg)));
+  let failed = printResults(results);
+  // what failed was said above; what waits on something outside island, here
+  const failedObjects = new Set(results.filter((r) => r.error).map((r) => actionObject(r.action)));
+  const stuck = unreached(settle(plan.status, results)).filter((s) => !failedObjects.has(s.object));
+  for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
+  const hosts = await hostsLine(cfg.hosts ?? [], true).catch((e: Error) => {
+    failed++;
+    process.stderr.write(`island: ${e.message}\n`);
+    return undefined;
+  });
+  if (hosts) process.stdout.write(`${hosts}\n`);
+  if (stuck.length) process.stdout.write(`${notReached(stuck)}\n`);
+  else if (!results.length && !hosts && !failed) process.stdout.write('no changes\n');
+  return failed ? 1 : stuck.length ? EXIT_UNREACHED : 0;
+}

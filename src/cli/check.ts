@@ -1,0 +1,32 @@
+/** `island check`: the file's diagnostics, then what island doctor finds on this host, as warnings. */
+import { existsSync } from 'node:fs';
+import { describeSelf } from '../config/island.js';
+import { loadConfig } from '../config/load.js';
+import { unsafeConfigFile } from '../daemon/perms.js';
+import type { Args } from './args.js';
+import { printDiagnostics } from './output.js';
+
+export async function run({ path, values }: Args): Promise<number> {
+  // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
+  const unsafe = await unsafeConfigFile(path);
+  if (unsafe) process.stderr.write(`${unsafe}\n`);
+  // [forward] names neither declared nor on this host are likely typos; only check looks
+  const r = await loadConfig(path, {
+    linkExists: (name) => existsSync(`/sys/class/net/${name}`),
+    adviseKeepalive: true,
+    // the file is the same on every host: valid is valid, whichever host this is
+    anyHost: values.host === undefined && process.env.ISLAND_HOST === undefined,
+  });
+  printDiagnostics(r.warnings);
+  if (!r.ok) {
+    printDiagnostics(r.errors);
+    return 1;
+  }
+  if (unsafe) return 1;
+  // the same checks as island doctor, as warnings, where the file is this host's
+  const { hostWarnings, isThisHost } = await import('../doctor/command.js');
+  if (isThisHost(r.config, values.host)) for (const w of await hostWarnings(r.config)) process.stderr.write(`${w}\n`);
+  const self = r.config.island?.self;
+  process.stdout.write(`${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);
+  return 0;
+}

@@ -1,0 +1,59 @@
+/** What the one-shot commands share: loading the file for a change, netlink for one run, printing results. */
+import { type Diagnostic, formatDiagnostic, loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { CommandError } from '../control/errors.js';
+import { Ethtool } from '../netlink/ethtool.js';
+import { Rtnl } from '../netlink/rtnl.js';
+import type { ActionResult } from '../reconcile/apply.js';
+import { describeAction } from '../reconcile/describe.js';
+import { actionObject, type ObjectStatus } from '../reconcile/plan.js';
+
+/** plan --exit-code and apply: objects are foreign or blocked, so the file is not reached. */
+export const EXIT_UNREACHED = 3;
+
+export const unreached = (status: ObjectStatus[]) =>
+  status.filter((s) => s.state === 'foreign' || s.state === 'blocked');
+
+export function notReached(stuck: ObjectStatus[]): string {
+  const n = (state: string) => stuck.filter((s) => s.state === state).length;
+  const parts = [n('foreign') && `${n('foreign')} foreign`, n('blocked') && `${n('blocked')} blocked`].filter(Boolean);
+  return `not converged: ${parts.join(', ')}: the host does not match the file`;
+}
+
+export function printDiagnostics(ds: Diagnostic[]): void {
+  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
+}
+
+/** The file, valid, for a command that changes the host: anything else changes nothing. */
+export async function mustLoad(path: string): Promise<Config> {
+  const r = await loadConfig(path);
+  printDiagnostics(r.warnings);
+  if (!r.ok) {
+    printDiagnostics(r.errors);
+    throw new CommandError(`${path}: invalid (${r.errors.length} error(s)), nothing changed`);
+  }
+  return r.config;
+}
+
+export async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promise<T>): Promise<T> {
+  const rtnl = new Rtnl();
+  const ethtool = new Ethtool();
+  try {
+    return await fn(rtnl, ethtool);
+  } finally {
+    rtnl.close();
+    ethtool.close();
+  }
+}
+
+/** Each action taken on stdout, each refusal on stderr; how many were refused. */
+export function printResults(results: ActionResult[]): number {
+  let failed = 0;
+  for (const r of results) {
+    if (r.error) {
+      failed++;
+      process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
+    } else process.stdout.write(`${describeAction(r.action)}\n`);
+  }
+  return failed;
+}

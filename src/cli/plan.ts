@@ -1,0 +1,26 @@
+/** `island plan`: what apply would change, then what it cannot reach. */
+import { describeSelf } from '../config/island.js';
+import { desiredState } from '../desired.js';
+import { hostsLine } from '../hosts/command.js';
+import { describeAction } from '../reconcile/describe.js';
+import { planOnly } from '../reconcile/reconcile.js';
+import type { Args } from './args.js';
+import { EXIT_UNREACHED, mustLoad, notReached, unreached, withNetlink } from './output.js';
+
+export async function run({ path, values }: Args): Promise<number> {
+  const cfg = await mustLoad(path);
+  const self = cfg.island?.self;
+  if (self) process.stdout.write(`# ${describeSelf(self)}\n`);
+  const p = await withNetlink((rtnl, ethtool) => planOnly(rtnl, ethtool, desiredState(cfg)));
+  for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
+  const hosts = await hostsLine(cfg.hosts ?? [], false);
+  if (hosts) process.stdout.write(`${hosts}\n`);
+  const stuck = unreached(p.status);
+  for (const s of stuck) process.stdout.write(`! ${s.object}: ${s.state}: ${s.detail}\n`);
+  const pending = p.actions.length > 0 || Boolean(hosts);
+  // "no changes" is read as "the host matches the file": only say it when it does
+  if (stuck.length) process.stdout.write(`${notReached(stuck)}\n`);
+  else if (!pending) process.stdout.write('no changes\n');
+  if (!values['exit-code']) return 0;
+  return stuck.length ? EXIT_UNREACHED : pending ? 2 : 0;
+}
