@@ -74,6 +74,23 @@ export function objectName(id: ObjectId): string {
   }
 }
 
+// ---- the identities plan() gives its objects
+
+export const linkId = (name: string): ObjectId => ({ type: 'link', name });
+export const addressId = (a: { address: string; prefixlen: number }, link: string): ObjectId => ({
+  type: 'address',
+  link,
+  address: a.address,
+  prefixlen: a.prefixlen,
+});
+export const routeId = (r: { dst: string; dstLen: number; metric?: number; priority?: number }): ObjectId => ({
+  type: 'route',
+  dst: r.dst,
+  dstLen: r.dstLen,
+  metric: r.metric ?? r.priority,
+});
+export const sysctlId = (key: string): ObjectId => ({ type: 'sysctl', key });
+
 /** Whether a row is a finding about a firewall that is not island's: what drops island's traffic. */
 export const isDropId = (id: ObjectId): boolean =>
   (id.type === 'nftables' && id.table !== undefined) || (id.type === 'firewall' && id.part === 'drops');
