@@ -4,7 +4,8 @@ import { hostsLine } from '../hosts/command.js';
 import { actionObject, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
-import { EXIT_UNREACHED, mustLoad, notReached, printResults, unreached, withNetlink } from './output.js';
+import { mustLoad } from './load.js';
+import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from './output.js';
 
 export async function run({ path }: Args): Promise<number> {
   const cfg = await mustLoad(path);

@@ -4,7 +4,7 @@ import { describeSelf } from '../config/island.js';
 import { loadConfig } from '../config/load.js';
 import { unsafeConfigFile } from '../daemon/perms.js';
 import type { Args } from './args.js';
-import { printDiagnostics } from './output.js';
+import { printDiagnostics } from './load.js';
 
 export async function run({ path, values }: Args): Promise<number> {
   // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would

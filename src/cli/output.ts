@@ -1,7 +1,4 @@
-/** What the one-shot commands share: loading the file for a change, netlink for one run, printing results. */
-import { type Diagnostic, formatDiagnostic, loadConfig } from '../config/load.js';
-import type { Config } from '../config/types.js';
-import { CommandError } from '../control/errors.js';
+/** What the commands that touch the kernel share: netlink for one run, printing its results. */
 import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import type { ActionResult } from '../reconcile/apply.js';
@@ -18,21 +15,6 @@ export function notReached(stuck: ObjectStatus[]): string {
   const n = (state: string) => stuck.filter((s) => s.state === state).length;
   const parts = [n('foreign') && `${n('foreign')} foreign`, n('blocked') && `${n('blocked')} blocked`].filter(Boolean);
   return `not converged: ${parts.join(', ')}: the host does not match the file`;
-}
-
-export function printDiagnostics(ds: Diagnostic[]): void {
-  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
-}
-
-/** The file, valid, for a command that changes the host: anything else changes nothing. */
-export async function mustLoad(path: string): Promise<Config> {
-  const r = await loadConfig(path);
-  printDiagnostics(r.warnings);
-  if (!r.ok) {
-    printDiagnostics(r.errors);
-    throw new CommandError(`${path}: invalid (${r.errors.length} error(s)), nothing changed`);
-  }
-  return r.config;
 }
 
 export async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promise<T>): Promise<T> {

@@ -5,7 +5,8 @@ import { hostsLine } from '../hosts/command.js';
 import { describeAction } from '../reconcile/describe.js';
 import { planOnly } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
-import { EXIT_UNREACHED, mustLoad, notReached, unreached, withNetlink } from './output.js';
+import { mustLoad } from './load.js';
+import { EXIT_UNREACHED, notReached, unreached, withNetlink } from './output.js';
 
 export async function run({ path, values }: Args): Promise<number> {
   const cfg = await mustLoad(path);

@@ -18,8 +18,9 @@ import {
   resolveSelf,
   siteShape,
 } from './island.js';
-import { parseToml } from './locate.js';
+import { type Locator, parseToml } from './locate.js';
 import { checkPeers } from './peers.js';
+import { NeedPositions, quickRead } from './quick.js';
 import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import { bridgeShape, daemonShape, forwardRuleShape, forwardShape, routeShape, topShape } from './schema.js';
 import * as section from './sections.js';
@@ -56,9 +57,19 @@ export interface ParseOptions {
 export function parseConfig(input: string | Uint8Array, path: string, opts: ParseOptions = {}): LoadResult {
   const decoded = typeof input === 'string' ? { ok: true as const, text: input } : decodeUtf8(input);
   // editors do not count a byte-order mark as a column, so neither do we
-  const parsed = decoded.ok
-    ? parseToml(decoded.text.startsWith('\uFEFF') ? decoded.text.slice(1) : decoded.text)
-    : decoded;
+  const text = decoded.ok ? (decoded.text.startsWith('\uFEFF') ? decoded.text.slice(1) : decoded.text) : '';
+  // the fast path's answer stands only when it has nothing to say: every message comes from
+  // the full reader, with its exact positions
+  const quick = decoded.ok ? quickRead(text) : undefined;
+  if (quick) {
+    try {
+      const r = validate(quick.value, quick.locator, path, opts);
+      if (r.ok && r.warnings.length === 0) return r;
+    } catch (e) {
+      if (!(e instanceof NeedPositions)) throw e;
+    }
+  }
+  const parsed = decoded.ok ? parseToml(text) : decoded;
   if (!parsed.ok) {
     const { line, col } = parsed.pos;
     return {
@@ -67,8 +78,12 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
       warnings: [],
     };
   }
-  const rep = new Reporter(path, parsed.locator);
-  const root = parsed.value;
+  return validate(parsed.value, parsed.locator, path, opts);
+}
+
+/** The parsed file's values → Config, or every problem, placed by `locator`. */
+function validate(root: Record<string, unknown>, locator: Locator, path: string, opts: ParseOptions): LoadResult {
+  const rep = new Reporter(path, locator);
 
   const top = z.object(topShape).strict().safeParse(root);
   if (!top.success) {

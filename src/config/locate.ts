@@ -29,7 +29,7 @@ export class TomlFloat {
 }
 
 export type Parsed =
-  | { ok: true; value: Record<string, unknown>; locator: Locator }
+  | { ok: true; value: Record<string, unknown>; locator: AstLocator }
   | { ok: false; pos: Pos; message: string };
 
 function pos(p: AST.Position): Pos {
@@ -42,7 +42,14 @@ const id = (path: KeyPath): string => JSON.stringify(path);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-export class Locator {
+/** Where a key path is written in the file, for messages that point at it. */
+export interface Locator {
+  /** Where to point for `path`; falls back to the nearest located ancestor, then to 1:1. */
+  at(path: KeyPath, part: 'key' | 'value'): Pos;
+  node(path: KeyPath): AST.TOMLNode | undefined;
+}
+
+export class AstLocator implements Locator {
   private readonly map = new Map<string, Where>();
   readonly floats: KeyPath[] = [];
   /** integers TOML 1.0 does not allow: beyond 64 bits */
@@ -138,7 +145,7 @@ export function parseToml(text: string): Parsed {
     }
     throw e;
   }
-  const locator = new Locator(program);
+  const locator = new AstLocator(program);
   const big = locator.tooBig[0];
   if (big) {
     const message = `invalid TOML: ${big.digits} does not fit in 64 bits (TOML integers are ${INT64_MIN} to ${INT64_MAX})`;

@@ -21,6 +21,9 @@ export function isTable(v: unknown): v is Raw {
 
 export function field<S extends z.ZodTypeAny>(schema: S, raw: unknown, key: string): z.output<S> | undefined {
   if (!isTable(raw)) return undefined;
+  // an entry strict() found valid with this very schema for the key: its parse holds the value
+  const done = validated.get(raw);
+  if (done && done.shape[key] === schema) return done.data[key] as z.output<S>;
   const r = schema.safeParse(raw[key]);
   return r.success ? r.data : undefined;
 }
@@ -55,11 +58,11 @@ function strictSchema(shape: Shape): z.ZodTypeAny {
 }
 
 /** What strict() parsed for an entirely valid entry, so its arrays are not parsed a second time. */
-const validated = new WeakMap<object, Raw>();
+const validated = new WeakMap<object, { shape: Shape; data: Raw }>();
 
 /** The strictly parsed entry, when strict() found it entirely valid. */
 function parsed(raw: unknown): Raw | undefined {
-  return isTable(raw) ? validated.get(raw) : undefined;
+  return isTable(raw) ? validated.get(raw)?.data : undefined;
 }
 
 /** Run the strict schema and report; true when the entry is entirely valid. */
@@ -72,7 +75,7 @@ export function strict(
 ): boolean {
   const r = strictSchema(shape).safeParse(raw);
   if (r.success) {
-    if (isTable(raw)) validated.set(raw, r.data as Raw);
+    if (isTable(raw)) validated.set(raw, { shape, data: r.data as Raw });
     return true;
   }
   const allowed = Object.keys(shape);
