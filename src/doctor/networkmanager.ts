@@ -19,7 +19,7 @@ export function networkManagerFindings(f: DoctorFacts): Finding[] {
   if (!cfg) return [];
   // the links island keeps, and the underlay each tunnel is bound to
   const roles = new Map<string, string>();
-  for (const l of [...cfg.tunnels, ...cfg.bridges]) roles.set(l.name, `a link island keeps (${l.name})`);
+  for (const l of [...cfg.tunnels, ...cfg.bridges, ...cfg.links]) roles.set(l.name, `a link island keeps (${l.name})`);
   for (const t of cfg.tunnels) {
     const a = f.addresses.find((x) => x.address === t.local);
     const underlay = t.dev ?? (a && f.links.find((l) => l.ifindex === a.ifindex)?.name);

@@ -19,7 +19,7 @@ const UDP = 17;
 /** IPv6 anywhere in the file: then ip6tables gets the same accept rules and forwarding is switched on for IPv6. */
 export function usesIpv6(cfg: Config): boolean {
   return (
-    [...cfg.tunnels, ...cfg.bridges].some((l) => l.addresses.some((a) => a.family === 6)) ||
+    [...cfg.tunnels, ...cfg.bridges, ...cfg.links].some((l) => l.addresses.some((a) => a.family === 6)) ||
     cfg.routes.some((r) => r.to.family === 6) ||
     (cfg.forward?.rules ?? []).some((r) => r.source?.family === 6 || r.destination?.family === 6)
   );

@@ -66,6 +66,10 @@ t.test('rendering: iptables-save spelling, each rule in its family, IPv6 only wh
   const v4only = config('[forward]\naccept = ["cni0"]\n');
   t.strictSame(desiredFirewall(v4only).tables[6], { chains: [] }, 'no IPv6 in the file: nothing in ip6tables');
   t.strictSame(forwardingSysctls(v4only), { 'net.ipv4.ip_forward': '1' });
+  const shim6 = config(
+    '[forward]\naccept = ["shim0"]\n[[link]]\nname = "shim0"\nkind = "macvlan"\nparent = "eth1"\naddresses = ["fd00:5:2::fe/128"]\n',
+  );
+  t.equal(desiredFirewall(shim6).tables[6].chains[0]?.name, 'ISLAND-FORWARD', "a [[link]]'s IPv6 address counts too");
   t.strictSame(forwardingSysctls(config(FILE)), {
     'net.ipv4.ip_forward': '1',
     'net.ipv6.conf.all.forwarding': '1',
