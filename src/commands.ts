@@ -12,10 +12,16 @@ const TUNNELS = kindsOf('tunnel')
   .map((k) => k.kind.toUpperCase())
   .join('/');
 
+/** "macvlan/ipvlan": the [[link]] kinds of the registry, each a host's shim onto a pod network */
+const SHIMS = kindsOf('link')
+  .map((k) => k.kind)
+  .join('/');
+
 export const HELP: Record<string, string> = {
   '': `usage: island <command> [-c FILE] [options]
 
-Keeps an island of ${TUNNELS} tunnels, bridges, addresses and routes alive.
+Keeps an island of ${TUNNELS} tunnels, bridges, ${SHIMS} host shims, addresses and
+routes alive.
 
 commands:
   check    validate the file (exit 0 valid, 1 invalid)
