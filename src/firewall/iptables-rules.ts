@@ -11,7 +11,8 @@ import { canonicalIp, cidrRange, familyOf } from '../netlink/ip.js';
 import type { Flow, SavedTable } from './types.js';
 import { type Chain, type Match, negate, type Rule, type Verdict } from './verdict.js';
 
-const PROTOCOLS: Record<string, number> = {
+/** IP protocols by the names iptables-save gives them (from /etc/protocols, which differs between distributions). */
+export const PROTOCOLS: Record<string, number> = {
   all: 0,
   icmp: 1,
   tcp: 6,

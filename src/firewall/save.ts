@@ -4,6 +4,7 @@
  * reading stays cheap enough to poll.
  */
 import { canonicalIp } from '../netlink/ip.js';
+import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER } from './model.js';
 import type { SavedTable } from './types.js';
 
@@ -55,11 +56,14 @@ export function targetOf(spec: string): string | undefined {
   return /(?:^| )-[jg] (\S+)/.exec(spec)?.[1];
 }
 
+/** island spells these protocols by name (-p udp -m udp); every other one as its number */
+const NAMED = new Set(['tcp', 'udp']);
+
 /**
  * A rule spec in one spelling, so that island's rendering and what a given
  * iptables version prints compare equal: addresses in canonical text, and
- * protocol 4 as a number (iptables-save names it from /etc/protocols:
- * "ipencap" on Debian, "ipv4" elsewhere, 4 without the file).
+ * a tunnel's protocol as a number (iptables-save names it from /etc/protocols:
+ * 4 is "ipencap" on Debian, "ipv4" elsewhere, 4 without the file; 47 is "gre").
  */
 export function normalize(spec: string): string {
   return spec
@@ -67,5 +71,8 @@ export function normalize(spec: string): string {
       const c = canonicalIp(addr);
       return c === undefined ? all : `${pre}${flag} ${c}/${len}`;
     })
-    .replace(/(^| )-p (ipencap|ipv4|ip-encap)(?= |$)/gi, '$1-p 4');
+    .replace(/(^| )-p ([A-Za-z][\w-]*)(?= |$)/g, (all, pre, name: string) => {
+      const n = PROTOCOLS[name.toLowerCase()];
+      return n === undefined || NAMED.has(name.toLowerCase()) ? all : `${pre}-p ${n}`;
+    });
 }

@@ -12,6 +12,7 @@
  * kind's inPlace() names it (the kernel's changelink takes it: a macvlan's mode); the link's
  * mtu, master and up state (every kind) and the features() of its kind are set in place.
  */
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Family } from '../config/types.js';
 
@@ -96,6 +97,8 @@ export interface Underlay {
 export interface LinkKind {
   readonly kind: string;
   readonly table: Table;
+  /** the kernel module that makes it, when not named like the kind (gre: ip_gre) */
+  readonly module?: string;
   /** one line: `island --help`, island.toml(5), the JSON schema, the example file */
   readonly about: string;
   /**
@@ -170,6 +173,18 @@ export interface LinkKind {
 /** Names of spec attributes that differ; each one forces a re-create. */
 export function specDiff(want: Spec, have: Spec): string[] {
   return Object.keys(want).filter((k) => want[k] !== have[k]);
+}
+
+/**
+ * A locally administered unicast MAC derived from `what` (the kind, the link's name and what
+ * names it on this host): an Ethernet link re-created after `ip link del` keeps the address
+ * the peer's neighbour table holds for its inner address. With a random one, frames to the new
+ * link were dropped until the peer's ARP entry went stale (about 20 s in the lab demo).
+ */
+export function stableMac(what: string): Buffer {
+  const mac = createHash('sha256').update(what).digest().subarray(0, 6);
+  mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
+  return mac;
 }
 
 /** An underlay device by name, as netlink wants it. */

@@ -28,22 +28,24 @@ export function mtuCheck(kind: string, overhead: number, headers: string, d: Dec
 
 /**
  * ip_tunnel_find(): one tunnel of a kind (one ip_tunnel_net) per local, remote, underlay link
- * and, where the kind has one, key. `what` names the key part ("" for none).
+ * and, for a kind with keys (`keyed`), key: a keyed and an unkeyed one are apart
+ * (ip_tunnel_key_match()).
  */
-export function tunnelIdentity(kind: string, d: Declared, key?: number): KernelIdentity | undefined {
+export function tunnelIdentity(kind: string, d: Declared, keyed?: { key?: number }): KernelIdentity | undefined {
   if (d.local === undefined || d.remote === undefined) return undefined;
-  const keyWords = key === undefined ? '' : ` and key ${key}`;
+  const key = keyed?.key;
+  const keyWords = key === undefined ? (keyed ? ' and no key' : '') : ` and key ${key}`;
   return {
     id: `${kind} ${d.local} ${d.remote} ${d.dev ?? ''} ${key ?? ''}`,
     key: 'remote',
     message: (first) =>
       `local ${d.local} and remote ${d.remote}${d.dev ? ` over ${d.dev}` : ''}${keyWords} are already those of ${first}: ` +
-      `the kernel takes one ${kind} tunnel per local, remote${key === undefined ? '' : ', key'} and dev`,
+      `the kernel takes one ${kind} tunnel per local, remote${keyed ? ', key' : ''} and dev`,
   };
 }
 
 /** The slot words of plan and apply for the same rule, from a spec. */
 export const tunnelSlot = (s: Spec): string =>
-  `endpoints ${s.local} → ${s.remote}${s.key !== undefined && s.key !== 0 ? ` key ${s.key}` : ''}${s.dev ? ` over ${s.dev}` : ''}`;
+  `endpoints ${s.local} → ${s.remote}${s.key !== undefined && s.key !== '' ? ` key ${s.key}` : ''}${s.dev ? ` over ${s.dev}` : ''}`;
 
 export const underlayOf = (decl: object): string | undefined => (decl as TunnelCommon).dev;

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { addressClass } from '../config/kernel.js';
 import { int, sourcePort } from '../config/schema.js';
 import type { Family, TunnelCommon } from '../config/types.js';
 import { bufferToIp, familyOf, ipToBuffer } from '../netlink/ip.js';
 import { type Attr, be16, decodeAttrs, encodeAttrs, readBe16, readU8, readU32, u8, u32 } from '../netlink/nla.js';
-import { type Declared, devIndex, type Features, type LinkKind, type Problem, type Spec } from './kind.js';
+import { type Declared, devIndex, type Features, type LinkKind, type Problem, type Spec, stableMac } from './kind.js';
 import { describeEnds } from './tunnel.js';
 
 export interface VxlanTunnel extends TunnelCommon {
@@ -54,7 +53,7 @@ const options = (t: Declared) => t.options as Partial<VxlanTunnel>;
 export const vxlan: LinkKind = {
   kind: 'vxlan',
   table: 'tunnel',
-  about: 'Ethernet in UDP (layer 2: can be a bridge port), over IPv4 or IPv6',
+  about: 'Ethernet in UDP (layer 2), over IPv4 or IPv6',
   keys: {
     vni: int(1, 16777215),
     port: int(1, 65535).optional(),
@@ -223,18 +222,8 @@ export const vxlan: LinkKind = {
     };
   },
 
-  /**
-   * A stable MAC: a re-created vxlan (healed after `ip link del`) keeps the address the peer's
-   * neighbour table holds for its inner address. With a random one, frames to the new link
-   * were dropped until the peer's ARP entry went stale (about 20 s in the lab demo).
-   * Locally administered, unicast; derived from what names the tunnel on this host.
-   */
-  mac(name, s): Buffer {
-    const h = createHash('sha256').update(`island vxlan ${name} ${s.vni} ${s.local} ${s.remote}`).digest();
-    const mac = h.subarray(0, 6);
-    mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
-    return mac;
-  },
+  /** see stableMac(): the same address at every re-creation */
+  mac: (name, s) => stableMac(`island vxlan ${name} ${s.vni} ${s.local} ${s.remote}`),
 
   /**
    * TX checksum offload off, unless the file says `tx_checksum_offload = true` (then the

@@ -186,7 +186,7 @@ function refusal(l: DesiredLink, e: unknown, live: LiveState, removed: Replaced[
   const op = `create ${l.kind} ${l.name}`;
   let why = e instanceof NetlinkError ? e.code : (e as Error).message;
   if (e instanceof NetlinkError && (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP'))
-    why = `the kernel has no ${l.kind} support (module ${l.kind} not built or not loadable)`;
+    why = `the kernel has no ${l.kind} support (module ${kindOf(l.kind).module ?? l.kind} not built or not loadable)`;
   else if (e instanceof NetlinkError && e.code === 'EEXIST') {
     const slot = kindOf(l.kind).slot?.(l.spec);
     const here = slot && live.links.find((x) => x.kind === l.kind && x.spec && kindOf(l.kind).slot?.(x.spec) === slot);

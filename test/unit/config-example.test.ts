@@ -53,6 +53,7 @@ t.test('every key of the format is shown in the example', async (t) => {
     'port',
     'source_port',
     'tx_checksum_offload',
+    'key',
     '[[bridge]]',
     'ports',
     '[[link]]',

@@ -151,6 +151,15 @@ const expected: Record<string, Expected> = {
         sourcePort: { low: 49152, high: 49408 },
         addresses: [],
       },
+      {
+        name: 'gre1',
+        kind: 'gre',
+        local: '192.168.3.100',
+        remote: '203.0.113.9',
+        key: 7,
+        ttl: 64,
+        addresses: [v4('10.40.40.2', 30)],
+      },
     ],
     bridges: [{ name: 'cni0', mtu: 1450, addresses: [v4('10.128.1.1', 24)], ports: ['vx1'] }],
     links: [

@@ -18,7 +18,7 @@ import t from 'tap';
 import { HELP, OPTIONS } from '../../src/commands.js';
 import { hostShape, islandShape, siteShape } from '../../src/config/island.js';
 import * as s from '../../src/config/schema.js';
-import { anyShape } from '../../src/kinds/index.js';
+import { anyShape, kindsOf } from '../../src/kinds/index.js';
 import { REPO } from '../helpers/island.js';
 
 const read = (...p: string[]) => readFileSync(join(REPO, ...p), 'utf8');
@@ -109,6 +109,20 @@ t.test('island.toml(5) has every section and key, under its heading', async (t) 
     t.ok(text, `island.toml.5: ${MAN5_HEADING[section]}`);
     t.ok(plain(text).includes(section) || MAN5_HEADING[section]?.endsWith(section), `island.toml.5: ${section}`);
     for (const k of ks) t.ok(boldKey(text, k), `island.toml.5: ${section} ${k}`);
+  }
+});
+
+t.test('island.toml(5) and the example file list every tunnel kind of the registry, with its own line', async (t) => {
+  const kinds = under(man5, '.SH TUNNELS');
+  const example = read('etc', 'island.toml');
+  for (const k of kindsOf('tunnel')) {
+    t.ok(plain(kinds).includes(`"${k.kind}"\n${k.about}`), `island.toml.5: kind "${k.kind}": ${k.about}`);
+    t.match(
+      example,
+      new RegExp(`^#\\s+"${k.kind}"\\s+${k.about.replace(/[()]/g, '\\$&')}$`, 'm'),
+      `etc/island.toml: "${k.kind}"`,
+    );
+    t.ok(readme.includes(`"${k.kind}"`), `README: "${k.kind}"`);
   }
 });
 

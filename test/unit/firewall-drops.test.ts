@@ -55,6 +55,13 @@ vni = 44
 local = "192.0.2.1"
 remote = "239.1.1.1"
 dev = "eth0"
+
+[[tunnel]]
+name = "gr0"
+kind = "gre"
+local = "192.0.2.1"
+remote = "203.0.113.9"
+key = 5
 `;
 const FORWARD = '\n[forward]\naccept = ["vx0"]\n';
 const TAG = '-m comment --comment island -j ACCEPT';
@@ -69,6 +76,7 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
         `-s 192.0.2.2/32 -p udp -m udp --dport 4789 ${TAG}`,
         `-s 198.51.100.7/32 -p 4 ${TAG}`,
         `-d 239.1.1.1/32 -p udp -m udp --dport 4789 ${TAG}`,
+        `-s 203.0.113.9/32 -p 47 ${TAG}`,
       ],
       from: 'INPUT',
     },
@@ -85,6 +93,7 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
       "ip0's packets (ipip from 198.51.100.7)",
       "vx6's packets (udp 5533 from 2001:db8::2)",
       "mc0's packets (udp 4789 to 239.1.1.1)",
+      "gr0's packets (gre from 203.0.113.9)",
     ],
   );
   const off = desiredFirewall(config(`${TUNNELS + FORWARD}input = false\n`));
@@ -96,7 +105,7 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
   t.strictSame(off.tables[6].chains, []);
   const none = desiredFirewall(config(TUNNELS));
   t.strictSame(none.tables[4].chains, [], 'no [forward]: no chain at all');
-  t.equal(none.flows.length, 4, "but the tunnels' packets are still looked after (status says what drops them)");
+  t.equal(none.flows.length, 5, "but the tunnels' packets are still looked after (status says what drops them)");
   t.equal(
     normalize(`-s 198.51.100.7/32 -p ipencap ${TAG}`),
     `-s 198.51.100.7/32 -p 4 ${TAG}`,

@@ -119,6 +119,14 @@ t.test('parsing iptables-save: chains, policies, rules in order, quotes kept', a
   t.equal(targetOf('-g ISLAND-X'), 'ISLAND-X');
   t.equal(targetOf('-m comment --comment "-j FOO"'), undefined, 'a -j inside a quoted comment is no target');
   t.equal(normalize('-s FD00:0:0:1:0:0:0:0/64 -d 10.0.0.0/8 -j ACCEPT'), '-s fd00:0:0:1::/64 -d 10.0.0.0/8 -j ACCEPT');
+  // a tunnel's protocol as iptables-save names it from /etc/protocols, read back as island writes it
+  t.equal(normalize('-s 192.0.2.2/32 -p ipencap -j ACCEPT'), '-s 192.0.2.2/32 -p 4 -j ACCEPT');
+  t.equal(normalize('-s 192.0.2.2/32 -p gre -j ACCEPT'), '-s 192.0.2.2/32 -p 47 -j ACCEPT');
+  t.equal(
+    normalize('-p udp -m udp --dport 4789 -j ACCEPT'),
+    '-p udp -m udp --dport 4789 -j ACCEPT',
+    'udp stays a name',
+  );
 });
 
 /** A LiveFirewall whose v4 filter table is `lines` (iptables-save text without the frame). */

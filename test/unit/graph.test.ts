@@ -155,6 +155,7 @@ t.test('a per-host file: this host, its links, each tunnel to its remote, its ro
   t.match(node(dot, 'remote island0'), 'label="138.96.245.50\\nremote of island0"');
   t.match(edge(dot, 'link island0', 'remote island0'), 'ipip (IP protocol 4)\\nmtu 1480, ttl 64\\nkeepalive 25 s');
   t.match(edge(dot, 'link vx1', 'remote vx1'), 'vxlan vni 334\\nudp 49152-49407 → 4789');
+  t.match(edge(dot, 'link gre1', 'remote gre1'), 'gre (IP protocol 47, key 7)\\nttl 64');
   t.match(node(dot, 'remote vx0'), 'peer 10.30.30.1');
   t.match(edge(dot, 'link cni0', 'link vx1'), 'label=port');
   t.match(edge(dot, 'dev eth0', 'link vx0'), 'label=underlay');
@@ -165,7 +166,7 @@ t.test('a per-host file: this host, its links, each tunnel to its remote, its ro
     'via fd00:3030::1',
     'the link whose subnet holds the gateway',
   );
-  t.match(dot, 'one host: 5 links, 3 routes\\nno live state: no island daemon runs here');
+  t.match(dot, 'one host: 6 links, 3 routes\\nno live state: no island daemon runs here');
 
   const live = graphDot({
     path: 'full.toml',

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { kindOf } from '../../src/kinds/index.js';
-import { decodeAttrs } from '../../src/netlink/nla.js';
+import { be16, decodeAttrs, encodeAttrs } from '../../src/netlink/nla.js';
 
 const ctx = {
   ifindex: (n: string) => (n === 'eth0' ? 7 : undefined),
@@ -140,4 +140,53 @@ t.test('ipvlan: IFLA_IPVLAN_MODE a u16; no MAC of its own; a mode changes in pla
   t.equal(ipvlan.mac, undefined, "its parent's MAC");
   t.same(ipvlan.inPlace?.({ parent: 'eth1', mode: 'l3' }, { parent: 'eth1', mode: 'l2' }), ['mode']);
   t.same(ipvlan.inPlace?.({ parent: 'eth2', mode: 'l3' }, { parent: 'eth1', mode: 'l2' }), []);
+});
+
+t.test('gre: IFLA_GRE_* with the key both ways, in network byte order; no key: no flag', async (t) => {
+  const gre = kindOf('gre');
+  const decl = {
+    name: 'g0',
+    kind: 'gre',
+    local: '192.168.3.100',
+    remote: '138.96.245.50',
+    ttl: 64,
+    dev: 'eth0',
+    key: 0x01020304,
+    addresses: [],
+  };
+  const spec = gre.spec(decl);
+  const a = decodeAttrs(gre.encode(spec, ctx) ?? Buffer.alloc(0));
+  t.equal(hex(a.get(6)), 'c0a80364', 'IFLA_GRE_LOCAL = 192.168.3.100, in_addr bytes');
+  t.equal(hex(a.get(7)), '8a60f532', 'IFLA_GRE_REMOTE = 138.96.245.50');
+  t.equal(hex(a.get(8)), '40', 'IFLA_GRE_TTL = 64');
+  t.equal(hex(a.get(1)), '07000000', 'IFLA_GRE_LINK = ifindex 7, host order u32');
+  t.equal(hex(a.get(2)), '2000', 'IFLA_GRE_IFLAGS = GRE_KEY, a __be16');
+  t.equal(hex(a.get(3)), '2000', 'IFLA_GRE_OFLAGS = GRE_KEY');
+  t.equal(hex(a.get(4)), '01020304', 'IFLA_GRE_IKEY big-endian (ip link shows ikey 1.2.3.4)');
+  t.equal(hex(a.get(5)), '01020304', 'IFLA_GRE_OKEY: the same key out');
+  t.same(gre.decode(gre.encode(spec, ctx), ctx), spec, 'decode(encode(x)) = x');
+
+  const keyless = gre.spec({ ...decl, key: undefined, ttl: undefined, dev: undefined });
+  const b = decodeAttrs(gre.encode(keyless, ctx) ?? Buffer.alloc(0));
+  t.notOk(b.has(2) || b.has(3) || b.has(4) || b.has(5), 'no key: neither flags nor keys');
+  t.notOk(b.has(8) || b.has(1), 'no ttl (inherit), no underlay');
+  t.same(gre.decode(gre.encode(keyless, ctx), ctx), keyless, 'decode(encode(x)) = x');
+  // what the kernel reports for a keyless tunnel: flags 0, keys 0
+  const live = Buffer.concat([
+    gre.encode(keyless, ctx) as Buffer,
+    encodeAttrs([
+      [2, be16(0)],
+      [4, Buffer.alloc(4)],
+    ]),
+  ]);
+  t.equal(gre.decode(live, ctx).key, '', 'key 0 without the flag is no key');
+  const zero = gre.spec({ ...decl, key: 0 });
+  t.equal(gre.decode(gre.encode(zero, ctx), ctx).key, 0, 'key 0 with the flag is a key');
+
+  t.same(gre.describe(spec), ['192.168.3.100 → 138.96.245.50', `key ${0x01020304}`]);
+  t.equal(gre.overhead(4), 24, 'outer IPv4 20 + GRE 4');
+  t.equal(gre.overhead(4, decl), 28, 'and 4 for the key field');
+  t.equal(gre.ethernet, false, 'layer 3: no bridge port');
+  t.same(gre.underlayTraffic?.(decl), { proto: 47, words: 'gre' });
+  t.not(gre.slot?.(spec), gre.slot?.(keyless), 'another key, another kernel slot');
 });
