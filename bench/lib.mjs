@@ -23,6 +23,8 @@ const children = new Set();
 /**
  * Run argv (no shell). Resolves { code, signal, stdout, stderr, ms } where ms is
  * the wall time from spawn to the process' exit; never rejects on a non-zero exit.
+ * @param {string[]} argv
+ * @param {{ timeoutMs?: number, input?: string }} [opts]
  */
 export function exec(argv, { timeoutMs = 60_000, input } = {}) {
   const [file, ...args] = argv;
@@ -168,11 +170,13 @@ function hook() {
   if (hooked) return;
   hooked = true;
   process.on('exit', cleanupSync);
-  for (const [sig, n] of [
+  /** @type {[NodeJS.Signals, number][]} */
+  const signals = [
     ['SIGINT', 2],
     ['SIGTERM', 15],
     ['SIGHUP', 1],
-  ]) {
+  ];
+  for (const [sig, n] of signals) {
     process.on(sig, () => {
       process.stderr.write(`\nbench: ${sig}, cleaning up namespaces\n`);
       cleanupSync();

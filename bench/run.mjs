@@ -134,6 +134,10 @@ function tunnels(n, { prefix, vniBase, addrBase, routeBase }) {
   });
 }
 
+/**
+ * @param {ReturnType<typeof tunnels>} ts
+ * @param {{ port?: number, sourcePort?: number, dev?: string, resync?: string, debounce?: string, kernelOffload?: boolean }} [o]
+ */
 function toml(ts, { port = 4789, sourcePort, dev, resync = '30s', debounce = '10ms', kernelOffload = false } = {}) {
   const out = [];
   for (const t of ts) {

@@ -64,6 +64,7 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
       const sockPath = join(work, `notify-${r}.sock`);
       const sock = new DgramSocket();
       sock.bind(sockPath);
+      /** @type {number | undefined} */
       let readyAt;
       sock.on('data', (buf) => {
         if (/^READY=1$/m.test(buf.toString()) && readyAt === undefined) readyAt = performance.now();

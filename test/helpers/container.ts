@@ -21,7 +21,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { REPO } from './island.js';
-import { type ExecOptions, type ExecResult, mustRun, requireRoot } from './netns.js';
+import { mustRun, requireRoot } from './netns.js';
+import { type ExecOptions, type ExecResult, exec } from './spawn.js';
 
 export const CACHE_DIR = process.env.ISLAND_TEST_CACHE ?? '/var/cache/island-test';
 const SYSTEMD_TESTS = join(REPO, 'test', 'systemd');
@@ -60,35 +61,7 @@ const live = new Map<string, Live>();
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 let hooked = false;
 
-function run(cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const [file, ...args] = cmd;
-  if (file === undefined) throw new Error('empty command');
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n[nspawn helper] ${cmd.join(' ')} killed after ${opts.timeoutMs ?? 30_000} ms`;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr: `${stderr}${e.message}`, code: -1 });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code: code ?? (signal === 'SIGKILL' ? 137 : 143) });
-    });
-  });
-}
+const run = (cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> => exec(cmd, opts);
 
 /** The cached Debian 12 root; built (1-2 min, once per recipe) when absent. Returns its path. */
 export async function debianRoot(): Promise<string> {

@@ -16,7 +16,8 @@ import { mkdtempSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { REPO } from './island.js';
-import { type ExecOptions, type ExecResult, mustRun, requireRoot } from './netns.js';
+import { mustRun, requireRoot } from './netns.js';
+import { type ExecOptions, type ExecResult, exec } from './spawn.js';
 
 export const CACHE_DIR = process.env.ISLAND_TEST_CACHE ?? '/var/cache/island-test';
 export { mustRun };
@@ -80,34 +81,8 @@ const ENV = ['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 
 const live = new Map<string, () => void>();
 let hooked = false;
 
-function run(cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const [file, ...args] = cmd as [string, ...string[]];
-  return new Promise((resolve) => {
-    const c = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n[test harness] killed after ${opts.timeoutMs ?? 120_000} ms: ${cmd.join(' ')}`;
-      c.kill('SIGKILL');
-    }, opts.timeoutMs ?? 120_000);
-    c.stdin.on('error', () => {});
-    c.stdin.end(opts.input ?? '');
-    c.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr: `${stderr}${e.message}`, code: -1 });
-    });
-    c.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code: code ?? (signal === 'SIGKILL' ? 137 : 143) });
-    });
-  });
-}
+const run = (cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> =>
+  exec(cmd, { ...opts, defaultTimeoutMs: 120_000 });
 
 function leaderOf(nspawn: number): number | undefined {
   try {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
-import type { ExecResult, Netns } from './netns.js';
+import type { Netns } from './netns.js';
+import { type ExecOptions, type ExecResult, exec } from './spawn.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -54,10 +55,7 @@ function trackChild(c: ChildProcess): void {
   });
 }
 
-export interface RunOptions {
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  input?: string;
+export interface RunOptions extends ExecOptions {
   /**
    * Files island finds on the host, by absolute path under /etc or /run: laid over the
    * machine's own (an overlay on /etc or /run in a private mount namespace of the command,
@@ -95,34 +93,11 @@ function overlaid(files: Record<string, string>, argv: string[]): string[] {
 export function runIsland(ns: Netns, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
   requireCli();
   const argv = [process.execPath, CLI, ...args];
-  return new Promise((resolvePromise) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, ...(opts.files ? overlaid(opts.files, argv) : argv)], {
-      env: islandEnv(opts.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    trackChild(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n[test harness] island ${args.join(' ')} killed after ${opts.timeoutMs ?? 30_000} ms`;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolvePromise({ stdout, stderr: `${stderr}${e.message}`, code: -1 });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ stdout, stderr, code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15) });
-    });
+  return exec(['ip', 'netns', 'exec', ns.name, ...(opts.files ? overlaid(opts.files, argv) : argv)], {
+    ...opts,
+    env: islandEnv(opts.env),
+    label: `island ${args.join(' ')}`,
+    onSpawn: trackChild,
   });
 }
 

@@ -10,24 +10,12 @@
  * 'exit' hook (a test file that exits early), and SIGTERM/SIGINT/SIGHUP handlers (tap's
  * timeout). Each kills the processes still inside the namespace, then deletes it.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
+import { exec as command, type ExecOptions, type ExecResult } from './spawn.js';
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  /** exit code; 128+n for a process killed by signal n; -1 if it could not be started */
-  code: number;
-}
-
-export interface ExecOptions {
-  /** kill the command after this long (default 30 s) */
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  /** written to the command's stdin (default: stdin is closed at once) */
-  input?: string;
-}
+export type { ExecOptions, ExecResult };
 
 export interface Netns {
   name: string;
@@ -47,35 +35,6 @@ export interface Netns {
 const live = new Set<string>();
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 let hooked = false;
-
-function command(cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const [file, ...args] = cmd;
-  if (file === undefined) throw new Error('empty command');
-  return new Promise((resolve) => {
-    const child = execFile(
-      file,
-      args,
-      { timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, env: opts.env ?? process.env },
-      (err, stdout, stderr) => {
-        let code = 0;
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals | null };
-          if (typeof e.code === 'number') code = e.code;
-          else if (e.signal) code = 128 + (signalNumber(e.signal) ?? 0);
-          else code = -1;
-          if (code === -1 || e.signal) stderr = `${stderr}${stderr ? '\n' : ''}${err.message}`;
-        }
-        resolve({ stdout, stderr, code });
-      },
-    );
-    child.stdin?.on('error', () => {}); // EPIPE if the command never reads: its exit code says what happened
-    child.stdin?.end(opts.input ?? '');
-  });
-}
-
-function signalNumber(sig: NodeJS.Signals): number | undefined {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig];
-}
 
 /** Throws with everything needed to understand a failed setup command. */
 export async function mustRun(cmd: string[], opts?: ExecOptions): Promise<string> {

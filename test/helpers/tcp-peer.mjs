@@ -111,7 +111,7 @@ async function server() {
       lastByte = performance.now();
       hash.update(d);
     });
-    sock.on('error', (e) => {
+    sock.on('error', (/** @type {NodeJS.ErrnoException} */ e) => {
       // an attempt the client gave up on may reach us half-open: only a transfer's failure counts
       if (got > 0) end(4, { event: 'error', phase: 'receive', error: e.code ?? e.message, bytes: got, peer });
     });
@@ -136,9 +136,11 @@ async function server() {
       sock.on('close', () => process.exit(0));
     });
   });
-  srv.on('error', (e) => end(4, { event: 'error', phase: 'listen', error: e.code ?? e.message }));
+  srv.on('error', (/** @type {NodeJS.ErrnoException} */ e) =>
+    end(4, { event: 'error', phase: 'listen', error: e.code ?? e.message }),
+  );
   srv.listen({ host: o.bind ?? '0.0.0.0', port: o.port ?? 0 }, () =>
-    out({ event: 'listening', port: srv.address().port, ms: since() }),
+    out({ event: 'listening', port: /** @type {import('node:net').AddressInfo} */ (srv.address()).port, ms: since() }),
   );
 }
 
@@ -228,9 +230,11 @@ function listen() {
     sock.on('error', () => {});
     sock.end(`${JSON.stringify(rec)}\n`);
   });
-  srv.on('error', (e) => end(4, { event: 'error', phase: 'listen', error: e.code ?? e.message }));
+  srv.on('error', (/** @type {NodeJS.ErrnoException} */ e) =>
+    end(4, { event: 'error', phase: 'listen', error: e.code ?? e.message }),
+  );
   srv.listen({ host: o.bind ?? '0.0.0.0', port: o.port }, () =>
-    out({ event: 'listening', port: srv.address().port, ms: since() }),
+    out({ event: 'listening', port: /** @type {import('node:net').AddressInfo} */ (srv.address()).port, ms: since() }),
   );
   // never outlive a test that forgot it (its namespace's deletion kills it anyway)
   setTimeout(() => end(0, { event: 'lifetime over' }), o.lifetimeMs ?? 600_000).unref();
@@ -271,7 +275,7 @@ async function helloOne(target) {
     sock.on('data', (d) => {
       text += d;
     });
-    sock.on('error', (e) => {
+    sock.on('error', (/** @type {NodeJS.ErrnoException} */ e) => {
       clearTimeout(timer);
       resolve({ ...target, ok: false, error: e.code ?? e.message, attempts, ms: ms() });
     });

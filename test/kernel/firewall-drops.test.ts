@@ -30,7 +30,7 @@ async function tcp(l: Lab, timeoutMs = 15_000) {
 
 /** The same, expected to fail: it proves the drop is real. */
 async function dead(t: Test, l: Lab, why: string): Promise<void> {
-  await t.rejects(tcp(l, 3000), undefined, `no TCP across the island: ${why}`);
+  await t.rejects(tcp(l, 3000), `no TCP across the island: ${why}`);
 }
 
 async function works(t: Test, l: Lab, why: string): Promise<void> {

@@ -66,7 +66,7 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
     }
   };
 
-  const env = { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '400000' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '400000' };
   delete env.NODE_OPTIONS;
   delete env.JOURNAL_STREAM;
   const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', cfg], {
@@ -150,7 +150,12 @@ t.test('a WATCHDOG_PID of another process: no pings', async (t) => {
   sock.bind(sockPath);
   t.teardown(() => sock.close());
   sock.on('data', (buf: Buffer) => got.push(buf.toString()));
-  const env = { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '200000', WATCHDOG_PID: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NOTIFY_SOCKET: sockPath,
+    WATCHDOG_USEC: '200000',
+    WATCHDOG_PID: '1',
+  };
   delete env.NODE_OPTIONS;
   const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', cfg], {
     env,

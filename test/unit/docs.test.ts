@@ -195,7 +195,8 @@ function readCompletion(text: string) {
   const common = /local opts='([^']*)'/.exec(text)?.[1]?.split(/\s+/) ?? [];
   const own = new Map<string, { words: string[]; replace: boolean }>();
   for (const m of text.matchAll(/^\s*([a-z|-]+)\) opts(\+?)='([^']*)' ;;/gm))
-    for (const c of m[1].split('|')) own.set(c.trim(), { words: m[3].split(/\s+/).filter(Boolean), replace: !m[2] });
+    for (const c of (m[1] ?? '').split('|'))
+      own.set(c.trim(), { words: (m[3] ?? '').split(/\s+/).filter(Boolean), replace: !m[2] });
   const opts = (cmd: string) => {
     const o = own.get(cmd);
     return o?.replace ? o.words : [...common, ...(o?.words ?? [])];

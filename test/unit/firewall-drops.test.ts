@@ -184,7 +184,7 @@ t.test('reading iptables rules: what ufw does to a tunnel and to forwarded traff
 });
 
 /** A filter table from iptables-save lines (the frame added). */
-function table(lines: string[], policies = { INPUT: 'ACCEPT', FORWARD: 'ACCEPT' }): LiveTable {
+function table(lines: string[], policies = { INPUT: 'ACCEPT', FORWARD: 'ACCEPT' }): LiveTable & { ok: true } {
   return {
     ok: true,
     chains: filterTable(

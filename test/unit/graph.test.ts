@@ -9,6 +9,7 @@ import type { Config } from '../../src/config/types.js';
 import { gatewayTunnels } from '../../src/graph/command.js';
 import { COLOURS, graphDot, type LiveView } from '../../src/graph/dot.js';
 import type { PeerStatus } from '../../src/health/health.js';
+import { named } from '../../src/reconcile/object.js';
 import { CLI, REPO } from '../helpers/island.js';
 import { peerStatus } from '../helpers/peer.js';
 
@@ -75,8 +76,8 @@ const liveView = (o: Partial<LiveView>): LiveView => ({
   source: 'daemon pid 812',
   at: Date.UTC(2026, 10, 21, 12, 0, 0),
   objects: [
-    { object: 'link vx0', state: 'ok' },
-    { object: 'route 198.51.100.0/24', state: 'ok' },
+    { ...named({ type: 'link', name: 'vx0' }), state: 'ok' },
+    { ...named({ type: 'route', dst: '198.51.100.0', dstLen: 24 }), state: 'ok' },
   ],
   peers: [peer({})],
   ...o,
@@ -113,8 +114,16 @@ t.test('on faraday with its daemon: this host marked, the tunnel coloured by its
     gatewayTunnels: tunnels,
     live: liveView({
       objects: [
-        { object: 'link vx0', state: 'foreign', detail: 'a link named vx0 (dummy, ifindex 7) exists' },
-        { object: 'route 198.51.100.0/24', state: 'blocked', detail: 'waits for link vx0' },
+        {
+          ...named({ type: 'link', name: 'vx0' }),
+          state: 'foreign',
+          detail: 'a link named vx0 (dummy, ifindex 7) exists',
+        },
+        {
+          ...named({ type: 'route', dst: '198.51.100.0', dstLen: 24 }),
+          state: 'blocked',
+          detail: 'waits for link vx0',
+        },
       ],
       peers: [peer({ state: 'down', lost: 4, sent: 4, rttMs: undefined })],
     }),
@@ -173,10 +182,10 @@ t.test('a per-host file: this host, its links, each tunnel to its remote, its ro
     cfg,
     live: liveView({
       objects: [
-        { object: 'link island0', state: 'ok' },
-        { object: 'link vx0', state: 'blocked', detail: 'underlay device eth0 does not exist' },
-        { object: 'route 10.4.0.0/16 metric 100', state: 'ok' },
-        { object: 'route fd00:4040::/64 metric 1024', state: 'blocked' },
+        { ...named({ type: 'link', name: 'island0' }), state: 'ok' },
+        { ...named({ type: 'link', name: 'vx0' }), state: 'blocked', detail: 'underlay device eth0 does not exist' },
+        { ...named({ type: 'route', dst: '10.4.0.0', dstLen: 16, metric: 100 }), state: 'ok' },
+        { ...named({ type: 'route', dst: 'fd00:4040::', dstLen: 64, metric: 1024 }), state: 'blocked' },
       ],
       peers: [peer({ tunnel: 'island0', peer: '10.3.1.1', state: 'down', rttMs: undefined })],
     }),
