@@ -45,7 +45,7 @@ step "compile (tsc) and bundle (esbuild)"
 # below has put the node_modules it imports next to it.
 (cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$WORK/npm/tsc" --sourceMap false) >&2
 mkdir -p "$APP/dist"
-node "$REPO/scripts/bundle.mjs" "$APP/dist" >&2
+node "$REPO/scripts/bundle.mjs" "$APP/dist" --no-cache >&2
 # /usr/sbin/island runs it with /usr/bin/node: the shebang would only invite running it directly
 sed -i '1{/^#!/d}' "$APP/dist/cli.js"
 # what node needs to run the app as ESM; nothing else of the development manifest
