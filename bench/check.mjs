@@ -50,7 +50,7 @@ function childrenCpu() {
 }
 
 /** One run: wall and CPU milliseconds of the whole process. */
-async function timed(argv) {
+export async function timed(argv) {
   const c0 = childrenCpu();
   const r = await exec(argv, { timeoutMs: 120_000 });
   return { ...r, cpuMs: (childrenCpu() - c0) * 1000 };

@@ -16,6 +16,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DgramSocket } from 'node-unix-socket';
+import { timed } from './check.mjs';
 import { BenchError, exec, median, memory, run, sleep, startProcess, withNetns } from './lib.mjs';
 
 export const STARTUP_TARGET = { helpMs: 90, check500AboveHelpMs: 40, check5000Factor: 10, readyMs: 300, rssMiB: 50 };
@@ -38,15 +39,23 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
     writeFileSync(files[n], config(n));
   }
   log(`startup: node -e 0, island --help, check of 500 and 5,000 tunnels, ${runs} runs each`);
+  const cpu = { bare: [], help: [], check500: [], check5000: [] };
   const bare = [];
   const help = [];
   const check500 = [];
   const check5000 = [];
   for (let r = 0; r < runs; r++) {
-    bare.push(await wall([node, '-e', '0'], 'node -e 0'));
-    help.push(await wall([node, cli, '--help'], 'island --help'));
-    check500.push(await wall([node, cli, 'check', '-c', files[500]], 'island check (500 tunnels)'));
-    check5000.push(await wall([node, cli, 'check', '-c', files[5000]], 'island check (5,000 tunnels)'));
+    for (const [k, list, argv, what] of [
+      ['bare', bare, [node, '-e', '0'], 'node -e 0'],
+      ['help', help, [node, cli, '--help'], 'island --help'],
+      ['check500', check500, [node, cli, 'check', '-c', files[500]], 'island check (500 tunnels)'],
+      ['check5000', check5000, [node, cli, 'check', '-c', files[5000]], 'island check (5,000 tunnels)'],
+    ]) {
+      const t = await timed(argv);
+      if (t.code !== 0) throw new BenchError(`${what} exited ${t.code}:\n${t.stderr.slice(0, 2000)}`);
+      list.push(t.ms);
+      cpu[k].push(t.cpuMs);
+    }
   }
   log(`startup: daemon of the lab file to READY=1, ${runs} runs`);
   const labFile = join(work, 'lab.toml');
@@ -114,26 +123,30 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
       await run(['ip', '-n', ns.name, 'link', 'del', 'vx0']).catch(() => {});
     }
   });
-  return { runs, bare, help, check500, check5000, ready, nsBare, rss };
+  return { runs, bare, help, check500, check5000, cpu, ready, nsBare, rss };
 }
 
+/**
+ * The one-shot rows are judged on CPU time (user + system of the whole process), which a busy
+ * machine does not inflate; wall time is in the details.
+ */
 export function startupRows(r) {
-  const h = median(r.help);
-  const c5 = median(r.check500) - h;
-  const c50 = median(r.check5000) - h;
+  const h = median(r.cpu.help);
+  const c5 = median(r.cpu.check500) - h;
+  const c50 = median(r.cpu.check5000) - h;
   const T = STARTUP_TARGET;
   return [
     [
       `island --help (${r.runs} runs)`,
-      'median',
+      'CPU',
       fmt(h),
-      `${fmt(median(r.bare))} (node -e 0)`,
+      `${fmt(median(r.cpu.bare))} (node -e 0)`,
       `≤ ${T.helpMs} ms`,
       verdict(h <= T.helpMs),
     ],
     [
       'island check, 500 tunnels + routes',
-      'above --help',
+      'CPU above --help',
       fmt(c5),
       `${fmt(h)} (--help)`,
       `≤ ${T.check500AboveHelpMs} ms`,
@@ -141,7 +154,7 @@ export function startupRows(r) {
     ],
     [
       'island check, 5,000 tunnels + routes',
-      'above --help',
+      'CPU above --help',
       fmt(c50),
       `${fmt(c5)} (500)`,
       `≤ ${T.check5000Factor}× the 500`,
@@ -169,6 +182,7 @@ export function startupRows(r) {
 export function startupDetails(r) {
   const runs = (v) => v.map(fmt).join(', ');
   return [
+    `- startup, CPU (user + system), medians: node -e 0 ${fmt(median(r.cpu.bare))}, island --help ${fmt(median(r.cpu.help))}, check 500 tunnels ${fmt(median(r.cpu.check500))}, check 5,000 ${fmt(median(r.cpu.check5000))}.`,
     `- startup, wall, each run: node -e 0 ${runs(r.bare)}; island --help ${runs(r.help)}; check 500 tunnels ${runs(r.check500)}; check 5,000 ${runs(r.check5000)}; start to READY=1 (lab file, as faraday, in a namespace) ${runs(r.ready)}, \`node -e 0\` the same way ${runs(r.nsBare)}; the lab daemon idle: VmRSS ${r.rss.rssMiB.toFixed(1)} MiB, VmHWM ${r.rss.hwmMiB.toFixed(1)} MiB.`,
   ];
 }
