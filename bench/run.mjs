@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { islandToml, vxlan } from '../test/helpers/toml.mjs';
 import { benchCheck, checkDetails, checkRows } from './check.mjs';
 import { benchFirewall, firewallDetails, firewallRows, updateFirewallDoc } from './firewall.mjs';
 import {
@@ -139,28 +140,23 @@ function tunnels(n, { prefix, vniBase, addrBase, routeBase }) {
  * @param {{ port?: number, sourcePort?: number, dev?: string, resync?: string, debounce?: string, kernelOffload?: boolean }} [o]
  */
 function toml(ts, { port = 4789, sourcePort, dev, resync = '30s', debounce = '10ms', kernelOffload = false } = {}) {
-  const out = [];
-  for (const t of ts) {
-    out.push(
-      '[[tunnel]]',
-      `name = "${t.name}"`,
-      'kind = "vxlan"',
-      `vni = ${t.vni}`,
-      'local = "10.9.0.1"',
-      'remote = "10.9.0.2"',
-      `port = ${port}`,
-      ...(sourcePort ? [`source_port = ${sourcePort}`] : []),
-      ...(dev ? [`dev = "${dev}"`] : []),
-      ...(kernelOffload ? ['tx_checksum_offload = true'] : []),
-      `addresses = ["${t.address}"]`,
-      '',
-    );
-  }
-  for (const t of ts) {
-    out.push('[[route]]', `to = "${t.route}"`, `via = "${t.peer}"`, `dev = "${t.name}"`, 'metric = 100', '');
-  }
-  out.push('[daemon]', `resync = "${resync}"`, `debounce = "${debounce}"`, '');
-  return out.join('\n');
+  return islandToml({
+    tunnel: ts.map((t) =>
+      vxlan({
+        name: t.name,
+        vni: t.vni,
+        local: '10.9.0.1',
+        remote: '10.9.0.2',
+        port,
+        source_port: sourcePort || undefined,
+        dev: dev || undefined,
+        tx_checksum_offload: kernelOffload || undefined,
+        addresses: [t.address],
+      }),
+    ),
+    route: ts.map((t) => ({ to: t.route, via: t.peer, dev: t.name, metric: 100 })),
+    daemon: { resync, debounce },
+  });
 }
 
 /**

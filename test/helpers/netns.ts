@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { exec as command, type ExecOptions, type ExecResult } from './spawn.js';
+import { islandToml, vxlan } from './toml.mjs';
 
 export type { ExecOptions, ExecResult };
 
@@ -176,19 +177,16 @@ export const NAT_PLAN = {
  * `extra` lines (keepalive, peer...) inside the table.
  */
 export function natTunnel(o: { local: string; remote: string; me: string; extra?: string }): string {
-  return `
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-local = "${o.local}"
-remote = "${o.remote}"
-dev = "${NAT_PLAN.dev}"
-port = 5533
-source_port = 5533
-addresses = ["${o.me}/30"]
-${o.extra ?? ''}
-`;
+  const tunnel = vxlan({
+    vni: 333,
+    local: o.local,
+    remote: o.remote,
+    dev: NAT_PLAN.dev,
+    port: 5533,
+    source_port: 5533,
+    addresses: [`${o.me}/30`],
+  });
+  return `\n${islandToml({ tunnel: [tunnel] }).trimEnd()}\n${o.extra ?? ''}\n`;
 }
 
 export interface NatTopologyOptions {

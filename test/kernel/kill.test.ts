@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { islandToml, vxlan } from '../helpers/toml.mjs';
 
 const TUNNELS = 16;
 const ROUNDS = Number(process.env.ISLAND_KILL_ROUNDS) || 100;
@@ -20,25 +21,21 @@ t.setTimeout(Math.max(600_000, ROUNDS * 6000));
 
 /** A bridge island makes carries the underlay address; the tunnels go over it (nothing else needed). */
 function config(vniBase: number): string {
-  const out = ['[[bridge]]', 'name = "br-under"', 'addresses = ["192.0.2.1/24"]', ''];
-  for (let i = 0; i < TUNNELS; i++) {
-    out.push(
-      '[[tunnel]]',
-      `name = "vk${i}"`,
-      'kind = "vxlan"',
-      `vni = ${vniBase + i}`,
-      'local = "192.0.2.1"',
-      'remote = "192.0.2.2"',
-      'dev = "br-under"',
-      `addresses = ["10.40.${i}.1/30"]`,
-      '',
-      '[[route]]',
-      `to = "10.41.${i}.0/24"`,
-      `via = "10.40.${i}.2"`,
-      '',
-    );
-  }
-  return out.join('\n');
+  const each = [...Array(TUNNELS).keys()];
+  return islandToml({
+    bridge: [{ name: 'br-under', addresses: ['192.0.2.1/24'] }],
+    tunnel: each.map((i) =>
+      vxlan({
+        name: `vk${i}`,
+        vni: vniBase + i,
+        local: '192.0.2.1',
+        remote: '192.0.2.2',
+        dev: 'br-under',
+        addresses: [`10.40.${i}.1/30`],
+      }),
+    ),
+    route: each.map((i) => ({ to: `10.41.${i}.0/24`, via: `10.40.${i}.2` })),
+  });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: ip's JSON

@@ -9,22 +9,25 @@
 import type { Test } from 'tap';
 import { BASE_VERSION, buildDeb } from '../helpers/deb.js';
 import { bootDebRoot, type DebContainer, debRoot, FILE_LIST_SCRIPT, mustRun } from '../helpers/debroot.js';
+import { islandToml, vxlan } from '../helpers/toml.mjs';
 
-const CONFIG = `# written by the package test
-[[tunnel]]
-name = "vxpkg"
-kind = "vxlan"
-vni = 4242
-local = "10.99.0.1"
-remote = "10.99.0.2"
-port = 5533
-source_port = 5533
-addresses = ["10.98.0.1/30"]
-
-[[route]]
-to = "10.97.0.0/24"
-via = "10.98.0.2"
-`;
+const CONFIG = islandToml(
+  {
+    tunnel: [
+      vxlan({
+        name: 'vxpkg',
+        vni: 4242,
+        local: '10.99.0.1',
+        remote: '10.99.0.2',
+        port: 5533,
+        source_port: 5533,
+        addresses: ['10.98.0.1/30'],
+      }),
+    ],
+    route: [{ to: '10.97.0.0/24', via: '10.98.0.2' }],
+  },
+  { comment: 'written by the package test' },
+);
 
 // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
 type Link = Record<string, any>;

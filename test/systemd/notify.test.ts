@@ -10,15 +10,11 @@ import { DgramSocket } from 'node-unix-socket';
 import t from 'tap';
 import { CLI, configDir } from '../helpers/island.js';
 import { netns } from '../helpers/netns.js';
+import { islandToml, vxlan } from '../helpers/toml.mjs';
 
-const CONFIG = `[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 7
-local = "10.99.0.1"
-remote = "10.99.0.2"
-addresses = ["10.30.30.1/30"]
-`;
+const CONFIG = islandToml({
+  tunnel: [vxlan({ local: '10.99.0.1', remote: '10.99.0.2', addresses: ['10.30.30.1/30'] })],
+});
 
 interface Note {
   at: number;

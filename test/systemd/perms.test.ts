@@ -7,14 +7,9 @@ import { chmod, chown, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { runIsland, writeConfig } from '../helpers/island.js';
 import { netns } from '../helpers/netns.js';
+import { islandToml, vxlan } from '../helpers/toml.mjs';
 
-const CONFIG = `[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 7
-local = "10.99.0.1"
-remote = "10.99.0.2"
-`;
+const CONFIG = islandToml({ tunnel: [vxlan({ local: '10.99.0.1', remote: '10.99.0.2' })] });
 
 t.test('check and daemon refuse a group-writable or foreign-owned file', async (t) => {
   const ns = await netns(t, 'perms');
