@@ -45,12 +45,14 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
   const check500 = [];
   const check5000 = [];
   for (let r = 0; r < runs; r++) {
-    for (const [k, list, argv, what] of [
+    /** @type {[string, number[], string[], string][]} */
+    const rows = [
       ['bare', bare, [node, '-e', '0'], 'node -e 0'],
       ['help', help, [node, cli, '--help'], 'island --help'],
       ['check500', check500, [node, cli, 'check', '-c', files[500]], 'island check (500 tunnels)'],
       ['check5000', check5000, [node, cli, 'check', '-c', files[5000]], 'island check (5,000 tunnels)'],
-    ]) {
+    ];
+    for (const [k, list, argv, what] of rows) {
       const t = await timed(argv);
       if (t.code !== 0) throw new BenchError(`${what} exited ${t.code}:\n${t.stderr.slice(0, 2000)}`);
       list.push(t.ms);
