@@ -5,13 +5,14 @@
 import { bridgeShape, linkShape, type Shape, tunnelShape } from '../config/schema.js';
 import { bridge } from './bridge.js';
 import { gre } from './gre.js';
+import { gretap } from './gretap.js';
 import { ipip } from './ipip.js';
 import { ipvlan } from './ipvlan.js';
 import type { LinkKind, Table } from './kind.js';
 import { macvlan } from './macvlan.js';
 import { vxlan } from './vxlan.js';
 
-export const kinds: Record<string, LinkKind> = { ipip, vxlan, gre, bridge, macvlan, ipvlan };
+export const kinds: Record<string, LinkKind> = { ipip, vxlan, gre, gretap, bridge, macvlan, ipvlan };
 
 /** The kind of every [[bridge]] (its table names no kind). */
 export const BRIDGE: LinkKind = bridge;

@@ -88,7 +88,7 @@ ports = ["island0"]
     '11:7: tunnel[0].ttl: must be between 1 and 255',
     '12:7: tunnel[0].mtu: expected an integer, got string',
     '15:8: bridge[0].name: duplicate link name "island0" (first at line 6, tunnel[0])',
-    '16:10: bridge[0].ports[0]: "island0" is an ipip tunnel, which is layer 3 and cannot be a bridge port; use kind = "vxlan"',
+    '16:10: bridge[0].ports[0]: "island0" is an ipip tunnel, which is layer 3 and cannot be a bridge port; use kind = "vxlan" or "gretap"',
   ]);
 });
 

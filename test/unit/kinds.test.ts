@@ -1,4 +1,6 @@
 import t from 'tap';
+import { parseConfig } from '../../src/config/load.js';
+import { desiredState } from '../../src/desired.js';
 import { kindOf } from '../../src/kinds/index.js';
 import { be16, decodeAttrs, encodeAttrs } from '../../src/netlink/nla.js';
 
@@ -189,4 +191,35 @@ t.test('gre: IFLA_GRE_* with the key both ways, in network byte order; no key: n
   t.equal(gre.ethernet, false, 'layer 3: no bridge port');
   t.same(gre.underlayTraffic?.(decl), { proto: 47, words: 'gre' });
   t.not(gre.slot?.(spec), gre.slot?.(keyless), 'another key, another kernel slot');
+});
+
+t.test('gretap: the gre codec, Ethernet (a bridge port), 14 bytes more, a stable MAC', async (t) => {
+  const gretap = kindOf('gretap');
+  const decl = { name: 'gt0', kind: 'gretap', local: '192.168.3.100', remote: '138.96.245.50', key: 9, addresses: [] };
+  const spec = gretap.spec(decl);
+  const a = decodeAttrs(gretap.encode(spec, ctx) ?? Buffer.alloc(0));
+  t.equal(hex(a.get(6)), 'c0a80364', 'IFLA_GRE_LOCAL');
+  t.equal(hex(a.get(7)), '8a60f532', 'IFLA_GRE_REMOTE');
+  t.equal(hex(a.get(4)), '00000009', 'IFLA_GRE_IKEY = 9 big-endian');
+  t.same(gretap.decode(gretap.encode(spec, ctx), ctx), spec, 'decode(encode(x)) = x');
+  const keyless = gretap.spec({ ...decl, key: undefined });
+  t.same(gretap.decode(gretap.encode(keyless, ctx), ctx), keyless, 'decode(encode(x)) = x without a key');
+  t.equal(gretap.overhead(4), 38, 'outer IPv4 20 + GRE 4 + inner Ethernet 14');
+  t.equal(gretap.overhead(4, decl), 42, 'and 4 for the key field');
+  t.equal(gretap.ethernet, true, 'a bridge port');
+  t.equal(kindOf('gre').ethernet, false);
+  const mac = gretap.mac?.('gt0', spec);
+  t.equal(mac?.length, 6);
+  t.equal((mac?.[0] ?? 0) & 0x03, 0x02, 'locally administered, unicast');
+  t.same(gretap.mac?.('gt0', spec), mac, 'the same at every re-creation');
+  t.equal(kindOf('gre').mac, undefined, 'gre has no Ethernet address');
+  t.same(gretap.underlayTraffic?.(decl), { proto: 47, words: 'gretap' });
+
+  const r = parseConfig(
+    `[[tunnel]]\nname = "gt0"\nkind = "gretap"\nlocal = "192.168.3.100"\nremote = "138.96.245.50"\n` +
+      `[[bridge]]\nname = "br0"\nports = ["gt0"]\naddresses = ["10.9.0.1/24"]\n`,
+    'f.toml',
+  );
+  t.ok(r.ok, 'a gretap is a bridge port');
+  if (r.ok) t.same(desiredState(r.config).links.find((l) => l.name === 'gt0')?.master, 'br0');
 });
