@@ -182,6 +182,9 @@ function ipBatch(ts, { port = 4789 } = {}) {
 
 const work = mkdtempSync(join(tmpdir(), 'island-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// the daemons' control sockets in a directory of the bench's own: /run/island's may be another
+// daemon's (a test's, or the host's), and a second daemon there logs an error
+process.env.ISLAND_RUNTIME_DIR = join(work, 'run');
 function writeConfig(name, text) {
   const p = join(work, name);
   writeFileSync(p, text);
