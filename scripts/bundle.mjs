@@ -79,6 +79,8 @@ await build({
 // src/cli.ts's shebang is cli.js's business: in a function body it is a syntax error
 const bundle = join(out, 'island.cjs');
 writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
+// loaded, never run: not executable (lintian: executable-not-elf-or-script)
+chmodSync(bundle, 0o644);
 writeFileSync(join(out, 'cli.js'), ENTRY);
 chmodSync(join(out, 'cli.js'), 0o755);
 rmSync(join(out, 'island.cache'), { force: true });

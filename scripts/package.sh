@@ -48,6 +48,7 @@ mkdir -p "$APP/dist"
 node "$REPO/scripts/bundle.mjs" "$APP/dist" --no-cache >&2
 # /usr/sbin/island runs it with /usr/bin/node: the shebang would only invite running it directly
 sed -i '1{/^#!/d}' "$APP/dist/cli.js"
+chmod 0644 "$APP/dist/cli.js" "$APP/dist/island.cjs"
 # what node needs to run the app as ESM; nothing else of the development manifest
 node -e '
   const p = require(process.argv[1]);

@@ -17,7 +17,8 @@
  * Overflow (ENOBUFS, lost notifications) is reported like rtnetlink's and
  * survives thanks to the same patched addon (patches/netlink+0.3.0.patch).
  */
-import { createNetlink, type MessageInfo, type NetlinkMessage } from 'netlink';
+import type { MessageInfo, NetlinkMessage } from 'netlink';
+import { createNetlink } from 'netlink/dist/netlink.js';
 import type { EventSource } from '../netlink/events.js';
 import { TABLES } from './model.js';
 import { IPTABLES_OTHER } from './nftables.js';

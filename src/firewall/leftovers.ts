@@ -12,7 +12,7 @@
  * "Maybe" (or any error) means: read the table with iptables-save.
  */
 import { readFile } from 'node:fs/promises';
-import { createNetlink } from 'netlink';
+import { createNetlink } from 'netlink/dist/netlink.js';
 import { decodeAttrs, encodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';

@@ -13,7 +13,8 @@
  * bitwise masks, cmp, range, set lookups (elements read; a map's verdict is unknown), immediate
  * verdicts and reject. Anything else that tests a packet may match it.
  */
-import { createNetlink, type NetlinkMessage } from 'netlink';
+import type { NetlinkMessage } from 'netlink';
+import { createNetlink } from 'netlink/dist/netlink.js';
 import { ipToBuffer } from '../netlink/ip.js';
 import { decodeAttrList, decodeAttrs, encodeAttrs } from '../netlink/nla.js';
 import { FILTER } from './model.js';

@@ -23,7 +23,9 @@
  *   link group, which the daemon already listens to (events.ts). That one is enough to
  *   trigger a pass for `ethtool -K vx0 tx on`: no second event socket here.
  */
-import { createGenericNetlink, type GenericNetlinkSocket, genl } from 'netlink';
+import type { GenericNetlinkSocket } from 'netlink';
+import { createGenericNetlink } from 'netlink/dist/genl/genl.js';
+import * as genl from 'netlink/dist/genl/structs.js';
 import type { Features } from '../kinds/kind.js';
 import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
 import { NetlinkError } from './rtnl.js';

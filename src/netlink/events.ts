@@ -14,7 +14,9 @@
  * To miss nothing, subscribe first and dump afterwards. Overflows come in
  * bursts (one per failed receive), so coalesce the resyncs they trigger.
  */
-import { createRtNetlink, type MessageInfo, type NetlinkMessage, rt } from 'netlink';
+import type { MessageInfo, NetlinkMessage } from 'netlink';
+import { createRtNetlink } from 'netlink/dist/rt/rt.js';
+import * as rt from 'netlink/dist/rt/structs.js';
 import { bufferToIp } from './ip.js';
 import { decodeAttrs } from './nla.js';
 

@@ -7,7 +7,8 @@
  * a 10-link resync cost ~20 ms of CPU and a 500-tunnel converge 3x the
  * kernel's own time. Everything above this module works on plain objects.
  */
-import { createNetlink, type NetlinkSocket } from 'netlink';
+import type { NetlinkSocket } from 'netlink';
+import { createNetlink } from 'netlink/dist/netlink.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
