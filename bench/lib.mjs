@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { execTimed } from '../test/helpers/spawn.mjs';
 
 export class BenchError extends Error {}
 
@@ -21,46 +22,23 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = new Set();
 
 /**
- * Run argv (no shell). Resolves { code, signal, stdout, stderr, ms } where ms is
- * the wall time from spawn to the process' exit; never rejects on a non-zero exit.
+ * Run argv (no shell): test/helpers/spawn.mjs's exec, with every child tracked for the exit
+ * hooks. Resolves { code, signal, stdout, stderr, ms, timedOut } where ms is the wall time
+ * from spawn to the process' exit; never rejects on a non-zero exit, only when it cannot run.
  * @param {string[]} argv
  * @param {{ timeoutMs?: number, input?: string }} [opts]
  */
-export function exec(argv, { timeoutMs = 60_000, input } = {}) {
-  const [file, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let ms = 0;
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    const out = [];
-    const err = [];
-    child.stdout.on('data', (b) => out.push(b));
-    child.stderr.on('data', (b) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(new BenchError(`cannot run ${argv.join(' ')}: ${e.message}`));
-    });
-    child.on('exit', () => {
-      ms = performance.now() - t0;
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({
-        code: code ?? 128,
-        signal,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        ms,
-        timedOut: signal === 'SIGKILL' && performance.now() - t0 >= timeoutMs,
-      });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
+export async function exec(argv, { timeoutMs = 60_000, input } = {}) {
+  const r = await execTimed(argv, {
+    timeoutMs,
+    input,
+    onSpawn: (child) => {
+      children.add(child);
+      child.on('close', () => children.delete(child));
+    },
   });
+  if (r.code === -1) throw new BenchError(`cannot run ${argv.join(' ')}: ${r.stderr.trim()}`);
+  return r;
 }
 
 /** Like exec, but a non-zero exit is a BenchError carrying the command and its output. */

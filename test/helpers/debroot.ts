@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { REPO } from './island.js';
 import { mustRun, requireRoot } from './netns.js';
-import { type ExecOptions, type ExecResult, exec } from './spawn.js';
+import { type ExecOptions, type ExecResult, exec } from './spawn.mjs';
 
 export const CACHE_DIR = process.env.ISLAND_TEST_CACHE ?? '/var/cache/island-test';
 export { mustRun };

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { Netns } from './netns.js';
-import { type ExecOptions, type ExecResult, exec } from './spawn.js';
+import { type ExecOptions, type ExecResult, exec } from './spawn.mjs';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO, 'dist', 'cli.js');

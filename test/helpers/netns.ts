@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
-import { exec as command, type ExecOptions, type ExecResult } from './spawn.js';
+import { exec as command, type ExecOptions, type ExecResult } from './spawn.mjs';
 import { islandToml, vxlan } from './toml.mjs';
 
 export type { ExecOptions, ExecResult };

@@ -6,46 +6,25 @@
 # tests boot it with -snapshot, so it stays clean. The cache key hashes this recipe.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${1:?usage: image.sh CACHE_DIR}
-key=$(cat "$here/image.sh" "$here/agent" "$here/island-qtest.service" | sha256sum | cut -c1-12)
-dest=$cache/qemu-bookworm-$key
-done_() { echo "$dest"; exit 0; }
-[[ -f $dest/.complete ]] && done_
-mkdir -p "$cache"
-exec 9>"$cache/.qemu-bookworm.lock"
-flock 9
-[[ -f $dest/.complete ]] && done_
+# shellcheck source=../helpers/rootfs.sh
+. "$here/../helpers/rootfs.sh"
+root_begin "${1:?usage: image.sh CACHE_DIR}" qemu-bookworm "" "$here/image.sh" "$here/agent" "$here/island-qtest.service"
 
-mirror=$(
-  {
-    grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
-    grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | sed -E 's/^deb (\[[^]]*\] )?//' | awk '{print $1}'
-  } | grep -E '/debian/?$' | sed -n 1p
-) || true
-mirror=${mirror:-http://deb.debian.org/debian}
-
-tmp=$dest.tmp.$$
-rm -rf "$tmp"
-mkdir -p "$tmp"
-trap 'umount "$tmp/root/proc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-t0=$SECONDS
+mirror=$(debian_mirror)
 echo "building $dest from $mirror (debootstrap bookworm + kernel, once)" >&2
-debootstrap --variant=minbase \
+logged "$tmp/debootstrap.log" debootstrap --variant=minbase \
   --include=systemd,systemd-sysv,udev,dbus,iproute2,iptables,kmod,iputils-ping,procps,linux-image-amd64,nodejs \
-  bookworm "$tmp/root" "$mirror" >"$tmp/debootstrap.log" 2>&1 || { tail -30 "$tmp/debootstrap.log" >&2; exit 1; }
+  bookworm "$tmp/root" "$mirror"
 r=$tmp/root
 echo island-qtest >"$r/etc/hostname"
 printf '/dev/vda / ext4 defaults,noatime 0 1\n' >"$r/etc/fstab"
 # nothing logs in, nothing needs the time or a session: under TCG every unit costs seconds
-for u in console-getty.service getty@tty1.service serial-getty@ttyS0.service getty.target systemd-timesyncd.service \
-  systemd-logind.service apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
-  e2scrub_reap.service man-db.timer systemd-update-utmp.service systemd-update-utmp-runlevel.service \
+mask_units "$r" "${QUIET_UNITS[@]}" serial-getty@ttyS0.service getty.target systemd-logind.service \
+  e2scrub_reap.service systemd-update-utmp.service systemd-update-utmp-runlevel.service \
   modprobe@loop.service modprobe@dm_mod.service modprobe@fuse.service modprobe@drm.service modprobe@configfs.service \
   sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount sys-fs-fuse-connections.mount \
   dev-hugepages.mount dev-mqueue.mount systemd-random-seed.service systemd-journal-flush.service \
-  keyboard-setup.service systemd-pstore.service; do
-  ln -sf /dev/null "$r/etc/systemd/system/$u"
-done
+  keyboard-setup.service systemd-pstore.service
 install -m 0755 "$here/agent" "$r/usr/local/sbin/island-qtest-agent"
 install -m 0644 "$here/island-qtest.service" "$r/etc/systemd/system/island-qtest.service"
 ln -sf /etc/systemd/system/island-qtest.service "$r/etc/systemd/system/multi-user.target.wants/island-qtest.service"
@@ -53,7 +32,7 @@ ln -sf /etc/systemd/system/island-qtest.service "$r/etc/systemd/system/multi-use
 sed -i 's/^MODULES=.*/MODULES=list/' "$r/etc/initramfs-tools/initramfs.conf"
 printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\ncrc32c_generic\n' >>"$r/etc/initramfs-tools/modules"
 mount -t proc proc "$r/proc"
-chroot "$r" update-initramfs -u -k all >"$tmp/initramfs.log" 2>&1 || { tail -20 "$tmp/initramfs.log" >&2; exit 1; }
+logged "$tmp/initramfs.log" chroot "$r" update-initramfs -u -k all
 umount "$r/proc"
 rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/lib/apt/lists/"*
 k=$(ls "$r"/boot/vmlinuz-* | sort -V | tail -1)
@@ -63,13 +42,4 @@ chroot "$r" node --version >"$tmp/node-version"
 truncate -s 2G "$tmp/root.img"
 mkfs.ext4 -q -F -L islandq -d "$r" "$tmp/root.img"
 rm -rf "$r"
-rm -rf "$dest"
-mv "$tmp" "$dest"
-trap - EXIT
-touch "$dest/.complete"
-# roots of earlier recipes: nothing will use them again
-for old in "$cache"/qemu-bookworm-*; do
-  [[ $old == "$dest" || $old == *.tmp.* ]] || rm -rf "$old"
-done
-echo "built $dest in $((SECONDS - t0)) s" >&2
-done_
+root_finish
