@@ -2,14 +2,15 @@
  * Benchmark plumbing: processes, network namespaces that always get deleted,
  * statistics, and the `ip -ts monitor` reader used to time heals.
  *
- * Every namespace is named `isl-bench-<pid>-<rand>` and created here; nothing
- * runs in the host's own network namespace except `ip netns add/del/pids`.
+ * Every namespace is named `isl-bench-<tag>-<pid>-<rand>` (test/helpers/namespace.mjs)
+ * and created here; nothing runs in the host's own network namespace except
+ * `ip netns add/del/pids`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { deleteNamespaceSync, namespaceName } from '../test/helpers/namespace.mjs';
 import { execTimed } from '../test/helpers/spawn.mjs';
 
 export class BenchError extends Error {}
@@ -110,25 +111,8 @@ export function realtime(argv) {
 
 const namespaces = new Set();
 
-function killNamespacePidsSync(name) {
-  let pids = '';
-  try {
-    pids = execFileSync('ip', ['netns', 'pids', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  } catch {
-    return;
-  }
-  for (const p of pids.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(p), 'SIGKILL');
-    } catch {}
-  }
-}
-
-function deleteNamespaceSync(name) {
-  killNamespacePidsSync(name);
-  try {
-    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  } catch {}
+function deleteOurNamespaceSync(name) {
+  deleteNamespaceSync(name);
   namespaces.delete(name);
 }
 
@@ -140,7 +124,7 @@ export function cleanupSync() {
     } catch {}
   }
   children.clear();
-  for (const n of [...namespaces]) deleteNamespaceSync(n);
+  for (const n of [...namespaces]) deleteOurNamespaceSync(n);
 }
 
 let hooked = false;
@@ -169,7 +153,7 @@ function hook() {
  */
 export async function createNetns(tag) {
   hook();
-  const name = `isl-bench-${process.pid}-${tag}-${randomBytes(3).toString('hex')}`.slice(0, 60);
+  const name = namespaceName(`bench-${tag}`);
   await run(['ip', 'netns', 'add', name]);
   namespaces.add(name);
   const ip = (...a) => run(['ip', '-n', name, ...a]);
@@ -188,7 +172,7 @@ export async function createNetns(tag) {
     /** argv inside the namespace (ip netns exec execs it: the child pid is the command's own) */
     argv: (cmd) => ['ip', 'netns', 'exec', name, ...cmd],
     async destroy() {
-      deleteNamespaceSync(name);
+      deleteOurNamespaceSync(name);
     },
   };
 }

@@ -12,7 +12,7 @@
  *   ISLAND_CLI=path ...            another build of the CLI (default dist/cli.js)
  *
  * Needs root, iproute2 and a built dist/cli.js. Everything runs in network
- * namespaces created here (isl-bench-<pid>-...) and deleted afterwards, on
+ * namespaces created here (isl-bench-...) and deleted afterwards, on
  * failure and on SIGINT/SIGTERM too. Exit 0: every benchmark ran (a missed
  * target is printed as MISSED, not an error); 1: a step failed; 2: cannot start.
  */

@@ -10,9 +10,8 @@
  * 'exit' hook (a test file that exits early), and SIGTERM/SIGINT/SIGHUP handlers (tap's
  * timeout). Each kills the processes still inside the namespace, then deletes it.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
+import { deleteNamespaceSync, namespaceName } from './namespace.mjs';
 import { exec as command, type ExecOptions, type ExecResult } from './spawn.mjs';
 import { islandToml, vxlan } from './toml.mjs';
 
@@ -46,25 +45,9 @@ export async function mustRun(cmd: string[], opts?: ExecOptions): Promise<string
   return r.stdout;
 }
 
-/** Synchronous, for the exit hooks: kill whatever still runs inside, then delete. */
+/** Synchronous, for the exit hooks. */
 function destroySync(name: string): void {
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    for (const p of pids.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  } catch {
-    // namespace already gone
-  }
-  try {
-    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  } catch {
-    // already gone
-  }
+  deleteNamespaceSync(name);
   live.delete(name);
 }
 
@@ -108,7 +91,7 @@ export async function namespaceExists(name: string): Promise<boolean> {
 export async function netns(t: Test, prefix: string): Promise<Netns> {
   requireRoot();
   installHooks();
-  const name = `isl-${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const name = namespaceName(prefix);
   live.add(name);
   // a teardown that rejects makes tap drop the teardowns after it: report, never throw
   t.teardown(() =>
