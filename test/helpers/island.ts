@@ -28,18 +28,20 @@ const SANDBOX = join(tmpdir(), `island-test-${process.pid}`);
 let daemons = 0;
 process.on('exit', () => rmSync(SANDBOX, { recursive: true, force: true }));
 
-/** Environment for island: no journald prefix, plain JSON logs. */
+/**
+ * Environment for island: no journald prefix, plain JSON logs; nothing of systemd's or tap's
+ * from the test's own environment (`extra` may set NOTIFY_SOCKET, as a notify test does).
+ */
 function islandEnv(extra: NodeJS.ProcessEnv = {}, runtime = join(SANDBOX, 'cli')): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ISLAND_RUNTIME_DIR: runtime,
     ISLAND_HOSTS_FILE: join(SANDBOX, 'hosts'),
     ...process.env,
-    ...extra,
   };
   delete env.JOURNAL_STREAM;
   delete env.NOTIFY_SOCKET;
   delete env.NODE_OPTIONS; // tap's loaders are for the test, not for island
-  return env;
+  return { ...env, ...extra };
 }
 
 const children = new Set<ChildProcess>();

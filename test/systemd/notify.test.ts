@@ -3,12 +3,11 @@
  * under the Node that runs the tests (20; the container tests run it under Debian 12's 18).
  * The receiving end is a real AF_UNIX datagram socket bound where NOTIFY_SOCKET points.
  */
-import { spawn } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DgramSocket } from 'node-unix-socket';
 import t from 'tap';
-import { CLI, configDir } from '../helpers/island.js';
+import { configDir, startDaemon } from '../helpers/island.js';
 import { netns } from '../helpers/netns.js';
 import { islandToml, vxlan } from '../helpers/toml.mjs';
 
@@ -62,24 +61,7 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
     }
   };
 
-  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '400000' };
-  delete env.NODE_OPTIONS;
-  delete env.JOURNAL_STREAM;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', cfg], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
+  const d = startDaemon(t, ns, cfg, { env: { NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '400000' } });
 
   const ready = await next((n) => n.fields.READY === '1', 0, 15_000);
   // the tunnel must exist by the time systemd hears READY=1
@@ -103,7 +85,7 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
 
   const r0 = notes.length;
   const before = process.hrtime.bigint() / 1000n;
-  child.kill('SIGHUP');
+  d.signal('SIGHUP');
   const reloading = await next((n) => n.fields.RELOADING === '1', r0);
   const mono = BigInt(reloading.fields.MONOTONIC_USEC ?? '0');
   t.ok(
@@ -115,7 +97,7 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
 
   await writeFile(cfg, CONFIG.replace('vni = 7', 'vni = "seven"'));
   const b0 = notes.length;
-  child.kill('SIGHUP');
+  d.signal('SIGHUP');
   const err = await next((n) => n.fields.STATUS?.startsWith('config error') ?? false, b0);
   t.equal(err.fields.STATUS, `config error at ${cfg}:4`, 'STATUS= names the file and line');
   await next((n) => n.fields.READY === '1', notes.indexOf(err));
@@ -126,11 +108,11 @@ t.test('READY, STATUS, WATCHDOG, RELOADING, STOPPING from the daemon process its
   );
 
   const s0 = notes.length;
-  child.kill('SIGTERM');
+  d.signal('SIGTERM');
   const stopping = await next((n) => n.fields.STOPPING === '1', s0);
   t.ok(stopping, 'STOPPING=1 on SIGTERM');
-  const code = await exited;
-  t.equal(code, 0, code === 0 ? 'clean exit' : `exit ${code}:\n${out.slice(-2000)}`);
+  const { code } = await d.exited;
+  t.equal(code, 0, code === 0 ? 'clean exit' : `exit ${code}:\n${d.lines.join('\n').slice(-2000)}`);
 });
 
 t.test('a WATCHDOG_PID of another process: no pings', async (t) => {
@@ -146,21 +128,7 @@ t.test('a WATCHDOG_PID of another process: no pings', async (t) => {
   sock.bind(sockPath);
   t.teardown(() => sock.close());
   sock.on('data', (buf: Buffer) => got.push(buf.toString()));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NOTIFY_SOCKET: sockPath,
-    WATCHDOG_USEC: '200000',
-    WATCHDOG_PID: '1',
-  };
-  delete env.NODE_OPTIONS;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon', '-c', cfg], {
-    env,
-    stdio: 'ignore',
-  });
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
+  const d = startDaemon(t, ns, cfg, { env: { NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '200000', WATCHDOG_PID: '1' } });
   const deadline = Date.now() + 15_000;
   while (!got.some((g) => g.includes('READY=1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.ok(
@@ -172,6 +140,6 @@ t.test('a WATCHDOG_PID of another process: no pings', async (t) => {
     got.some((g) => g.includes('WATCHDOG=1')),
     'the watchdog is not ours to feed',
   );
-  child.kill('SIGTERM');
-  t.equal(await exited, 0);
+  d.signal('SIGTERM');
+  t.equal((await d.exited).code, 0);
 });
