@@ -1,21 +1,17 @@
 import { int } from '../config/schema.js';
 import type { TunnelCommon } from '../config/types.js';
-import { bufferToIp, ipToBuffer } from '../netlink/ip.js';
+import { type Attr, be16, be32, decodeAttrs, encodeAttrs, readBe16, readBe32 } from '../netlink/nla.js';
+import type { Declared, LinkKind, Spec } from './kind.js';
 import {
-  type Attr,
-  be16,
-  be32,
-  decodeAttrs,
-  encodeAttrs,
-  readBe16,
-  readBe32,
-  readU8,
-  readU32,
-  u8,
-  u32,
-} from '../netlink/nla.js';
-import { type Declared, devIndex, type LinkKind, type Spec } from './kind.js';
-import { describeEnds, ipv4Ends, mtuCheck, tunnelIdentity, tunnelSlot, underlayOf } from './tunnel.js';
+  decodeEnds,
+  describeEnds,
+  encodeEnds,
+  ipv4Ends,
+  mtuCheck,
+  tunnelIdentity,
+  tunnelSlot,
+  underlayOf,
+} from './tunnel.js';
 
 export interface GreTunnel extends TunnelCommon {
   /** the GRE key both ways (RFC 2890): tunnels between the same ends told apart; absent: none */
@@ -23,14 +19,11 @@ export interface GreTunnel extends TunnelCommon {
 }
 
 // include/uapi/linux/if_tunnel.h, IFLA_GRE_*
-const LINK = 1;
+const ENDS = { link: 1, local: 6, remote: 7, ttl: 8 };
 const IFLAGS = 2;
 const OFLAGS = 3;
 const IKEY = 4;
 const OKEY = 5;
-const LOCAL = 6;
-const REMOTE = 7;
-const TTL = 8;
 
 /** GRE_KEY, a __be16 flag of IFLAGS and OFLAGS */
 const GRE_KEY = 0x2000;
@@ -79,32 +72,19 @@ export function greKind(kind: string, about: string, frame: number): LinkKind {
     describe: (s) => [describeEnds(s), ...(s.key === '' ? [] : [`key ${s.key}`])],
 
     encode(s, ctx): Buffer {
-      const attrs: Attr[] = [
-        [LOCAL, ipToBuffer(String(s.local))],
-        [REMOTE, ipToBuffer(String(s.remote))],
-      ];
+      const attrs: Attr[] = encodeEnds(ENDS, s, ctx);
       if (s.key !== '') {
         // the same key both ways: what the peer sends is what this end expects
         attrs.push([IFLAGS, be16(GRE_KEY)], [OFLAGS, be16(GRE_KEY)]);
         attrs.push([IKEY, be32(Number(s.key))], [OKEY, be32(Number(s.key))]);
       }
-      if (s.ttl) attrs.push([TTL, u8(Number(s.ttl))]);
-      if (s.dev) attrs.push([LINK, u32(devIndex(String(s.dev), ctx))]);
       return encodeAttrs(attrs);
     },
 
     decode(data, ctx): Spec {
       const a = decodeAttrs(data ?? Buffer.alloc(0));
-      const ip = (b: Buffer | undefined) => (b ? bufferToIp(b) : '');
-      const link = readU32(a.get(LINK)) ?? 0;
       const keyed = ((readBe16(a.get(IFLAGS)) ?? 0) & GRE_KEY) !== 0;
-      return {
-        local: ip(a.get(LOCAL)),
-        remote: ip(a.get(REMOTE)),
-        ttl: readU8(a.get(TTL)) ?? 0,
-        dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
-        key: keyed ? (readBe32(a.get(IKEY)) ?? 0) : '',
-      };
+      return { ...decodeEnds(ENDS, a, ctx), key: keyed ? (readBe32(a.get(IKEY)) ?? 0) : '' };
     },
 
     /** ip_tunnel_find: one tunnel per local, remote, key and underlay device */

@@ -1,9 +1,54 @@
 /** What the IP tunnel kinds (ipip, gre, gretap) share: IPv4 ends, their words, the kernel's tunnel table. */
 import { address } from '../config/schema.js';
 import type { TunnelCommon } from '../config/types.js';
-import { article, type Declared, type KernelIdentity, type Keys, type Problem, type Spec } from './kind.js';
+import { bufferToIp, ipToBuffer } from '../netlink/ip.js';
+import { type Attr, readU8, readU32, u8, u32 } from '../netlink/nla.js';
+import {
+  article,
+  type Declared,
+  devIndex,
+  type KernelIdentity,
+  type Keys,
+  type KindContext,
+  type Problem,
+  type Spec,
+} from './kind.js';
 
 export const describeEnds = (s: Spec): string => `${s.local} → ${s.remote}`;
+
+/** Where an IP tunnel family keeps its ends in IFLA_INFO_DATA (IFLA_IPTUN_* or IFLA_GRE_*). */
+export interface EndAttrs {
+  link: number;
+  local: number;
+  remote: number;
+  ttl: number;
+}
+
+/**
+ * local and remote as raw in_addr bytes, i.e. network byte order: writing them as a host-order
+ * u32 (what node-netlink's generic formatter would do) silently creates a tunnel to
+ * 100.3.168.192 instead of 192.168.3.100. ttl a u8 (none: inherit), the underlay an ifindex.
+ */
+export function encodeEnds(n: EndAttrs, s: Spec, ctx: KindContext): Attr[] {
+  const attrs: Attr[] = [
+    [n.local, ipToBuffer(String(s.local))],
+    [n.remote, ipToBuffer(String(s.remote))],
+  ];
+  if (s.ttl) attrs.push([n.ttl, u8(Number(s.ttl))]);
+  if (s.dev) attrs.push([n.link, u32(devIndex(String(s.dev), ctx))]);
+  return attrs;
+}
+
+export function decodeEnds(n: EndAttrs, a: Map<number, Buffer>, ctx: KindContext): Spec {
+  const ip = (b: Buffer | undefined) => (b ? bufferToIp(b) : '');
+  const link = readU32(a.get(n.link)) ?? 0;
+  return {
+    local: ip(a.get(n.local)),
+    remote: ip(a.get(n.remote)),
+    ttl: readU8(a.get(n.ttl)) ?? 0,
+    dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
+  };
+}
 
 /** local and remote of a kind that runs over IPv4 only (ip_tunnel: IPv4 outer header) */
 export function ipv4Ends(kind: string): Keys {
