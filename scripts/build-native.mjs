@@ -99,7 +99,9 @@ function verify() {
   }
   if (loaded !== addon) fail(`netlink would load ${loaded}, not ${rel(addon)}`);
   try {
-    if (typeof require(addon).NativeNetlink !== 'function') throw new Error('no NativeNetlink export');
+    const exported = require(addon);
+    if (typeof exported.NativeNetlink !== 'function') throw new Error('no NativeNetlink export');
+    if (typeof exported.setsockoptInt !== 'function') throw new Error('no setsockoptInt export (patch not applied?)');
   } catch (e) {
     fail(`${rel(addon)} does not load: ${e.message}`);
   }

@@ -5,6 +5,7 @@
  * node-gyp-build silently falls back to the prebuild when that build is
  * missing, so the daemon checks and says so at start.
  */
+import type { Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 
@@ -21,4 +22,32 @@ export function patchedAddonLoaded(): boolean {
   } catch {
     return false;
   }
+}
+
+/** IP_MTU_DISCOVER / IPV6_MTU_DISCOVER and their PROBE value (linux/in.h, linux/in6.h). */
+const MTU_DISCOVER = { 4: { level: 0, name: 10 }, 6: { level: 41, name: 23 } } as const;
+const PMTUDISC_PROBE = 3;
+
+/**
+ * Don't fragment, and ignore the path MTU the kernel has cached, on a bound UDP socket: what a
+ * path MTU probe needs (a probe the kernel fragments or refuses for a cached MTU proves nothing).
+ * node's dgram has no setsockopt: the patched netlink addon exports one (patches/). Throws
+ * with the reason when it cannot.
+ */
+export function setProbeDontFragment(sock: Socket, family: 4 | 6): void {
+  const fd = socketFd(sock);
+  if (fd === undefined) throw new Error('cannot find the socket descriptor');
+  const addon = createRequire(import.meta.url)(netlinkAddonPath()) as {
+    setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
+  };
+  if (typeof addon.setsockoptInt !== 'function') throw new Error('the netlink addon is not island-patched');
+  const o = MTU_DISCOVER[family];
+  addon.setsockoptInt(fd, o.level, o.name, PMTUDISC_PROBE);
+}
+
+/** A bound dgram socket's descriptor, read where node keeps it (`_handle` warns DEP0112). */
+function socketFd(sock: Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(sock).find((s) => s.description === 'state symbol');
+  const fd = state && (sock as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
