@@ -12,16 +12,33 @@ const c = (s: string): Cidr => {
   return { address, prefixlen: Number(len), family: address.includes(':') ? 6 : 4 };
 };
 
-t.test('the datagram: 16 bytes, round trip, anything else ignored', async (t) => {
-  const b = encode({ type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000 });
+t.test('the datagram: 18 bytes, round trip, the 16 of older islands, anything else ignored', async (t) => {
+  const b = encode({ type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000, pathMtu: 1380 });
   t.equal(b.length, PACKET_BYTES);
   t.equal(b.subarray(0, 4).toString('latin1'), 'ISL\x01');
-  t.strictSame(decode(b), { type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000 });
+  t.strictSame(decode(b), {
+    type: 'probe',
+    seq: 7,
+    hears: true,
+    heardAgoMs: 1234,
+    intervalMs: 25_000,
+    pathMtu: 1380,
+    pmtu: true,
+  });
   t.strictSame(decode(encode({ type: 'reply', seq: 2 ** 32 - 1, hears: false })), {
     type: 'reply',
     seq: 2 ** 32 - 1,
     hears: false,
+    pmtu: true,
   });
+  t.strictSame(
+    decode(b.subarray(0, 16)),
+    { type: 'probe', seq: 7, hears: true, heardAgoMs: 1234, intervalMs: 25_000 },
+    'an older island: no path MTU, no probing of it',
+  );
+  const big = encode({ type: 'pmtu', seq: 9, hears: true }, 1352);
+  t.equal(big.length, 1352, 'a path MTU probe is padded to the size probed');
+  t.equal(decode(big)?.type, 'pmtu');
   t.equal(decode(Buffer.from('hello, this is not island')), undefined);
   t.equal(decode(b.subarray(0, 15)), undefined, 'short');
   const bad = Buffer.from(b);
