@@ -10,7 +10,7 @@ import { type Diagnostic, formatDiagnostic, loadConfig, parseConfig } from '../c
 import type { Config } from '../config/types.js';
 import { desiredState } from '../desired.js';
 import { isDropFinding } from '../firewall/drops.js';
-import { ago, describePeer } from '../health/describe.js';
+import { ago, describePathMtu, describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
 import { hostsStatus } from '../hosts/keeper.js';
 import { Ethtool } from '../netlink/ethtool.js';
@@ -118,6 +118,10 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
     for (const p of peers) {
       const words = describePeer(p, now).replace(/^(up|down|one-way|waiting)[,:]? ?/, '');
       rows.push([peerObject(p), p.state, `${words}${words ? '; ' : ''}since ${ago(p.since, now)}`]);
+    }
+    for (const p of peers) {
+      const m = describePathMtu(p);
+      rows.push([`path mtu on ${p.tunnel}`, m.state, m.detail]);
     }
     const w = Math.max(6, ...rows.map((r) => r[0].length));
     process.stdout.write(`${'OBJECT'.padEnd(w)}  STATE    DETAIL\n`);

@@ -14,7 +14,7 @@ import { type DesiredState, desiredState } from '../desired.js';
 import { dropHeadline, isDropFinding } from '../firewall/drops.js';
 import { forgetFirewallReads } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
-import { describePeer } from '../health/describe.js';
+import { describePathMtu, describePeer } from '../health/describe.js';
 import { Health, type PeerStatus } from '../health/health.js';
 import { HostsKeeper } from '../hosts/keeper.js';
 import { DaemonMetrics, MetricsFile } from '../metrics/metrics.js';
@@ -80,7 +80,10 @@ export class Daemon {
     onProblem: (p, problem) => {
       if (problem) this.log.warn({ tunnel: p.tunnel, peer: p.peer }, `peer ${p.peer} on ${p.tunnel}: ${problem}`);
     },
+    onPathMtu: (p) => this.pathMtuChanged(p),
   });
+  /** each tunnel's path MTU as last logged ("ok 1480", "warning 1380"): logged again only when it changes */
+  private pathMtuLogged = new Map<string, string>();
   private readonly hosts: HostsKeeper;
   /** [daemon] metrics: counters of the daemon's life, written to the file after every pass */
   private readonly metrics = new DaemonMetrics();
@@ -218,6 +221,24 @@ export class Daemon {
     void this.metricsFile.write();
   }
 
+  /** A search finished: a tunnel whose MTU the path does not carry is a warning, once per change. */
+  private pathMtuChanged(p: PeerStatus): void {
+    const words = describePathMtu(p);
+    if (words.state === 'pending') return;
+    const key = `${words.state} ${p.pmtu?.pathMtu} ${p.pmtu?.ceiling}`;
+    if (this.pathMtuLogged.get(p.tunnel) === key) return;
+    this.pathMtuLogged.set(p.tunnel, key);
+    const fields = { tunnel: p.tunnel, peer: p.peer, pathMtu: p.pathMtu, mtu: p.pmtu?.ceiling };
+    if (words.state === 'ok') this.log.info(fields, `${p.tunnel}: ${words.detail}`);
+    else
+      this.log.warn(
+        fields,
+        `${p.tunnel}: ${words.detail}: packets larger than the path are lost on the way to ${p.peer} (set mtu = "auto", or at most what the path carries)`,
+      );
+    this.report(this.lastStatus);
+    void this.metricsFile.write();
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.resyncTimer);
@@ -348,6 +369,7 @@ export class Daemon {
       await this.hosts.sync(this.want.hosts);
       // after the pass: a probe socket binds to the tunnel's own address, which may have just appeared
       this.health.configure(this.want.peers);
+      this.health.setLinkMtus(new Map(live.links.filter((l) => l.owned).map((l) => [l.name, l.mtu])));
       this.health.retry();
       this.lastPassAt = Date.now();
       this.report(settle(plan.status, results));
@@ -443,6 +465,10 @@ export class Daemon {
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
     const peers = this.health.summary();
     if (peers) summary += `, ${peers}`;
+    for (const p of this.health.status()) {
+      const m = describePathMtu(p);
+      if (m.state === 'warning') summary += `, ${p.tunnel} ${m.detail}`;
+    }
     this.opts.onPass?.({ converged: bad.length === 0 && !drop && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {
       this.lastSummary = summary;

@@ -37,3 +37,30 @@ function peerView(p: PeerStatus, now: number): string {
   if (v.hears) return ', its island hears us';
   return `, its island does not hear us${v.heardAgoMs === undefined ? '' : ` (for ${ago(now - v.heardAgoMs, now)})`}`;
 }
+
+/** A tunnel's path MTU in words, for `island status`, the log and STATUS=. */
+export interface PathMtuWords {
+  /** ok: the path carries the tunnel's MTU; warning: it does not; pending: not known (yet) */
+  state: 'ok' | 'warning' | 'pending';
+  /** "path mtu 1380 out, 1380 in (tunnel mtu 1480: too large)" */
+  detail: string;
+}
+
+export function describePathMtu(p: PeerStatus): PathMtuWords {
+  const m = p.pmtu;
+  if (!m) return { state: 'pending', detail: 'path mtu not measured' };
+  if (m.problem) return { state: 'pending', detail: `path mtu not measured: ${m.problem}` };
+  const out = m.belowFloor ? `< ${m.floor}` : m.pathMtu;
+  if (out === undefined) {
+    const why = !m.peerProbes
+      ? p.answeredBy === 'island' || p.peerView
+        ? "the peer's island is older and does not answer path MTU probes"
+        : 'waiting for the peer'
+      : 'measuring';
+    return { state: 'pending', detail: `path mtu not measured yet: ${why}` };
+  }
+  const both = m.peerPathMtu === undefined ? `${out}` : `${out} out, ${m.peerPathMtu} in`;
+  const tooLarge = m.ceiling !== undefined && (m.belowFloor || (m.pathMtu !== undefined && m.pathMtu < m.ceiling));
+  const tunnel = m.ceiling === undefined ? '' : ` (tunnel mtu ${m.ceiling}: ${tooLarge ? 'too large' : 'fits'})`;
+  return { state: tooLarge ? 'warning' : 'ok', detail: `path mtu ${both}${tunnel}` };
+}

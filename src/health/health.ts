@@ -3,6 +3,7 @@
  * a peer whose settings did not change, so a reload does not reset `since` or the loss figures.
  */
 import type { DesiredPeer } from '../desired.js';
+import type { PmtuStatus } from './pmtu-probe.js';
 import { PeerProbe } from './probe.js';
 import type { HealthSnapshot, PeerState } from './tracker.js';
 
@@ -18,15 +19,22 @@ export interface PeerStatus extends HealthSnapshot {
   waitForPeer: boolean;
   /** why probes cannot leave (no socket), when they cannot */
   problem?: string;
+  /** the largest packet the tunnel's path carries towards the peer, as last measured */
+  pathMtu?: number;
+  /** the path MTU search, both directions (the peer's island tells us the other) */
+  pmtu?: PmtuStatus;
 }
 
 export interface HealthHooks {
   onTransition(p: PeerStatus, from: PeerState): void;
   onProblem(p: DesiredPeer, problem: string | undefined): void;
+  /** a path MTU search finished or the peer's figure changed */
+  onPathMtu?(p: PeerStatus): void;
 }
 
 export class Health {
   private probes = new Map<string, { probe: PeerProbe; last: PeerState }>();
+  private mtus = new Map<string, number>();
 
   constructor(private readonly hooks: HealthHooks) {}
 
@@ -47,12 +55,20 @@ export class Health {
             this.hooks.onTransition(statusOf(p, Date.now()), from);
           },
           onProblem: (p, problem) => this.hooks.onProblem(p.want, problem),
+          onPathMtu: (p) => this.hooks.onPathMtu?.(statusOf(p, Date.now())),
         }),
         last: 'pending' as PeerState,
       };
       this.probes.set(key, entry);
+      entry.probe.pmtu.setCeiling(this.mtus.get(want.tunnel));
       entry.probe.start();
     }
+  }
+
+  /** The tunnels' MTUs as the last pass saw them: the most a path MTU probe can be. */
+  setLinkMtus(mtus: Map<string, number>): void {
+    this.mtus = mtus;
+    for (const { probe } of this.probes.values()) probe.pmtu.setCeiling(mtus.get(probe.want.tunnel));
   }
 
   /** After a pass: a tunnel address that has just appeared lets a waiting probe socket open. */
@@ -79,6 +95,7 @@ export class Health {
 
 function statusOf(p: PeerProbe, now: number): PeerStatus {
   const w = p.want;
+  const pmtu = p.pmtu.status();
   return {
     tunnel: w.tunnel,
     peer: w.peer,
@@ -90,5 +107,7 @@ function statusOf(p: PeerProbe, now: number): PeerStatus {
     waitForPeer: w.waitForPeer,
     ...(p.problem ? { problem: p.problem } : {}),
     ...p.tracker.snapshot(now),
+    ...(pmtu.pathMtu === undefined ? {} : { pathMtu: pmtu.pathMtu }),
+    pmtu,
   };
 }

@@ -29,6 +29,8 @@ export interface PmtuSnapshot {
   pathMtu?: number;
   /** the path carries less than the floor: pathMtu is then undefined */
   belowFloor?: boolean;
+  /** the smallest size searched */
+  floor: number;
   /** the tunnel's MTU when it was searched: pathMtu === ceiling says "at least this" */
   ceiling?: number;
   /** when the last search finished (ms since the epoch) */
@@ -173,6 +175,7 @@ export class PmtuSearch {
     return {
       ...(this.result === undefined ? {} : { pathMtu: this.result }),
       ...(this.belowFloor ? { belowFloor: true } : {}),
+      floor: this.floor,
       ...(this.ceiling === undefined ? {} : { ceiling: this.ceiling }),
       ...(this.checkedAt === undefined ? {} : { checkedAt: this.checkedAt }),
       searching: this.searching,

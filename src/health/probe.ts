@@ -8,6 +8,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { DesiredPeer } from '../desired.js';
+import { PmtuProber } from './pmtu-probe.js';
 import { type PeerState, PeerTracker } from './tracker.js';
 import { decode, encode } from './wire.js';
 
@@ -24,10 +25,13 @@ export interface ProbeEvents {
   onChange(p: PeerProbe, state: PeerState): void;
   /** the socket could not be opened or failed (logged by the caller once per distinct message) */
   onProblem(p: PeerProbe, problem: string | undefined): void;
+  /** a path MTU search finished, or the peer's own figure changed */
+  onPathMtu?(p: PeerProbe): void;
 }
 
 export class PeerProbe {
   readonly tracker: PeerTracker;
+  readonly pmtu: PmtuProber;
   private sock?: Socket;
   private opening = false;
   private closed = false;
@@ -42,6 +46,7 @@ export class PeerProbe {
     private readonly ev: ProbeEvents,
   ) {
     this.tracker = new PeerTracker(want.intervalMs, timeoutFor(want.intervalMs), Date.now());
+    this.pmtu = new PmtuProber(want.family, want.intervalMs, timeoutFor(want.intervalMs), () => ev.onPathMtu?.(this));
   }
 
   /** Starts probing; the socket opens now or at the next interval (the address may not exist yet). */
@@ -90,6 +95,7 @@ export class PeerProbe {
       return;
     }
     this.sock = sock;
+    this.pmtu.attach(sock);
     this.setProblem(undefined);
   }
 
@@ -137,7 +143,8 @@ export class PeerProbe {
   }
 
   private send(p: Parameters<typeof encode>[0]): void {
-    this.sock?.send(encode(p), (err) => {
+    const pathMtu = this.pmtu.pathMtu;
+    this.sock?.send(encode(pathMtu === undefined ? p : { ...p, pathMtu }), (err) => {
       // ECONNREFUSED can surface on a send as well as on a receive
       if (err) this.onError(err as NodeJS.ErrnoException);
     });
@@ -146,6 +153,10 @@ export class PeerProbe {
   private onMessage(msg: Buffer): void {
     const p = decode(msg);
     if (!p) return;
+    this.pmtu.heard(p);
+    if (p.type === 'pmtu-ack') return this.pmtu.acked(p.seq);
+    // a path MTU probe arrived whole: say so, small (the other direction is the peer's own search)
+    if (p.type === 'pmtu') return this.send({ type: 'pmtu-ack', seq: p.seq, hears: true });
     const now = Date.now();
     const view = {
       hears: p.hears,
@@ -173,12 +184,16 @@ export class PeerProbe {
   }
 
   private changed(state: PeerState | undefined): void {
-    if (state !== undefined) this.ev.onChange(this, state);
+    if (state === undefined) return;
+    // the peer is back: the path may not be the one searched before
+    if (state === 'up') this.pmtu.restart();
+    this.ev.onChange(this, state);
   }
 
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    this.pmtu.close();
     for (const c of this.checks) clearTimeout(c);
     this.checks.clear();
     this.sock?.close();
