@@ -140,8 +140,14 @@ export class PmtuSearch {
     const ceiling = this.ceiling as number;
     const { lo, hi } = this;
     this.nextAt = now + this.gapMs;
-    if (lo !== undefined && (lo >= ceiling || (hi !== undefined && hi - lo <= 1))) return this.finish(lo, now);
-    if (hi !== undefined && hi <= this.floor) return this.finish(undefined, now);
+    if (lo !== undefined && (lo >= ceiling || (hi !== undefined && hi - lo <= 1))) {
+      this.finish(lo, now);
+      return;
+    }
+    if (hi !== undefined && hi <= this.floor) {
+      this.finish(undefined, now);
+      return;
+    }
     // a re-check: the last result next, and carried, it stands (a path that grew, but not to
     // the ceiling, is found by the next search from scratch, not by bisecting at every re-check)
     const last = this.result;
@@ -150,7 +156,10 @@ export class PmtuSearch {
       this.recheck = last;
       return;
     }
-    if (lo !== undefined && lo === this.recheck) return this.finish(lo, now);
+    if (lo !== undefined && lo === this.recheck) {
+      this.finish(lo, now);
+      return;
+    }
     const low = lo ?? this.floor - 1;
     const high = hi ?? ceiling + 1;
     // the floor itself before bisecting below a known-good size

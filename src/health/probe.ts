@@ -154,9 +154,15 @@ export class PeerProbe {
     const p = decode(msg);
     if (!p) return;
     this.pmtu.heard(p);
-    if (p.type === 'pmtu-ack') return this.pmtu.acked(p.seq);
+    if (p.type === 'pmtu-ack') {
+      this.pmtu.acked(p.seq);
+      return;
+    }
     // a path MTU probe arrived whole: say so, small (the other direction is the peer's own search)
-    if (p.type === 'pmtu') return this.send({ type: 'pmtu-ack', seq: p.seq, hears: true });
+    if (p.type === 'pmtu') {
+      this.send({ type: 'pmtu-ack', seq: p.seq, hears: true });
+      return;
+    }
     const now = Date.now();
     const view = {
       hears: p.hears,

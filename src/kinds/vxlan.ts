@@ -32,6 +32,9 @@ const PORT_RANGE = 10;
 const PORT = 15;
 const GROUP6 = 16;
 const LOCAL6 = 17;
+const DF = 29;
+/** IFLA_VXLAN_DF: the outer header's DF bit copied from the inner packet's */
+const DF_INHERIT = 2;
 
 const UDP = 17;
 const TX_CHECKSUM = 'tx-checksum-ip-generic';
@@ -169,6 +172,11 @@ export const vxlan: LinkKind = {
       // the island covers the remote, loops into the tunnel itself (the kernel drops it as a
       // circular route: TX errors and collisions on the vxlan). flannel runs nolearning too.
       learning: 0,
+      // A packet sent with DF (TCP, island's path MTU probes) keeps it outside: a hop smaller
+      // than the tunnel then drops it or says so (ICMP) instead of fragmenting every outer
+      // packet, so the path MTU shows and island can keep the tunnel under it. The kernel's
+      // default (unset) fragments silently: the probes could never see the hop.
+      df: DF_INHERIT,
     };
   },
 
@@ -200,6 +208,7 @@ export const vxlan: LinkKind = {
     if (s.srcLow) attrs.push([PORT_RANGE, Buffer.concat([be16(Number(s.srcLow)), be16(Number(s.srcHigh))])]);
     if (s.ttl) attrs.push([TTL, u8(Number(s.ttl))]);
     attrs.push([LEARNING, u8(Number(s.learning))]);
+    attrs.push([DF, u8(Number(s.df))]);
     if (s.dev) attrs.push([LINK, u32(devIndex(String(s.dev), ctx))]);
     return encodeAttrs(attrs);
   },
@@ -219,6 +228,7 @@ export const vxlan: LinkKind = {
       ttl: readU8(a.get(TTL)) ?? 0,
       dev: link ? (ctx.ifname(link) ?? `#${link}`) : '',
       learning: readU8(a.get(LEARNING)) ?? 1,
+      df: readU8(a.get(DF)) ?? 0,
     };
   },
 

@@ -75,8 +75,8 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
   const n = await natTopology(t, { prefix: 'hl' });
   // a counting rule (no target): every tunnel packet the NAT forwards, both ways, outer IP headers in
   await n.nat.run(['iptables', '-I', 'FORWARD', '-p', 'udp', '--dport', '5533']);
-  // and the same, only for datagrams of a probe's size: 94 bytes at the IP layer
-  await n.nat.run(['iptables', '-I', 'FORWARD', '2', '-p', 'udp', '--dport', '5533', '-m', 'length', '--length', '94']);
+  // and the same, only for datagrams of a probe's size: 96 bytes at the IP layer
+  await n.nat.run(['iptables', '-I', 'FORWARD', '2', '-p', 'udp', '--dport', '5533', '-m', 'length', '--length', '96']);
   const { priv, pub } = await island(t, n);
 
   await priv.daemon.waitForLog(peerLog(priv.peer, 'up'), 45_000);
@@ -138,11 +138,11 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
     const probes = b.probes - a.probes;
     t.ok(
       probes >= 0.8 * packets,
-      `${probes} of ${packets} are 94 bytes at the IP layer: 16 B payload + inner UDP/IP/Ethernet + VXLAN/UDP/IP`,
+      `${probes} of ${packets} are 96 bytes at the IP layer: 18 B payload + inner UDP/IP/Ethernet + VXLAN/UDP/IP`,
     );
-    const perMinute = (interval: number) => Math.round((2 * 94 * 60) / interval);
+    const perMinute = (interval: number) => Math.round((2 * 96 * 60) / interval);
     t.comment(
-      `${packets} packets, ${bytes} bytes in ${seconds.toFixed(1)} s, ${probes} of them probes or replies of 94 B: ` +
+      `${packets} packets, ${bytes} bytes in ${seconds.toFixed(1)} s, ${probes} of them probes or replies of 96 B: ` +
         `a probe and its reply cost ${perMinute(25)} B/min per tunnel at a 25 s keepalive, ${perMinute(10)} B/min at 10 s`,
     );
   });

@@ -51,7 +51,12 @@ t.test('a 1400 hop under ipip: 1380 to the byte, in a bounded number of probes',
 t.test('a lost probe is not a smaller path', async (t) => {
   const s = new PmtuSearch(PMTU_FLOOR[4], GAP, RECHECK, TIMEOUT, 0);
   s.setCeiling(1450, 0);
-  run(s, () => 1500, 0, (n) => n === 1);
+  run(
+    s,
+    () => 1500,
+    0,
+    (n) => n === 1,
+  );
   t.equal(s.snapshot().pathMtu, 1450);
   t.equal(s.snapshot().probes, 2);
 });
