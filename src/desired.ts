@@ -32,6 +32,11 @@ export interface DesiredLink {
   features?: Features;
   /** the file line that declared it (its table's header), for messages about it */
   line?: number;
+  /**
+   * A tunnel without a fixed mtu (`mtu = "auto"` or none): its mtu is its underlay's less
+   * `overhead`, and at most `pathMtu` when the daemon measured less (reconcile/mtu.ts).
+   */
+  mtuAuto?: { overhead: number; local: string; remote: string; dev?: string; pathMtu?: number };
 }
 
 export interface DesiredAddress {
@@ -136,6 +141,17 @@ function pins(cfg: Config, swallowed: (t: TunnelConfig) => boolean): DesiredRout
   return out;
 }
 
+/** What an auto mtu is worked out from (the underlay's mtu is read at each pass). */
+function mtuAuto(t: TunnelConfig): NonNullable<DesiredLink['mtuAuto']> {
+  const family = familyOf(t.local) === 6 ? 6 : 4;
+  return {
+    overhead: kindOf(t.kind).overhead(family, t),
+    local: t.local,
+    remote: t.remote,
+    ...(t.dev === undefined ? {} : { dev: t.dev }),
+  };
+}
+
 export function desiredState(cfg: Config): DesiredState {
   const masterOf = new Map<string, string>();
   for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
@@ -171,6 +187,7 @@ export function desiredState(cfg: Config): DesiredState {
       underlay: kindOf(t.kind).underlay?.(t),
       ...(t.dev === undefined && familyOf(t.remote) === 4 && swallowed(t) ? { bindLocal: true } : {}),
       features: kindOf(t.kind).features?.(t),
+      ...(t.mtu === undefined ? { mtuAuto: mtuAuto(t) } : {}),
       ...lineOf(t),
     });
   }

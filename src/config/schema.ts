@@ -218,7 +218,17 @@ export const tunnelShape = {
   remote: ipAddress,
   dev: linkName.optional(),
   ttl: int(1, 255).optional(),
-  mtu: int(68, 65535).optional(),
+  // "auto" is what no mtu means: the underlay's less the headers, at most what the path carries
+  mtu: z
+    .union([int(68, 65535), z.literal('auto')], {
+      errorMap: (_, ctx) => ({
+        message: Number.isInteger(ctx.data)
+          ? between(68, 65535)
+          : `expected an integer or "auto", got ${describe(ctx.data)}`,
+      }),
+    })
+    .optional()
+    .transform((v) => (v === 'auto' ? undefined : v)),
   addresses: z.array(cidr).default([]),
   // WireGuard's PersistentKeepalive takes 1..65535 s; an hour is already past every NAT's timeout
   keepalive: optionalDuration(1000, 3_600_000),

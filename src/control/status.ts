@@ -15,6 +15,7 @@ import type { PeerStatus } from '../health/health.js';
 import { hostsStatus } from '../hosts/keeper.js';
 import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
+import { withPathMtus } from '../reconcile/mtu.js';
 import type { ObjectStatus } from '../reconcile/plan.js';
 import { planOnly } from '../reconcile/reconcile.js';
 import type { TryStatus } from '../try/session.js';
@@ -31,6 +32,8 @@ export interface DaemonView {
   lastPassAt: number;
   contested: string[];
   peers: PeerStatus[];
+  /** mtu = "auto" tunnels the daemon lowered to their measured path */
+  pathMtus?: Record<string, number>;
   try?: TryStatus;
 }
 
@@ -73,7 +76,9 @@ export async function statusCommand(path: string, opts: { json?: boolean; check?
   }
   const self = cfg.island?.self;
   if (self) notes.push(`this host is ${describeSelf(self)}`);
-  const want = desiredState(cfg);
+  // what the daemon measured: an auto tunnel it lowered is not drifted
+  const measured = daemon.running && same ? daemon.view.pathMtus : undefined;
+  const want = withPathMtus(desiredState(cfg), new Map(Object.entries(measured ?? {})));
   const rtnl = new Rtnl();
   const ethtool = new Ethtool();
   let objects: ObjectStatus[];

@@ -8,6 +8,7 @@
  * pass at the end of that window.
  */
 import type { Logger } from 'pino';
+import { HEALTH_INTERVAL_MS } from '../config/defaults.js';
 import { formatDiagnostic, loadConfigText } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
@@ -16,6 +17,8 @@ import { forgetFirewallReads } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { describePathMtu, describePeer } from '../health/describe.js';
 import { Health, type PeerStatus } from '../health/health.js';
+import { MtuKeeper } from '../health/mtu-keeper.js';
+import { recheckMs } from '../health/pmtu-probe.js';
 import { HostsKeeper } from '../hosts/keeper.js';
 import { DaemonMetrics, MetricsFile } from '../metrics/metrics.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
@@ -25,6 +28,7 @@ import { inSubnet } from '../netlink/ip.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { describeAction } from '../reconcile/describe.js';
+import { withPathMtus } from '../reconcile/mtu.js';
 import { type Action, actionObject, type ObjectStatus, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { RepairLimiter } from './limiter.js';
@@ -84,6 +88,11 @@ export class Daemon {
   });
   /** each tunnel's path MTU as last logged ("ok 1480", "warning 1380"): logged again only when it changes */
   private pathMtuLogged = new Map<string, string>();
+  /** mtu = "auto" tunnels lowered to their measured path, and their trials back up */
+  private readonly mtuKeeper = new MtuKeeper((tunnel) => {
+    const p = this.want.peers.find((x) => x.tunnel === tunnel);
+    return recheckMs(p?.intervalMs ?? HEALTH_INTERVAL_MS);
+  });
   private readonly hosts: HostsKeeper;
   /** [daemon] metrics: counters of the daemon's life, written to the file after every pass */
   private readonly metrics = new DaemonMetrics();
@@ -204,6 +213,8 @@ export class Daemon {
       objects: this.lastStatus,
       contested: [...this.throttled],
       peers: this.health.status(),
+      /** mtu = "auto" tunnels lowered to their measured path: status plans with them */
+      pathMtus: this.mtuKeeper.current(),
     };
   }
 
@@ -223,6 +234,17 @@ export class Daemon {
 
   /** A search finished: a tunnel whose MTU the path does not carry is a warning, once per change. */
   private pathMtuChanged(p: PeerStatus): void {
+    const auto = this.want.links.some((l) => l.name === p.tunnel && l.mtuAuto);
+    const change = auto && p.pmtu ? this.mtuKeeper.onResult(p.tunnel, p.pmtu, Date.now()) : undefined;
+    if (change?.words) {
+      this.log.info(
+        { tunnel: p.tunnel, peer: p.peer, pathMtu: p.pathMtu, from: change.from, to: change.to },
+        `${p.tunnel}: mtu ${change.from} → ${change.to} (mtu auto): ${change.words} to ${p.peer}`,
+      );
+    }
+    if (change) this.trigger('path mtu', 0);
+    // an auto tunnel about to be lowered is not a warning
+    if (auto && (change || this.mtuKeeper.loweredTo(p.tunnel) !== undefined)) return;
     const words = describePathMtu(p);
     if (words.state === 'pending') return;
     const key = `${words.state} ${p.pmtu?.pathMtu} ${p.pmtu?.ceiling}`;
@@ -331,7 +353,8 @@ export class Daemon {
       // a link whose creation waits for its turn takes its addresses, routes and ports with it:
       // they would only fail, and spend their own turns out of step with the link's
       const waiting = new Set<string>();
-      const { live, plan, results } = await reconcile(this.rtnl, this.ethtool, this.want, (a) => {
+      const want = withPathMtus(this.want, this.mtuKeeper.pathMtus(Date.now()));
+      const { live, plan, results } = await reconcile(this.rtnl, this.ethtool, want, (a) => {
         const on = linkOf(a);
         if (on.some((n) => waiting.has(n))) {
           if (a.op === 'create-link') waiting.add(a.link.name);
@@ -370,6 +393,10 @@ export class Daemon {
       // after the pass: a probe socket binds to the tunnel's own address, which may have just appeared
       this.health.configure(this.want.peers);
       this.health.setLinkMtus(new Map(live.links.filter((l) => l.owned).map((l) => [l.name, l.mtu])));
+      this.mtuKeeper.keep(new Set(this.want.links.filter((l) => l.mtuAuto).map((l) => l.name)));
+      // a lowered auto tunnel goes back up for a trial when its re-check is due
+      const trial = this.mtuKeeper.nextTrialAt();
+      if (trial !== undefined) this.retryIn(Math.max(trial - Date.now(), 10));
       this.health.retry();
       this.lastPassAt = Date.now();
       this.report(settle(plan.status, results));
@@ -465,9 +492,11 @@ export class Daemon {
     if (this.throttled.size) summary += `, ${this.throttled.size} contested (backing off)`;
     const peers = this.health.summary();
     if (peers) summary += `, ${peers}`;
+    // an auto tunnel is lowered to its path instead (and says so once)
+    const auto = new Set(this.want.links.filter((l) => l.mtuAuto).map((l) => l.name));
     for (const p of this.health.status()) {
       const m = describePathMtu(p);
-      if (m.state === 'warning') summary += `, ${p.tunnel} ${m.detail}`;
+      if (m.state === 'warning' && !auto.has(p.tunnel)) summary += `, ${p.tunnel} ${m.detail}`;
     }
     this.opts.onPass?.({ converged: bad.length === 0 && !drop && this.throttled.size === 0, summary });
     if (summary !== this.lastSummary) {

@@ -33,7 +33,8 @@ const PORT = 15;
 const GROUP6 = 16;
 const LOCAL6 = 17;
 const DF = 29;
-/** IFLA_VXLAN_DF: the outer header's DF bit copied from the inner packet's */
+/** IFLA_VXLAN_DF: the outer header's DF bit never set, or copied from the inner packet's */
+const DF_UNSET = 0;
 const DF_INHERIT = 2;
 
 const UDP = 17;
@@ -172,11 +173,12 @@ export const vxlan: LinkKind = {
       // the island covers the remote, loops into the tunnel itself (the kernel drops it as a
       // circular route: TX errors and collisions on the vxlan). flannel runs nolearning too.
       learning: 0,
-      // A packet sent with DF (TCP, island's path MTU probes) keeps it outside: a hop smaller
-      // than the tunnel then drops it or says so (ICMP) instead of fragmenting every outer
-      // packet, so the path MTU shows and island can keep the tunnel under it. The kernel's
-      // default (unset) fragments silently: the probes could never see the hop.
-      df: DF_INHERIT,
+      // mtu = "auto" (or none): a packet sent with DF (TCP, island's path MTU probes) keeps it
+      // outside, so a hop smaller than the tunnel drops it or says so (ICMP) instead of
+      // fragmenting every outer packet: the path MTU shows, and island keeps the tunnel under
+      // it. A fixed mtu keeps the kernel's default (unset: the outer packet is fragmented), as
+      // a tunnel bigger than its path then still carries traffic, slowly.
+      df: t.mtu === undefined ? DF_INHERIT : DF_UNSET,
     };
   },
 

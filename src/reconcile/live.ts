@@ -22,4 +22,6 @@ export interface LiveState {
   firewall?: LiveFirewall;
   /** why link features could not be read, when they could not */
   featuresError?: string;
+  /** each mtu = "auto" tunnel's underlay device MTU, by tunnel name (reconcile/mtu.ts) */
+  underlayMtu?: Record<string, number>;
 }

@@ -6,6 +6,7 @@ import type { Rtnl } from '../netlink/rtnl.js';
 import { ROUTE_PROTO } from '../ownership.js';
 import { type ActionResult, apply } from './apply.js';
 import type { LiveState } from './live.js';
+import { observeUnderlays } from './mtu.js';
 import { observe } from './observe.js';
 import { type Action, type Plan, plan } from './plan.js';
 
@@ -23,13 +24,16 @@ export async function reconcile(
   filter: (a: Action) => boolean = () => true,
 ): Promise<Pass> {
   const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links });
+  await observeUnderlays(rtnl, want, live);
   const p = plan(want, live);
   const results = await apply(rtnl, p.actions.filter(filter), live, ethtool, want.file);
   return { live, plan: p, results };
 }
 
 export async function planOnly(rtnl: Rtnl, ethtool: Ethtool, want: DesiredState): Promise<Plan> {
-  return plan(want, await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links }));
+  const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links });
+  await observeUnderlays(rtnl, want, live);
+  return plan(want, live);
 }
 
 /**

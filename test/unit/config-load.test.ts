@@ -86,7 +86,7 @@ ports = ["island0"]
     '2:6: route[0].to: "10.4.0.1/16" has host bits set; did you mean "10.4.0.0/16"?',
     "3:7: route[0].via: gateway 10.3.1.3 is island's own address on island0; use the peer's address",
     '11:7: tunnel[0].ttl: must be between 1 and 255',
-    '12:7: tunnel[0].mtu: expected an integer, got string',
+    '12:7: tunnel[0].mtu: expected an integer or "auto", got string',
     '15:8: bridge[0].name: duplicate link name "island0" (first at line 6, tunnel[0])',
     '16:10: bridge[0].ports[0]: "island0" is an ipip tunnel, which is layer 3 and cannot be a bridge port; use kind = "vxlan" or "gretap"',
   ]);
@@ -137,7 +137,7 @@ t.test('positions inside inline tables', async (t) => {
 
 t.test('type errors name both types', async (t) => {
   t.strictSame(parse(`${TUNNEL}mtu = true\nttl = 1979-05-27\ndev = ["eth0"]\n`), [
-    '7:7: tunnel[0].mtu: expected an integer, got boolean',
+    '7:7: tunnel[0].mtu: expected an integer or "auto", got boolean',
     '8:7: tunnel[0].ttl: expected an integer, got date-time',
     '9:7: tunnel[0].dev: expected a string, got array',
   ]);

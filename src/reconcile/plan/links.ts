@@ -7,6 +7,7 @@ import { findKind } from '../../kinds/index.js';
 import { featureLabel, type Spec, specDiff } from '../../kinds/kind.js';
 import { isLinkToken } from '../../ownership.js';
 import type { LiveLink, LiveState } from '../live.js';
+import { withAutoMtu } from '../mtu.js';
 import { linkId, named, type ObjectStatus } from '../object.js';
 import type { Action, LinkChange, Replaced } from '../plan.js';
 import type { LinkOutcome, PlanContext } from './context.js';
@@ -59,7 +60,8 @@ export function planLinks({ want, live, liveByName, liveByIndex, wanted }: PlanC
         ? `local ${local} is not on this host`
         : undefined;
     const report = (s: ObjectStatus) => status.push(waiting ? { ...key, state: 'blocked', detail: waiting } : s);
-    const d = declared.bindLocal ? bindToLocal(declared, live, want, blocked) : declared;
+    const sized = withAutoMtu(declared, live);
+    const d = sized.bindLocal ? bindToLocal(sized, live, want, blocked) : sized;
     if (typeof d === 'string') {
       status.push({ ...key, state: 'blocked', detail: d });
       blocked.set(declared.name, d);
