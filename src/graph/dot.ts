@@ -8,7 +8,7 @@
  */
 import type { Cidr, Config, TunnelConfig } from '../config/types.js';
 import { type DesiredRoute, desiredState } from '../desired.js';
-import { describePeer } from '../health/describe.js';
+import { describePathMtu, describePeer } from '../health/describe.js';
 import type { PeerStatus } from '../health/health.js';
 import { BRIDGE, kindOf } from '../kinds/index.js';
 import { networkOf } from '../netlink/ip.js';
@@ -170,6 +170,9 @@ function tunnelLive(
   const words: string[] = [];
   if (link && link !== 'ok') words.push(`link ${name} ${link}`);
   if (peer) words.push(peerWords(peer, live.at));
+  // "path mtu 1350 out, 1350 in (tunnel mtu 1450: too large)", once measured
+  const mtu = peer && describePathMtu(peer);
+  if (mtu && mtu.state !== 'pending') words.push(mtu.detail);
   const state = worse(link, peer?.state);
   if (!state) return { words };
   return {

@@ -38,7 +38,7 @@ export class MtuKeeper {
     if (carried === undefined || m.ceiling === undefined) return undefined;
     if (carried >= m.ceiling) {
       // the whole tunnel MTU crossed: a trial succeeded (or the underlay shrank under the lowered value)
-      if (!low || !low.trial || m.ceiling <= low.mtu) return undefined;
+      if (!low?.trial || m.ceiling <= low.mtu) return undefined;
       this.lowered.delete(tunnel);
       return { tunnel, from: low.mtu, to: m.ceiling, words: 'back up: the path carries it again' };
     }

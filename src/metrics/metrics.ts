@@ -200,6 +200,39 @@ export class DaemonMetrics {
         samples: view.peers.map((p) => ({ labels: peerLabels(p), value: p.lost })),
       },
       {
+        name: 'island_path_mtu_bytes',
+        help: "The largest packet the tunnel's path carried at the last path MTU search, by direction: out (our probes), in (the peer island's).",
+        type: 'gauge',
+        samples: view.peers.flatMap((p) => [
+          ...(p.pmtu?.pathMtu === undefined
+            ? []
+            : [{ labels: { ...peerLabels(p), direction: 'out' }, value: p.pmtu.pathMtu }]),
+          ...(p.pmtu?.peerPathMtu === undefined
+            ? []
+            : [{ labels: { ...peerLabels(p), direction: 'in' }, value: p.pmtu.peerPathMtu }]),
+        ]),
+      },
+      {
+        name: 'island_tunnel_mtu_bytes',
+        help: "The tunnel's MTU the last path MTU search ran under (a path MTU below it: packets that large are lost).",
+        type: 'gauge',
+        samples: view.peers.flatMap((p) =>
+          p.pmtu?.ceiling === undefined ? [] : [{ labels: peerLabels(p), value: p.pmtu.ceiling }],
+        ),
+      },
+      {
+        name: 'island_path_mtu_probes_total',
+        help: 'Path MTU probes sent to the peer (since the probe started).',
+        type: 'counter',
+        samples: view.peers.map((p) => ({ labels: peerLabels(p), value: p.pmtu?.probes ?? 0 })),
+      },
+      {
+        name: 'island_path_mtu_probe_bytes_total',
+        help: 'Bytes of those probes, IP headers included.',
+        type: 'counter',
+        samples: view.peers.map((p) => ({ labels: peerLabels(p), value: p.pmtu?.bytes ?? 0 })),
+      },
+      {
         name: 'island_config_loads_total',
         help: 'Configurations read (start, reload, island try), by result: success, or failure (the last good one keeps running).',
         type: 'counter',

@@ -95,6 +95,28 @@ t.test('on faraday with its daemon: this host marked, the tunnel coloured by its
   t.match(edge(up, 'host sopnode-l1', 'nat r2lab'), 'peer up, rtt 0.42 ms, 0% loss');
   t.match(edge(up, 'nat r2lab', 'host faraday'), `color="${COLOURS.up}"`, 'the whole chain takes the colour');
   t.match(up, 'live from daemon pid 812 at 2026-11-21T12:00:00Z');
+  const small = graphDot({
+    path: 'lab.toml',
+    cfg,
+    gatewayTunnels: tunnels,
+    live: liveView({
+      peers: [
+        peer({
+          pmtu: {
+            pathMtu: 1350,
+            peerPathMtu: 1350,
+            ceiling: 1450,
+            floor: 1200,
+            searching: false,
+            probes: 15,
+            bytes: 20355,
+            peerProbes: true,
+          },
+        }),
+      ],
+    }),
+  });
+  t.match(edge(small, 'host sopnode-l1', 'nat r2lab'), 'path mtu 1350 out, 1350 in (tunnel mtu 1450: too large)');
 
   const oneWay = graphDot({
     path: 'lab.toml',

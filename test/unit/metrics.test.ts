@@ -98,7 +98,20 @@ t.test(
         { ...jump, state: 'ok' },
       ],
       peers: [
-        peer({ rttMs: 12.5, loss: 0.1 }),
+        peer({
+          rttMs: 12.5,
+          loss: 0.1,
+          pmtu: {
+            pathMtu: 1350,
+            peerPathMtu: 1340,
+            ceiling: 1450,
+            floor: 1200,
+            searching: false,
+            probes: 15,
+            bytes: 20355,
+            peerProbes: true,
+          },
+        }),
         peer({ tunnel: 'vx1', peer: '10.4.1.2', state: 'one-way', sent: 4, lost: 4 }),
       ],
       contested: ['link vx0'],
@@ -139,6 +152,12 @@ t.test(
     t.equal(value(p, 'island_peer_rtt_seconds', { tunnel: 'vx1' }), undefined, 'no answer yet: no rtt sample');
     t.equal(value(p, 'island_peer_loss_ratio', { tunnel: 'vx0' }), 0.1);
     t.equal(value(p, 'island_peer_probes_lost_total', { tunnel: 'vx1' }), 4);
+    t.equal(value(p, 'island_path_mtu_bytes', { tunnel: 'vx0', direction: 'out' }), 1350);
+    t.equal(value(p, 'island_path_mtu_bytes', { tunnel: 'vx0', direction: 'in' }), 1340);
+    t.equal(value(p, 'island_path_mtu_bytes', { tunnel: 'vx1' }), undefined, 'not measured: no sample');
+    t.equal(value(p, 'island_tunnel_mtu_bytes', { tunnel: 'vx0' }), 1450);
+    t.equal(value(p, 'island_path_mtu_probes_total', { tunnel: 'vx0' }), 15);
+    t.equal(value(p, 'island_path_mtu_probe_bytes_total', { tunnel: 'vx0' }), 20355);
     t.equal(value(p, 'island_config_loads_total', { result: 'success' }), 1);
     t.equal(value(p, 'island_config_loads_total', { result: 'failure' }), 1);
     t.equal(value(p, 'island_config_last_load_success'), 0);
