@@ -42,6 +42,7 @@ import {
   startProcess,
   withNetns,
 } from './lib.mjs';
+import { benchPmtu, pmtuDetails, pmtuRows } from './pmtu.mjs';
 import { benchStartup, startupDetails, startupRows } from './startup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,7 +83,7 @@ const P = opt.quick
 const SPACING_MS = 300;
 const HEAL_TIMEOUT_MS = 5000;
 const TARGET = { healP99Ms: 10, convergeRatio: 1.5, noopHelpRatio: 1.2, idleCpuPct: 0.1 };
-const BENCHES = ['startup', 'heal', 'converge', 'idle', 'check', 'firewall'];
+const BENCHES = ['startup', 'heal', 'converge', 'idle', 'check', 'firewall', 'pmtu'];
 const only = new Set((opt.only ?? BENCHES.join(',')).split(',').map((s) => s.trim()));
 for (const o of only) if (!BENCHES.includes(o)) usage(`unknown benchmark "${o}" in --only`);
 const writeDoc = opt['no-write'] ? false : (opt.write ?? (!opt.quick && only.size === BENCHES.length));
@@ -640,6 +641,7 @@ function rows(res) {
     ]);
   }
   if (res.check) R.push(...checkRows(res.check));
+  if (res.pmtu) R.push(...pmtuRows(res.pmtu));
   return R;
 }
 
@@ -706,6 +708,7 @@ function details(res) {
     );
   }
   if (res.check) out.push(...checkDetails(res.check));
+  if (res.pmtu) out.push(...pmtuDetails(res.pmtu));
   if (idle) {
     out.push(
       `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(2)} s in ${idle.secs.toFixed(
@@ -784,6 +787,7 @@ async function main() {
   if (only.has('idle')) res.idle = await benchIdle();
   if (only.has('check')) res.check = await benchCheck({ quick: opt.quick, node: NODE, cli: CLI, work, log });
   if (only.has('firewall')) res.firewall = await benchFirewall({ quick: opt.quick, node: NODE, cli: CLI, work, log });
+  if (only.has('pmtu')) res.pmtu = await benchPmtu({ dist: join(ROOT, 'dist'), log });
   load.push(loadavg()[0]);
   m.load = load.map((l) => l.toFixed(2)).join(' → ');
   const R = rows(res);
