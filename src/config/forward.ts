@@ -56,6 +56,7 @@ export function forward(rep: Reporter, raw: unknown): { view: ForwardView; confi
     backend: (field(forwardShape.backend, raw, 'backend') ?? 'auto') as FirewallBackend,
     pollMs: field(forwardShape.poll, raw, 'poll') as number,
     input: (field(forwardShape.input, raw, 'input') as boolean | undefined) ?? true,
+    clampMss: (field(forwardShape.clamp_mss, raw, 'clamp_mss') as boolean | undefined) ?? true,
   };
   return { view, config };
 }

@@ -170,6 +170,7 @@ function withHostPart(config: Config, file: IslandFile, self: IslandSelf): Confi
           backend: own?.backend ?? 'auto',
           pollMs: own?.pollMs ?? (field(forwardShape.poll, {}, 'poll') as number),
           input: own?.input ?? true,
+          clampMss: own?.clampMss ?? true,
         };
   // a name in [hosts] wins over the same name derived from [[host]]
   const written = new Set((config.hosts ?? []).map((h) => h.name.toLowerCase()));

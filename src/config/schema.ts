@@ -312,6 +312,8 @@ export const forwardShape = {
   poll: duration(100, 60_000, FIREWALL_POLL_MS),
   // false: no ISLAND-INPUT chain for the tunnels' own packets (status still says when INPUT drops them)
   input: z.boolean().optional(),
+  // false: no ISLAND-MSS chain (TCP MSS of SYNs into the tunnels clamped to their MTU)
+  clamp_mss: z.boolean().optional(),
 };
 
 export const forwardRuleShape = {

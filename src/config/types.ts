@@ -110,6 +110,8 @@ export interface ForwardConfig {
   pollMs: number;
   /** keep an accept in INPUT for each tunnel's own packets from its remote (ISLAND-INPUT); default true */
   input: boolean;
+  /** clamp the TCP MSS of SYNs forwarded into a tunnel to its MTU (ISLAND-MSS, mangle table); default true */
+  clampMss: boolean;
 }
 
 export interface Config {

@@ -56,8 +56,14 @@ export const BUILTINS: readonly Builtin[] = FILTER.hooks.map((h) => h.name);
 /** The hook a filter hook chain runs at. */
 export const hookOf = (chain: Builtin): Hook => (FILTER.hooks.find((h) => h.name === chain) as HookChain).hook;
 
+/** The mangle table: island rewrites the MSS of forwarded SYNs there (its verdicts pass everything). */
+export const MANGLE = {
+  name: 'mangle',
+  hooks: [{ name: 'FORWARD', hook: 'forward' }],
+} as const satisfies TableModel;
+
 /** Every table island may keep a chain in. */
-export const TABLES: readonly TableModel[] = [FILTER];
+export const TABLES: readonly TableModel[] = [FILTER, MANGLE];
 
 /** One of island's chains: where it lives and which hook chain's first rule jumps to it. */
 export interface IslandChain {
@@ -71,7 +77,10 @@ export const ISLAND_FORWARD = { table: FILTER, name: 'ISLAND-FORWARD', from: 'FO
 /** Each tunnel's own packets from its remote ([forward] input). */
 export const ISLAND_INPUT = { table: FILTER, name: 'ISLAND-INPUT', from: 'INPUT' } as const;
 
-export const CHAINS: readonly IslandChain[] = [ISLAND_FORWARD, ISLAND_INPUT];
+/** TCP MSS clamping of the SYNs island forwards into its tunnels ([forward]). */
+export const ISLAND_MSS = { table: MANGLE, name: 'ISLAND-MSS', from: 'FORWARD' } as const;
+
+export const CHAINS: readonly IslandChain[] = [ISLAND_FORWARD, ISLAND_INPUT, ISLAND_MSS];
 
 /** The table a chain of island's lives in (one island has left behind under another name: filter's). */
 export const tableOfChain = (name: string): TableModel => CHAINS.find((c) => c.name === name)?.table ?? FILTER;

@@ -3,7 +3,7 @@ import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js
 import { kindOf } from '../kinds/index.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
 import { nothingWanted } from './diff.js';
-import { ISLAND_FORWARD, ISLAND_INPUT } from './model.js';
+import { ISLAND_FORWARD, ISLAND_INPUT, ISLAND_MSS } from './model.js';
 import {
   type DesiredChain,
   type DesiredFirewall,
@@ -40,6 +40,8 @@ export function desiredFirewall(cfg: Config): DesiredFirewall {
     }
     const input = f.input ? [...new Set(cfg.tunnels.flatMap((t) => underlayAccept(t, family) ?? []))] : [];
     if (input.length) chains.push({ name: ISLAND_INPUT.name, rules: input, from: ISLAND_INPUT.from });
+    if (f.clampMss !== false && (family === 4 || v6) && cfg.tunnels.length)
+      chains.push({ name: ISLAND_MSS.name, rules: cfg.tunnels.map((t) => clampMss(t.name)), from: ISLAND_MSS.from });
     return { chains };
   };
   return {
@@ -74,6 +76,18 @@ function accept(r: ForwardRule): string {
   if (r.out) parts.push('-o', r.out);
   parts.push(TAG, '-j', 'ACCEPT');
   return parts.join(' ');
+}
+
+/**
+ * A SYN (or SYN-ACK) forwarded into a tunnel announces at most the tunnel's MTU less the IP
+ * and TCP headers as its MSS: the far end, and through the far island's own rule the near pod,
+ * then never send a segment the tunnel cannot carry, whatever MTU the pods have (1500 behind
+ * a 1350 path). `--clamp-mss-to-pmtu` reads the MTU of the route out, the tunnel's own: with
+ * mtu = "auto" that is the path MTU island measured, and it follows every change without a
+ * rule being rewritten.
+ */
+function clampMss(tunnel: string): string {
+  return `-o ${tunnel} -p tcp -m tcp --tcp-flags SYN,RST SYN ${TAG} -j TCPMSS --clamp-mss-to-pmtu`;
 }
 
 const host = (ip: string) => ({ address: ip, prefixlen: familyOf(ip) === 6 ? 128 : 32 });

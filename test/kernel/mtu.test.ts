@@ -105,6 +105,7 @@ const gateway = (o: {
   far: string;
   mtu?: string;
   dev?: boolean;
+  forwardExtra?: string;
 }) => `
 [[tunnel]]
 name = "vx0"
@@ -124,6 +125,7 @@ via = "${o.peer}"
 
 [forward]
 accept = ["vx0"]
+${o.forwardExtra ?? ''}
 
 [daemon]
 health_interval = "1s"
@@ -136,7 +138,11 @@ interface End {
   config: string;
 }
 
-async function islands(t: Test, topo: Topo, o: { mtu?: string; dev?: boolean } = {}): Promise<{ a: End; b: End }> {
+async function islands(
+  t: Test,
+  topo: Topo,
+  o: { mtu?: string; dev?: boolean; forwardExtra?: string } = {},
+): Promise<{ a: End; b: End }> {
   const end = async (ns: Netns, name: string, text: string): Promise<End> => {
     const config = await writeConfig(t, text, `${name}.toml`);
     const dir = await mkdtemp(join(tmpdir(), `island-mtu-${name}-`));
@@ -300,4 +306,89 @@ t.test('a fixed mtu over a hop whose fragments a firewall drops: warned, both di
   t.match(warn.msg, /too large\): packets larger than the path are lost/);
   t.match(json.daemon.summary, /vx0 path mtu 1350 out, 1350 in \(tunnel mtu 1450: too large\)/, 'STATUS=');
   t.equal(await linkMtu(a.ns), TUNNEL, 'a fixed mtu is left as written');
+});
+
+t.test('TCP MSS clamping: a 1500 pod through a black hole whose gateway cannot tell it the MTU either', async (t) => {
+  const topo = await topology(t, { blackHole: true });
+  // the gateways' own "fragmentation needed" to their pods is dropped too (a pod network that
+  // filters ICMP): only the MSS its SYN carries can keep the pod's segments small enough
+  for (const g of [topo.a, topo.b])
+    await g.run(['iptables', '-A', 'OUTPUT', '-p', 'icmp', '--icmp-type', 'fragmentation-needed', '-j', 'DROP']);
+  const { a, b } = await islands(t, topo);
+  await waitUntil(
+    'both tunnels lowered to 1350',
+    async () => (await linkMtu(a.ns)) === PATH && (await linkMtu(b.ns)) === PATH,
+    120_000,
+  );
+  const mangle = await a.ns.run(['iptables-save', '-t', 'mangle']);
+  t.match(mangle, /^-A FORWARD -m comment --comment island -j ISLAND-MSS$/m, 'one jump, first in mangle FORWARD');
+  t.match(
+    mangle,
+    /^-A ISLAND-MSS -o vx0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m comment --comment island -j TCPMSS --clamp-mss-to-pmtu$/m,
+  );
+  const json = await statusJson(a);
+  t.match(
+    json.objects.filter((o: Json) => /ISLAND-MSS|mangle/.test(o.object)),
+    [
+      { object: 'firewall ipv4 chain ISLAND-MSS', state: 'ok', detail: '1 rule' },
+      { object: /mangle FORWARD jump/, state: 'ok' },
+    ],
+    'status shows the chain and its jump',
+  );
+  const r = await tcpTransfer({ from: nsEnd(topo.podA), to: nsEnd(topo.podB), address: '10.61.2.2', bytes: 20 * MB });
+  checkTransfer(t, r, { bytes: 20 * MB, source: '10.61.1.2', what: 'clamped: pod (mtu 1500) → pod' });
+  const back = await tcpTransfer({
+    from: nsEnd(topo.podB),
+    to: nsEnd(topo.podA),
+    address: '10.61.1.2',
+    bytes: 20 * MB,
+  });
+  checkTransfer(t, back, { bytes: 20 * MB, source: '10.61.2.2', what: 'clamped: and back' });
+
+  // the control: without the clamp the same transfer stalls at the first full-size segment
+  await a.ns.run(['iptables', '-t', 'mangle', '-F', 'ISLAND-MSS']);
+  await b.ns.run(['iptables', '-t', 'mangle', '-F', 'ISLAND-MSS']);
+  // ... until island puts the rules back: it keeps the chain like FORWARD's
+  await waitUntil(
+    'ISLAND-MSS healed',
+    async () => /TCPMSS/.test(await a.ns.run(['iptables-save', '-t', 'mangle'])),
+    10_000,
+  );
+  t.pass('ISLAND-MSS flushed by hand is back');
+  await a.daemon.stop();
+  const down = await runIsland(a.ns, ['down', '-c', a.config], { env: a.env });
+  t.equal(down.code, 0, down.stderr);
+  t.notMatch(
+    await a.ns.run(['iptables-save', '-t', 'mangle']),
+    /ISLAND/,
+    'island down removes ISLAND-MSS and its jump',
+  );
+});
+
+t.test('without the clamp (clamp_mss = false) the same pod stalls: the control', async (t) => {
+  const topo = await topology(t, { blackHole: true });
+  for (const g of [topo.a, topo.b])
+    await g.run(['iptables', '-A', 'OUTPUT', '-p', 'icmp', '--icmp-type', 'fragmentation-needed', '-j', 'DROP']);
+  const { a, b } = await islands(t, topo, { forwardExtra: 'clamp_mss = false' });
+  await waitUntil(
+    'both tunnels lowered to 1350',
+    async () => (await linkMtu(a.ns)) === PATH && (await linkMtu(b.ns)) === PATH,
+    120_000,
+  );
+  t.notMatch(await a.ns.run(['iptables-save', '-t', 'mangle']), /ISLAND-MSS/, 'no ISLAND-MSS');
+  const stalled = await tcpTransfer({
+    from: nsEnd(topo.podA),
+    to: nsEnd(topo.podB),
+    address: '10.61.2.2',
+    bytes: 2 * MB,
+    timeoutMs: 8000,
+  }).then(
+    (r) => `arrived: ${r.summary}`,
+    (e: Error) => e.message,
+  );
+  t.match(
+    stalled,
+    /stalled|failed/,
+    'a 1500 pod whose ICMP is filtered cannot send through a 1350 tunnel without the clamp',
+  );
 });

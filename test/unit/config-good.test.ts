@@ -192,6 +192,7 @@ const expected: Record<string, Expected> = {
       backend: 'auto',
       pollMs: 1000,
       input: true,
+      clampMss: true,
     },
   },
   'toml-utf8.toml': {
@@ -313,6 +314,7 @@ const expected: Record<string, Expected> = {
       backend: 'legacy',
       pollMs: 250,
       input: false,
+      clampMss: true,
     },
   },
 };

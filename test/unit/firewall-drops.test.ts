@@ -80,6 +80,14 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
       ],
       from: 'INPUT',
     },
+    {
+      name: 'ISLAND-MSS',
+      rules: ['vx0', 'ip0', 'vx6', 'mc0', 'gr0'].map(
+        (n) =>
+          `-o ${n} -p tcp -m tcp --tcp-flags SYN,RST SYN -m comment --comment island -j TCPMSS --clamp-mss-to-pmtu`,
+      ),
+      from: 'FORWARD',
+    },
   ]);
   t.strictSame(
     fw.tables[6].chains,
@@ -99,10 +107,15 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
   const off = desiredFirewall(config(`${TUNNELS + FORWARD}input = false\n`));
   t.strictSame(
     off.tables[4].chains.map((c) => c.name),
-    ['ISLAND-FORWARD'],
+    ['ISLAND-FORWARD', 'ISLAND-MSS'],
     'input = false: no ISLAND-INPUT',
   );
   t.strictSame(off.tables[6].chains, []);
+  const unclamped = desiredFirewall(config(`${TUNNELS + FORWARD}clamp_mss = false\n`));
+  t.notOk(
+    unclamped.tables[4].chains.some((c) => c.name === 'ISLAND-MSS'),
+    'clamp_mss = false: no ISLAND-MSS',
+  );
   const none = desiredFirewall(config(TUNNELS));
   t.strictSame(none.tables[4].chains, [], 'no [forward]: no chain at all');
   t.equal(none.flows.length, 5, "but the tunnels' packets are still looked after (status says what drops them)");
@@ -353,6 +366,12 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
     `-A ISLAND-FORWARD -i vx0 ${TAG}`,
     `-A ISLAND-FORWARD -o vx0 ${TAG}`,
     `-A ISLAND-INPUT -s 192.0.2.2/32 -p udp -m udp --dport 4789 ${TAG}`,
+    'COMMIT',
+    // the same batch repairs the mangle table's ISLAND-MSS
+    '*mangle',
+    ':ISLAND-MSS - [0:0]',
+    '-I FORWARD 1 -m comment --comment island -j ISLAND-MSS',
+    '-A ISLAND-MSS -o vx0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m comment --comment island -j TCPMSS --clamp-mss-to-pmtu',
     'COMMIT',
   ]);
 });
