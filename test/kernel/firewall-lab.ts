@@ -104,13 +104,28 @@ export async function islandPart(ns: Netns, save = 'iptables-nft-save'): Promise
   return part;
 }
 
-/** Everything but island's part, counters and comments dropped: what island must never touch. */
+/**
+ * Everything but island's part, counters and comments dropped: what island must never touch.
+ * A table left with nothing but its built-in chains at policy ACCEPT is no table: writing
+ * ISLAND-MSS makes iptables-nft create the mangle table, which stays empty after `down`.
+ */
 export async function foreignPart(ns: Netns, save: string): Promise<string[]> {
   const out = await ns.run([save]);
-  return out
+  const lines = out
     .split('\n')
     .filter((l) => l && !l.startsWith('#') && !/ISLAND-/.test(l))
     .map((l) => l.replace(/ \[\d+:\d+\]$/, ''));
+  const kept: string[] = [];
+  let table: string[] = [];
+  for (const l of lines) {
+    if (l.startsWith('*')) table = [l];
+    else if (l !== 'COMMIT') (table.length ? table : kept).push(l);
+    else {
+      if (!table.slice(1).every((x) => /^:[A-Z]+ ACCEPT$/.test(x))) kept.push(...table, l);
+      table = [];
+    }
+  }
+  return kept;
 }
 
 export async function until<T>(
