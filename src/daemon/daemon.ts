@@ -68,6 +68,9 @@ export class Daemon {
   /** names and ifindexes whose events matter: declared links and their underlays */
   private watchedNames = new Set<string>();
   private watchedIndexes = new Set<number>();
+  /** island's own links, by name and ifindex: a change to them is healed at once */
+  private ownNames = new Set<string>();
+  private ownIndexes = new Set<number>();
   /** addresses whose host route decides a pin or a route over a host device: a change of that route counts */
   private hostPaths: string[] = [];
   /** netconf events that concern a kept sysctl: "4 all", "6 default" (devices go by watchedIndexes) */
@@ -139,6 +142,7 @@ export class Daemon {
     this.want = desiredState(cfg);
     this.metrics.configLoaded(true);
     this.metricsFile.target = cfg.daemon.metrics;
+    this.ownNames = new Set(this.want.links.map((l) => l.name));
     this.watchedNames = new Set([
       ...this.want.links.flatMap((l) => (l.underlay ? [l.name, l.underlay] : [l.name])),
       // host devices that routes or pins go over
@@ -296,7 +300,18 @@ export class Daemon {
 
   private onEvent(ev: RtEvent): void {
     if (!this.relevant(ev)) return;
-    this.trigger(`${ev.kind} ${ev.op}${ev.ifname ? ` ${ev.ifname}` : ''}`, this.cfg.daemon.debounceMs);
+    const own =
+      (ev.kind === 'route' && ev.protocol === ROUTE_PROTO) ||
+      (ev.kind !== 'route' && ev.kind !== 'netconf' && ev.ifname !== undefined && this.ownNames.has(ev.ifname)) ||
+      (ev.kind !== 'route' && ev.kind !== 'netconf' && ev.ifindex !== undefined && this.ownIndexes.has(ev.ifindex));
+    // a change around island's objects (an underlay, a host route, a sysctl) tends to open a
+    // burst about them (deleting a tunnel on a `dev` announces the underlay ~15 ms before the
+    // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in
+    this.trigger(
+      `${ev.kind} ${ev.op}${ev.ifname ? ` ${ev.ifname}` : ''}`,
+      this.cfg.daemon.debounceMs,
+      own ? 'now' : 'settle',
+    );
   }
 
   private relevant(ev: RtEvent): boolean {
@@ -323,14 +338,15 @@ export class Daemon {
     return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
   }
 
-  private trigger(reason: string, delayMs: number): void {
+  /** now: at once after a quiet period, else at the end of the debounce window; settle: delayMs from now */
+  private trigger(reason: string, delayMs: number, mode: 'now' | 'settle' = 'now'): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
     if (this.debounceTimer) return;
-    const wait = this.passEndedAt + delayMs - performance.now();
+    const wait = mode === 'settle' ? delayMs : this.passEndedAt + delayMs - performance.now();
     if (wait <= 0) {
       void this.pass(reason);
       return;
@@ -389,6 +405,7 @@ export class Daemon {
       // address events carry only an ifindex; links made in this pass are
       // learnt on the pass their own creation events trigger
       this.watchedIndexes = new Set(live.links.filter((l) => this.watchedNames.has(l.name)).map((l) => l.ifindex));
+      this.ownIndexes = new Set(live.links.filter((l) => this.ownNames.has(l.name)).map((l) => l.ifindex));
       await this.hosts.sync(this.want.hosts);
       // after the pass: a probe socket binds to the tunnel's own address, which may have just appeared
       this.health.configure(this.want.peers);
