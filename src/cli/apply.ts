@@ -1,6 +1,8 @@
 /** `island apply`: converge once and exit. */
+import { daemonPathMtus } from '../control/client.js';
 import { desiredState } from '../desired.js';
 import { hostsLine } from '../hosts/command.js';
+import { withPathMtus } from '../reconcile/mtu.js';
 import { actionObject, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
@@ -9,7 +11,8 @@ import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from
 
 export async function run({ path }: Args): Promise<number> {
   const cfg = await mustLoad(path);
-  const { plan, results } = await withNetlink((rtnl, ethtool) => reconcile(rtnl, ethtool, desiredState(cfg)));
+  const want = withPathMtus(desiredState(cfg), await daemonPathMtus(path));
+  const { plan, results } = await withNetlink((rtnl, ethtool) => reconcile(rtnl, ethtool, want));
   let failed = printResults(results);
   // what failed was said above; what waits on something outside island, here
   const failedObjects = new Set(results.filter((r) => r.error).map((r) => actionObject(r.action)));

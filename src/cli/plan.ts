@@ -1,8 +1,10 @@
 /** `island plan`: what apply would change, then what it cannot reach. */
 import { describeSelf } from '../config/island.js';
+import { daemonPathMtus } from '../control/client.js';
 import { desiredState } from '../desired.js';
 import { hostsLine } from '../hosts/command.js';
 import { describeAction } from '../reconcile/describe.js';
+import { withPathMtus } from '../reconcile/mtu.js';
 import { planOnly } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
 import { mustLoad } from './load.js';
@@ -12,7 +14,8 @@ export async function run({ path, values }: Args): Promise<number> {
   const cfg = await mustLoad(path);
   const self = cfg.island?.self;
   if (self) process.stdout.write(`# ${describeSelf(self)}\n`);
-  const p = await withNetlink((rtnl, ethtool) => planOnly(rtnl, ethtool, desiredState(cfg)));
+  const want = withPathMtus(desiredState(cfg), await daemonPathMtus(path));
+  const p = await withNetlink((rtnl, ethtool) => planOnly(rtnl, ethtool, want));
   for (const a of p.actions) process.stdout.write(`${describeAction(a)}\n`);
   const hosts = await hostsLine(cfg.hosts ?? [], false);
   if (hosts) process.stdout.write(`${hosts}\n`);

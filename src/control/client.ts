@@ -1,5 +1,6 @@
 /** The CLI's side of the control channel. */
 import { connect } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { controlSocketPath } from './paths.js';
 
 /** No daemon answers: the reason in a few words ("not running", "permission denied"). */
@@ -69,5 +70,23 @@ function unreachableReason(e: NodeJS.ErrnoException): string {
       return 'permission denied (the control socket is root’s)';
     default:
       return e.code ?? e.message;
+  }
+}
+
+/**
+ * The auto tunnels the daemon running `config` lowered to their measured path, by name; empty
+ * when no daemon runs it. `island plan` and `apply` plan with them, so that a one-shot run
+ * neither shows nor undoes what the daemon measured.
+ */
+export async function daemonPathMtus(config: string): Promise<Map<string, number>> {
+  try {
+    const v = (await request({ cmd: 'status' }, undefined, 2000)) as {
+      config?: string;
+      pathMtus?: Record<string, number>;
+    };
+    if (typeof v.config !== 'string' || resolvePath(v.config) !== resolvePath(config)) return new Map();
+    return new Map(Object.entries(v.pathMtus ?? {}));
+  } catch {
+    return new Map();
   }
 }

@@ -248,7 +248,14 @@ export class Daemon {
     }
     if (change) this.trigger('path mtu', 0);
     // an auto tunnel about to be lowered is not a warning
-    if (auto && (change || this.mtuKeeper.loweredTo(p.tunnel) !== undefined)) return;
+    if (!(auto && (change || this.mtuKeeper.loweredTo(p.tunnel) !== undefined))) this.warnPathMtu(p);
+    // STATUS= and the metrics carry both directions: the peer's figure can come after ours
+    this.report(this.lastStatus);
+    void this.metricsFile.write();
+  }
+
+  /** A tunnel whose MTU the path does not carry: a warning, once per change. */
+  private warnPathMtu(p: PeerStatus): void {
     const words = describePathMtu(p);
     if (words.state === 'pending') return;
     const key = `${words.state} ${p.pmtu?.pathMtu} ${p.pmtu?.ceiling}`;
@@ -261,8 +268,6 @@ export class Daemon {
         fields,
         `${p.tunnel}: ${words.detail}: packets larger than the path are lost on the way to ${p.peer} (set mtu = "auto", or at most what the path carries)`,
       );
-    this.report(this.lastStatus);
-    void this.metricsFile.write();
   }
 
   stop(): void {

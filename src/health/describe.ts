@@ -52,11 +52,13 @@ export function describePathMtu(p: PeerStatus): PathMtuWords {
   if (m.problem) return { state: 'pending', detail: `path mtu not measured: ${m.problem}` };
   const out = m.belowFloor ? `< ${m.floor}` : m.pathMtu;
   if (out === undefined) {
-    const why = !m.peerProbes
-      ? p.answeredBy === 'island' || p.peerView
-        ? "the peer's island is older and does not answer path MTU probes"
-        : 'waiting for the peer'
-      : 'measuring';
+    const why = m.peerProbes
+      ? 'measuring'
+      : p.answeredBy === 'kernel'
+        ? 'no island answers there (it takes island at both ends)'
+        : p.answeredBy === 'island' || p.peerView
+          ? "the peer's island is older and does not answer path MTU probes"
+          : 'waiting for the peer';
     return { state: 'pending', detail: `path mtu not measured yet: ${why}` };
   }
   const both = m.peerPathMtu === undefined ? `${out}` : `${out} out, ${m.peerPathMtu} in`;

@@ -34,6 +34,7 @@ export class PmtuProber {
   private peerProbes = false;
   private peerPathMtu?: number;
   private problem?: string;
+  private closed = false;
 
   constructor(
     private readonly family: 4 | 6,
@@ -44,7 +45,20 @@ export class PmtuProber {
   ) {
     const now = Date.now();
     this.search = new PmtuSearch(PMTU_FLOOR[family], searchGapMs(intervalMs), recheckMs(intervalMs), timeoutMs, now);
-    this.timer = setInterval(() => this.tick(), Math.min(searchGapMs(intervalMs), 1000));
+  }
+
+  /**
+   * One timer, set for the search's next step (a probe due, one timing out): an idle tunnel
+   * wakes once per re-check, not once a second. Nothing is set until a probe can leave.
+   */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.closed || !this.sock || !this.peerProbes || this.problem) return;
+    // no tunnel MTU known yet (its link not seen by a pass): nothing to search under
+    if (this.search.snapshot().ceiling === undefined) return;
+    const ms = Math.max(this.search.wakeAt() - Date.now(), 10);
+    this.timer = setTimeout(() => this.tick(), ms);
     this.timer.unref?.();
   }
 
@@ -57,21 +71,27 @@ export class PmtuProber {
     } catch (e) {
       this.problem = `no path MTU probes: ${(e as Error).message}`;
     }
+    this.schedule();
   }
 
   /** The tunnel's MTU now: the most a probe can be. */
   setCeiling(mtu: number | undefined): void {
     this.search.setCeiling(mtu, Date.now());
+    this.schedule();
   }
 
   /** Search again now (the peer came back: the path may be another). */
   restart(): void {
     this.search.restart(Date.now());
+    this.schedule();
   }
 
   /** Any datagram from the peer: whether it speaks probes, and what it measured towards us. */
   heard(p: Packet): void {
-    if (p.pmtu && !this.peerProbes) this.peerProbes = true;
+    if (p.pmtu && !this.peerProbes) {
+      this.peerProbes = true;
+      this.schedule();
+    }
     if (p.pmtu && p.pathMtu !== this.peerPathMtu) {
       this.peerPathMtu = p.pathMtu;
       this.onChange();
@@ -88,6 +108,7 @@ export class PmtuProber {
     const before = this.search.snapshot();
     this.search.ack(seq, Date.now());
     this.settled(before);
+    this.schedule();
   }
 
   private tick(): void {
@@ -95,9 +116,13 @@ export class PmtuProber {
     const before = this.search.snapshot();
     this.search.tick(now);
     this.settled(before);
-    if (!this.sock || !this.peerProbes || this.problem) return;
-    const size = this.search.due(now);
-    if (size === undefined) return;
+    const size = this.sock && this.peerProbes && !this.problem ? this.search.due(now) : undefined;
+    if (size !== undefined) this.send(size, now);
+    this.schedule();
+  }
+
+  private send(size: number, now: number): void {
+    if (!this.sock) return;
     this.seq = (this.seq + 1) >>> 0;
     this.search.sent(this.seq, size, now);
     const payload = size - headerBytes(this.family);
@@ -120,7 +145,8 @@ export class PmtuProber {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.closed = true;
+    clearTimeout(this.timer);
     this.sock = undefined;
   }
 }

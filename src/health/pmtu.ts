@@ -175,6 +175,11 @@ export class PmtuSearch {
     this.nextAt = now + this.recheckMs;
   }
 
+  /** When something is next to do: the probe out times out, or the next one is due. */
+  wakeAt(): number {
+    return this.pending ? this.pending.sentAt + this.timeoutMs : this.nextAt;
+  }
+
   /** Whether a datagram of `seq` is the probe out now (an ack for another is stale). */
   expects(seq: number): boolean {
     return this.pending?.seq === seq;

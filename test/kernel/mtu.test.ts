@@ -251,6 +251,8 @@ for (const blackHole of [false, true]) {
       const table = await runIsland(a.ns, ['status', '-c', a.config], { env: a.env });
       t.match(table.stdout, /^path mtu on vx0 +ok +path mtu 1350 out, 1350 in \(tunnel mtu 1350: fits\)$/m);
       t.match(table.stdout, /^link vx0 +ok/m, 'the lowered tunnel is not drifted');
+      const plan = await runIsland(a.ns, ['plan', '-c', a.config], { env: a.env });
+      t.notMatch(plan.stdout, /mtu 1350 → 1450/, 'island plan does not undo what the daemon measured');
       t.notOk(
         a.daemon.logs.some((r) => r.level >= 40 && r.tunnel === 'vx0' && r.pathMtu !== undefined),
         'no warning: auto lowered it',

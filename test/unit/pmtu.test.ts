@@ -1,6 +1,11 @@
-/** The path MTU search on a fake clock and a fake path: what it finds, what it costs. */
+/** The path MTU search on a fake clock and a fake path: what it finds, what it costs; mtu auto's keeper; the words. */
 import t from 'tap';
+import { describePathMtu } from '../../src/health/describe.js';
+import type { PeerStatus } from '../../src/health/health.js';
+import { MtuKeeper } from '../../src/health/mtu-keeper.js';
 import { MAX_PROBES, PMTU_FLOOR, PmtuSearch } from '../../src/health/pmtu.js';
+import type { PmtuStatus } from '../../src/health/pmtu-probe.js';
+import { peerStatus } from '../helpers/peer.js';
 
 const GAP = 1000;
 const RECHECK = 60_000;
@@ -81,4 +86,66 @@ t.test('a path below the floor, and a changed ceiling', async (t) => {
   t.equal(s.snapshot().pathMtu, undefined);
   s.setCeiling(1400, end);
   t.equal(s.due(end), 1400, 'a new ceiling is searched at once');
+});
+
+const status = (o: Partial<PmtuStatus>): PmtuStatus => ({
+  floor: 1200,
+  searching: false,
+  probes: 0,
+  bytes: 0,
+  peerProbes: true,
+  ...o,
+});
+
+t.test('mtu auto: lowered on the first smaller search, back up only after a trial carries the full mtu', async (t) => {
+  const k = new MtuKeeper(() => 30_000);
+  t.same(k.pathMtus(0), new Map(), 'nothing lowered');
+  t.equal(k.onResult('vx0', status({ pathMtu: 1450, ceiling: 1450 }), 0), undefined, 'the path carries it');
+  t.match(k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1450 }), 1000), {
+    from: 1450,
+    to: 1350,
+    words: 'lowered to what the path carries',
+  });
+  t.same(k.pathMtus(2000), new Map([['vx0', 1350]]));
+  t.equal(k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1350 }), 3000), undefined, 'lowered, it fits: quiet');
+  t.equal(k.nextTrialAt(), 31_000);
+  t.same(k.pathMtus(31_000), new Map(), 'the re-check is due: the trial runs at the full mtu');
+  t.match(
+    k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1450 }), 33_000),
+    { to: 1350, words: undefined },
+    'failed: quietly back down',
+  );
+  t.same(k.pathMtus(34_000), new Map([['vx0', 1350]]));
+  k.pathMtus(63_000);
+  t.match(k.onResult('vx0', status({ pathMtu: 1450, ceiling: 1450 }), 64_000), {
+    from: 1350,
+    to: 1450,
+    words: 'back up: the path carries it again',
+  });
+  t.same(k.pathMtus(65_000), new Map());
+  t.same(k.current(), {});
+});
+
+t.test('path MTU in words', async (t) => {
+  const p = (pmtu?: PmtuStatus, o: Partial<PeerStatus> = {}) => peerStatus({ ...(pmtu ? { pmtu } : {}), ...o });
+  t.same(describePathMtu(p(status({ pathMtu: 1350, peerPathMtu: 1340, ceiling: 1450 }))), {
+    state: 'warning',
+    detail: 'path mtu 1350 out, 1340 in (tunnel mtu 1450: too large)',
+  });
+  t.same(describePathMtu(p(status({ pathMtu: 1450, ceiling: 1450 }))), {
+    state: 'ok',
+    detail: 'path mtu 1450 (tunnel mtu 1450: fits)',
+  });
+  t.match(describePathMtu(p(status({ belowFloor: true, ceiling: 1450 }))), {
+    state: 'warning',
+    detail: /path mtu < 1200/,
+  });
+  t.match(describePathMtu(p(status({ peerProbes: false }), { answeredBy: 'kernel' })), {
+    state: 'pending',
+    detail: /no island answers there/,
+  });
+  t.match(describePathMtu(p(status({ problem: 'no path MTU probes: the netlink addon is not island-patched' }))), {
+    state: 'pending',
+    detail: /not island-patched/,
+  });
 });
