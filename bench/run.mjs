@@ -165,13 +165,14 @@ function toml(ts, { port = 4789, sourcePort, dev, resync = '30s', debounce = '10
  * "island", route protocol 149), as an ip -batch script. The kernel ignores IFLA_IFALIAS on
  * RTM_NEWLINK (`link add ... alias island` creates an unmarked, foreign link): the alias is a
  * request of its own, as it is for island. island's point-to-point vxlans do not learn (see
- * kinds/vxlan.ts): nolearning; a tunnel of mtu "auto" copies DF from the inner packet: df inherit.
+ * kinds/vxlan.ts): nolearning; a tunnel of mtu "auto" is the underlay's 1500 less VXLAN's 50 and
+ * copies DF from the inner packet: mtu 1450, df inherit.
  */
 function ipBatch(ts, { port = 4789 } = {}) {
   const out = [];
   for (const t of ts) {
     out.push(
-      `link add ${t.name} type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port} nolearning df inherit`,
+      `link add ${t.name} mtu 1450 type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port} nolearning df inherit`,
       `link set ${t.name} alias island`,
       `addr add ${t.address} dev ${t.name}`,
       `link set ${t.name} up`,
