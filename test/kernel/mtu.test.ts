@@ -394,3 +394,23 @@ t.test('without the clamp (clamp_mss = false) the same pod stalls: the control',
     'a 1500 pod whose ICMP is filtered cannot send through a 1350 tunnel without the clamp',
   );
 });
+
+t.test('a path that shrinks under a running island: found at the next re-check, the tunnel lowered', async (t) => {
+  const topo = await topology(t, { blackHole: true });
+  await setHop(topo, 1500);
+  const { a, b } = await islands(t, topo);
+  await waitPathMtu(a, (m) => both(m) && m.pathMtu === TUNNEL, 60_000);
+  const before = (await statusJson(a)).peers[0].pmtu;
+  const t0 = Date.now();
+  await setHop(topo, 1400);
+  const ms = await waitUntil(
+    'both tunnels lowered to 1350',
+    async () => (await linkMtu(a.ns)) === PATH && (await linkMtu(b.ns)) === PATH,
+    120_000,
+  );
+  const after = (await statusJson(a)).peers[0].pmtu;
+  t.ok(ms <= 30_000 + 40_000, `lowered ${ms} ms after the hop shrank (re-check every 30 s, then the search)`);
+  t.comment(
+    `a hop shrunk to 1400 (black hole): tunnels at 1350 ${Date.now() - t0} ms later; ${after.probes - before.probes} probes, ${after.bytes - before.bytes} bytes for it`,
+  );
+});
