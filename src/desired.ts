@@ -33,6 +33,13 @@ export interface DesiredLink {
   /** the file line that declared it (its table's header), for messages about it */
   line?: number;
   /**
+   * It declares no IPv6 address, so it is made without an IPv6 link-local one: a link that has
+   * one sends router solicitations and MLD reports as it comes up, and through a tunnel those
+   * reach a NAT before the far end's first packet and block its mapping (a gre or vxlan link
+   * on the public side: measured in the QEMU guests).
+   */
+  noLinkLocal6?: true;
+  /**
    * A tunnel without a fixed mtu (`mtu = "auto"` or none): its mtu is its underlay's less
    * `overhead`, and at most `pathMtu` when the daemon measured less (reconcile/mtu.ts).
    */
@@ -206,6 +213,8 @@ export function desiredState(cfg: Config): DesiredState {
   for (const l of [...cfg.bridges, ...cfg.tunnels, ...cfg.links]) {
     for (const a of l.addresses) addresses.push({ link: l.name, ...a, ...lineOf(a) });
   }
+  const v6 = new Set(addresses.filter((a) => a.family === 6).map((a) => a.link));
+  for (const l of links) if (!v6.has(l.name)) l.noLinkLocal6 = true;
   // pins first: the route that would swallow a remote must never be there without its pin;
   // one route per kernel identity (check refuses two in a file): a second would replace the first
   const seen = new Set<string>();

@@ -63,6 +63,7 @@ const IFLA = {
   MASTER: 10,
   LINKINFO: 18,
   IFALIAS: 20,
+  AF_SPEC: 26,
   EXT_MASK: 29,
   PROP_LIST: 52,
   ALT_IFNAME: 53,
@@ -72,6 +73,9 @@ const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } a
 const IFF_UP = 0x1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
+// if_link.h: IFLA_AF_SPEC > AF_INET6 > IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 
 export interface RawLink {
   ifindex: number;
@@ -306,6 +310,21 @@ export class Rtnl {
     if (ch.alias !== undefined) attrs.push([IFLA.IFALIAS, Buffer.from(ch.alias)]);
     const head = ch.up === undefined ? ifinfomsg(ifindex, 0, 0) : ifinfomsg(ifindex, ch.up ? IFF_UP : 0, IFF_UP);
     await this.request(`set link ${name}`, RTM.SETLINK, Buffer.concat([head, encodeAttrs(attrs)]));
+  }
+
+  /**
+   * No IPv6 link-local address when the link comes up (ip link set X addrgenmode none), hence
+   * none of the router solicitations and MLD reports a link sends at once when it has one.
+   * The kernel refuses it on a link that cannot carry IPv6 at all (mtu below 1280, IPv6
+   * disabled at boot): EAFNOSUPPORT, which says the same.
+   */
+  async noLinkLocal6(ifindex: number, name: string): Promise<void> {
+    const mode = encodeAttrs([[IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE])]]);
+    const spec = encodeAttrs([[AF_INET6, mode]]);
+    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.AF_SPEC, spec]])]);
+    await this.request(`set addrgenmode none on ${name}`, RTM.SETLINK, req).catch((e: unknown) => {
+      if (!(e instanceof NetlinkError && e.code === 'EAFNOSUPPORT')) throw e;
+    });
   }
 
   /**

@@ -167,12 +167,15 @@ export async function apply(
       // altname is there first, and a link saves a round trip (500 tunnels: ~100 ms)
       const marked = rtnl.addAltname(i, temp, newLinkToken());
       marked.catch(() => undefined);
+      // before the request that brings it up, in the same order on the socket
+      const quiet = l.noLinkLocal6 ? rtnl.noLinkLocal6(i, temp) : Promise.resolve();
+      quiet.catch(() => undefined);
       // in the same pass, not the next one
       if (l.features) await setFeatures(i, l.name, l.features);
       await stepPause();
       for (const r of replaces) if (!r.first) await deleteLink(r);
       await stepPause();
-      await Promise.all([marked, rtnl.setLink(i, temp, { rename: l.name, alias: OWNER_ALIAS, up: true })]);
+      await Promise.all([marked, quiet, rtnl.setLink(i, temp, { rename: l.name, alias: OWNER_ALIAS, up: true })]);
     } catch (e) {
       await rtnl.deleteLink(i, temp).catch(() => undefined);
       throw e;

@@ -5,7 +5,8 @@
  * entry there; MASQUERADE then moves the private gateway's mapping to another port and the
  * public end's packets keep refreshing the stale entry: a one-way tunnel for as long as the
  * public end keeps talking. island's own probes towards a peer behind a NAT therefore wait until
- * the peer has spoken. The test: the public daemon runs alone for several probe intervals, then
+ * the peer has spoken, and island's links make no IPv6 link-local address unless they declare
+ * IPv6 (a link that has one sends router solicitations and MLD reports as it comes up). The test: the public daemon runs alone for several probe intervals, then
  * the private one starts; TCP must cross both ways and the NAT must hold the pinned mapping.
  */
 import t from 'tap';
@@ -50,13 +51,18 @@ ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
 `;
 
 t.test('the public end up first does not poison the NAT', async (t) => {
-  const n = await natTopology(t, { prefix: 'nf', dropUnsolicitedUdpPort: null });
+  // IPv6 on, as on real hosts: a link with a link-local address sends RS and MLD at once
+  const n = await natTopology(t, { prefix: 'nf', dropUnsolicitedUdpPort: null, ipv6: true });
   const conf = await writeConfig(t, ISLAND);
   const running = (r: { msg?: string }) => r.msg === 'island daemon running';
   const pub = startDaemon(t, n.pub, conf);
   await pub.waitForLog(running, 30_000);
   // several of its probe intervals alone: before the fix each one reached the NAT
   await new Promise((r) => setTimeout(r, 4 * PROBE_S * 1000));
+  const v6 = JSON.parse(await n.pub.run(['ip', '-j', '-6', 'addr', 'show', 'dev', 'vx0'])) as {
+    addr_info?: unknown[];
+  }[];
+  t.same(v6[0]?.addr_info ?? [], [], 'vx0 declares no IPv6 address: it has no link-local one either');
   const toNat = await n.nat.run(['conntrack', '-L', '-p', 'udp', '--dport', String(PORT), '-d', P.natPublicAddr]);
   t.equal(toNat.trim(), '', 'nothing from the public end reached the NAT while the private end was away');
 
