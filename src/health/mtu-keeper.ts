@@ -29,22 +29,26 @@ export class MtuKeeper {
   constructor(private readonly recheckMs: (tunnel: string) => number) {}
 
   /**
-   * A search on an auto tunnel finished. `m.ceiling` is the tunnel's MTU it searched under.
-   * Returns the change to announce (and apply), if any.
+   * What an auto tunnel's search found (called for the peer's figures too). `m.searchedUnder`
+   * is the tunnel's MTU the last finished search ran under: a trial's MTU counts only once a
+   * search has run under it. Returns the change to announce (and apply), if any.
    */
   onResult(tunnel: string, m: PmtuStatus, now: number): MtuChange | undefined {
     const low = this.lowered.get(tunnel);
     const carried = m.pathMtu;
-    if (carried === undefined || m.ceiling === undefined) return undefined;
-    if (carried >= m.ceiling) {
+    const under = m.searchedUnder;
+    if (carried === undefined || under === undefined || m.searching) return undefined;
+    if (carried >= under) {
       // the whole tunnel MTU crossed: a trial succeeded (or the underlay shrank under the lowered value)
-      if (!low?.trial || m.ceiling <= low.mtu) return undefined;
+      if (!low?.trial || under <= low.mtu) return undefined;
       this.lowered.delete(tunnel);
-      return { tunnel, from: low.mtu, to: m.ceiling, words: 'back up: the path carries it again' };
+      return { tunnel, from: low.mtu, to: under, words: 'back up: the path carries it again' };
     }
+    // a result under the lowered MTU's own trial is the trial's; under the lowered MTU, the same as before
+    if (low?.trial && under === low.mtu) return undefined;
     this.lowered.set(tunnel, { mtu: carried, since: now, trial: false });
-    if (low && low.mtu === carried) return low.trial ? { tunnel, from: m.ceiling, to: carried } : undefined;
-    return { tunnel, from: m.ceiling, to: carried, words: 'lowered to what the path carries' };
+    if (low && low.mtu === carried) return low.trial ? { tunnel, from: under, to: carried } : undefined;
+    return { tunnel, from: under, to: carried, words: 'lowered to what the path carries' };
   }
 
   /**

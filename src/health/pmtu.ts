@@ -31,8 +31,10 @@ export interface PmtuSnapshot {
   belowFloor?: boolean;
   /** the smallest size searched */
   floor: number;
-  /** the tunnel's MTU when it was searched: pathMtu === ceiling says "at least this" */
+  /** the tunnel's MTU now: the most the next search can probe */
   ceiling?: number;
+  /** the tunnel's MTU the last finished search ran under: pathMtu === searchedUnder says "at least this" */
+  searchedUnder?: number;
   /** when the last search finished (ms since the epoch) */
   checkedAt?: number;
   /** a search is under way */
@@ -53,6 +55,7 @@ export class PmtuSearch {
   private result?: number;
   private belowFloor = false;
   private checkedAt?: number;
+  private searchedUnder?: number;
   private searching = false;
   /** largest size carried in this search, smallest size lost (undefined: none yet) */
   private lo?: number;
@@ -170,6 +173,7 @@ export class PmtuSearch {
   private finish(mtu: number | undefined, now: number): void {
     this.searching = false;
     this.result = mtu;
+    this.searchedUnder = this.ceiling;
     this.belowFloor = mtu === undefined;
     this.checkedAt = now;
     this.nextAt = now + this.recheckMs;
@@ -191,6 +195,7 @@ export class PmtuSearch {
       ...(this.belowFloor ? { belowFloor: true } : {}),
       floor: this.floor,
       ...(this.ceiling === undefined ? {} : { ceiling: this.ceiling }),
+      ...(this.searchedUnder === undefined ? {} : { searchedUnder: this.searchedUnder }),
       ...(this.checkedAt === undefined ? {} : { checkedAt: this.checkedAt }),
       searching: this.searching,
       probes: this.probes,

@@ -100,24 +100,33 @@ const status = (o: Partial<PmtuStatus>): PmtuStatus => ({
 t.test('mtu auto: lowered on the first smaller search, back up only after a trial carries the full mtu', async (t) => {
   const k = new MtuKeeper(() => 30_000);
   t.same(k.pathMtus(0), new Map(), 'nothing lowered');
-  t.equal(k.onResult('vx0', status({ pathMtu: 1450, ceiling: 1450 }), 0), undefined, 'the path carries it');
-  t.match(k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1450 }), 1000), {
+  t.equal(k.onResult('vx0', status({ pathMtu: 1450, searchedUnder: 1450 }), 0), undefined, 'the path carries it');
+  t.match(k.onResult('vx0', status({ pathMtu: 1350, searchedUnder: 1450 }), 1000), {
     from: 1450,
     to: 1350,
     words: 'lowered to what the path carries',
   });
   t.same(k.pathMtus(2000), new Map([['vx0', 1350]]));
-  t.equal(k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1350 }), 3000), undefined, 'lowered, it fits: quiet');
+  t.equal(
+    k.onResult('vx0', status({ pathMtu: 1350, searchedUnder: 1350 }), 3000),
+    undefined,
+    'lowered, it fits: quiet',
+  );
   t.equal(k.nextTrialAt(), 31_000);
   t.same(k.pathMtus(31_000), new Map(), 'the re-check is due: the trial runs at the full mtu');
+  t.equal(
+    k.onResult('vx0', status({ pathMtu: 1350, searchedUnder: 1350 }), 31_500),
+    undefined,
+    "the peer's figure during the trial, before a search ran under the full mtu: not the trial's result",
+  );
   t.match(
-    k.onResult('vx0', status({ pathMtu: 1350, ceiling: 1450 }), 33_000),
+    k.onResult('vx0', status({ pathMtu: 1350, searchedUnder: 1450 }), 33_000),
     { to: 1350, words: undefined },
     'failed: quietly back down',
   );
   t.same(k.pathMtus(34_000), new Map([['vx0', 1350]]));
   k.pathMtus(63_000);
-  t.match(k.onResult('vx0', status({ pathMtu: 1450, ceiling: 1450 }), 64_000), {
+  t.match(k.onResult('vx0', status({ pathMtu: 1450, searchedUnder: 1450 }), 64_000), {
     from: 1350,
     to: 1450,
     words: 'back up: the path carries it again',
