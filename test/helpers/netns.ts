@@ -11,6 +11,7 @@
  * timeout). Each kills the processes still inside the namespace, then deletes it.
  */
 import type { Test } from 'tap';
+import { networkOf } from '../../src/netlink/ip.js';
 import { deleteNamespaceSync, namespaceName } from './namespace.mjs';
 import { exec as command, type ExecOptions, type ExecResult } from './spawn.mjs';
 import { islandToml, vxlan } from './toml.mjs';
@@ -170,6 +171,36 @@ export function natTunnel(o: { local: string; remote: string; me: string; extra?
     addresses: [`${o.me}/30`],
   });
   return `\n${islandToml({ tunnel: [tunnel] }).trimEnd()}\n${o.extra ?? ''}\n`;
+}
+
+/**
+ * The NAT topology as one island file, the same on both sides: sites pub and priv, each its own
+ * gateway (priv behind the NAT, seen from pub as the NAT's outside address), then `rest` (the
+ * [[tunnel]] with its `ends`, [daemon]...), as a lab would write it. QEMU guests use it too:
+ * their addresses are the plan's.
+ */
+export function natIsland(rest: string, comment = 'the same file on both sides of the NAT'): string {
+  const p = NAT_PLAN;
+  return `# ${comment}
+[[site]]
+name = "pub"
+subnet = "${networkOf(p.pubAddr, p.publicPrefix)}/${p.publicPrefix}"
+gateway = "pub"
+
+[[site]]
+name = "priv"
+subnet = "${networkOf(p.privAddr, p.privatePrefix)}/${p.privatePrefix}"
+gateway = "priv"
+
+[[host]]
+name = "pub"
+address = "${p.pubAddr}"
+
+[[host]]
+name = "priv"
+address = "${p.privAddr}"
+public = "${p.natPublicAddr}"
+${rest}`;
 }
 
 export interface NatTopologyOptions {

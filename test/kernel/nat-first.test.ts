@@ -11,35 +11,16 @@
  */
 import t from 'tap';
 import { noErrorLogged, startDaemon, writeConfig } from '../helpers/island.js';
-import { NAT_PLAN, natTopology } from '../helpers/netns.js';
+import { NAT_PLAN, natIsland, natTopology } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 const P = NAT_PLAN;
 const PORT = 5533;
 const PROBE_S = 1;
 
-const ISLAND = `
+const ISLAND = natIsland(`
 [daemon]
 health_interval = "${PROBE_S}s"
-
-[[site]]
-name = "pub"
-subnet = "198.51.100.0/24"
-gateway = "pub"
-
-[[site]]
-name = "priv"
-subnet = "10.77.0.0/24"
-gateway = "priv"
-
-[[host]]
-name = "pub"
-address = "${P.pubAddr}"
-
-[[host]]
-name = "priv"
-address = "${P.privAddr}"
-public = "${P.natPublicAddr}"
 
 [[tunnel]]
 name = "vx0"
@@ -48,7 +29,7 @@ vni = 333
 port = ${PORT}
 source_port = ${PORT}
 ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
-`;
+`);
 
 t.test('the public end up first does not poison the NAT', async (t) => {
   // IPv6 on, as on real hosts: a link with a link-local address sends RS and MLD at once

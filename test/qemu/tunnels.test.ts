@@ -24,7 +24,7 @@
 import t, { type Test } from 'tap';
 import { kindOf } from '../../src/kinds/index.js';
 import { buildDeb } from '../helpers/deb.js';
-import { netns } from '../helpers/netns.js';
+import { natIsland, netns } from '../helpers/netns.js';
 import { bootGuest, type Guest, qemuImage } from '../helpers/qemu.js';
 import { checkTransfer, guestEnd, MB, type TcpEnd, tcpTransfer } from '../helpers/tcp.js';
 
@@ -37,31 +37,16 @@ t.setTimeout(1_500_000);
  * address. priv's route to the pub site covers pub's own address, so island binds priv's
  * tunnel to eth0 by itself (the per-host file used to say dev = "eth0").
  */
-const island = (kind: string, keys = '') => `# written by the QEMU test: the same file on both guests
-[[site]]
-name = "pub"
-subnet = "198.51.100.0/24"
-gateway = "pub"
-
-[[site]]
-name = "priv"
-subnet = "10.77.0.0/24"
-gateway = "priv"
-
-[[host]]
-name = "pub"
-address = "198.51.100.1"
-
-[[host]]
-name = "priv"
-address = "10.77.0.2"
-public = "198.51.100.2"
-
+const island = (kind: string, keys = '') =>
+  natIsland(
+    `
 [[tunnel]]
 name = "island0"
 kind = "${kind}"
 ends = { pub = "10.3.1.1/30", priv = "10.3.1.2/30" }
-${keys}`;
+${keys}`,
+    'written by the QEMU test: the same file on both guests',
+  );
 
 /** The kinds in the order tested, each with the keys its tunnel adds (gre with a key, gretap without). */
 const KINDS: { kind: string; keys: string; key?: number; proto: number }[] = [
