@@ -30,7 +30,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { mustRun, type Netns, netns } from './netns.js';
+import { mustRun, type Netns, netns, veth } from './netns.js';
 import { nsEnd, type TcpEnd, tcpConnect } from './tcp.js';
 
 /** Addresses of etc/examples/lab.toml (and the two fit nodes the file does not name). */
@@ -126,8 +126,6 @@ export async function buildLab(t: Test, prefix = 'lab'): Promise<Lab> {
   );
 
   // links, each end created straight inside its namespace
-  const veth = (a: string, nsA: Netns, b: string, nsB: Netns) =>
-    mustRun(['ip', 'link', 'add', a, 'netns', nsA.name, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
   await veth('lab0', router, 'wan0', nat);
   for (const h of all) {
     const [gw, port] = h.site === 'sopnode' ? [router, `p-${h.key}`] : [nat, `p-${h.key}`];

@@ -139,6 +139,14 @@ export async function netns(t: Test, prefix: string): Promise<Netns> {
   };
 }
 
+/**
+ * A veth "wire": `a` in nsA, its peer `b` in nsB, both created straight inside their namespaces,
+ * so nothing appears in the host's own, even for an instant.
+ */
+export function veth(a: string, nsA: Pick<Netns, 'name'>, b: string, nsB: Pick<Netns, 'name'>): Promise<string> {
+  return mustRun(['ip', 'link', 'add', a, 'netns', nsA.name, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
+}
+
 /** Underlay plan of the NAT topology. TEST-NET-2 plays the internet; 10.77.0.0/24 the LAN behind the NAT. */
 export const NAT_PLAN = {
   /** public host's underlay address, on pub's `eth0` */
@@ -251,9 +259,6 @@ export async function natTopology(t: Test, opts: NatTopologyOptions = {}): Promi
       ),
     );
   }
-  // both ends created straight inside their namespaces: nothing appears in the host's namespace
-  const veth = (a: string, nsA: Netns, b: string, nsB: Netns) =>
-    mustRun(['ip', 'link', 'add', a, 'netns', nsA.name, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
   await veth(p.dev, pub, 'wan0', nat);
   await veth('lan0', nat, p.dev, priv);
   const batch = (ns: Netns, lines: string[]) =>

@@ -7,27 +7,13 @@
 import { writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { type Netns, netns, veth } from '../helpers/netns.js';
 
 /** Two hosts on a veth "wire", each with an island vxlan to the other. */
 async function pair(t: Parameters<typeof netns>[0]) {
   const a = await netns(t, 'da');
   const b = await netns(t, 'db');
-  await mustRun([
-    'ip',
-    'link',
-    'add',
-    'eth0',
-    'netns',
-    a.name,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    b.name,
-  ]);
+  await veth('eth0', a, 'eth0', b);
   await a.sh('ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up');
   await b.sh('ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up');
   return { a, b };

@@ -9,7 +9,7 @@
  */
 import type { Test } from 'tap';
 import type { Daemon, LogRecord } from '../helpers/island.js';
-import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { type Netns, netns, veth } from '../helpers/netns.js';
 
 export const JUMP = '-A FORWARD -m comment --comment island -j ISLAND-FORWARD';
 export const INPUT_JUMP = '-A INPUT -m comment --comment island -j ISLAND-INPUT';
@@ -60,8 +60,6 @@ export async function lab(t: Test, prefix: string, o: { ipv6?: boolean } = {}): 
       ),
     );
   }
-  const veth = (a: string, nsA: Netns, b: string, nsB: Netns) =>
-    mustRun(['ip', 'link', 'add', a, 'netns', nsA.name, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
   await veth('eth0', host, 'eth0', peer);
   await veth('vpod', host, 'eth0', pod);
   await host.sh('ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up && ip link set vpod up');

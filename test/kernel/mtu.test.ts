@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { type Daemon, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { mustRun, type Netns, netns, veth } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 /** what the 1400 hop carries inside VXLAN over IPv4: 1400 less 50 bytes of outer headers */
@@ -41,8 +41,6 @@ async function topology(t: Test, o: { blackHole?: boolean; dropFragments?: boole
       ns.run(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']),
     ),
   );
-  const veth = (x: string, nx: Netns, y: string, ny: Netns) =>
-    mustRun(['ip', 'link', 'add', x, 'netns', nx.name, 'type', 'veth', 'peer', 'name', y, 'netns', ny.name]);
   await veth('eth0', a as Netns, 'r1a', r1 as Netns);
   await veth('r1r2', r1 as Netns, 'r2r1', r2 as Netns);
   await veth('r2b', r2 as Netns, 'eth0', b as Netns);

@@ -14,7 +14,7 @@
  */
 import t, { type Test } from 'tap';
 import { runIsland, writeConfig } from '../helpers/island.js';
-import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { mustRun, type Netns, netns, veth } from '../helpers/netns.js';
 import { tcpListen } from '../helpers/tcp.js';
 
 const island = (o: { open: number; closed: number; ghost: boolean }) => `
@@ -57,21 +57,7 @@ async function lab(t: Test): Promise<{ gw: Netns; web: Netns; db: Netns }> {
     ['pweb', web],
     ['pdb', db],
   ] as const) {
-    await mustRun([
-      'ip',
-      'link',
-      'add',
-      port,
-      'netns',
-      gw.name,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      ns.name,
-    ]);
+    await veth(port, gw, 'eth0', ns);
     await mustRun(['ip', '-n', gw.name, 'link', 'set', port, 'master', 'br0', 'up']);
   }
   const batch = (ns: Netns, lines: string[]) =>

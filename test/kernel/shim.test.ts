@@ -22,7 +22,7 @@
 import { writeFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { type Daemon, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { mustRun, type Netns, netns } from '../helpers/netns.js';
+import { type Netns, netns, veth } from '../helpers/netns.js';
 import { checkTransfer, MB, nsEnd, tcpConnect, tcpListen, tcpTransfer } from '../helpers/tcp.js';
 
 const POD = '10.5.2.10';
@@ -56,21 +56,7 @@ interface Site {
 
 /** eth1 in node, its peer up in lan */
 async function parent(s: Pick<Site, 'node' | 'lan'>): Promise<void> {
-  await mustRun([
-    'ip',
-    'link',
-    'add',
-    'eth1',
-    'netns',
-    s.node.name,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    s.lan.name,
-  ]);
+  await veth('eth1', s.node, 'eth0', s.lan);
   await s.lan.run(['ip', 'link', 'set', 'eth0', 'up']);
   await s.node.run(['ip', 'link', 'set', 'eth1', 'up']);
 }
