@@ -31,6 +31,14 @@ interface Topo {
   podB: Netns;
 }
 
+/** 20 MB from one pod to the other through the island, checked whole: sha256, and the sending pod's own address seen */
+async function podToPod(t: Test, topo: Topo, from: 'A' | 'B', what: string): Promise<void> {
+  const [src, dst, address, source] =
+    from === 'A' ? [topo.podA, topo.podB, '10.61.2.2', '10.61.1.2'] : [topo.podB, topo.podA, '10.61.1.2', '10.61.2.2'];
+  const r = await tcpTransfer({ from: nsEnd(src), to: nsEnd(dst), address, bytes: 20 * MB });
+  checkTransfer(t, r, { bytes: 20 * MB, source, what });
+}
+
 async function topology(t: Test, o: { blackHole?: boolean; dropFragments?: boolean }): Promise<Topo> {
   const [a, b, r1, r2, podA, podB] = await Promise.all(
     ['mta', 'mtb', 'mtr1', 'mtr2', 'mtpa', 'mtpb'].map((p) => netns(t, p)),
@@ -259,13 +267,7 @@ for (const blackHole of [false, true]) {
         `lowered to ${PATH} ${lowerMs} ms after the daemons started; ${ma.probes} probes, ${ma.bytes} bytes so far`,
       );
 
-      const r = await tcpTransfer({
-        from: nsEnd(topo.podA),
-        to: nsEnd(topo.podB),
-        address: '10.61.2.2',
-        bytes: 20 * MB,
-      });
-      checkTransfer(t, r, { bytes: 20 * MB, source: '10.61.1.2', what: 'pod (mtu 1500) → pod through the island' });
+      await podToPod(t, topo, 'A', 'pod (mtu 1500) → pod through the island');
 
       const t1 = Date.now();
       await setHop(topo, 1500);
@@ -335,15 +337,8 @@ t.test('TCP MSS clamping: a 1500 pod through a black hole whose gateway cannot t
     ],
     'status shows the chain and its jump',
   );
-  const r = await tcpTransfer({ from: nsEnd(topo.podA), to: nsEnd(topo.podB), address: '10.61.2.2', bytes: 20 * MB });
-  checkTransfer(t, r, { bytes: 20 * MB, source: '10.61.1.2', what: 'clamped: pod (mtu 1500) → pod' });
-  const back = await tcpTransfer({
-    from: nsEnd(topo.podB),
-    to: nsEnd(topo.podA),
-    address: '10.61.1.2',
-    bytes: 20 * MB,
-  });
-  checkTransfer(t, back, { bytes: 20 * MB, source: '10.61.2.2', what: 'clamped: and back' });
+  await podToPod(t, topo, 'A', 'clamped: pod (mtu 1500) → pod');
+  await podToPod(t, topo, 'B', 'clamped: and back');
 
   // the control: without the clamp the same transfer stalls at the first full-size segment
   await a.ns.run(['iptables', '-t', 'mangle', '-F', 'ISLAND-MSS']);

@@ -11,7 +11,7 @@ import { COLOURS, graphDot, type LiveView } from '../../src/graph/dot.js';
 import type { PeerStatus } from '../../src/health/health.js';
 import { named } from '../../src/reconcile/object.js';
 import { CLI, REPO } from '../helpers/island.js';
-import { peerStatus } from '../helpers/peer.js';
+import { peerStatus, pmtuStatus } from '../helpers/peer.js';
 
 const LAB = join(REPO, 'etc/examples/lab.toml');
 const FULL = join(REPO, 'test/fixtures/good/full.toml');
@@ -102,16 +102,7 @@ t.test('on faraday with its daemon: this host marked, the tunnel coloured by its
     live: liveView({
       peers: [
         peer({
-          pmtu: {
-            pathMtu: 1350,
-            peerPathMtu: 1350,
-            ceiling: 1450,
-            floor: 1200,
-            searching: false,
-            probes: 15,
-            bytes: 20355,
-            peerProbes: true,
-          },
+          pmtu: pmtuStatus(),
         }),
       ],
     }),

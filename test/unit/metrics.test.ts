@@ -7,7 +7,7 @@ import { exposition, formatValue, Histogram } from '../../src/metrics/exposition
 import { DaemonMetrics } from '../../src/metrics/metrics.js';
 import { named } from '../../src/reconcile/object.js';
 import type { Action } from '../../src/reconcile/plan.js';
-import { peerStatus } from '../helpers/peer.js';
+import { peerStatus, pmtuStatus } from '../helpers/peer.js';
 
 interface Parsed {
   name: string;
@@ -101,16 +101,7 @@ t.test(
         peer({
           rttMs: 12.5,
           loss: 0.1,
-          pmtu: {
-            pathMtu: 1350,
-            peerPathMtu: 1340,
-            ceiling: 1450,
-            floor: 1200,
-            searching: false,
-            probes: 15,
-            bytes: 20355,
-            peerProbes: true,
-          },
+          pmtu: pmtuStatus({ peerPathMtu: 1340 }),
         }),
         peer({ tunnel: 'vx1', peer: '10.4.1.2', state: 'one-way', sent: 4, lost: 4 }),
       ],
