@@ -135,7 +135,7 @@ t.test('firewalld FlushAllOnReload=yes; nftables.service whose file flushes the 
 });
 
 t.test(
-  "another nftables table's input chain with policy drop; INPUT policy DROP without island's accepts",
+  "another nftables table's input or forward chain with policy drop; INPUT policy DROP without island's accepts",
   async (t) => {
     const ns = await host(t, 'docnft');
     const path = await writeConfig(t, GATEWAY());
@@ -152,6 +152,21 @@ t.test(
     );
     await ns.run(['nft', 'add chain inet filter input { policy accept; }']);
     t.same(has(await doctor(ns, path), /^nftables /), [], 'policy accept: nothing');
+
+    // the forward hook: island's ISLAND-FORWARD accepts in iptables cannot override it
+    const accepting = await writeConfig(t, GATEWAY('[forward]\naccept = ["vx0"]\n'));
+    await ns.run(['nft', 'add chain inet filter forward { type filter hook forward priority 0; policy drop; }']);
+    const fw = await doctor(ns, accepting);
+    t.equal(fw.code, 1, 'forward hook: exit 1');
+    t.match(
+      has(fw, /^nftables /),
+      [
+        /^nftables inet filter chain forward: error: a firewall drops island's traffic: hook forward, policy drop: drops forwarded traffic in vx0, out vx0.*; fix: .*nft 'insert rule inet filter forward .*accept'/,
+      ],
+      fw.out,
+    );
+    await ns.run(['nft', 'add chain inet filter forward { policy accept; }']);
+    t.same(has(await doctor(ns, accepting), /^nftables /), [], 'forward policy accept: nothing');
     await ns.run(['nft', 'delete table inet filter']);
 
     // iptables' INPUT, where the file keeps no [forward] (so no ISLAND-INPUT)
@@ -164,8 +179,7 @@ t.test(
       ],
       i.out,
     );
-    const fwd = await writeConfig(t, GATEWAY('[forward]\naccept = ["vx0"]\n'));
-    t.same(has(await doctor(ns, fwd), /INPUT/), [], 'with [forward], island keeps ISLAND-INPUT first: nothing');
+    t.same(has(await doctor(ns, accepting), /INPUT/), [], 'with [forward], island keeps ISLAND-INPUT first: nothing');
   },
 );
 
