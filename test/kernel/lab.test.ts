@@ -201,11 +201,15 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
   }
 
   // every pair of hosts, both ways, TCP
+  let phase = performance.now();
   const pairs = await checkAllPairs(t, lab, { port: PORT });
+  const pairsMs = ms(phase);
   for (const line of pairs.lines) t.comment(line);
   if (pairs.failed > 0) t.comment(await diagnose());
   // no NAT on the island: the kubelet of a fit node sees the worker as it is
+  phase = performance.now();
   const seen = await reaches(w2, fit1);
+  const sourceMs = ms(phase);
   t.equal(seen.ok && seen.seenAs, w2.address, `fit1:${PORT} sees w2's own address ${w2.address}`);
 
   // names (names = true): the same three names on every host, usable by any client there
@@ -229,12 +233,16 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
     [l1, faraday, faraday.address],
     [faraday, l1, T.sopnode],
   ];
+  phase = performance.now();
+  const transferMs: number[] = [];
   for (const [from, to, address] of transfers) {
     const r = await tcpTransfer({ from: from.tcp, to: to.tcp, address, bytes: BIG });
     // a gateway's own connections leave from its tunnel address (the kernel's choice): any of its own
     const source = from.key === 'l1' || from.key === 'faraday' ? await addressesOf(from.ns) : from.address;
     checkTransfer(t, r, { bytes: BIG, what: `${from.name} → ${to.name} (${address})`, source });
+    transferMs.push(r.transferMs);
   }
+  const transfersMs = ms(phase);
 
   // faraday's route to the sopnode LAN covers l1, its tunnel's remote; yet the outer packets go
   // along the underlay (no TX error on vx0 below), and one NAT mapping carries the whole island
@@ -252,9 +260,38 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
     t.equal(st.code, 0, `${h.name}: island status --check`, { stdout: st.stdout, stderr: st.stderr });
   }
 
+  // island test, on a named member and on a fit node the file does not name: every other named
+  // host answers ICMP and its tcp ports (6443 on l1, 10250 on w2); the far site's through the
+  // member's own gateway
+  phase = performance.now();
+  for (const [h, gateway] of [
+    [w2, l1.address],
+    [fit1, faraday.address],
+  ] as const) {
+    const r = await runIsland(h.ns, ['test', '--json', '-c', LAB_TOML], { env: h.env });
+    t.equal(r.code, 0, `${h.name}: island test exits 0`, { stdout: r.stdout, stderr: r.stderr });
+    const j = JSON.parse(r.stdout) as {
+      summary: { ok: boolean };
+      targets: { name: string; site: string; status: string; path: { via?: string; dev?: string }; tcp: unknown[] }[];
+    };
+    const names = [l1, w2, faraday].filter((x) => x !== h).map((x) => x.name);
+    t.same(
+      j.targets.map((x) => [x.name, x.status]),
+      names.map((n) => [n, 'ok']),
+      `${h.name}: island test: ${names.join(', ')} ok`,
+    );
+    for (const x of j.targets.filter((x) => x.site !== h.site)) {
+      t.match(x.path, { via: gateway, dev: 'eth0' }, `${h.name}: ${x.name} through ${gateway}`);
+    }
+    t.match(j.targets.find((x) => x.name === l1.name)?.tcp, [{ port: 6443, state: 'open' }], 'the API port open');
+  }
+  const reachMs = ms(phase);
+
   // a fit node leaves the island and comes back
+  phase = performance.now();
   const down = await runIsland(fit1.ns, ['down', '-c', LAB_TOML], { env: fit1.env });
   t.equal(down.code, 0, 'island down on fit1', { stdout: down.stdout, stderr: down.stderr });
+  const downMs = ms(phase);
   t.notOk((await reaches(w2, fit1, 2000)).ok, 'after island down, w2 cannot reach fit1');
   t.ok((await reaches(fit2, fit1)).ok, 'fit1 still on its LAN');
   const back = performance.now();
@@ -296,6 +333,8 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
   }
   t.comment(
     `timings: lab ${lab.buildMs} ms; daemons running ${daemonsMs} ms; first TCP ${firstTcpMs} ms; ` +
-      `rejoin ${rejoinMs} ms; heal: link ${linkMs} ms, TCP ${tcpMs} ms`,
+      `all pairs ${pairsMs} ms; source check ${sourceMs} ms; 6 × 20 MB ${transfersMs} ms ` +
+      `(each ${transferMs.join('/')} ms); island test ×2 ${reachMs} ms; island down ${downMs} ms; rejoin ${rejoinMs} ms; ` +
+      `heal: link ${linkMs} ms, TCP ${tcpMs} ms`,
   );
 });
