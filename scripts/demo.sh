@@ -418,21 +418,16 @@ result "fit01 back on the island: TCP again $REJOIN_MS ms after island apply sta
 note "TCP $REJOIN_LINE"
 
 # --- 7. island test, status ----------------------------------------------------------------
-if node "$CLI" --help 2>&1 | grep -q '^  test '; then
-  title '7. island test on sopnode-w2 (every other [[host]]: route, ping, its tcp ports)'
-  at sopnode-l1
-  "${ON[@]}" node "$PEER" listen "{\"port\":$API,\"lifetimeMs\":60000}" >"$WORK/api.out" 2>&1 &
-  HELPERS+=($!)
-  disown $! # killed at exit, without bash's "Killed" line
-  note "a listener on sopnode-l1:$API stands in for the API server"
-  wait_until 5000 grep -q listening "$WORK/api.out" || die "no listener on sopnode-l1:$API: $(cat "$WORK/api.out")"
-  step "island test on sopnode-w2" island sopnode-w2 test
-  indent <"$WORK/step.out"
-  TEST_LINE=$(tail -n 1 "$WORK/step.out")
-else
-  title '7. island test: not in this build (node dist/cli.js --help lists no test command)'
-  TEST_LINE='not in this build'
-fi
+title '7. island test on sopnode-w2 (every other [[host]]: route, ping, its tcp ports)'
+at sopnode-l1
+"${ON[@]}" node "$PEER" listen "{\"port\":$API,\"lifetimeMs\":60000}" >"$WORK/api.out" 2>&1 &
+HELPERS+=($!)
+disown $! # killed at exit, without bash's "Killed" line
+note "a listener on sopnode-l1:$API stands in for the API server"
+wait_until 5000 grep -q listening "$WORK/api.out" || die "no listener on sopnode-l1:$API: $(cat "$WORK/api.out")"
+step "island test on sopnode-w2" island sopnode-w2 test
+indent <"$WORK/step.out"
+TEST_LINE=$(tail -n 1 "$WORK/step.out")
 
 title '8. island status on faraday'
 island faraday status >"$WORK/status.out" 2>&1 || die "island status failed on faraday: $(cat "$WORK/status.out")"
