@@ -235,7 +235,7 @@ t.test('rp_filter 1 on the underlay of a one-file gateway; island check warns on
   t.equal((await runIsland(ns, ['check', '-c', LAB])).stderr, '', 'and check says nothing more');
 });
 
-t.test("NetworkManager managing a tunnel's underlay", async (t) => {
+t.test("NetworkManager managing a tunnel's underlay, or a link island keeps", async (t) => {
   const ns = await host(t, 'docnm');
   const path = await writeConfig(t, GATEWAY());
   const [eth0] = await ns.ipJson(['link', 'show', 'eth0']);
@@ -255,6 +255,25 @@ t.test("NetworkManager managing a tunnel's underlay", async (t) => {
     d.out,
   );
   t.same(has(await doctor(ns, path, state(false)), /NetworkManager/), [], 'unmanaged: nothing');
+
+  // a link island keeps: vx0, made by island apply, recorded as managed
+  t.equal((await runIsland(ns, ['apply', '-c', path])).code, 0, 'island apply builds vx0');
+  const [vx0] = await ns.ipJson(['link', 'show', 'vx0']);
+  const vx0State = (managed: boolean) => ({
+    ...state(false),
+    [`/run/NetworkManager/devices/${vx0.ifindex}`]: `[device]\nmanaged=${managed}\n`,
+  });
+  const own = await doctor(ns, path, vx0State(true));
+  t.match(
+    has(own, /NetworkManager/),
+    [
+      new RegExp(
+        `^/run/NetworkManager/devices/${vx0.ifindex}:2 \\(vx0\\): warning: NetworkManager manages a link island keeps \\(vx0\\): .*; fix: unmanaged-devices=interface-name:vx0`,
+      ),
+    ],
+    own.out,
+  );
+  t.same(has(await doctor(ns, path, vx0State(false)), /NetworkManager/), [], 'vx0 unmanaged: nothing');
 });
 
 t.test('a second island daemon (an older one, without the lock); a program squatting the lock', async (t) => {
