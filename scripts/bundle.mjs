@@ -55,6 +55,32 @@ if (process.env.ISLAND_CODE_CACHE === 'write') {
 }
 `;
 
+/**
+ * node-netlink's socket module loads the native addon when required, and esbuild requires an
+ * external where the importing module starts: `island check` would load netlink because the
+ * firewall's pure verdict code sits in modules beside its sockets. This stands in for it: the
+ * same exports, each requiring the real module when first read (a socket's creation).
+ */
+const lazyExternals = {
+  name: 'lazy-externals',
+  setup(b) {
+    b.onResolve({ filter: /^netlink\/dist\/netlink\.js$/ }, (a) =>
+      a.namespace === 'lazy' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => {
+      const text = readFileSync(join(root, 'node_modules', a.path), 'utf8');
+      const names = [...new Set([...text.matchAll(/^exports\.(\w+) = (?!void 0)/gm)].map((m) => m[1]))];
+      if (!names.length) throw new Error(`${a.path}: no exports found to stand in for`);
+      const getters = names.map((n) => `get ${n}() { return load().${n}; }`).join(',\n  ');
+      return {
+        contents: `let real;\nconst load = () => (real ??= require(${JSON.stringify(a.path)}));\nmodule.exports = {\n  ${getters}\n};\n`,
+        loader: 'js',
+        resolveDir: root,
+      };
+    });
+  },
+};
+
 await build({
   entryPoints: [join(root, 'src', 'cli.ts')],
   outfile: join(out, 'island.cjs'),
@@ -64,6 +90,7 @@ await build({
   // Debian 12's nodejs
   target: 'node18.19',
   external: ['netlink', 'node-unix-socket'],
+  plugins: [lazyExternals],
   // the one use, netlink/addon.ts, resolves the addon from where the bundle is
   define: { 'import.meta.url': '__islandUrl' },
   banner: { js: "const __islandUrl = require('node:url').pathToFileURL(__filename).href;" },

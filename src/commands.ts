@@ -43,7 +43,7 @@ options:
                       (default: ISLAND_HOST, else found by this host's own addresses)
   -h, --help          help for a command`,
   check:
-    'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.\nOn the host whose file it is (not with --host naming another), what island doctor finds\nfollows as warnings.',
+    'usage: island check [-c FILE]\n\nValidate the file: every error as FILE:LINE:COL: key: message. Exit 0 valid, 1 invalid.\nOn the host whose file it is (not with --host naming another), what island doctor finds\nfollows as warnings, less the firewall ones (island doctor and island status read it).',
   doctor: `usage: island doctor [-c FILE] [--host NAME]
 
 Check this host for what is known to fight an island: systemd-networkd deleting foreign

@@ -56,7 +56,7 @@ export function isThisHost(cfg: Config, hostOption: string | undefined): boolean
 /** The doctor's findings as `island check` prints them: warnings, less what check says itself. */
 export async function hostWarnings(cfg: Config): Promise<string[]> {
   try {
-    const facts = await gatherFacts(cfg);
+    const facts = await gatherFacts(cfg, { frugal: true });
     // check's own keepalive advice says it with the file's line
     return diagnose(facts)
       .filter((f) => f.family !== 'keepalive')

@@ -1,28 +1,23 @@
 /**
  * Read this host once for the checks: the files they name (files.ts), the processes of this
- * network namespace, the units enabled at boot, links, addresses, routes, sysctls, the firewall
- * as island's own firewall code reads it (observe.ts, diff.ts), vxlan offload over the ethtool
- * family, the daemon lock. What cannot be read (not root, no nf_tables) is noted, never thrown.
+ * network namespace, the units enabled at boot, the daemon lock, sysctls; and the kernel's
+ * links, addresses, routes, firewall and vxlan offload (kernel.ts, over netlink). What cannot
+ * be read (not root, no nf_tables) is noted, never thrown.
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { askHolder } from '../daemon/lock.js';
-import { desiredState } from '../desired.js';
-import { planFirewall } from '../firewall/diff.js';
-import { findKind } from '../kinds/index.js';
-import { Ethtool } from '../netlink/ethtool.js';
-import { Rtnl } from '../netlink/rtnl.js';
-import { isDropId } from '../reconcile/object.js';
-import { observe } from '../reconcile/observe.js';
+import { kindOf } from '../kinds/index.js';
 import { readSysctl } from '../reconcile/sysctl.js';
 import { DIRS, FILES } from './files.js';
+import { strictSomewhere } from './rpfilter.js';
 import type { DoctorFacts, Proc } from './types.js';
 
 const MAX_FILE = 1 << 20;
 const LOCK = '@island/daemon';
 
-const why = (e: unknown) => {
+export const why = (e: unknown) => {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'EACCES' || code === 'EPERM' ? 'permission denied' : ((e as Error).message ?? String(e));
 };
@@ -105,10 +100,41 @@ async function lock(): Promise<DoctorFacts['lock']> {
   return holder ? { held, holder } : { held };
 }
 
-export async function gatherFacts(config: Config | undefined): Promise<DoctorFacts> {
+export interface GatherOptions {
+  /**
+   * `island check`, run on every reload: only the facts a check could find something in, and
+   * no netlink unless one could. Links, addresses and routes are read when strict rp_filter is
+   * set somewhere or NetworkManager runs, TX checksum offload when a tunnel leaves it to the
+   * kernel; the firewall (every table, and iptables programs) is island doctor's alone.
+   */
+  frugal?: boolean;
+}
+
+/** net.ipv4.conf.*.rp_filter of this namespace, from /proc/sys: every link's, all and default. */
+async function rpFilters(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const names = await readdir('/proc/sys/net/ipv4/conf').catch(() => [] as string[]);
+  await Promise.all(
+    names.map(async (n) => {
+      const v = await readFile(`/proc/sys/net/ipv4/conf/${n}/rp_filter`, 'utf8').catch(() => undefined);
+      if (v !== undefined) out[`net.ipv4.conf.${n}.rp_filter`] = v.trim();
+    }),
+  );
+  return out;
+}
+
+/** Whether a check could find something in links, addresses, routes or link features. */
+function kernelNeeded(config: Config | undefined, procs: Proc[], sysctl: Record<string, string>): boolean {
+  if (!config) return false;
+  const strict = strictSomewhere(sysctl, config);
+  const nm = procs.some((p) => p.comm === 'NetworkManager');
+  const tx = config.tunnels.some((t) => kindOf(t.kind).unmanaged?.(t).includes('tx-checksum-ip-generic'));
+  return strict || nm || tx;
+}
+
+export async function gatherFacts(config: Config | undefined, opts: GatherOptions = {}): Promise<DoctorFacts> {
   const unread: string[] = [];
-  const want = config ? desiredState(config) : undefined;
-  const [fs, procs, enabled, lk] = await Promise.all([
+  const [fs, procs, enabled, lk, rp] = await Promise.all([
     files(unread),
     processes(unread),
     enabledUnits(),
@@ -116,60 +142,22 @@ export async function gatherFacts(config: Config | undefined): Promise<DoctorFac
       unread.push(`the daemon lock: ${why(e)}`);
       return undefined;
     }),
+    opts.frugal ? rpFilters() : undefined,
   ]);
-  const rtnl = new Rtnl();
-  const ethtool = new Ethtool();
-  try {
-    const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
-    const live = await observe(rtnl, keys, want?.firewall);
-    const sysctl: Record<string, string> = {};
-    for (const [k, v] of Object.entries(live.sysctls)) if (v !== undefined) sysctl[k] = v;
-    for (const l of live.links) {
-      const v = await readSysctl(`net.ipv4.conf.${l.name}.rp_filter`);
-      if (v !== undefined) sysctl[`net.ipv4.conf.${l.name}.rp_filter`] = v;
-    }
-    const txChecksum = new Map<string, boolean>();
-    const offloads = live.links.filter((l) => findKind(l.kind)?.features !== undefined);
-    if (offloads.length) {
-      try {
-        const feats = await ethtool.features(['tx-checksum-ip-generic']);
-        for (const l of offloads) {
-          const on = feats.get(l.ifindex)?.['tx-checksum-ip-generic'];
-          if (on !== undefined) txChecksum.set(l.name, on);
-        }
-      } catch (e) {
-        unread.push(`TX checksum offload: ${why(e)}`);
-      }
-    }
-    const firewall =
-      want && live.firewall
-        ? { status: planFirewall(want.firewall, live.firewall).status, live: live.firewall }
-        : undefined;
-    // a table that could not be read; what drops island's traffic is a finding of its own
-    for (const s of firewall?.status ?? [])
-      if (s.state === 'blocked' && !isDropId(s.id)) unread.push(`${s.object}: ${s.detail}`);
-    return {
-      ...(config ? { config } : {}),
-      processes: procs,
-      self: process.pid,
-      files: fs,
-      enabled,
-      links: live.links.map((l) => ({
-        ifindex: l.ifindex,
-        name: l.name,
-        ...(l.kind ? { kind: l.kind } : {}),
-        owned: l.owned,
-      })),
-      addresses: live.addresses,
-      routes: live.routes,
-      sysctl,
-      txChecksum,
-      ...(firewall ? { firewall } : {}),
-      ...(lk ? { lock: lk } : {}),
-      unread,
-    };
-  } finally {
-    rtnl.close();
-    ethtool.close();
+  const host = {
+    ...(config ? { config } : {}),
+    processes: procs,
+    self: process.pid,
+    files: fs,
+    enabled,
+    ...(lk ? { lock: lk } : {}),
+    unread,
+  };
+  if (rp && !kernelNeeded(config, procs, rp)) {
+    const forward = await readSysctl('net.ipv4.ip_forward');
+    const sysctl = forward === undefined ? rp : { ...rp, 'net.ipv4.ip_forward': forward };
+    return { ...host, links: [], addresses: [], routes: [], sysctl, txChecksum: new Map() };
   }
+  const { kernelFacts } = await import('./kernel.js');
+  return { ...host, ...(await kernelFacts(config, unread, { firewall: !opts.frugal })) };
 }

@@ -85,9 +85,15 @@ function bootSetting(f: DoctorFacts, key: string): string | undefined {
   return last && last.value === '1' ? at(last) : undefined;
 }
 
+/** Only strict mode (1) drops: without it on any link, in the file or on the host, no route needs looking up. */
+export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): boolean {
+  return Object.entries({ ...sysctl, ...cfg.sysctl }).some(([k, v]) => k.endsWith('rp_filter') && Number(v) === 1);
+}
+
 export function rpFilterFindings(f: DoctorFacts): Finding[] {
   const cfg = f.config;
   if (!cfg) return [];
+  if (!strictSomewhere(f.sysctl, cfg)) return [];
   const routes = routesOf(f, cfg);
   // (link, source address, what arrives) that must pass
   const arrivals: { link: string; source: string; what: string }[] = [];

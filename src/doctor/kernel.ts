@@ -1,0 +1,76 @@
+/**
+ * The kernel's part of what the doctor reads (gather.ts has the rest): links, addresses and
+ * routes over netlink, sysctls, the firewall as island's own firewall code reads it
+ * (observe.ts, diff.ts), vxlan offload over the ethtool family. A module of its own, imported
+ * only when read: `island check` loads no netlink when no check needs the kernel.
+ */
+import type { Config } from '../config/types.js';
+import { desiredState } from '../desired.js';
+import { planFirewall } from '../firewall/diff.js';
+import { findKind } from '../kinds/index.js';
+import { Ethtool } from '../netlink/ethtool.js';
+import { Rtnl } from '../netlink/rtnl.js';
+import { isDropId } from '../reconcile/object.js';
+import { observe } from '../reconcile/observe.js';
+import { readSysctl } from '../reconcile/sysctl.js';
+import { why } from './gather.js';
+import type { DoctorFacts } from './types.js';
+
+type KernelFacts = Pick<DoctorFacts, 'links' | 'addresses' | 'routes' | 'sysctl' | 'txChecksum' | 'firewall'>;
+
+/** The kernel's part of the facts; `firewall: false` leaves the firewall unread. */
+export async function kernelFacts(
+  config: Config | undefined,
+  unread: string[],
+  opts: { firewall: boolean },
+): Promise<KernelFacts> {
+  const want = config && opts.firewall ? desiredState(config) : undefined;
+  const rtnl = new Rtnl();
+  const ethtool = new Ethtool();
+  try {
+    const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
+    const live = await observe(rtnl, keys, want?.firewall);
+    const sysctl: Record<string, string> = {};
+    for (const [k, v] of Object.entries(live.sysctls)) if (v !== undefined) sysctl[k] = v;
+    for (const l of live.links) {
+      const v = await readSysctl(`net.ipv4.conf.${l.name}.rp_filter`);
+      if (v !== undefined) sysctl[`net.ipv4.conf.${l.name}.rp_filter`] = v;
+    }
+    const txChecksum = new Map<string, boolean>();
+    const offloads = live.links.filter((l) => findKind(l.kind)?.features !== undefined);
+    if (offloads.length) {
+      try {
+        const feats = await ethtool.features(['tx-checksum-ip-generic']);
+        for (const l of offloads) {
+          const on = feats.get(l.ifindex)?.['tx-checksum-ip-generic'];
+          if (on !== undefined) txChecksum.set(l.name, on);
+        }
+      } catch (e) {
+        unread.push(`TX checksum offload: ${why(e)}`);
+      }
+    }
+    const firewall =
+      want && live.firewall
+        ? { status: planFirewall(want.firewall, live.firewall).status, live: live.firewall }
+        : undefined;
+    // a table that could not be read; what drops island's traffic is a finding of its own
+    for (const s of firewall?.status ?? [])
+      if (s.state === 'blocked' && !isDropId(s.id)) unread.push(`${s.object}: ${s.detail}`);
+    return {
+      links: live.links.map((l) => ({
+        ifindex: l.ifindex,
+        name: l.name,
+        ...(l.kind ? { kind: l.kind } : {}),
+        owned: l.owned,
+      })),
+      addresses: live.addresses,
+      routes: live.routes,
+      sysctl,
+      txChecksum,
+      ...(firewall ? { firewall } : {}),
+    };
+  } finally {
+    rtnl.close();
+    ethtool.close();
+  }
+}
