@@ -112,9 +112,15 @@ function render(dot: string, format: string): Promise<void> {
         ),
       ),
     );
-    child.on('close', (code) => {
-      if (code === 0) done();
-      else fail(new CommandError(`dot -T${format} failed (exit ${code}): ${stderr.trim().split('\n')[0] ?? ''}`));
+    child.on('close', (code, signal) => {
+      // SIGPIPE: the reader of our stdout went away (`island graph --svg | head`): dot did its part
+      if (code === 0 || signal === 'SIGPIPE') done();
+      else
+        fail(
+          new CommandError(
+            `dot -T${format} failed (${signal ? `killed by ${signal}` : `exit ${code}`}): ${stderr.trim().split('\n')[0] ?? ''}`,
+          ),
+        );
     });
     child.stdin.on('error', () => {});
     child.stdin.end(dot);

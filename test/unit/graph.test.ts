@@ -243,3 +243,26 @@ t.test('the command: DOT on stdout without a daemon; one line when dot is missin
   const both = run(['--svg', '-T', 'png']);
   t.equal(both.stderr, 'island: --svg and -T png disagree: give one of them\n');
 });
+
+t.test('--svg with Graphviz installed (scripts/setup test installs it): an SVG of the island', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'island-graph-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { ...process.env, NODE_OPTIONS: '', ISLAND_RUNTIME_DIR: dir };
+  t.equal(spawnSync('dot', ['-V']).status, 0, "Graphviz's dot runs here (apt install graphviz)");
+  const svg = spawnSync(process.execPath, [CLI, 'graph', '--svg', '-c', LAB], { encoding: 'utf8', env });
+  t.equal(svg.status, 0, svg.stderr);
+  t.equal(svg.stderr, '');
+  t.match(svg.stdout, /^<\?xml /, 'SVG on stdout');
+  t.match(svg.stdout, /<svg [^>]*>/);
+  t.match(svg.stdout, /<title>island<\/title>/, 'the island graph, rendered');
+  t.match(svg.stdout, />outside 203\.0\.113\.2</, "with the NAT's node");
+  t.match(svg.stdout, />udp 5533 → 5533</, "and the tunnel's ports");
+  // a reader that stops at once (`| head`): dot dies of SIGPIPE, which is not a failure of island's
+  const piped = spawnSync(
+    'bash',
+    ['-c', `"${process.execPath}" "${CLI}" graph --svg -c "${LAB}" | true; echo "island exit \${PIPESTATUS[0]}"`],
+    { encoding: 'utf8', env },
+  );
+  t.equal(piped.stdout, 'island exit 0\n', piped.stderr);
+  t.equal(piped.stderr, '', 'and says nothing');
+});
