@@ -256,6 +256,34 @@ export function checkTransfer(
   t.comment(r.summary);
 }
 
+/** One end of a tunnel for tcpEachWay: where its TCP end runs, and its address inside the tunnel. */
+export interface TunnelEnd {
+  end: TcpEnd;
+  address: string;
+}
+
+/**
+ * `bytes` (default 2 MB) from a to b, then from b to a, across a tunnel, each checked with
+ * checkTransfer: all of it, the same sha256, the sender's own address at the far end. Where a
+ * test says traffic crosses, this says TCP does, not only ping.
+ */
+export async function tcpEachWay(
+  t: Test,
+  a: TunnelEnd,
+  b: TunnelEnd,
+  o: { bytes?: number; what?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  const bytes = o.bytes ?? 2 * MB;
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const r = await tcpTransfer({ from: from.end, to: to.end, address: to.address, bytes, timeoutMs: o.timeoutMs });
+    const what = `${o.what ? `${o.what}: ` : ''}TCP ${from.address} → ${to.address}`;
+    checkTransfer(t, r, { bytes, source: from.address, what });
+  }
+}
+
 export interface Listener {
   port: number;
   /** every connection the listener answered, as it saw it */

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { type LogRecord, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type Netns, netns, veth } from '../helpers/netns.js';
+import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 
 /** Two hosts on a veth "wire", each with an island vxlan to the other. */
 async function pair(t: Parameters<typeof netns>[0]) {
@@ -18,6 +19,10 @@ async function pair(t: Parameters<typeof netns>[0]) {
   await b.sh('ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up');
   return { a, b };
 }
+
+/** TCP both ways over the pair's vx0 (ping alone does not say TCP crosses) */
+const tcpAcross = (t: Parameters<typeof netns>[0], a: Netns, b: Netns, what: string) =>
+  tcpEachWay(t, { end: nsEnd(a), address: '10.30.30.1' }, { end: nsEnd(b), address: '10.30.30.2' }, { what });
 
 const conf = (me: 1 | 2, o: { vni?: number; mtu?: number; extra?: string } = {}) => `
 [[tunnel]]
@@ -116,6 +121,7 @@ t.test('a restart adopts live state: same ifindex, no action, ping uninterrupted
   await d2.waitForLog(started);
   const p = await ping;
   t.match(p.stdout, /150 packets transmitted, 150 received, 0% packet loss/, 'no packet lost across the restart');
+  await tcpAcross(t, a, b, 'after the restart');
   t.equal((await state(a)).ifindex, before.ifindex, 'same ifindex');
   t.notOk(
     d2.logs.some((r) => typeof r.object === 'string' && /^[+~-] /.test(r.msg)),
@@ -331,6 +337,7 @@ t.test('make before break: a reload the kernel refuses in part leaves the workin
   t.equal((await state(a)).ifindex, before.ifindex, 'vx0 still there');
   const p = await ping;
   t.match(p.stdout, /100 packets transmitted, 100 received, 0% packet loss/, 'no packet lost through both reloads');
+  await tcpAcross(t, a, b, 'through the kept vx0');
 
   // back to a file the kernel takes: nothing to re-create
   const seen = new Set(da.logs);
@@ -397,6 +404,7 @@ t.test('a tunnel whose local address is gone is blocked, and works again when it
   await a.run(['ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'eth0']);
   await statusLine(da, /^1\/1 links ok$/);
   t.equal((await ping(a)).code, 0, 'the tunnel works again');
+  await tcpAcross(t, a, b, 'the address back');
   t.equal((await state(a)).ifindex, before.ifindex, 'the same link');
 });
 

@@ -20,22 +20,23 @@ import type { Test } from 'tap';
 import t from 'tap';
 import { type Daemon, type LogRecord, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import type { Netns } from '../helpers/netns.js';
-import { MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
-import { conf, INPUT_JUMP, islandPart, JUMP, type Lab, lab, plugPod, started, until } from './firewall-lab.js';
-
-/** 2 MB from the pod to the peer, across the host's FORWARD and island's tunnel. */
-async function tcp(l: Lab, timeoutMs = 15_000) {
-  return tcpTransfer({ from: nsEnd(l.pod), to: nsEnd(l.peer), address: '10.30.30.2', bytes: 2 * MB, timeoutMs });
-}
+import {
+  conf,
+  INPUT_JUMP,
+  islandPart,
+  JUMP,
+  type Lab,
+  lab,
+  plugPod,
+  started,
+  tcp,
+  until,
+  works,
+} from './firewall-lab.js';
 
 /** The same, expected to fail: it proves the drop is real. */
 async function dead(t: Test, l: Lab, why: string): Promise<void> {
   await t.rejects(tcp(l, 3000), `no TCP across the island: ${why}`);
-}
-
-async function works(t: Test, l: Lab, why: string): Promise<void> {
-  const r = await tcp(l);
-  t.ok(r.sha256Sent === r.sha256Received && r.received === 2 * MB, `TCP across the island: ${why} (${r.summary})`);
 }
 
 /** A daemon whose control socket the CLI reaches (status shows its live view). */

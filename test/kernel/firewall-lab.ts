@@ -10,6 +10,7 @@
 import type { Test } from 'tap';
 import type { Daemon, LogRecord } from '../helpers/island.js';
 import { type Netns, netns, veth } from '../helpers/netns.js';
+import { MB, nsEnd, tcpTransfer } from '../helpers/tcp.js';
 
 export const JUMP = '-A FORWARD -m comment --comment island -j ISLAND-FORWARD';
 export const INPUT_JUMP = '-A INPUT -m comment --comment island -j ISLAND-INPUT';
@@ -86,6 +87,17 @@ export async function plugPod(l: Lab): Promise<void> {
 }
 
 export const ping = (l: Lab) => l.pod.exec(['ping', '-n', '-c', '1', '-W', '1', '10.30.30.2']);
+
+/** 2 MB from the pod to the peer, across the host's FORWARD and island's tunnel. */
+export async function tcp(l: Lab, timeoutMs = 15_000) {
+  return tcpTransfer({ from: nsEnd(l.pod), to: nsEnd(l.peer), address: '10.30.30.2', bytes: 2 * MB, timeoutMs });
+}
+
+/** TCP crosses: all of it, the same sha256 on both ends (ping alone does not say so). */
+export async function works(t: Test, l: Lab, why: string): Promise<void> {
+  const r = await tcp(l);
+  t.ok(r.sha256Sent === r.sha256Received && r.received === 2 * MB, `TCP across the island: ${why} (${r.summary})`);
+}
 
 /** island's part of one family's filter table: its jumps with their position in FORWARD and INPUT, its chains and rules. */
 export async function islandPart(ns: Netns, save = 'iptables-nft-save'): Promise<string[]> {

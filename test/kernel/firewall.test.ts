@@ -22,6 +22,7 @@ import {
   started,
   survive,
   until,
+  works,
 } from './firewall-lab.js';
 
 t.test('nft backend: every adversary is undone, island first in FORWARD, the ping goes through', async (t) => {
@@ -51,6 +52,7 @@ t.test('nft backend: every adversary is undone, island first in FORWARD, the pin
     const n = d.logs.length;
     await l.host.run(['iptables-nft', '-P', 'FORWARD', 'DROP']);
     t.equal((await ping(l)).code, 0, 'the ping goes through island under policy DROP');
+    await works(t, l, 'under policy DROP');
     t.strictSame(await islandPart(l.host), before);
     await new Promise((r) => setTimeout(r, 100));
     t.notOk(
@@ -152,6 +154,7 @@ t.test('nft backend: every adversary is undone, island first in FORWARD, the pin
       3000,
     );
     t.pass('forwarding healed, ping through');
+    await works(t, l, 'forwarding healed');
   });
 
   noErrorLogged(t, d);

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { liveNamespaces, mustRun, namespaceExists, natTopology, netns, requireRoot } from '../helpers/netns.js';
+import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const childMode = process.env.HARNESS_CHILD;
@@ -180,6 +181,7 @@ async function parent(): Promise<void> {
     t.equal(first.code, 0, 'priv → pub over the tunnel', { output: first.stdout + first.stderr });
     const back = await pub.exec(['ping', '-c2', '-i0.2', '-W2', '10.3.1.3']);
     t.equal(back.code, 0, 'pub → priv over the tunnel, through the NAT', { output: back.stdout + back.stderr });
+    await tcpEachWay(t, { end: nsEnd(priv), address: '10.3.1.3' }, { end: nsEnd(pub), address: '10.3.1.2' });
 
     const ct = await nat.run(['conntrack', '-L', '-p', 'udp', '--dport', '5533']);
     t.match(ct, /sport=5533 dport=5533 .*sport=5533 dport=5533/, 'the NAT kept source port 5533', { conntrack: ct });

@@ -7,9 +7,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CLI, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type Netns, natTopology } from '../helpers/netns.js';
+import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 
 const side = (o: { local: string; remote: string; me: string; vni?: number; mtu?: number; extra?: string }) => `
 [[tunnel]]
@@ -63,6 +64,15 @@ t.test('island try across the NAT', async (t) => {
 
   t.equal((await ping(n.priv, '10.30.30.1')).code, 0, 'the island works: inner → public');
   t.equal((await ping(n.pub, '10.30.30.2')).code, 0, 'and public → inner');
+  // ping alone does not say TCP crosses
+  const tcpAcross = (t: Test, what: string) =>
+    tcpEachWay(
+      t,
+      { end: nsEnd(n.priv), address: '10.30.30.2' },
+      { end: nsEnd(n.pub), address: '10.30.30.1' },
+      { what },
+    );
+  await tcpAcross(t, 'the island works');
 
   await t.test('a bad candidate is refused with its file:line, nothing changes', async (t) => {
     const bad = join(dir, 'bad.toml');
@@ -138,6 +148,7 @@ t.test('island try across the NAT', async (t) => {
     t.comment(`armed → rolled back and reconciled: ${ms} ms (timeout 15000 ms; the restoring pass ${log.ms} ms)`);
     t.equal((await ping(n.priv, '10.30.30.1')).code, 0, 'the island works again: inner → public');
     t.equal((await ping(n.pub, '10.30.30.2')).code, 0, 'public → inner');
+    await tcpAcross(t, 'rolled back');
     // then the edit that waited is applied from the file
     await waitFor('mtu 1400 from the file', async () => (await vx0(n.priv))?.mtu === 1400, 10_000);
     t.pass('the file edit made during the try is applied after the rollback');
