@@ -1,9 +1,11 @@
 /**
  * The iptables backends (nft and legacy) behind model.ts's FirewallBackend: read with
- * iptables-save, written with one iptables-restore --noflush per family, nf_tables' changes
+ * iptables-save (nft: over netlink, in the words iptables-nft-save gave the same rules before,
+ * iptables-nft.ts), written with one iptables-restore --noflush per family, nf_tables' changes
  * from its netlink group (legacy raises none).
  */
 import { watchNftables } from './events.js';
+import { learn, seeTables, spell } from './iptables-nft.js';
 import { filterExists, mayHoldIsland } from './leftovers.js';
 import { FILTER, type FirewallBackend, type IslandsPart, TABLES, type TableModel, tableOfChain } from './model.js';
 import { parseSave } from './save.js';
@@ -24,6 +26,22 @@ import {
  * tables instead and leave the host as it was.
  */
 async function read(
+  backend: Backend,
+  family: Family,
+  tables: readonly TableModel[],
+  create: boolean,
+): Promise<LiveTable> {
+  if (backend !== 'nft') return save(backend, family, tables, create);
+  // the kernel's answer, in the words iptables-nft-save gave the same rules before
+  const seen = await seeTables(family, tables);
+  const known = seen && spell(seen);
+  if (known) return known;
+  const live = await save(backend, family, tables, create);
+  if (seen && live.ok) learn(seen, live, await seeTables(family, tables));
+  return live;
+}
+
+async function save(
   backend: Backend,
   family: Family,
   tables: readonly TableModel[],

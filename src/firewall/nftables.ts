@@ -21,8 +21,9 @@ import { FILTER } from './model.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
-const NETLINK_NETFILTER = 12;
-const SUBSYS = 10 << 8;
+export const NETLINK_NETFILTER = 12;
+/** NFNL_SUBSYS_NFTABLES, in a message type's high byte */
+export const SUBSYS = 10 << 8;
 const MSG = {
   newtable: 0,
   gettable: 1,
@@ -37,7 +38,7 @@ const MSG = {
 };
 /** iptables-nft's tables besides filter: no filter chain on the hooks island relies on */
 export const IPTABLES_OTHER = new Set(['nat', 'mangle', 'raw', 'security']);
-const NLM_F_DUMP = 0x300;
+export const NLM_F_DUMP = 0x300;
 
 const FAMILIES: Record<number, NftFamily> = { 1: 'inet', 2: 'ip', 10: 'ip6' };
 const FAMILY_NUMBER: Record<NftFamily, number> = { inet: 1, ip: 2, ip6: 10 };
@@ -76,8 +77,9 @@ export const sees = (family: NftFamily, flow: Flow) =>
 // ---------------------------------------------------------------------------------------------
 // reading
 
-const str = (b: Buffer | undefined) => (b ? b.toString('latin1').replace(/\0.*$/s, '') : '');
-const be32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
+/** a NUL-terminated string attribute */
+export const str = (b: Buffer | undefined) => (b ? b.toString('latin1').replace(/\0.*$/s, '') : '');
+export const be32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
 const nested = (b: Buffer | undefined) => decodeAttrs(b ?? Buffer.alloc(0));
 const nfgen = (family: number) => Buffer.from([family, 0, 0, 0]);
 const zstr = (s: string) => Buffer.from(`${s}\0`);

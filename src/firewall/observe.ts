@@ -6,6 +6,7 @@
 import { FIREWALL_RECHECK_MS } from '../config/defaults.js';
 import { forgetDetectedBackend, resolveBackend } from './backend.js';
 import { backendFor } from './iptables.js';
+import { forgetIptablesNftWords } from './iptables-nft.js';
 import { FILTER, savedOf, TABLES, tablesOf } from './model.js';
 import { readNftables } from './nftables.js';
 import { targetOf } from './save.js';
@@ -37,6 +38,7 @@ const LEFTOVERS = "island's leftovers from an earlier file";
 export function forgetFirewallReads(): void {
   cleanAt.clear();
   forgetDetectedBackend();
+  forgetIptablesNftWords();
 }
 
 function holdsIsland(live: Extract<LiveTable, { ok: true }>): boolean {
