@@ -7,6 +7,7 @@ import { anyShape, findKind, kindsOf, kindsWithKey, shapeOf } from '../kinds/ind
 import { type Declared, type LinkKind, oneOf, type Table } from '../kinds/kind.js';
 import { declaredAt } from './declared.js';
 import type { KeyPath } from './diagnostic.js';
+import { fastStrict } from './fast.js';
 import { TomlFloat } from './locate.js';
 import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import { bridgeShape, cidr, daemonShape, describe, linkName, routeShape, type Shape } from './schema.js';
@@ -73,6 +74,11 @@ export function strict(
   base: KeyPath,
   unknownKey?: (k: string) => string | undefined,
 ): boolean {
+  const fast = fastStrict(shape, raw);
+  if (fast !== undefined) {
+    validated.set(raw as object, { shape, data: fast });
+    return true;
+  }
   const r = strictSchema(shape).safeParse(raw);
   if (r.success) {
     if (isTable(raw)) validated.set(raw, { shape, data: r.data as Raw });
