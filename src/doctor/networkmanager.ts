@@ -18,15 +18,16 @@ export function networkManagerFindings(f: DoctorFacts): Finding[] {
   const cfg = f.config;
   if (!cfg) return [];
   // the links island keeps, and the underlay each tunnel is bound to
-  const roles = new Map<string, string>();
-  for (const l of [...cfg.tunnels, ...cfg.bridges, ...cfg.links]) roles.set(l.name, `a link island keeps (${l.name})`);
+  const roles = new Map<string, { role: string; tunnel?: string }>();
+  for (const l of [...cfg.tunnels, ...cfg.bridges, ...cfg.links])
+    roles.set(l.name, { role: `a link island keeps (${l.name})` });
   for (const t of cfg.tunnels) {
     const a = f.addresses.find((x) => x.address === t.local);
     const underlay = t.dev ?? (a && f.links.find((l) => l.ifindex === a.ifindex)?.name);
-    if (underlay && !roles.has(underlay)) roles.set(underlay, `${t.name}'s underlay`);
+    if (underlay && !roles.has(underlay)) roles.set(underlay, { role: `${t.name}'s underlay`, tunnel: t.name });
   }
   const out: Finding[] = [];
-  for (const [name, role] of roles) {
+  for (const [name, { role, tunnel }] of roles) {
     const link = f.links.find((l) => l.name === name);
     if (!link) continue;
     const path = `${NM_DEVICES}/${link.ifindex}`;
@@ -34,7 +35,7 @@ export function networkManagerFindings(f: DoctorFacts): Finding[] {
       (a) => a.section === 'device' && a.key === 'managed',
     );
     if (!managed || parseBoolean(managed.value) !== true) continue;
-    const owned = role.startsWith('a link');
+    const owned = tunnel === undefined;
     out.push({
       severity: 'warning',
       family: 'NetworkManager',
@@ -42,7 +43,7 @@ export function networkManagerFindings(f: DoctorFacts): Finding[] {
       what: `NetworkManager manages ${role}`,
       why: owned
         ? `its activations set ${name}'s addresses and routes to its connection's and a deactivation takes it down: island puts them back, and they fight`
-        : `a reconnect or DHCP renewal flushes ${name}'s addresses and routes, island's routes through it included (island puts them back after a gap), and may move the address ${name}'s tunnel is bound to`,
+        : `a reconnect or DHCP renewal flushes ${name}'s addresses and routes, island's routes through it included (island puts them back after a gap), and may move the address ${tunnel} is bound to off ${name}`,
       fix: `unmanaged-devices=interface-name:${name} under [keyfile] in ${CONF} (now: nmcli device set ${name} managed no)${
         owned ? '' : ', or give its connection a static address'
       }`,

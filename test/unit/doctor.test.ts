@@ -290,6 +290,7 @@ t.test('NetworkManager managing a link island keeps, or its underlay', async (t)
     f.map((x) => [x.severity, x.where, x.what]),
     [['warning', '/run/NetworkManager/devices/2:2 (eth0)', "NetworkManager manages vx0's underlay"]],
   );
+  t.match(f[0]?.why, /and may move the address vx0 is bound to off eth0$/, 'the tunnel by its name');
   files.set('/run/NetworkManager/devices/7', '[device]\nmanaged=true\nnm-owned=false\n');
   t.same(
     networkManagerFindings(facts({ config: cfg, links, files, processes: nm })).map((x) => x.what),
