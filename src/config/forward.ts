@@ -8,6 +8,7 @@ import type { Reporter } from './report.js';
 import { forwardRuleShape, forwardShape, linkName } from './schema.js';
 import type { LinkView, RouteView } from './sections.js';
 import { compact, each, field, has, isTable, strict } from './sections.js';
+import { sysctlValuePath } from './sysctl.js';
 import type { Cidr, FirewallBackend, ForwardConfig, ForwardRule } from './types.js';
 
 export interface RuleView {
@@ -150,7 +151,9 @@ function checkForwardingSysctls(rep: Reporter, f: ForwardView, cx: ForwardContex
     cx.routes.some((r) => r.to?.family === 6) ||
     f.rules.some((r) => r.source?.family === 6 || r.destination?.family === 6);
   const keys = ['net.ipv4.ip_forward', ...(v6 ? ['net.ipv6.conf.all.forwarding'] : [])];
-  for (const key of keys) {
+  for (const kept of keys) {
+    // the file may spell it as another path of the same kernel value (conf.all.forwarding)
+    const key = Object.keys(cx.sysctl).find((k) => sysctlValuePath(k) === sysctlValuePath(kept)) ?? kept;
     const value = cx.sysctl[key];
     if (value === undefined || value === '1') continue;
     rep.error(

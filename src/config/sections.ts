@@ -11,7 +11,7 @@ import { fastStrict } from './fast.js';
 import { TomlFloat } from './locate.js';
 import { type Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import { bridgeShape, cidr, daemonShape, describe, linkName, routeShape, type Shape } from './schema.js';
-import { sysctlName, sysctlValueProblem } from './sysctl.js';
+import { sysctlName, sysctlValuePath, sysctlValueProblem } from './sysctl.js';
 import type { BridgeConfig, Cidr, DaemonConfig, LinkConfig, RouteConfig, TunnelConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -332,18 +332,22 @@ export function sysctl(rep: Reporter, raw: Raw): Record<string, string> {
     }
     if (!bad) {
       const name = sysctlName(key);
-      const first = paths.get(name.path);
+      const kernelPath = sysctlValuePath(key);
+      const first = paths.get(kernelPath);
       if (name.ifname !== undefined && name.ifname.length > 15) {
         rep.error(path, `"${name.ifname}" is ${name.ifname.length} characters long; link names are at most 15`, 'key');
         bad = true;
       } else if (first !== undefined) {
         rep.error(
           path,
-          `same sysctl as ${JSON.stringify(first)} (line ${rep.line(['sysctl', first])}): both are /proc/sys/${name.path}`,
+          `same sysctl as ${JSON.stringify(first)} (line ${rep.line(['sysctl', first])}): ` +
+            (sysctlName(first).path === name.path
+              ? `both are /proc/sys/${name.path}`
+              : `/proc/sys/${sysctlName(first).path} and /proc/sys/${name.path} are one kernel value`),
           'key',
         );
         bad = true;
-      } else paths.set(name.path, key);
+      } else paths.set(kernelPath, key);
     }
     const text = sysctlValue(rep, path, value);
     if (!bad && text !== undefined) out[key] = text;

@@ -33,7 +33,8 @@ export function checkSemantics(rep: Reporter, v: Views): void {
   for (const t of v.tunnels) checkTunnel(rep, t);
   for (const l of v.links) checkLink(rep, l);
   const links: LinkView[] = [...v.tunnels, ...v.bridges, ...v.links];
-  for (const l of links) checkMtu(rep, l);
+  checkMtus(rep, v);
+  checkParents(rep, v);
   checkNames(rep, links);
   checkTunnelIdentity(rep, v.tunnels);
   checkAddresses(rep, links);
@@ -67,11 +68,107 @@ function checkLink(rep: Reporter, l: LinkTableView): void {
   }
 }
 
-function checkMtu(rep: Reporter, l: LinkView): void {
-  if (l.mtu === undefined || l.mtu >= 1280) return;
-  const v6 = l.addresses.find((a) => a?.family === 6);
-  if (v6) {
-    rep.error(at(l, 'mtu'), `IPv6 needs an MTU of at least 1280, and ${label(l)} has ${v6.address}/${v6.prefixlen}`);
+/**
+ * IPv6 needs an MTU of 1280: ipv6_add_dev() refuses an address on a smaller link (EINVAL) and
+ * a link lowered below it loses them. Also where the MTU follows from the file: an auto tunnel
+ * over a declared dev (its mtu less the headers), a bridge at its smallest port's, a [[link]] at
+ * its parent's.
+ */
+function checkMtus(rep: Reporter, v: Views): void {
+  const byName = new Map<string, LinkView>();
+  for (const l of [...v.tunnels, ...v.bridges, ...v.links])
+    if (l.name !== undefined && !byName.has(l.name)) byName.set(l.name, l);
+  const known = new Map<LinkView, { mtu: number; why?: string; from?: string } | undefined>();
+  const mtuOf = (l: LinkView | undefined): { mtu: number; why?: string; from?: string } | undefined => {
+    if (!l) return undefined;
+    if (l.mtu !== undefined) return { mtu: l.mtu };
+    if (known.has(l)) return known.get(l);
+    known.set(l, undefined); // a loop (refused elsewhere) has no MTU to tell
+    let got: { mtu: number; why?: string; from?: string } | undefined;
+    if (l.what === 'tunnel') {
+      const t = l as TunnelView;
+      const under = t.dev === undefined ? undefined : mtuOf(byName.get(t.dev));
+      if (under && t.kind && t.local !== undefined) {
+        const headers = t.kind.overhead(familyOf(t.local) === 6 ? 6 : 4, t.declared.options);
+        got = {
+          mtu: under.mtu - headers,
+          why: `${t.dev}'s mtu ${under.mtu} less the ${t.kind.kind} headers, ${headers}`,
+          from: t.dev,
+        };
+      }
+    } else if (l.what === 'bridge') {
+      for (const p of (l as BridgeView).ports) {
+        const port = p === undefined ? undefined : mtuOf(byName.get(p));
+        if (port && (!got || port.mtu < got.mtu)) got = { mtu: port.mtu, why: `the mtu of its port ${p}`, from: p };
+      }
+    } else {
+      const parent = (l as LinkTableView).parent;
+      const under = parent === undefined ? undefined : mtuOf(byName.get(parent));
+      if (under) got = { mtu: under.mtu, why: `the mtu of its parent ${parent}`, from: parent };
+    }
+    known.set(l, got);
+    return got;
+  };
+  for (const l of byName.values()) {
+    const i = l.addresses.findIndex((a) => a?.family === 6);
+    const v6 = l.addresses[i];
+    const m = i < 0 ? undefined : mtuOf(l);
+    if (!v6 || !m || m.mtu >= 1280) continue;
+    if (m.why === undefined)
+      rep.error(at(l, 'mtu'), `IPv6 needs an MTU of at least 1280, and ${label(l)} has ${v6.address}/${v6.prefixlen}`);
+    else
+      rep.error(
+        at(l, 'addresses', i),
+        `IPv6 needs an MTU of at least 1280, and ${label(l)}'s would be ${m.mtu} (${m.why}): the kernel refuses IPv6 addresses on it; raise ${m.from}'s mtu`,
+      );
+  }
+}
+
+/**
+ * A [[link]] sits on an Ethernet device that no bridge holds: macvlan and ipvlan refuse lo or a
+ * layer 3 tunnel (EINVAL), a bridge port or a parent another kind already sits on (EBUSY: one
+ * receive handler per device), and an mtu above the parent's (EINVAL).
+ */
+function checkParents(rep: Reporter, v: Views): void {
+  const tunnels = new Map<string, TunnelView>();
+  for (const t of v.tunnels) if (t.name !== undefined && !tunnels.has(t.name)) tunnels.set(t.name, t);
+  const parents = new Map<string, LinkView>();
+  for (const l of [...v.tunnels, ...v.bridges, ...v.links])
+    if (l.name !== undefined && !parents.has(l.name)) parents.set(l.name, l);
+  const bridgeOf = new Map<string, BridgeView>();
+  for (const b of v.bridges) for (const p of b.ports) if (p !== undefined && !bridgeOf.has(p)) bridgeOf.set(p, b);
+  const kindOn = new Map<string, LinkTableView>();
+  for (const l of v.links) {
+    const p = l.parent;
+    if (p === undefined || p === l.name || !l.kind) continue;
+    const kind = l.kind.kind;
+    const t = tunnels.get(p);
+    const bridge = bridgeOf.get(p);
+    const other = kindOn.get(p);
+    if (p === 'lo')
+      rep.error(at(l, 'parent'), `the kernel puts ${article(kind)} ${kind} on an Ethernet device only, not on lo`);
+    else if (t?.kind && !t.kind.ethernet)
+      rep.error(
+        at(l, 'parent'),
+        `${p} is ${article(t.kind.kind)} ${t.kind.kind} tunnel (layer 3, no Ethernet): the kernel puts ${article(kind)} ${kind} on an Ethernet device only`,
+      );
+    else if (bridge)
+      rep.error(
+        at(l, 'parent'),
+        `${p} is a port of bridge ${label(bridge)} (line ${rep.line(at(bridge, 'name'))}), which holds its traffic: the kernel refuses ${article(kind)} ${kind} on it (busy); put it on ${label(bridge)}`,
+      );
+    else if (other && other.kind?.kind !== kind)
+      rep.error(
+        at(l, 'parent'),
+        `${other.kind?.kind} ${label(other)} (line ${rep.line(at(other, 'name'))}) already sits on ${p}: the kernel takes one kind of link on a parent (busy)`,
+      );
+    if (!kindOn.has(p)) kindOn.set(p, l);
+    const parentMtu = parents.get(p)?.mtu;
+    if (l.mtu !== undefined && parentMtu !== undefined && l.mtu > parentMtu)
+      rep.error(
+        at(l, 'mtu'),
+        `${l.mtu} is above ${p}'s mtu ${parentMtu}; the kernel refuses ${article(kind)} ${kind} larger than its parent`,
+      );
   }
 }
 

@@ -39,6 +39,18 @@ export function sysctlName(key: string): SysctlName {
   return { path: parts.join('/'), generic: key };
 }
 
+/**
+ * Two paths of one kernel value: net.ipv4.ip_forward is conf.all.forwarding (devinet's
+ * ctl_forward_entry points at it). A file that sets both differently would flip it at every pass.
+ */
+const ONE_VALUE: Record<string, string> = { 'net/ipv4/conf/all/forwarding': 'net/ipv4/ip_forward' };
+
+/** The kernel value a name writes: its /proc/sys path, or the path it shares a value with. */
+export const sysctlValuePath = (key: string): string => {
+  const path = sysctlName(key).path;
+  return ONE_VALUE[path] ?? path;
+};
+
 /** The kernel answers with tabs between the numbers of a vector ("4096\t87380\t6291456"). */
 export function sysctlTokens(value: string): string[] {
   return value

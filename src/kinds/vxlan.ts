@@ -101,11 +101,16 @@ export const vxlan: LinkKind = {
       });
     if (local !== undefined && remote !== undefined && familyOf(local) === 6) {
       const ll = (ip: string) => addressClass(ip) === 'link-local';
-      const remoteAny = addressClass(remote) === 'multicast';
-      if (ll(local) !== ll(remote) && !remoteAny && familyOf(remote) === 6)
+      // vxlan_config_validate() by ipv6_addr_type(): a link-local local needs a link-local
+      // remote, unicast or a group of link scope (ff02::); a global local any but unicast fe80::
+      const group = addressClass(remote) === 'multicast';
+      const linkScoped = group ? (ipToBuffer(remote)[1] as number) % 16 === 2 : ll(remote);
+      if (familyOf(remote) === 6 && (ll(local) ? !linkScoped : !group && ll(remote)))
         out.push({
           key: 'remote',
-          message: `local ${local} and remote ${remote} mix a link-local and a global address; the kernel refuses it ("Invalid combination of local and remote address scopes")`,
+          message: group
+            ? `${remote} is a multicast group wider than the link, and local ${local} is link-local; the kernel refuses it ("Invalid combination of local and remote address scopes"): use a group of link scope (ff02::) or a global local`
+            : `local ${local} and remote ${remote} mix a link-local and a global address; the kernel refuses it ("Invalid combination of local and remote address scopes")`,
         });
       else if (ll(local) && d.dev === undefined)
         out.push({

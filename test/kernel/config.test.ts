@@ -130,6 +130,91 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
   t.not((await ns.exec(['ip', 'link', 'set', 'vxd', 'mtu', '1500'])).code, 0, 'and refuses to raise it');
 });
 
+t.test(
+  'what check refuses, the kernel refuses (audit): group scope, IPv6 under 1280, a [[link]] parent, ip_forward',
+  async (t) => {
+    const ns = await netns(t, 'kref2');
+    const sh = (cmd: string) => ns.exec(cmd.split(' '));
+    for (const cmd of [
+      'ip link add br0 mtu 1300 type bridge',
+      'ip link add br2 mtu 1330 type bridge',
+      'ip link set br0 up',
+      'ip addr add fe80::1/64 dev br0 nodad',
+      'ip addr add 10.0.0.1/24 dev br0',
+    ])
+      await ns.run(cmd.split(' '));
+
+    // a link-local local with a group wider than the link: refused; a group of link scope: taken
+    const wide = await sh('ip link add vxw type vxlan id 1 dstport 4789 local fe80::1 group ff0e::5 dev br0');
+    t.match(wide.stderr, /Invalid combination of local and remote address scopes/);
+    t.equal((await sh('ip link add vxl type vxlan id 2 dstport 4789 local fe80::1 group ff02::5 dev br0')).code, 0);
+    const vx = (name: string, vni: number, extra: string) =>
+      `[[tunnel]]\nname = "${name}"\nkind = "vxlan"\nvni = ${vni}\n${extra}\n`;
+    const c1 = await check(
+      t,
+      ns,
+      vx('vxw', 1, 'local = "fe80::1"\nremote = "ff0e::5"\ndev = "br0"') +
+        vx('vxl', 2, 'local = "fe80::1"\nremote = "ff02::5"\ndev = "br0"'),
+    );
+    t.match(c1.lines, [/^6:10: tunnel\[0\]\.remote: ff0e::5 is a multicast group wider than the link/]);
+
+    // an auto vxlan over a 1300 bridge is 1250: no IPv6 address; over 1330 it is 1280: taken
+    await ns.run('ip link add vx0 type vxlan id 7 dstport 4789 local 10.0.0.1 remote 10.0.0.2 dev br0'.split(' '));
+    await ns.run('ip link add vx2 type vxlan id 9 dstport 4789 local 10.0.0.1 remote 10.0.0.3 dev br2'.split(' '));
+    t.match(await ns.run(['ip', '-o', 'link', 'show', 'vx0']), /mtu 1250 /);
+    t.not((await sh('ip addr add 2001:db8::1/64 dev vx0')).code, 0, 'the kernel refuses IPv6 below 1280');
+    t.equal((await sh('ip addr add 2001:db8:3::1/64 dev vx2')).code, 0, 'and takes it at 1280');
+    const c2 = await check(
+      t,
+      ns,
+      '[[bridge]]\nname = "br0"\nmtu = 1300\naddresses = ["10.0.0.1/24"]\n' +
+        vx('vx0', 7, 'local = "10.0.0.1"\nremote = "10.0.0.2"\ndev = "br0"\naddresses = ["2001:db8::1/64"]'),
+    );
+    t.match(c2.lines, [
+      /^12:14: tunnel\[0\]\.addresses\[0\]: IPv6 needs an MTU of at least 1280, and vx0's would be 1250/,
+    ]);
+
+    // macvlan: not on lo nor on a device without Ethernet (a tun stands in for ipip, which this
+    // kernel lacks); not on a bridge port (busy); not larger than its parent
+    await ns.run(['ip', 'tuntap', 'add', 'tun0', 'mode', 'tun']);
+    await ns.run('ip link add vx3 type vxlan id 10 dstport 4789 local 10.0.0.1 remote 10.0.0.4'.split(' '));
+    await ns.run('ip link add br1 type bridge'.split(' '));
+    await ns.run('ip link add br3 mtu 1400 type bridge'.split(' '));
+    await ns.run('ip link set vx3 master br1'.split(' '));
+    t.not((await sh('ip link add m0 link lo type macvlan mode bridge')).code, 0, 'not on lo');
+    t.not((await sh('ip link add m1 link tun0 type macvlan mode bridge')).code, 0, 'not on a layer 3 device');
+    t.match((await sh('ip link add m2 link vx3 type macvlan mode bridge')).stderr, /busy/, 'not on a bridge port');
+    t.not((await sh('ip link add m3 mtu 1500 link br3 type macvlan mode bridge')).code, 0, 'not above its parent');
+    t.equal((await sh('ip link add m4 mtu 1400 link br3 type macvlan mode bridge')).code, 0, 'as large: taken');
+    const shim = (name: string, parent: string, extra = '') =>
+      `[[link]]\nname = "${name}"\nkind = "macvlan"\nparent = "${parent}"\n${extra}\n`;
+    const c3 = await check(
+      t,
+      ns,
+      `${vx('vx3', 10, 'local = "10.0.0.1"\nremote = "10.0.0.4"')}[[bridge]]\nname = "br1"\nports = ["vx3"]\n\n` +
+        '[[bridge]]\nname = "br3"\nmtu = 1400\n\n' +
+        shim('m0', 'lo') +
+        shim('m2', 'vx3') +
+        shim('m3', 'br3', 'mtu = 1500'),
+    );
+    t.match(c3.lines, [
+      /^18:10: link\[0\]\.parent: the kernel puts a macvlan on an Ethernet device only, not on lo/,
+      /^23:10: link\[1\]\.parent: vx3 is a port of bridge br1/,
+      /^29:7: link\[2\]\.mtu: 1500 is above br3's mtu 1400/,
+    ]);
+
+    // net.ipv4.ip_forward and net.ipv4.conf.all.forwarding are one value
+    await ns.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    t.equal((await ns.run(['sysctl', '-n', 'net.ipv4.conf.all.forwarding'])).trim(), '1');
+    await ns.run(['sysctl', '-qw', 'net.ipv4.conf.all.forwarding=0']);
+    t.equal((await ns.run(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim(), '0');
+    const c4 = await check(t, ns, '[sysctl]\n"net.ipv4.ip_forward" = "1"\n"net.ipv4.conf.all.forwarding" = "0"\n');
+    t.match(c4.lines, [
+      /^3:1: sysctl\."net\.ipv4\.conf\.all\.forwarding": same sysctl as "net\.ipv4\.ip_forward" \(line 2\)/,
+    ]);
+  },
+);
+
 /** eth0 and eth1 for the tunnels that name a dev. */
 async function underlay(t: Parameters<typeof netns>[0], tag: string): Promise<Netns> {
   const ns = await netns(t, tag);
