@@ -3,7 +3,7 @@
  * `apply` meets it half-way. Each rule names the kernel code it mirrors; the values were
  * checked against Linux 6.18 in a network namespace (test/kernel/config.test.ts).
  */
-import { cidrRange, familyOf, ipToBuffer } from '../netlink/ip.js';
+import { cidrRange, familyOf, ipToBuffer, ipv4Value } from '../netlink/ip.js';
 import type { Cidr, Family } from './types.js';
 
 export type AddressClass = 'unspecified' | 'multicast' | 'broadcast' | 'loopback' | 'link-local' | 'mapped' | 'unicast';
@@ -32,20 +32,6 @@ export function addressClass(ip: string): AddressClass {
   if (x[0] === 0xfe && ((x[1] as number) & 0xc0) === 0x80) return 'link-local';
   if (zeroUpTo(10) && x[10] === 0xff && x[11] === 0xff) return 'mapped';
   return 'unicast';
-}
-
-/** A valid dotted quad as a 32-bit number, read without allocating (files hold tens of thousands). */
-export function ipv4Value(ip: string): number {
-  let n = 0;
-  let octet = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c === 46) {
-      n = n * 256 + octet;
-      octet = 0;
-    } else octet = octet * 10 + (c - 48);
-  }
-  return n * 256 + octet;
 }
 
 /** A position in an address family's space: exact as a number for IPv4, a bigint for IPv6. */
