@@ -25,7 +25,7 @@ import {
   type LabHost,
   labState,
 } from '../helpers/lab.js';
-import type { Netns } from '../helpers/netns.js';
+import { type Netns, netns } from '../helpers/netns.js';
 import { checkTransfer, MB, tcpConnect, tcpListen, tcpTransfer } from '../helpers/tcp.js';
 
 const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
@@ -337,4 +337,44 @@ t.test('island: etc/examples/lab.toml on every host joins both sites into one is
       `(each ${transferMs.join('/')} ms); island test ×2 ${reachMs} ms; island down ${downMs} ms; rejoin ${rejoinMs} ms; ` +
       `heal: link ${linkMs} ms, TCP ${tcpMs} ms`,
   );
+});
+
+t.test("island plan --host NAME on a machine that is none of the island's: what that host would do", async (t) => {
+  const ns = await netns(t, 'labplan');
+  const none = await runIsland(ns, ['plan', '-c', LAB_TOML]);
+  t.equal(none.code, 1, 'without --host: exit 1');
+  t.match(none.stderr, "this host is none of the island's", 'and says why', { stderr: none.stderr });
+
+  const plan = async (host: string) => {
+    const r = await runIsland(ns, ['plan', '-c', LAB_TOML, '--host', host]);
+    t.equal(r.code, 0, `plan --host ${host}: exit 0`, { stdout: r.stdout, stderr: r.stderr });
+    return r.stdout;
+  };
+  // the two ends of the tunnel, as each gateway would make it: they agree by construction
+  const vx = (local: string, remote: string) =>
+    `vxlan ${T.name} (vni ${T.vni}, ${local} → ${remote}, port ${T.port}, srcport ${T.port}, tx checksum offload off)`;
+  const l1 = await plan('sopnode-l1');
+  t.match(l1, /^# sopnode-l1: gateway of site sopnode \(named sopnode-l1\)$/m);
+  t.match(l1, `+ link ${vx(LAB_PLAN.hosts.l1.address, LAB_PLAN.internet.natOutside)}`, 'l1: to the NAT outside');
+  t.match(l1, `+ route ${LAB_PLAN.r2lab.subnet} via ${T.r2lab} dev ${T.name}`);
+  const faraday = await plan('faraday');
+  t.match(faraday, /^# faraday: gateway of site r2lab \(named faraday\)$/m);
+  // faraday's tunnel is bound to the device of its address, which this machine lacks: shown anyway
+  t.match(
+    faraday,
+    `  would be: ${vx(LAB_PLAN.hosts.faraday.address, LAB_PLAN.hosts.l1.address)}, bound to the device of ${LAB_PLAN.hosts.faraday.address}`,
+    'faraday: to l1, bound to its underlay',
+  );
+  t.match(
+    faraday,
+    `! route ${LAB_PLAN.sopnode.subnet}: blocked: local ${LAB_PLAN.hosts.faraday.address} is not on this host`,
+  );
+  const fit = await plan('r2lab');
+  t.match(fit, /^# a member: member of site r2lab /m);
+  for (const to of [LAB_PLAN.sopnode.subnet, '10.3.1.0/24'])
+    t.match(
+      fit,
+      `! route ${to}: blocked: gateway ${LAB_PLAN.hosts.faraday.address} is on no connected subnet of this host`,
+      `a fit node: ${to} via faraday, blocked here`,
+    );
 });
