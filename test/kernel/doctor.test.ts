@@ -235,6 +235,25 @@ t.test('rp_filter 1 on the underlay of a one-file gateway; island check warns on
   t.equal((await runIsland(ns, ['check', '-c', LAB])).stderr, '', 'and check says nothing more');
 });
 
+t.test('rp_filter 1 on the tunnel, for a network routed through it whose way back is elsewhere', async (t) => {
+  const ns = await host(t, 'docrpt');
+  const path = await writeConfig(t, GATEWAY('[[route]]\nto = "10.99.0.0/16"\nvia = "10.3.1.2"\n'));
+  t.equal((await runIsland(ns, ['apply', '-c', path])).code, 0, 'island apply builds vx0 and its routes');
+  await ns.run(['ip', 'route', 'add', '10.99.0.0/24', 'via', '192.0.2.254']);
+  await ns.run(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.vx0.rp_filter=1']);
+  const d = await doctor(ns, path);
+  t.equal(d.code, 1, 'exit 1');
+  t.match(
+    has(d, /rp_filter/),
+    [
+      /^net\.ipv4\.conf\.vx0\.rp_filter = 1: error: strict reverse-path filtering on vx0: traffic from 10\.99\.0\.0\/16 arrive on vx0, but the route back to 10\.99\.0\.0 is 10\.99\.0\.0\/24 dev eth0: .*; fix: loose mode: "net\.ipv4\.conf\.vx0\.rp_filter" = 2/,
+    ],
+    d.out,
+  );
+  await ns.run(['sysctl', '-qw', 'net.ipv4.conf.vx0.rp_filter=2']);
+  t.same(has(await doctor(ns, path), /rp_filter/), [], 'loose: nothing');
+});
+
 t.test("NetworkManager managing a tunnel's underlay, or a link island keeps", async (t) => {
   const ns = await host(t, 'docnm');
   const path = await writeConfig(t, GATEWAY());

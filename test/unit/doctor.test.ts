@@ -274,6 +274,28 @@ t.test('rp_filter 1 where a route through the tunnel covers the far gateway', as
     [],
     'no route of the island covers the remote: symmetric, nothing',
   );
+
+  // on the tunnel: traffic from a network island routes through it, whose way back is elsewhere
+  const routed = config(`${GATEWAY}\n[[route]]\nto = "10.99.0.0/16"\nvia = "10.3.1.2"\n`);
+  const links = [...facts().links, { ifindex: 7, name: 'vx0', kind: 'vxlan', owned: true }];
+  const aside = [
+    ...facts().routes,
+    { family: 4, dst: '10.99.0.0', dstLen: 24, table: 254, protocol: 3, type: 1, gateway: '192.0.2.254', oif: 2 },
+  ];
+  const onTunnel = (over: Record<string, string>, routes = aside) =>
+    rpFilterFindings(facts({ config: routed, links, routes, sysctl: { ...facts().sysctl, ...over } }));
+  const v = onTunnel({ 'net.ipv4.conf.vx0.rp_filter': '1' });
+  t.same(
+    v.map((x) => [x.severity, x.where, x.what]),
+    [['error', 'net.ipv4.conf.vx0.rp_filter = 1', 'strict reverse-path filtering on vx0']],
+  );
+  t.match(
+    v[0]?.why,
+    /traffic from 10\.99\.0\.0\/16 arrive on vx0, but the route back to 10\.99\.0\.0 is 10\.99\.0\.0\/24 dev eth0/,
+  );
+  t.match(v[0]?.fix, /"net\.ipv4\.conf\.vx0\.rp_filter" = 2/);
+  t.same(onTunnel({ 'net.ipv4.conf.vx0.rp_filter': '2' }), [], 'loose on the tunnel: nothing');
+  t.same(onTunnel({ 'net.ipv4.conf.vx0.rp_filter': '1' }, facts().routes), [], 'no way back elsewhere: nothing');
 });
 
 t.test('NetworkManager managing a link island keeps, or its underlay', async (t) => {
