@@ -45,8 +45,11 @@ export function quickRead(text: string): { value: Record<string, unknown>; locat
   const lines = text.split('\n');
   const headers = new Map<string, number[]>();
   lines.forEach((l, i) => {
-    const m = HEADER.exec(l);
-    if (m) headers.set(m[1] as string, [...(headers.get(m[1] as string) ?? []), i]);
+    const m = l.includes('[[') ? HEADER.exec(l) : null;
+    if (!m) return;
+    const at = headers.get(m[1] as string);
+    if (at) at.push(i);
+    else headers.set(m[1] as string, [i]);
   });
   const root = value as Record<string, unknown>;
   // every entry of a section written as a [[section]] header (not inline, not dotted)
@@ -88,8 +91,8 @@ function plain(v: unknown): unknown {
 }
 
 class HeaderLines implements Locator {
-  /** every table header's line, in order: where an entry ends */
-  private readonly tables: number[] = [];
+  /** each table header's line → the next one's (or the end): where an entry ends */
+  private readonly ends = new Map<number, number>();
   /** per entry (its header's line), where each element of its `addresses` starts */
   private readonly elements = new Map<number, Pos[] | undefined>();
 
@@ -97,9 +100,13 @@ class HeaderLines implements Locator {
     private readonly lines: string[],
     private readonly headers: Map<string, number[]>,
   ) {
+    let last: number | undefined;
     lines.forEach((l, i) => {
-      if (/^[ \t]*\[/.test(l)) this.tables.push(i);
+      if (!/^[ \t]*\[/.test(l)) return;
+      if (last !== undefined) this.ends.set(last, i);
+      last = i;
     });
+    if (last !== undefined) this.ends.set(last, lines.length);
   }
 
   at(path: KeyPath, part: 'key' | 'value'): Pos {
@@ -126,7 +133,7 @@ class HeaderLines implements Locator {
    * undefined where the scan cannot be sure (the full path answers).
    */
   private addresses(start: number): Pos[] | undefined {
-    const stop = this.tables.find((t) => t > start) ?? this.lines.length;
+    const stop = this.ends.get(start) ?? this.lines.length;
     for (let i = start + 1; i < stop; i++) {
       const m = /^[ \t]*addresses[ \t]*=[ \t]*\[/.exec(this.lines[i] as string);
       if (!m) continue;

@@ -67,45 +67,54 @@ export const MAX_NESTING = 100;
  * broken file is then reported by the parser itself.
  */
 export function tooDeep(text: string, max = MAX_NESTING): Pos | undefined {
+  // character codes and indexOf, not one-character strings: this runs over every file read
+  const n = text.length;
   let depth = 0;
   let line = 1;
   let lineStart = 0;
   let i = 0;
-  const newline = (at: number): void => {
-    line++;
-    lineStart = at + 1;
-  };
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '\n') newline(i);
-    else if (c === '#') {
-      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-    } else if (c === '"' || c === "'") {
-      const triple = text.startsWith(c.repeat(3), i);
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === NL) {
+      line++;
+      lineStart = i + 1;
+    } else if (c === HASH) {
+      const end = text.indexOf('\n', i + 1);
+      i = (end < 0 ? n : end) - 1;
+    } else if (c === DQUOTE || c === SQUOTE) {
+      const triple = text.charCodeAt(i + 1) === c && text.charCodeAt(i + 2) === c;
       i += triple ? 3 : 1;
-      while (i < text.length) {
-        const s = text[i];
-        if (s === '\\' && c === '"') {
+      while (i < n) {
+        const s = text.charCodeAt(i);
+        if (s === BACKSLASH && c === DQUOTE) {
           // an escape, or a line-ending backslash in a multi-line string
           i++;
-          if (text[i] === '\n') newline(i);
-        } else if (s === '\n') {
+          if (text.charCodeAt(i) === NL) {
+            line++;
+            lineStart = i + 1;
+          }
+        } else if (s === NL) {
           if (!triple) break;
-          newline(i);
-        } else if (s === c && (!triple || text.startsWith(c.repeat(3), i))) {
+          line++;
+          lineStart = i + 1;
+        } else if (s === c && (!triple || (text.charCodeAt(i + 1) === c && text.charCodeAt(i + 2) === c))) {
           // a multi-line string may end with up to two quotes of its own before the closing three
-          if (triple) while (text[i + 3] === c) i++;
+          if (triple) while (text.charCodeAt(i + 3) === c) i++;
           i += triple ? 2 : 0;
           break;
         }
         i++;
       }
-      if (text[i] === '\n') continue;
-    } else if (c === '[' || c === '{') {
+      if (text.charCodeAt(i) === NL) continue;
+    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
       depth++;
       if (depth > max) return { line, col: i - lineStart + 1 };
-    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    } else if ((c === CLOSE_BRACKET || c === CLOSE_BRACE) && depth > 0) depth--;
     i++;
   }
   return undefined;
 }
+
+const [NL, HASH, DQUOTE, SQUOTE, BACKSLASH, OPEN_BRACKET, OPEN_BRACE, CLOSE_BRACKET, CLOSE_BRACE] = [
+  ...'\n#"\'\\[{]}',
+].map((ch) => ch.charCodeAt(0)) as [number, number, number, number, number, number, number, number, number];
