@@ -25,9 +25,23 @@ export function encodeAttrs(attrs: Attr[]): Buffer {
 /** Set on the type of an attribute that holds attributes; genl families with strict validation demand it. */
 export const NLA_F_NESTED = 0x8000;
 
-/** Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. */
-export function decodeAttrs(buf: Buffer): Map<number, Buffer> {
-  return new Map(decodeAttrList(buf));
+/**
+ * Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. `only`: the types
+ * wanted, the others skipped without a buffer each (a link's dump message holds ~40 attributes,
+ * its reader wants 8: most of a 500-link dump's decoding).
+ */
+export function decodeAttrs(buf: Buffer, only?: readonly number[]): Map<number, Buffer> {
+  if (!only) return new Map(decodeAttrList(buf));
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & 0x3fff;
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    if (only.includes(type)) out.set(type, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+  return out;
 }
 
 /** Every attribute in order, repeated types included (netlink's arrays), flag bits masked off. */

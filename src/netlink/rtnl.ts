@@ -70,6 +70,8 @@ const IFLA = {
 } as const;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
+const ADDR_ATTRS = [IFA.LOCAL, IFA.ADDRESS];
+const ROUTE_ATTRS = [RTA.DST, RTA.GATEWAY, RTA.TABLE, RTA.OIF, RTA.PRIORITY];
 const IFF_UP = 0x1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
@@ -195,7 +197,7 @@ export class Rtnl {
     const out: RawAddress[] = [];
     for (const d of await this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8))) {
       const family = fam(d.readUInt8(0));
-      const a = decodeAttrs(d.subarray(8));
+      const a = decodeAttrs(d.subarray(8), ADDR_ATTRS);
       const raw = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
       if (!family || !raw) continue;
       out.push({
@@ -214,7 +216,7 @@ export class Rtnl {
     for (const d of await this.dump('dump routes', RTM.GETROUTE, Buffer.alloc(12))) {
       const family = fam(d.readUInt8(0));
       if (!family) continue;
-      const a = decodeAttrs(d.subarray(12));
+      const a = decodeAttrs(d.subarray(12), ROUTE_ATTRS);
       const dst = a.get(RTA.DST);
       const gateway = a.get(RTA.GATEWAY);
       out.push({
@@ -394,10 +396,14 @@ function ifinfomsg(index: number, flags: number, change: number): Buffer {
   return b;
 }
 
+/** what parseLink reads of a link's attributes */
+const LINK_ATTRS = [IFLA.IFNAME, IFLA.MTU, IFLA.MASTER, IFLA.LINK, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.PROP_LIST];
+const INFO_ATTRS = [IFLA_INFO_KIND, IFLA_INFO_DATA];
+
 function parseLink(d: Buffer): RawLink {
-  const a = decodeAttrs(d.subarray(16));
+  const a = decodeAttrs(d.subarray(16), LINK_ATTRS);
   const info = a.get(IFLA.LINKINFO);
-  const li = info ? decodeAttrs(info) : undefined;
+  const li = info ? decodeAttrs(info, INFO_ATTRS) : undefined;
   const kind = li?.get(IFLA_INFO_KIND);
   const str = (b: Buffer | undefined) => (b ? b.toString('utf8').replace(/\0+$/, '') : undefined);
   const props = a.get(IFLA.PROP_LIST);

@@ -20,11 +20,14 @@ export async function observeUnderlays(rtnl: Rtnl, want: DesiredState, live: Liv
   const byName = new Map(live.links.map((l) => [l.name, l]));
   const byIndex = new Map(live.links.map((l) => [l.ifindex, l]));
   const out: Record<string, number> = {};
+  // one lookup per remote: a hub's tunnels mostly share theirs (500 round trips were most of a no-op apply)
+  const routes = new Map<string, ReturnType<Rtnl['routeGet']>>();
   for (const l of auto) {
     const a = l.mtuAuto as NonNullable<DesiredLink['mtuAuto']>;
     let dev = a.dev === undefined ? undefined : byName.get(a.dev);
     if (!dev && a.dev === undefined) {
-      const r = await rtnl.routeGet(a.remote).catch(() => undefined);
+      if (!routes.has(a.remote)) routes.set(a.remote, rtnl.routeGet(a.remote));
+      const r = await routes.get(a.remote)?.catch(() => undefined);
       const via = r?.oif === undefined ? undefined : byIndex.get(r.oif);
       dev = via && !via.owned ? via : undefined;
       if (!dev) {
