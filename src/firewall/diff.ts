@@ -18,7 +18,7 @@
  */
 import { FIREWALL_POLL_MS } from '../config/defaults.js';
 import { type FirewallId, named } from '../reconcile/object.js';
-import { inputDrops, isDropFinding, mayDrop, nftDrops } from './drops.js';
+import { inputDrops, isDropFinding, mayDrop, nftDrops, outputDrops } from './drops.js';
 import { backendFor } from './iptables.js';
 import {
   type Builtin,
@@ -146,6 +146,7 @@ function planBackend(
           forward: want.enabled,
         }),
       );
+    out.status.push(...outputDrops(table.chains, want.flows, { backend, family, other: other !== undefined }));
   }
   return out;
 }

@@ -7,7 +7,8 @@
  *   its policy drop reached, or a drop/reject rule that surely matches. island's iptables
  *   accepts cannot override it: only an accept in that chain, or policy accept, can.
  * - iptables' INPUT, in a backend where island keeps no ISLAND-INPUT ([forward] input = false,
- *   or no [forward]), that surely drops a tunnel's own packets.
+ *   or no [forward]), that surely drops a tunnel's own packets; its OUTPUT (island keeps no
+ *   accept there) that surely drops what a tunnel sends (ufw's "default deny outgoing").
  * - Whether a backend's FORWARD or INPUT may drop island's flows at all (any drop it can
  *   reach, sure or not): then island keeps its accepts in that backend too (diff.ts).
  *
@@ -26,7 +27,7 @@ export const isDropFinding = (s: { id: ObjectId; state: string }) => s.state ===
 /** The flows a chain drops, in words: "forwarded traffic in vx0, out vx0", "vx0's packets (...)". */
 function flowsText(flows: Flow[]): string {
   const fwd = flows.filter((f) => f.hook === 'forward').map((f) => f.label);
-  const input = flows.filter((f) => f.hook === 'input').map((f) => f.label);
+  const input = flows.filter((f) => f.hook !== 'forward').map((f) => f.label);
   return [fwd.length ? `forwarded traffic ${some(fwd, 6)}` : '', input.length ? some(input) : '']
     .filter(Boolean)
     .join(', and ');
@@ -59,8 +60,9 @@ export function acceptCommands(where: string, flows: Flow[]): string[] {
     const ip = f.family === 6 ? 'ip6' : 'ip';
     if (f.iif) m.push(`iifname "${f.iif}"`);
     if (f.oif) m.push(`oifname "${f.oif}"`);
-    if (f.saddr) m.push(`${ip} saddr ${f.saddr.address}/${f.saddr.prefixlen}`);
-    if (f.daddr && (f.hook === 'forward' || !f.saddr)) m.push(`${ip} daddr ${f.daddr.address}/${f.daddr.prefixlen}`);
+    // a tunnel's packets by their remote: the source coming in, the destination going out
+    if (f.saddr && f.hook !== 'output') m.push(`${ip} saddr ${f.saddr.address}/${f.saddr.prefixlen}`);
+    if (f.daddr && (f.hook !== 'input' || !f.saddr)) m.push(`${ip} daddr ${f.daddr.address}/${f.daddr.prefixlen}`);
     if (f.proto === 17 && f.dport !== undefined) m.push(`udp dport ${f.dport}`);
     else if (f.proto !== undefined) m.push(`meta l4proto ${f.proto}`);
     rules.push(`${m.join(' ')} accept`);
@@ -162,6 +164,48 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
   ];
 }
 
+/** The tunnels whose packets out this backend's OUTPUT surely drops, as one status row (or none). */
+export function outputDrops(t: SavedTable, flows: Flow[], cx: Omit<InputContext, 'forward'>): FirewallStatus[] {
+  if (!t.has('OUTPUT')) return [];
+  const chains = iptablesChains(t);
+  const hit = flows.flatMap((flow) =>
+    flow.hook === 'output' && flow.family === cx.family ? [{ flow, drops: sureDropsOf(chains, 'OUTPUT', flow) }] : [],
+  );
+  const dropped = hit.filter((h) => h.drops.length);
+  if (!dropped.length) return [];
+  const policy = t.get('OUTPUT')?.policy ?? 'ACCEPT';
+  const causes = some(
+    dropped.flatMap((h) =>
+      h.drops.map((d) => (d.cause === 'policy drop' ? `policy ${policy}` : `-A ${d.chain} ${d.cause}`)),
+    ),
+    2,
+  );
+  const cmd = cx.family === 6 ? 'ip6tables' : 'iptables';
+  const fixes = dropped.map(({ flow: f }) =>
+    [
+      `${cmd} -I OUTPUT`,
+      f.daddr && `-d ${f.daddr.address}`,
+      f.proto === 17 ? `-p udp --dport ${f.dport}` : `-p ${f.proto}`,
+      '-j ACCEPT',
+    ]
+      .filter(Boolean)
+      .join(' '),
+  );
+  return [
+    {
+      ...named({
+        type: 'firewall',
+        part: 'drops',
+        family: cx.family,
+        chain: 'OUTPUT',
+        ...(cx.other ? { backend: cx.backend } : {}),
+      }),
+      state: 'blocked',
+      detail: `iptables-${cx.backend} OUTPUT drops ${flowsText(dropped.map((h) => h.flow))} (${causes}): the tunnel cannot carry anything; island keeps no accept in OUTPUT: accept them there (${some(fixes, 2)})`,
+    },
+  ];
+}
+
 /** One line for systemd's STATUS=: what drops island's traffic, where, and the fix in short. */
 export function dropHeadline(s: { id: ObjectId; object: string; detail?: string }): string {
   const d = s.detail ?? '';
@@ -171,6 +215,8 @@ export function dropHeadline(s: { id: ObjectId; object: string; detail?: string 
     return `${s.object}${h ? ` (hook ${h[1]}, policy ${h[2]})` : ''} drops island's traffic: ${how}`;
   }
   const what = /drops (.*?) \(/.exec(d)?.[1] ?? "the tunnels' packets";
+  if (s.id.type === 'firewall' && s.id.part === 'drops' && s.id.chain === 'OUTPUT')
+    return `${s.object} drops ${what}: accept them in OUTPUT`;
   const how =
     /\[forward\] input = true/.test(d) && !/with a \[forward\]/.test(d)
       ? '[forward] input = true'

@@ -43,7 +43,7 @@ export const NLM_F_DUMP = 0x300;
 const FAMILIES: Record<number, NftFamily> = { 1: 'inet', 2: 'ip', 10: 'ip6' };
 const FAMILY_NUMBER: Record<NftFamily, number> = { inet: 1, ip: 2, ip6: 10 };
 export type NftFamily = 'ip' | 'ip6' | 'inet';
-const HOOKS: Record<number, Hook> = { 1: 'input', 2: 'forward' };
+const HOOKS: Record<number, Hook> = { 1: 'input', 2: 'forward', 3: 'output' };
 
 export interface NftBaseChain {
   family: NftFamily;

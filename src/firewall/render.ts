@@ -95,7 +95,8 @@ const isMulticast = (ip: string) => (familyOf(ip) === 6 ? inSubnet(ip, 'ff00::',
 
 /**
  * A tunnel's own packets as they reach this host (its kind's underlayTraffic(): VXLAN's UDP to
- * its port, ipip's protocol 4), from its remote, or for a multicast group, to the group from anyone.
+ * its port, ipip's protocol 4), from its remote, or for a multicast group, to the group from anyone;
+ * then as this host sends them (every packet the tunnel carries out passes the output hook).
  */
 function tunnelFlow(t: TunnelConfig): Flow[] {
   const family = familyOf(t.remote);
@@ -113,6 +114,19 @@ function tunnelFlow(t: TunnelConfig): Flow[] {
       ...(u.dport === undefined ? {} : { dport: u.dport }),
       tunnel: t.name,
       label: `${t.name}'s packets (${u.words} ${group ? `to ${t.remote}` : `from ${t.remote}`})`,
+    },
+    {
+      hook: 'output',
+      family,
+      saddr: host(t.local),
+      daddr: host(t.remote),
+      ...(t.dev === undefined ? {} : { oif: t.dev }),
+      // pinned to its own port: once the peer has sent, conntrack calls this host's ESTABLISHED
+      ...(u.answers ? { answers: true } : {}),
+      proto: u.proto,
+      ...(u.dport === undefined ? {} : { dport: u.dport }),
+      tunnel: t.name,
+      label: `${t.name}'s packets out (${u.words} to ${t.remote})`,
     },
   ];
 }

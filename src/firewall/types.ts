@@ -46,7 +46,7 @@ export interface DesiredFirewall {
 }
 
 /** Where a packet meets the filter: forwarded, or addressed to this host. */
-export type Hook = 'forward' | 'input';
+export type Hook = 'forward' | 'input' | 'output';
 
 /**
  * A kind of packet island needs to pass, as much as is known of it: a new connection's first

@@ -31,7 +31,7 @@ export type FirewallId =
   /** island's jump, first in a hook chain (of a table other than filter: named) */
   | { type: 'firewall'; part: 'jump'; family: Family; table?: string; from: string; backend?: Backend }
   /** a hook chain that is not island's and surely drops island's traffic (a finding) */
-  | { type: 'firewall'; part: 'drops'; family: Family; chain: Builtin; backend?: Backend }
+  | { type: 'firewall'; part: 'drops'; family: Family; chain: Builtin | 'OUTPUT'; backend?: Backend }
   /** the other nftables tables: unread (no table), or a base chain of one that drops island's traffic */
   | { type: 'nftables'; table?: { family: string; name: string; chain: string } };
 

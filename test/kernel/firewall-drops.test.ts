@@ -272,3 +272,48 @@ t.test('ufw enable: the tunnel works with island, and status names ufw’s INPUT
   );
   await works(t, l, 'after ufw allow 4789/udp');
 });
+
+t.test(
+  'what the tunnel sends: OUTPUT policy DROP and an nft output chain are named, and the fix they name works',
+  async (t) => {
+    const l = await lab(t, 'fdo');
+    const { d, status } = await daemon(t, l, conf());
+    await works(t, l, 'island alone');
+
+    // ufw's "default deny outgoing" in short: every packet the tunnel sends is dropped
+    await l.host.run(['iptables-nft', '-P', 'OUTPUT', 'DROP']);
+    await dead(t, l, "OUTPUT drops the tunnel's own packets");
+    const object = 'firewall ipv4 OUTPUT';
+    const w = await d.waitForLog((r) => r.level === 40 && r.object === object, 5000);
+    t.match(
+      w.msg,
+      /^firewall ipv4 OUTPUT: iptables-nft OUTPUT drops vx0's packets out \(udp 4789 to 192\.0\.2\.2\) \(policy DROP\): the tunnel cannot carry anything; island keeps no accept in OUTPUT: accept them there \(iptables -I OUTPUT -d 192\.0\.2\.2 -p udp --dport 4789 -j ACCEPT\)$/,
+      'the daemon logs it, with the fix',
+    );
+    t.match((await status()).stdout, /^firewall ipv4 OUTPUT +blocked +iptables-nft OUTPUT drops vx0's packets out/m);
+    t.equal((await status('--check')).code, 1, '--check exits 1');
+    const s = await d.waitForLog((r) => r.msg === 'status' && /OUTPUT/.test(r.status), 5000);
+    t.match(s.status, /firewall ipv4 OUTPUT drops vx0's packets out: accept them in OUTPUT/, `STATUS=: ${s.status}`);
+    const fix = /\((iptables -I OUTPUT [^)]+)\)$/.exec(w.msg)?.[1] as string;
+    await l.host.run(['iptables-nft', ...fix.split(' ').slice(1)]);
+    await d.waitForLog((r) => r.msg === `${object}: no longer drops island's traffic`, 5000);
+    await works(t, l, 'with the accept the message names');
+    await l.host.run(['iptables-nft', '-P', 'OUTPUT', 'ACCEPT']);
+
+    // the same in another nftables table, on the output hook
+    const chain = 'nftables inet filter chain output';
+    await l.host.run(['nft', '-f', '-'], {
+      input: 'table inet filter {\n chain output {\n  type filter hook output priority 0; policy drop;\n }\n}\n',
+    });
+    await dead(t, l, "another table's output chain drops the tunnel's own packets");
+    const n = await d.waitForLog((r) => r.level === 40 && r.object === chain, 5000);
+    t.match(
+      n.msg,
+      /^nftables inet filter chain output: hook output, policy drop: drops vx0's packets out \(udp 4789 to 192\.0\.2\.2\) \(policy drop\)/,
+    );
+    for (const f of [...n.msg.matchAll(/nft '([^']+)'/g)].map((m) => m[1] as string)) await l.host.run(['nft', f]);
+    await d.waitForLog((r) => r.msg === `${chain}: no longer drops island's traffic`, 5000);
+    await works(t, l, 'with the accept the nft message names');
+    noErrorLogged(t, d);
+  },
+);

@@ -10,12 +10,19 @@ import t from 'tap';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { planFirewall } from '../../src/firewall/diff.js';
-import { acceptCommands, inputDrops, isDropFinding, mayDrop } from '../../src/firewall/drops.js';
+import {
+  acceptCommands,
+  dropHeadline,
+  inputDrops,
+  isDropFinding,
+  mayDrop,
+  outputDrops,
+} from '../../src/firewall/drops.js';
 import { iptablesChains, iptablesRule, words } from '../../src/firewall/iptables-rules.js';
 import type { NftRuleset } from '../../src/firewall/nftables.js';
 import { desiredFirewall } from '../../src/firewall/render.js';
 import { filterTable, normalize } from '../../src/firewall/save.js';
-import type { Flow, LiveFirewall, LiveTable } from '../../src/firewall/types.js';
+import type { FirewallStatus, Flow, LiveFirewall, LiveTable } from '../../src/firewall/types.js';
 import { evaluate, sureDrops } from '../../src/firewall/verdict.js';
 import { describeAction } from '../../src/reconcile/describe.js';
 
@@ -118,7 +125,11 @@ t.test('ISLAND-INPUT: one accept per tunnel for its own packets, in its family, 
   );
   const none = desiredFirewall(config(TUNNELS));
   t.strictSame(none.tables[4].chains, [], 'no [forward]: no chain at all');
-  t.equal(none.flows.length, 5, "but the tunnels' packets are still looked after (status says what drops them)");
+  t.equal(
+    none.flows.length,
+    10,
+    "but the tunnels' packets, in and out, are still looked after (status says what drops them)",
+  );
   t.equal(
     normalize(`-s 198.51.100.7/32 -p ipencap ${TAG}`),
     `-s 198.51.100.7/32 -p 4 ${TAG}`,
@@ -376,6 +387,48 @@ t.test("INPUT: where island keeps no ISLAND-INPUT, status says that INPUT drops 
   ]);
 });
 
+t.test('OUTPUT: status says that OUTPUT drops what a tunnel sends (ufw default deny outgoing)', async (t) => {
+  // ufw default deny outgoing: OUTPUT policy DROP, and no NEW accepts in ufw-track-output
+  const text = readFileSync(new URL('../fixtures/firewall/ufw-enable.rules', import.meta.url), 'utf8')
+    .replace(':OUTPUT ACCEPT', ':OUTPUT DROP')
+    .replace(/^-A ufw-track-output .*\n/gm, '');
+  const denyOut = filterTable(text);
+  const want = desiredFirewall(config(ONE));
+  const p = planFirewall(want, { backend: 'nft', why: 'x', tables: { 4: { ok: true, chains: denyOut } } });
+  const row = p.status.find((s) => isDropFinding(s) && s.object === 'firewall ipv4 OUTPUT');
+  t.strictSame(row, {
+    id: { type: 'firewall', part: 'drops', family: 4, chain: 'OUTPUT' },
+    object: 'firewall ipv4 OUTPUT',
+    state: 'blocked',
+    detail:
+      "iptables-nft OUTPUT drops vx0's packets out (udp 4789 to 192.0.2.2) (policy DROP): the tunnel cannot carry anything; " +
+      'island keeps no accept in OUTPUT: accept them there (iptables -I OUTPUT -d 192.0.2.2 -p udp --dport 4789 -j ACCEPT)',
+  });
+  t.equal(
+    dropHeadline(row as FirewallStatus),
+    "firewall ipv4 OUTPUT drops vx0's packets out: accept them in OUTPUT",
+    'STATUS= in short',
+  );
+  const ctx = { backend: 'nft', family: 4, other: false } as const;
+  const allowed = filterTable(
+    text.replace('COMMIT', '-A ufw-user-output -d 192.0.2.2/32 -p udp -m udp --dport 4789 -j ACCEPT\nCOMMIT'),
+  );
+  t.strictSame(outputDrops(allowed, want.flows, ctx), [], 'the fix as it says');
+  t.strictSame(outputDrops(UFW, want.flows, ctx), [], 'ufw allowing outgoing');
+  // a pinned VXLAN whose peer sends first: ufw's ESTABLISHED accept lets its answers out
+  const pinned = desiredFirewall(config(ONE.replace('addresses =', 'port = 5533\nsource_port = 5533\naddresses =')));
+  t.strictSame(outputDrops(denyOut, pinned.flows, ctx), [], 'answers');
+  t.equal(
+    outputDrops(filterTable('*filter\n:OUTPUT DROP [0:0]\nCOMMIT\n'), pinned.flows, {
+      backend: 'legacy',
+      family: 4,
+      other: true,
+    })[0]?.object,
+    'firewall ipv4 OUTPUT (legacy)',
+    'a bare policy DROP drops it either way, in either backend',
+  );
+});
+
 t.test('after iptables -F, the repair says which chain an iptables -X will find busy', async (t) => {
   const want = desiredFirewall(config(ONE));
   const flushed = [':ISLAND-FORWARD - [0:0]', ':ISLAND-INPUT - [0:0]'];
@@ -440,6 +493,8 @@ t.test("another nftables table's base chain: reported when it surely drops islan
       'insert rule inet filter forward iifname { "vx0", "cni0" } accept',
       'insert rule inet filter forward oifname { "vx0", "cni0" } accept',
       'insert rule inet filter forward ip saddr 192.0.2.2/32 udp dport 4789 accept',
+      // what it sends (the output flow; in use, only a chain on the output hook is given it)
+      'insert rule inet filter forward ip daddr 192.0.2.2/32 udp dport 4789 accept',
       'insert rule inet filter forward iifname "eth0" ip6 saddr fd00::/64 accept',
     ],
     'the fix: interfaces together, each other flow on its own',
