@@ -30,12 +30,14 @@ export async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promi
 
 /** Each action taken on stdout, each refusal on stderr; how many were refused. */
 export function printResults(results: ActionResult[]): number {
-  let failed = 0;
+  // one write per stream: a line each was a system call each (2,000 for 500 tunnels)
+  const done: string[] = [];
+  const refused: string[] = [];
   for (const r of results) {
-    if (r.error) {
-      failed++;
-      process.stderr.write(`island: ${actionObject(r.action)}: ${r.error}\n`);
-    } else process.stdout.write(`${describeAction(r.action)}\n`);
+    if (r.error) refused.push(`island: ${actionObject(r.action)}: ${r.error}\n`);
+    else done.push(`${describeAction(r.action)}\n`);
   }
-  return failed;
+  if (done.length) process.stdout.write(done.join(''));
+  if (refused.length) process.stderr.write(refused.join(''));
+  return refused.length;
 }
