@@ -10,6 +10,8 @@
  * 'exit' hook (a test file that exits early), and SIGTERM/SIGINT/SIGHUP handlers (tap's
  * timeout). Each kills the processes still inside the namespace, then deletes it.
  */
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { networkOf } from '../../src/netlink/ip.js';
 import { deleteNamespaceSync, namespaceName } from './namespace.mjs';
@@ -145,6 +147,15 @@ export async function netns(t: Test, prefix: string): Promise<Netns> {
  */
 export function veth(a: string, nsA: Pick<Netns, 'name'>, b: string, nsB: Pick<Netns, 'name'>): Promise<string> {
   return mustRun(['ip', 'link', 'add', a, 'netns', nsA.name, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
+}
+
+/** `ufw` inside `ns` only: ip netns exec binds /etc/netns/NAME/ufw (a copy of /etc/ufw) over /etc/ufw. */
+export async function ufw(t: Test, ns: Netns): Promise<(...args: string[]) => Promise<string>> {
+  const dir = join('/etc/netns', ns.name);
+  await mkdir(dir, { recursive: true });
+  await cp('/etc/ufw', join(dir, 'ufw'), { recursive: true });
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return (...args: string[]) => ns.run(['ufw', ...args]);
 }
 
 /** Underlay plan of the NAT topology. TEST-NET-2 plays the internet; 10.77.0.0/24 the LAN behind the NAT. */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
 import { REPO, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { type Netns, netns } from '../helpers/netns.js';
+import { type Netns, netns, ufw } from '../helpers/netns.js';
 
 const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
 
@@ -182,6 +182,25 @@ t.test(
     t.same(has(await doctor(ns, accepting), /INPUT/), [], 'with [forward], island keeps ISLAND-INPUT first: nothing');
   },
 );
+
+t.test("ufw enable: its INPUT drops the tunnel's port until ufw allows it", async (t) => {
+  const ns = await host(t, 'docufw');
+  const path = await writeConfig(t, GATEWAY());
+  const run = await ufw(t, ns);
+  await run('--force', 'enable');
+  t.match(await ns.run(['iptables', '-S', 'INPUT']), /^-P INPUT DROP$/m, 'ufw: INPUT policy DROP');
+  const d = await doctor(ns, path);
+  t.equal(d.code, 1, 'exit 1');
+  t.match(
+    has(d, /INPUT/),
+    [
+      /^firewall ipv4 INPUT: error: a firewall drops island's traffic: iptables-nft INPUT drops vx0's packets \(udp 5533 from 198\.51\.100\.50\).*; fix: with a \[forward\] section/,
+    ],
+    d.out,
+  );
+  await run('allow', '5533/udp');
+  t.same(has(await doctor(ns, path), /INPUT/), [], 'ufw allow 5533/udp: nothing');
+});
 
 t.test("docker's FORWARD DROP where [forward] does not accept the tunnel", async (t) => {
   const ns = await host(t, 'docdk');

@@ -13,13 +13,13 @@
  * "Traffic works" is TCP across the tunnel, sha256 on both ends; "dies" is a short transfer
  * that fails. Only addresses of the test's own namespaces are used.
  */
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
 import { type Daemon, type LogRecord, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import type { Netns } from '../helpers/netns.js';
+import { ufw } from '../helpers/netns.js';
 import {
   conf,
   INPUT_JUMP,
@@ -181,15 +181,6 @@ t.test("mixed hosts: legacy's FORWARD policy DROP beside island's nft rules", as
   t.strictSame(await islandPart(l.host, 'iptables-legacy-save'), []);
   noErrorLogged(t, d);
 });
-
-/** `ufw` inside `ns` only: ip netns exec binds /etc/netns/NAME/ufw over /etc/ufw. */
-async function ufw(t: Test, ns: Netns): Promise<(...args: string[]) => Promise<string>> {
-  const dir = join('/etc/netns', ns.name);
-  await mkdir(dir, { recursive: true });
-  await cp('/etc/ufw', join(dir, 'ufw'), { recursive: true });
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return (...args: string[]) => ns.run(['ufw', ...args]);
-}
 
 t.test(
   "INPUT policy DROP: island's ISLAND-INPUT lets the tunnel in; with input = false status says why not",

@@ -280,7 +280,16 @@ t.test('rp_filter 1 where a route through the tunnel covers the far gateway', as
   const links = [...facts().links, { ifindex: 7, name: 'vx0', kind: 'vxlan', owned: true }];
   const aside = [
     ...facts().routes,
-    { family: 4, dst: '10.99.0.0', dstLen: 24, table: 254, protocol: 3, type: 1, gateway: '192.0.2.254', oif: 2 },
+    {
+      family: 4 as const,
+      dst: '10.99.0.0',
+      dstLen: 24,
+      table: 254,
+      protocol: 3,
+      type: 1,
+      gateway: '192.0.2.254',
+      oif: 2,
+    },
   ];
   const onTunnel = (over: Record<string, string>, routes = aside) =>
     rpFilterFindings(facts({ config: routed, links, routes, sysctl: { ...facts().sysctl, ...over } }));
