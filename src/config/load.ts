@@ -25,7 +25,7 @@ import { Reporter, reportIssues, unknownKeyMessage } from './report.js';
 import { bridgeShape, daemonShape, forwardRuleShape, forwardShape, routeShape, topShape } from './schema.js';
 import * as section from './sections.js';
 import { field } from './sections.js';
-import { checkSemantics } from './semantic.js';
+import { checkSemantics, checkSysctlLinks } from './semantic.js';
 import { decodeUtf8 } from './text.js';
 import type { Config, DaemonConfig, IslandSelf } from './types.js';
 
@@ -120,6 +120,11 @@ function validate(root: Record<string, unknown>, locator: Locator, path: string,
     links: links.map((l) => l.view),
     routes: routes.map((r) => r.view),
   });
+  checkSysctlLinks(
+    rep,
+    [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view), ...links.map((l) => l.view)],
+    sysctl,
+  );
   checkPeers(
     rep,
     tunnels.map((t) => t.view),

@@ -20,6 +20,7 @@ import {
 import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
 import type { BridgeView, LinkTableView, LinkView, RouteView, TunnelView } from './sections.js';
+import { sysctlName, sysctlTokens } from './sysctl.js';
 import type { Cidr } from './types.js';
 
 export interface Views {
@@ -169,6 +170,30 @@ function checkParents(rep: Reporter, v: Views): void {
         at(l, 'mtu'),
         `${l.mtu} is above ${p}'s mtu ${parentMtu}; the kernel refuses ${article(kind)} ${kind} larger than its parent`,
       );
+  }
+}
+
+/**
+ * [sysctl] disable_ipv6 on a link of the file that has IPv6 addresses (or on all, or default,
+ * which island's new links take): the kernel refuses the addresses ("IPv6 is disabled on this
+ * device") or removes them, and island would add them back at every pass.
+ */
+export function checkSysctlLinks(rep: Reporter, links: LinkView[], sysctl: Record<string, string>): void {
+  for (const [key, value] of Object.entries(sysctl)) {
+    const n = sysctlName(key);
+    if (n.generic !== 'net.ipv6.conf.<if>.disable_ipv6' || sysctlTokens(value).every((t) => Number(t) === 0)) continue;
+    const hit = links.find(
+      (l) =>
+        (n.ifname === 'all' || n.ifname === 'default' || l.name === n.ifname) &&
+        l.addresses.some((a) => a?.family === 6),
+    );
+    const v6 = hit?.addresses.find((a) => a?.family === 6);
+    if (!hit || !v6) continue;
+    rep.error(
+      ['sysctl', key],
+      `disables IPv6 on ${n.ifname === hit.name ? hit.name : `${n.ifname === 'all' ? 'every link' : 'new links'}, ${label(hit)} among them`}, ` +
+        `which has ${v6.address}/${v6.prefixlen} (line ${rep.line(at(hit, 'name'))}): the kernel refuses its IPv6 addresses; set 0 or leave them out`,
+    );
   }
 }
 

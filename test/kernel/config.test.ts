@@ -131,7 +131,7 @@ t.test('what check refuses, the kernel refuses: check says so first, at the line
 });
 
 t.test(
-  'what check refuses, the kernel refuses (audit): group scope, IPv6 under 1280, a [[link]] parent, ip_forward',
+  'what check refuses, the kernel refuses (audit): group scope, IPv6 under 1280, a [[link]] parent, disable_ipv6, ip_forward',
   async (t) => {
     const ns = await netns(t, 'kref2');
     const sh = (cmd: string) => ns.exec(cmd.split(' '));
@@ -202,6 +202,16 @@ t.test(
       /^23:10: link\[1\]\.parent: vx3 is a port of bridge br1/,
       /^29:7: link\[2\]\.mtu: 1500 is above br3's mtu 1400/,
     ]);
+
+    // disable_ipv6 on a link: its IPv6 addresses are refused
+    await ns.run(['sysctl', '-qw', 'net.ipv6.conf.br2.disable_ipv6=1']);
+    t.match((await sh('ip addr add 2001:db8:4::1/64 dev br2')).stderr, /IPv6 is disabled on this device/);
+    const c5 = await check(
+      t,
+      ns,
+      '[[bridge]]\nname = "br2"\naddresses = ["2001:db8:4::1/64"]\n[sysctl]\n"net.ipv6.conf.br2.disable_ipv6" = "1"\n',
+    );
+    t.match(c5.lines, [/^5:36: sysctl\."net\.ipv6\.conf\.br2\.disable_ipv6": disables IPv6 on br2/]);
 
     // net.ipv4.ip_forward and net.ipv4.conf.all.forwarding are one value
     await ns.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
