@@ -127,3 +127,26 @@ t.test('check validates the whole island once, each mistake at its line', async 
     [/route: a one-file island \(\[\[site\]\]\) is the same file on every host, so it has no per-host \[\[route\]\]/],
   );
 });
+
+t.test("the seed's IPIP variant, as lab.toml's comment gives it, in place of the VXLAN tunnel", async (t) => {
+  // the commented [[tunnel]] at the end of the file, uncommented, replaces vx0's table
+  const variant = text
+    .slice(text.indexOf('#[[tunnel]]'))
+    .split('\n')
+    .filter((l) => l.startsWith('#'))
+    .map((l) => l.slice(1))
+    .join('\n');
+  t.match(variant, /^\[\[tunnel\]\]\nname = "ipip0"\nkind = "ipip"\nends = /, 'the comment holds the variant');
+  const vx0 = text.slice(text.indexOf('[[tunnel]]\nname = "vx0"'), text.indexOf('# The seed'));
+  const ipip = text.replace(vx0, `${variant}\n\n`);
+  const gateway = (addresses: string[]) => {
+    const r = parseConfig(ipip, 'lab.toml', { identity: { addresses } });
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    return r.config;
+  };
+  const [l1, faraday] = [gateway(['198.51.100.50']), gateway(['192.168.3.100'])];
+  t.match(l1.tunnels, [{ name: 'ipip0', kind: 'ipip', local: '198.51.100.50', remote: '203.0.113.2' }]);
+  t.match(faraday.tunnels, [{ name: 'ipip0', kind: 'ipip', local: '192.168.3.100', remote: '198.51.100.50' }]);
+  t.same(routes(faraday), ['198.51.100.0/24 via 10.3.1.2 dev ipip0']);
+  t.equal(desiredState(faraday).links[0]?.bindLocal, true, 'bound to its underlay like vx0');
+});
