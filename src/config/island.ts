@@ -517,7 +517,7 @@ export function resolveSelf(m: IslandFile['model'], id: Identity): IslandSelf | 
     const h = m.hosts.find((x) => x.name.toLowerCase() === id.host?.toLowerCase());
     if (h) return asHost(h, `named ${id.host}`);
     const s = m.sites.find((x) => x.name === id.host);
-    if (s) return { site: s.name, role: 'member', how: `named a member of ${s.name}` };
+    if (s) return { site: s.name, role: 'member', how: `named ${s.name}` };
     const choices = [...m.hosts.map((x) => x.name), ...m.sites.map((x) => x.name)].join(', ');
     return `"${id.host}" is neither a [[host]] nor a [[site]] of the island (${choices})`;
   }
@@ -533,9 +533,10 @@ export function resolveSelf(m: IslandFile['model'], id: Identity): IslandSelf | 
   return `this host is none of the island's: its addresses (${mine}) are neither a [[host]] address nor inside a [[site]] subnet; name it with --host NAME or ISLAND_HOST`;
 }
 
-/** "faraday: gateway of site r2lab (address 192.168.3.100)" */
+/** "faraday: gateway of site r2lab (address 192.168.3.100)", "a member of site r2lab (named r2lab)" */
 export function describeSelf(self: IslandSelf): string {
-  return `${self.host ?? 'a member'}: ${self.role} of site ${self.site} (${self.how})`;
+  const who = self.host === undefined ? 'a member' : `${self.host}: ${self.role}`;
+  return `${who} of site ${self.site} (${self.how})`;
 }
 
 /** This host's part: what a per-host file would have said. */

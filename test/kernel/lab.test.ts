@@ -382,7 +382,7 @@ t.test("island plan --host NAME on a machine that is none of the island's: what 
     `! route ${LAB_PLAN.sopnode.subnet}: blocked: local ${LAB_PLAN.hosts.faraday.address} is not on this host`,
   );
   const fit = await plan('r2lab');
-  t.match(fit, /^# a member: member of site r2lab /m);
+  t.match(fit, /^# a member of site r2lab \(named r2lab\)$/m);
   for (const to of [LAB_PLAN.sopnode.subnet, '10.3.1.0/24'])
     t.match(
       fit,

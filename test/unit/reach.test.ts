@@ -229,7 +229,7 @@ t.test('the table: one row per target, columns aligned, a summary line', async (
 sopnode-l1  198.51.100.50  0.42 ms  6443 open 1.10 ms                via 192.168.3.100 dev eth0
 sopnode-w2  198.51.100.52  13 ms    10250 open 14 ms, 22 open 13 ms  via 192.168.3.100 dev eth0
 faraday     192.168.3.100  0.10 ms  -                                dev eth0
-from a member: member of site r2lab (address 192.168.3.7): 3 hosts, 3 ok
+from a member of site r2lab (address 192.168.3.7): 3 hosts, 3 ok
 `,
   );
   t.equal(
@@ -238,7 +238,7 @@ from a member: member of site r2lab (address 192.168.3.7): 3 hosts, 3 ok
 sopnode-l1  198.51.100.50  0.42 ms  6443 open 1.10 ms          via 192.168.3.100 dev eth0
 sopnode-w2  198.51.100.52  timeout  10250 refused, 22 timeout  via 192.168.3.100 dev eth0
 faraday     192.168.3.100  skipped  -                          local
-from a member: member of site r2lab (address 192.168.3.7): 3 hosts, 1 ok, 1 failed (sopnode-w2), 1 skipped (an address of this host)
+from a member of site r2lab (address 192.168.3.7): 3 hosts, 1 ok, 1 failed (sopnode-w2), 1 skipped (an address of this host)
 `,
   );
   const odd = [
@@ -255,7 +255,7 @@ from a member: member of site r2lab (address 192.168.3.7): 3 hosts, 1 ok, 1 fail
     `HOST        ADDRESS        ICMP                                                       TCP                               PATH
 sopnode-l1  198.51.100.50  unreachable (no route)                                     6443 unreachable (no route)       no route
 sopnode-w2  198.51.100.52  error (ping not found (install the iputils-ping package))  10250 not run, 22 error (EMFILE)  via 192.168.3.100 dev eth0
-from a member: member of site r2lab (address 192.168.3.7): 2 hosts, 0 ok, 2 failed (sopnode-l1, sopnode-w2)
+from a member of site r2lab (address 192.168.3.7): 2 hosts, 0 ok, 2 failed (sopnode-l1, sopnode-w2)
 `,
   );
   const alone = report([]);
