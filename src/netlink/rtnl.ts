@@ -7,8 +7,8 @@
  * a 10-link resync cost ~20 ms of CPU and a 500-tunnel converge 3x the
  * kernel's own time. Everything above this module works on plain objects.
  */
-import type { NetlinkSocket } from 'netlink';
-import { createNetlink } from 'netlink/dist/netlink.js';
+import type { NetlinkMessage, NetlinkSocket } from 'netlink';
+import { checkError, createNetlink } from 'netlink/dist/netlink.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
@@ -29,12 +29,9 @@ const IFA_F_NODAD = 0x02;
 /** per request: a lost reply fails the request instead of hanging the pass */
 const TIMEOUT_MS = 10_000;
 
-/**
- * Request options. localPort 0 as iproute2 does: the kernel answers the
- * sending socket whatever nlmsg_pid says, and node-netlink would otherwise
- * call getsockname() for every message it sends.
- */
-const opts = (flags = 0) => ({ flags, timeout: TIMEOUT_MS, localPort: 0 });
+const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
+const NLMSG_HDRLEN = 16;
 const RCVBUF = 1 << 20;
 /** IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: island never reads counters; dumps get ~40% smaller */
 const SKIP_STATS = u32(1 << 3);
@@ -142,6 +139,26 @@ export interface NewLink {
 // a kernel refusal, carrying the errno name so callers can explain it
 export { NetlinkError };
 
+/**
+ * node-netlink's own bookkeeping of replies by sequence number, which Rtnl uses to send many
+ * requests in one sendmsg (its request() sends each alone: a system call, a timer and a
+ * promise chain per request, most of a 500-tunnel apply's JavaScript). Not in its types.
+ */
+interface Replies {
+  generateSeq(): number;
+  makeRef(seq: number, cb: (err: Error | null, msgs?: NetlinkMessage[]) => void): number;
+  dropRef(seq: number): void;
+  socket: { send(iov: Buffer[], options: { port: number }, cb: (error?: Error) => void): void };
+}
+
+interface Queued {
+  type: number;
+  flags: number;
+  payload: Buffer;
+  resolve: (msgs: NetlinkMessage[]) => void;
+  reject: (e: Error) => void;
+}
+
 async function call<T>(op: string, p: Promise<T>): Promise<T> {
   try {
     return await p;
@@ -176,14 +193,82 @@ export class Rtnl {
     this.sock.close();
   }
 
+  private queue: Queued[] = [];
+
+  /**
+   * A request and its reply (none for an ACK; a kernel refusal rejects). Requests made in the
+   * same turn of the event loop leave together in one sendmsg: the kernel reads a buffer's
+   * messages one after another, each answered on its own, a refusal included (netlink_rcv_skb).
+   */
+  private send(type: number, payload: Buffer, flags: number): Promise<NetlinkMessage[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ type, flags: flags | NLM_F_REQUEST | NLM_F_ACK, payload, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    const sock = this.sock as unknown as Replies;
+    const open = new Map<number, Queued>();
+    let timer: NodeJS.Timeout | undefined;
+    // the first answer settles a request: an echo's ACK, which follows it, finds none
+    const settle = (seq: number): Queued | undefined => {
+      const q = open.get(seq);
+      if (!q) return undefined;
+      open.delete(seq);
+      sock.dropRef(seq);
+      if (!open.size) clearTimeout(timer);
+      return q;
+    };
+    const iov: Buffer[] = [];
+    for (const q of batch) {
+      const seq = sock.generateSeq();
+      // nlmsghdr; pid 0 as iproute2 sends: the kernel answers the sending socket
+      const h = Buffer.alloc(NLMSG_HDRLEN);
+      h.writeUInt32LE(NLMSG_HDRLEN + q.payload.length, 0);
+      h.writeUInt16LE(q.type, 4);
+      h.writeUInt16LE(q.flags, 6);
+      h.writeUInt32LE(seq, 8);
+      iov.push(h, q.payload);
+      // every payload here is built of 4-byte aligned parts; a message after an unaligned one would be misread
+      if (q.payload.length % 4) iov.push(Buffer.alloc(4 - (q.payload.length % 4)));
+      open.set(seq, q);
+      sock.makeRef(seq, (err, msgs = []) => {
+        if (!settle(seq)) return;
+        if (err) return q.reject(err);
+        try {
+          // an ACK is an ERROR message of errno 0: no reply; any other errno throws
+          q.resolve(msgs.length && checkError(msgs[0] as NetlinkMessage) ? [] : msgs);
+        } catch (e) {
+          q.reject(e as Error);
+        }
+      });
+    }
+    // per request: a lost reply fails it instead of hanging the pass
+    timer = setTimeout(() => {
+      for (const seq of [...open.keys()]) settle(seq)?.reject(new Error('Timeout has been reached'));
+    }, TIMEOUT_MS);
+    const fail = (error: Error) => {
+      for (const seq of [...open.keys()]) settle(seq)?.reject(error);
+    };
+    try {
+      sock.socket.send(iov, { port: 0 }, (error) => error && fail(error));
+    } catch (e) {
+      // closed meanwhile
+      fail(e as Error);
+    }
+  }
+
   private async request(op: string, type: number, payload: Buffer, flags = 0): Promise<Buffer[]> {
-    const [msgs] = await call(op, this.sock.request(type, payload, opts(flags)));
+    const msgs = await call(op, this.send(type, payload, flags));
     // an ACK resolves with no message; an echo or a GET reply with the object (types >= 16 are rtnetlink's)
     return msgs.filter((m) => m.type >= 16).map((m) => m.data);
   }
 
   private async dump(op: string, type: number, payload: Buffer): Promise<Buffer[]> {
-    const [msgs] = await call(op, this.sock.request(type, payload, opts(NLM_F_DUMP)));
+    const msgs = await call(op, this.send(type, payload, NLM_F_DUMP));
     // replies to GETxxx are NEWxxx messages
     return msgs.filter((m) => m.type === type - 2).map((m) => m.data);
   }
