@@ -18,8 +18,8 @@
  * atomic batch as the family's other tables; `island down` sweeps it.
  *
  * A backend (FirewallBackend) is how one firewall implementation holds these: iptables-nft
- * and iptables-legacy (iptables.ts, through iptables-save/-restore) today. A native
- * nftables backend, or one that reads over NETLINK_NETFILTER instead of iptables-save,
+ * and iptables-legacy (iptables.ts, through iptables-save/-restore; iptables-nft read over
+ * NETLINK_NETFILTER where it can, iptables-nft.ts) today. A native nftables backend
  * implements the same interface and is chosen in backendFor().
  */
 import type { EventSource } from '../netlink/events.js';

@@ -6,7 +6,7 @@
  *   of the ip/ip6 filter tables (island's chains with iptables-nft) asks for a pass at once. A
  *   change of any other table (an inet filter, firewalld), or of the filter tables without
  *   [forward], asks for one only when what drops island's traffic changed: a look at the
- *   tables concerned (one netlink dump; iptables-nft-save for the filter tables), after a
+ *   tables concerned (netlink dumps; iptables-nft-save only for a rule not seen before), after a
  *   short quiet spell, compared with the last look.
  * - legacy iptables raises no event: every `poll`, the legacy filter tables that exist are read
  *   (one iptables-legacy-save each); a pass is asked for when island's part there needs a
