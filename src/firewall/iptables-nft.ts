@@ -1,7 +1,7 @@
 /**
- * iptables-nft's tables read over NETLINK_NETFILTER, in iptables-save's words, without a
- * program: what lets a repair after `iptables -F FORWARD` spawn only its iptables-restore, and
- * a pass with nothing to repair spawn nothing.
+ * iptables-nft's tables read and written over NETLINK_NETFILTER, in iptables-save's words,
+ * without a program: a repair after `iptables -F FORWARD` and a pass with nothing to repair
+ * spawn nothing.
  *
  * The kernel holds each rule as nf_tables expressions; turning them back into iptables' words
  * is iptables-nft-save's work (every xt match and target, every native translation), which
@@ -16,15 +16,22 @@
  *
  * A flush, a deleted jump or `nft flush ruleset` only removes rules: what is left was seen
  * before, and island's own rules, once written and read back, are known too.
+ *
+ * The same pairing gives each of island's rules its kernel form, so that a repair batch is
+ * written as one nf_tables transaction (writeBatch) instead of by iptables-nft-restore: the
+ * rules as iptables-nft itself wrote them, jumps deleted by handle, the transaction refused
+ * whole (NFNL_BATCH_GENID) if the ruleset changed since the look it was built on.
  */
 import type { NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
-import { decodeAttrList, decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../netlink/nla.js';
+import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
 import { be32, NETLINK_NETFILTER, NLM_F_DUMP, SUBSYS, str } from './nftables.js';
-import type { Family, LiveTable, SavedTable } from './types.js';
+import { normalize } from './save.js';
+import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
 
-const MSG = { newchain: 3, getchain: 4, newrule: 6, getrule: 7, newgen: 15, getgen: 16 };
+const MSG = { newchain: 3, getchain: 4, delchain: 5, newrule: 6, getrule: 7, delrule: 8, newgen: 15, getgen: 16 };
 /** set on a dump's messages when the ruleset changed while it ran */
 const NLM_F_DUMP_INTR = 0x10;
 
@@ -67,6 +74,11 @@ interface SeenRule {
   key: string;
   /** false: the rule looks into a set or object, its words cannot be remembered */
   keep: boolean;
+  /** the rule's handle, NFTA_RULE_HANDLE as the kernel gave it */
+  handle?: Buffer;
+  /** NFTA_RULE_EXPRESSIONS, counters zeroed, and NFTA_RULE_USERDATA: the rule as a write gives it back */
+  exprs: Buffer;
+  udata?: Buffer;
 }
 
 /** One table as the kernel holds it, within one generation. */
@@ -84,12 +96,18 @@ export interface Seen {
 
 /** "4 filter <key>" → the rule's words after "-A CHAIN ", as iptables-nft-save printed them */
 const words = new Map<string, string>();
+/** "4 filter <words, normalized>" → the rule as the kernel held it when iptables-nft-save gave it those words */
+const written = new Map<string, SeenRule>();
+/** each family's last look that was spelt: the handles and the generation a write builds on */
+const looked = new Map<Family, Seen>();
 /** more rules than any real host holds in its filter and mangle tables: start over */
 const MAX_WORDS = 50_000;
 
 /** The words learned so far go (a reload: the iptables programs may have changed). */
 export function forgetIptablesNftWords(): void {
   words.clear();
+  written.clear();
+  looked.clear();
 }
 
 const nfgen = (family: Family) => Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]);
@@ -115,15 +133,26 @@ function ruleKey(m: NetlinkMessage): SeenRule {
   const a = decodeAttrs(m.data.subarray(4));
   let keep = true;
   const parts: string[] = [];
+  const elems: [number, Buffer][] = [];
   for (const [, elem] of decodeAttrList(a.get(4) ?? Buffer.alloc(0))) {
     const e = decodeAttrs(elem);
     const name = str(e.get(1));
     if (OUTSIDE.has(name)) keep = false;
     // a counter's packets and bytes change under traffic; iptables-save does not print them
     parts.push(name === 'counter' ? name : `${name}:${(e.get(2) ?? Buffer.alloc(0)).toString('hex')}`);
+    // NFTA_LIST_ELEM; a counter without data starts at zero
+    elems.push([1 | NLA_F_NESTED, name === 'counter' ? encodeAttrs([[1, e.get(1) as Buffer]]) : elem]);
   }
-  parts.push(`udata:${(a.get(7) ?? Buffer.alloc(0)).toString('hex')}`);
-  return { chain: str(a.get(2)), key: parts.join(' '), keep };
+  const udata = a.get(7);
+  parts.push(`udata:${(udata ?? Buffer.alloc(0)).toString('hex')}`);
+  return {
+    chain: str(a.get(2)),
+    key: parts.join(' '),
+    keep,
+    ...(a.get(3) ? { handle: a.get(3) } : {}),
+    exprs: encodeAttrs(elems),
+    ...(udata ? { udata } : {}),
+  };
 }
 
 /**
@@ -204,6 +233,7 @@ export function spell(seen: Seen): Extract<LiveTable, { ok: true }> | undefined 
     }
     found.set(t.table, saved);
   }
+  looked.set(seen.family, seen);
   // as iptables.ts reads them: filter's chains, any other table's in `more`
   const chains = found.get(FILTER.name) ?? new Map();
   const others = seen.tables.filter((t) => t.table !== FILTER.name);
@@ -218,7 +248,7 @@ export function spell(seen: Seen): Extract<LiveTable, { ok: true }> | undefined 
 export function learn(before: Seen, read: Extract<LiveTable, { ok: true }>, after: Seen | undefined): void {
   if (before.family !== after?.family || before.gen !== after.gen) return;
   const savedOf = (table: string) => (table === FILTER.name ? read.chains : read.more?.[table]);
-  const pairs: [string, string][] = [];
+  const pairs: [string, string, { table: string; rule: SeenRule }][] = [];
   for (const t of before.tables) {
     const saved = savedOf(t.table);
     if (!saved) return;
@@ -229,10 +259,191 @@ export function learn(before: Seen, read: Extract<LiveTable, { ok: true }>, afte
       const texts = saved.get(name)?.rules;
       if (!texts || texts.length !== rules.length) return;
       rules.forEach((r, i) => {
-        if (r.keep) pairs.push([wordsKey(before.family, t.table, r.key), texts[i] as string]);
+        if (r.keep)
+          pairs.push([wordsKey(before.family, t.table, r.key), texts[i] as string, { table: t.table, rule: r }]);
       });
     }
   }
-  if (words.size + pairs.length > MAX_WORDS) words.clear();
-  for (const [k, v] of pairs) words.set(k, v);
+  if (words.size + pairs.length > MAX_WORDS) {
+    words.clear();
+    written.clear();
+  }
+  for (const [k, v, r] of pairs) {
+    words.set(k, v);
+    written.set(wordsKey(before.family, r.table, normalize(v)), r.rule);
+  }
+  looked.set(after.family, after);
+}
+
+// ---------------------------------------------------------------------------------------------
+// writing
+
+const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
+const NLM_F_CREATE = 0x400;
+const NLM_F_APPEND = 0x800;
+const NLMSG_ERROR = 2;
+const NFNL_MSG_BATCH_BEGIN = 0x10;
+const NFNL_MSG_BATCH_END = 0x11;
+const NFNL_SUBSYS_NFTABLES = 10;
+/** NFT_RULE_COMPAT_F_INV: "! -p" */
+const COMPAT_INV = 2;
+
+interface Msg {
+  type: number;
+  flags: number;
+  attrs: [number, Buffer][];
+}
+
+const zstr = (s: string) => Buffer.from(`${s}\0`);
+const u32be = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return b;
+};
+
+/**
+ * NFTA_RULE_COMPAT, as iptables-nft sends it: the rule's -p, which an xt match or target
+ * (tcp, TCPMSS, ...) checks when the kernel takes the rule.
+ */
+function compat(spec: string): Buffer | undefined {
+  const m = /(?:^| )(! )?-p (\S+)/.exec(spec);
+  const proto = m ? (/^\d+$/.test(m[2] ?? '') ? Number(m[2]) : PROTOCOLS[(m[2] ?? '').toLowerCase()]) : 0;
+  if (proto === undefined) return undefined;
+  return encodeAttrs([
+    [1, u32be(proto)],
+    [2, u32be(m?.[1] ? COMPAT_INV : 0)],
+  ]);
+}
+
+/**
+ * The batch as nf_tables messages, built on the last look at the family's tables: each line
+ * as iptables-nft-restore --noflush would carry it out. Undefined when a line asks for what
+ * that look cannot give: a rule whose kernel form was never seen, a jump to delete that is not
+ * there, a table or built-in chain that does not exist (iptables-nft-restore creates those).
+ */
+function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
+  const out: Msg[] = [];
+  const used = new Set<SeenRule>();
+  let t: SeenTable | undefined;
+  let chains = new Set<string>();
+  for (const line of lines) {
+    if (line === 'COMMIT') continue;
+    if (line.startsWith('*')) {
+      t = seen.tables.find((x) => x.table === line.slice(1));
+      if (!t) return undefined;
+      chains = new Set(t.chains.map((c) => c.name));
+      continue;
+    }
+    if (!t) return undefined;
+    const table: [number, Buffer] = [1, zstr(t.table)];
+    if (line.startsWith(':')) {
+      const name = line.slice(1).split(' ')[0] ?? '';
+      // --noflush: a chain declared that exists is emptied
+      if (chains.has(name)) out.push({ type: MSG.delrule, flags: 0, attrs: [table, [2, zstr(name)]] });
+      else out.push({ type: MSG.newchain, flags: NLM_F_CREATE, attrs: [table, [3, zstr(name)]] });
+      chains.add(name);
+      continue;
+    }
+    const m = /^-([DFXIA]) (\S+)(?: (.*))?$/.exec(line);
+    const [, op, chain = '', rest = ''] = m ?? [];
+    if (!m || !chains.has(chain)) return undefined;
+    const at: [number, Buffer] = [2, zstr(chain)];
+    if (op === 'D') {
+      const want = normalize(rest);
+      const tbl = t.table;
+      const r = t.rules.find((x) => {
+        if (x.chain !== chain || used.has(x)) return false;
+        const w = words.get(wordsKey(seen.family, tbl, x.key));
+        return w !== undefined && normalize(w) === want;
+      });
+      if (!r?.handle) return undefined;
+      used.add(r);
+      out.push({ type: MSG.delrule, flags: 0, attrs: [table, at, [3, r.handle]] });
+    } else if (op === 'F') out.push({ type: MSG.delrule, flags: 0, attrs: [table, at] });
+    else if (op === 'X') {
+      out.push({ type: MSG.delchain, flags: 0, attrs: [table, [3, zstr(chain)]] });
+      chains.delete(chain);
+    } else {
+      // "-I FORWARD 1 spec": first in the chain, where a rule without a position goes
+      const spec = op === 'I' ? rest.replace(/^1 /, '') : rest;
+      const r = written.get(wordsKey(seen.family, t.table, normalize(spec)));
+      const c = compat(spec);
+      if ((op === 'I' && spec === rest) || !r || !c) return undefined;
+      out.push({
+        type: MSG.newrule,
+        flags: NLM_F_CREATE | (op === 'A' ? NLM_F_APPEND : 0),
+        attrs: [
+          table,
+          at,
+          [4 | NLA_F_NESTED, r.exprs],
+          ...(r.udata ? [[7, r.udata] as [number, Buffer]] : []),
+          [5 | NLA_F_NESTED, c],
+        ],
+      });
+    }
+  }
+  return out;
+}
+
+function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt32LE(16 + body.length, 0);
+  h.writeUInt16LE(type, 4);
+  h.writeUInt16LE(flags, 6);
+  h.writeUInt32LE(seq, 8);
+  return Buffer.concat([h, body]);
+}
+
+/**
+ * The batch written over netlink in one nf_tables transaction, without iptables-nft-restore:
+ * as atomic, and refused whole (NFNL_BATCH_GENID) when the ruleset changed since the look it
+ * was built on. False when it could not be written so: the caller runs iptables-nft-restore,
+ * which says why if it fails too.
+ */
+export async function writeBatch(b: RestoreBatch): Promise<boolean> {
+  const seen = looked.get(b.family);
+  const msgs = seen && messages(seen, b.lines);
+  if (!seen || !msgs?.length) return false;
+  const sock = createNetlink(NETLINK_NETFILTER);
+  try {
+    const base = (Math.random() * 0x7fffffff) >>> 0;
+    const last = base + msgs.length;
+    const subsys = Buffer.from([0, 0, 0, NFNL_SUBSYS_NFTABLES]);
+    const frames = [
+      frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, Buffer.concat([subsys, encodeAttrs([[1, u32be(seen.gen)]])])),
+      ...msgs.map((m, i) =>
+        frame(
+          SUBSYS | m.type,
+          NLM_F_REQUEST | m.flags | (i === msgs.length - 1 ? NLM_F_ACK : 0),
+          base + 1 + i,
+          Buffer.concat([nfgen(b.family), encodeAttrs(m.attrs)]),
+        ),
+      ),
+      frame(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, subsys),
+    ];
+    return await new Promise<boolean>((resolve) => {
+      // errors come first, then the last message's acknowledgement; a refused generation
+      // answers the batch's first message only
+      const timer = setTimeout(() => resolve(false), 1000);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      sock.on('message', (got: NetlinkMessage | NetlinkMessage[]) => {
+        for (const m of Array.isArray(got) ? got : [got]) {
+          if (m.type !== NLMSG_ERROR || m.data.length < 4) continue;
+          if (m.data.readInt32LE(0) !== 0) return done(false);
+          if (m.seq === last) return done(true);
+        }
+      });
+      sock.socket.send(Buffer.concat(frames), { port: 0 }, (err) => {
+        if (err) done(false);
+      });
+    });
+  } catch {
+    return false;
+  } finally {
+    sock.close();
+  }
 }

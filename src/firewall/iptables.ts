@@ -1,11 +1,11 @@
 /**
  * The iptables backends (nft and legacy) behind model.ts's FirewallBackend: read with
- * iptables-save (nft: over netlink, in the words iptables-nft-save gave the same rules before,
- * iptables-nft.ts), written with one iptables-restore --noflush per family, nf_tables' changes
- * from its netlink group (legacy raises none).
+ * iptables-save, written with one iptables-restore --noflush per family (nft: both over netlink
+ * where the rules were seen before, iptables-nft.ts), nf_tables' changes from its netlink group
+ * (legacy raises none).
  */
 import { watchNftables } from './events.js';
-import { learn, seeTables, spell } from './iptables-nft.js';
+import { learn, seeTables, spell, writeBatch } from './iptables-nft.js';
 import { filterExists, mayHoldIsland } from './leftovers.js';
 import { FILTER, type FirewallBackend, type IslandsPart, TABLES, type TableModel, tableOfChain } from './model.js';
 import { parseSave } from './save.js';
@@ -101,7 +101,13 @@ function iptables(name: Backend): FirewallBackend {
     exists: (family) => filterExists(name, family),
     mayHoldIsland: (family) => mayHoldIsland(name, family),
     batch: (family, want, found) => restoreBatch(family, name, want, found),
-    apply: restore,
+    // iptables-nft: one nf_tables transaction over netlink where the rules' kernel form is known
+    apply:
+      name === 'nft'
+        ? async (b) => {
+            if (!(await writeBatch(b))) await restore(b);
+          }
+        : restore,
     ...(name === 'nft' ? { watch: watchNftables } : {}),
   };
 }

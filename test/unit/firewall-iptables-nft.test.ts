@@ -20,7 +20,7 @@ const seen = (gen: number, rules: { chain: string; key: string; keep?: boolean }
           { name: 'ISLAND-FORWARD', builtin: true },
           { name: 'FORWARD', policy: 'DROP', builtin: o.builtin ?? true },
         ],
-        rules: rules.map((r) => ({ keep: true, ...r })),
+        rules: rules.map((r) => ({ keep: true, exprs: Buffer.alloc(0), ...r })),
       },
     ],
   }) satisfies Seen;
