@@ -18,6 +18,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -56,20 +57,38 @@ if (process.env.ISLAND_CODE_CACHE === 'write') {
 `;
 
 /**
- * node-netlink's socket module loads the native addon when required, and esbuild requires an
- * external where the importing module starts: `island check` would load netlink because the
- * firewall's pure verdict code sits in modules beside its sockets. This stands in for it: the
- * same exports, each requiring the real module when first read (a socket's creation).
+ * Modules required only when first used, not where their importer starts (esbuild requires an
+ * import there): each is stood in for by the same exports, each getter requiring the real
+ * module when first read.
+ *
+ * - node-netlink's socket module loads the native addon: `island check` would load netlink
+ *   because the firewall's pure verdict code sits in modules beside its sockets (external);
+ * - toml-eslint-parser, ~5 ms to start, reads only a file the fast reader gives up on
+ *   (config/quick.ts): bundled, its start deferred.
  */
-const lazyExternals = {
-  name: 'lazy-externals',
+const LAZY = {
+  'netlink/dist/netlink.js': { external: true },
+  'toml-eslint-parser': { external: false },
+};
+const lazy = {
+  name: 'lazy',
   setup(b) {
-    b.onResolve({ filter: /^netlink\/dist\/netlink\.js$/ }, (a) =>
-      a.namespace === 'lazy' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy' },
-    );
+    b.onResolve({ filter: /^(netlink\/dist\/netlink\.js|toml-eslint-parser)$/ }, (a) => {
+      // the stand-in's own require: the real module, outside or in the bundle
+      if (a.namespace === 'lazy') return LAZY[a.path].external ? { path: a.path, external: true } : undefined;
+      return { path: a.path, namespace: 'lazy' };
+    });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => {
-      const text = readFileSync(join(root, 'node_modules', a.path), 'utf8');
-      const names = [...new Set([...text.matchAll(/^exports\.(\w+) = (?!void 0)/gm)].map((m) => m[1]))];
+      // the names only: an external is not loaded here (netlink's addon), a bundled one is plain JS
+      const names = LAZY[a.path].external
+        ? [
+            ...new Set(
+              [
+                ...readFileSync(join(root, 'node_modules', a.path), 'utf8').matchAll(/^exports\.(\w+) = (?!void 0)/gm),
+              ].map((m) => m[1]),
+            ),
+          ]
+        : Object.keys(createRequire(join(root, 'package.json'))(a.path));
       if (!names.length) throw new Error(`${a.path}: no exports found to stand in for`);
       const getters = names.map((n) => `get ${n}() { return load().${n}; }`).join(',\n  ');
       return {
@@ -90,7 +109,7 @@ await build({
   // Debian 12's nodejs
   target: 'node18.19',
   external: ['netlink', 'node-unix-socket'],
-  plugins: [lazyExternals],
+  plugins: [lazy],
   // the one use, netlink/addon.ts, resolves the addon from where the bundle is
   define: { 'import.meta.url': '__islandUrl' },
   banner: { js: "const __islandUrl = require('node:url').pathToFileURL(__filename).href;" },
