@@ -8,7 +8,7 @@ import type { Reporter } from './report.js';
 import { forwardRuleShape, forwardShape, linkName } from './schema.js';
 import type { LinkView, RouteView } from './sections.js';
 import { compact, each, field, has, isTable, strict } from './sections.js';
-import { sysctlValuePath } from './sysctl.js';
+import { sysctlName, sysctlTokens, sysctlValuePath } from './sysctl.js';
 import type { Cidr, FirewallBackend, ForwardConfig, ForwardRule } from './types.js';
 
 export interface RuleView {
@@ -146,6 +146,18 @@ function checkPresence(rep: Reporter, f: ForwardView, cx: ForwardContext): void 
 
 /** Forwarding sysctls island sets whenever [forward] is present; a file that turns them off contradicts itself. */
 function checkForwardingSysctls(rep: Reporter, f: ForwardView, cx: ForwardContext): void {
+  // IPv4 forwards what comes in a device only where that device's own forwarding is on
+  // (ip_route_input_slow(): IN_DEV_FORWARD): 0 there drops the traffic island accepts in it
+  const inbound = new Set([...f.accept, ...f.rules.map((r) => r.in)].filter((x) => x !== undefined));
+  for (const [key, value] of Object.entries(cx.sysctl)) {
+    const n = sysctlName(key);
+    if (n.generic !== 'net.ipv4.conf.<if>.forwarding' || !n.ifname || !inbound.has(n.ifname)) continue;
+    if (sysctlTokens(value).some((t) => Number(t) !== 0)) continue;
+    rep.error(
+      ['sysctl', key],
+      `is ${value}, but [forward] accepts traffic in ${n.ifname}, which IPv4 forwards only while ${n.ifname}'s own forwarding is on; remove this line`,
+    );
+  }
   const v6 =
     cx.links.some((l) => l.addresses.some((a) => a?.family === 6)) ||
     cx.routes.some((r) => r.to?.family === 6) ||

@@ -308,3 +308,24 @@ t.test(
     noErrorLogged(t, d);
   },
 );
+
+t.test(
+  'a link [forward] accepts traffic in, with its own forwarding 0: TCP dies, and check refuses the file',
+  async (t) => {
+    const l = await lab(t, 'fdf');
+    await daemon(t, l, conf());
+    await works(t, l, 'island alone');
+    // IPv4 forwards what comes in cni0 only while cni0's own forwarding is on, ip_forward at 1 or not
+    await l.host.run(['sysctl', '-qw', 'net.ipv4.conf.cni0.forwarding=0']);
+    await dead(t, l, "cni0's forwarding is 0");
+    await l.host.run(['sysctl', '-qw', 'net.ipv4.conf.cni0.forwarding=1']);
+    await works(t, l, "cni0's forwarding back at 1");
+    const bad = await writeConfig(t, `${conf()}\n[sysctl]\n"net.ipv4.conf.cni0.forwarding" = "0"\n`);
+    const c = await runIsland(l.host, ['check', '-c', bad]);
+    t.equal(c.code, 1);
+    t.match(
+      c.stderr,
+      /sysctl\."net\.ipv4\.conf\.cni0\.forwarding": is 0, but \[forward\] accepts traffic in cni0, which IPv4 forwards only while cni0's own forwarding is on/,
+    );
+  },
+);
