@@ -190,10 +190,12 @@ export class Rtnl {
   }
 
   close(): void {
+    this.closed = true;
     this.sock.close();
   }
 
   private queue: Queued[] = [];
+  private closed = false;
 
   /**
    * A request and its reply (none for an ACK; a kernel refusal rejects). Requests made in the
@@ -210,6 +212,14 @@ export class Rtnl {
   private flush(): void {
     const batch = this.queue;
     this.queue = [];
+    // closed meanwhile (a daemon stopping mid-pass): failed when a sent request would have
+    // timed out, not at once (a pass failing during shutdown would log an error for nothing)
+    if (this.closed) {
+      setTimeout(() => {
+        for (const q of batch) q.reject(new Error('Netlink socket is closed'));
+      }, TIMEOUT_MS);
+      return;
+    }
     const sock = this.sock as unknown as Replies;
     const open = new Map<number, Queued>();
     let timer: NodeJS.Timeout | undefined;
