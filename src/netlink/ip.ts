@@ -1,8 +1,33 @@
 /** IP address text ⇄ the raw network-order bytes netlink carries. */
 import { isIP } from 'node:net';
 
+/**
+ * node's isIP(), a dotted quad told without its regular expression: addresses are most of a
+ * file's values, each looked at several times. Exactly node's IPv4 form: four decimal parts of
+ * 0 to 255, no leading zeros; anything else is node's to say.
+ */
+function family(text: string): number {
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  let first = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || value > 255 || (digits > 1 && first === 48) || ++parts > 4) return isIP(text);
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      if (digits === 0) first = c;
+      value = value * 10 + (c - 48);
+      digits++;
+    } else return isIP(text);
+  }
+  return parts === 4 ? 4 : isIP(text);
+}
+
 export function ipToBuffer(text: string): Buffer {
-  const fam = isIP(text);
+  const fam = family(text);
   if (fam === 4) return Buffer.from(text.split('.').map((p) => Number(p)));
   if (fam === 6) return ipv6ToBuffer(text);
   throw new Error(`not an IP address: ${text}`);
@@ -60,15 +85,15 @@ function compressV6(g: number[]): string {
 
 /** Canonical text of an address (lower-case, compressed), or undefined if invalid. */
 export function canonicalIp(text: string): string | undefined {
-  const family = isIP(text);
+  const fam = family(text);
   // node takes only the plain dotted quad for IPv4 (no leading zeros), which is canonical
-  if (family === 4) return text;
-  if (!family) return undefined;
+  if (fam === 4) return text;
+  if (!fam) return undefined;
   return bufferToIp(ipToBuffer(text));
 }
 
 export function familyOf(text: string): 4 | 6 | undefined {
-  const f = isIP(text);
+  const f = family(text);
   return f === 4 || f === 6 ? f : undefined;
 }
 
@@ -91,7 +116,7 @@ const v4Mask = (prefixlen: number): number =>
 
 /** The network address of addr/prefixlen, as canonical text. */
 export function networkOf(addr: string, prefixlen: number): string {
-  if (isIP(addr) === 4) {
+  if (family(addr) === 4) {
     const n = (ipv4Value(addr) & v4Mask(prefixlen)) >>> 0;
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
@@ -105,9 +130,9 @@ export function networkOf(addr: string, prefixlen: number): string {
 
 /** Whether addr lies inside net/prefixlen (same family). */
 export function inSubnet(addr: string, net: string, prefixlen: number): boolean {
-  const family = familyOf(addr);
-  if (family !== familyOf(net)) return false;
-  if (family === 4) return ((ipv4Value(addr) ^ ipv4Value(net)) & v4Mask(prefixlen)) === 0;
+  const f = familyOf(addr);
+  if (f !== familyOf(net)) return false;
+  if (f === 4) return ((ipv4Value(addr) ^ ipv4Value(net)) & v4Mask(prefixlen)) === 0;
   return networkOf(addr, prefixlen) === networkOf(net, prefixlen);
 }
 
