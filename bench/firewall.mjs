@@ -372,7 +372,7 @@ export function firewallDetails(r) {
   const warn = [...r.nft.complaints, ...r.legacy.complaints];
   return [
     `- firewall, nft backend, from the kernel's notification of the flush to that of island's jump (the outage): ${dist(r.nft.outage)}; from \`iptables -F\` returning: p50 ${fmt(percentile(r.nft.fromReturn, 50))}, p99 ${fmt(percentile(r.nft.fromReturn, 99))}. Default config: debounce 10 ms.`,
-    `- firewall, nft backend, the daemon's own repair passes (read the table, plan, one iptables-restore; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; the rest of the outage is the debounce and waiting to be scheduled.`,
+    `- firewall, nft backend, the daemon's own repair passes (read the tables over netlink, plan, one nf_tables transaction over netlink: no program; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; the rest of the outage is the debounce and waiting to be scheduled.`,
     `- firewall, legacy backend (poll 1 s, the default), from \`iptables-legacy -F\` returning to the first 20 ms read that shows the jump: ${dist(r.legacy.latency)}; repair passes ${dist(r.legacy.passMs)}.`,
     `- firewall, baseline (flannel-style \`iptables -C\` of each rule every 5 s, then delete and re-add the set), same flush and observer: ${dist(r.baseline.outage)}.`,
     `- firewall, idle CPU over ${r.idle.nft.secs.toFixed(1)} s, each process with its children: island nft ${r.idle.nft.cpu.toFixed(2)} s, island legacy ${r.idle.legacy.cpu.toFixed(2)} s (one iptables-legacy-save per second), baseline loop ${r.idle.baseline.cpu.toFixed(2)} s (three \`iptables -C\` every 5 s); resolution 0.01 s.`,

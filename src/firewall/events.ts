@@ -21,9 +21,9 @@ import type { MessageInfo, NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
 import type { EventSource } from '../netlink/events.js';
 import { TABLES } from './model.js';
+import { NETLINK_NETFILTER } from './nfnetlink.js';
 import { IPTABLES_OTHER } from './nftables.js';
 
-const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;

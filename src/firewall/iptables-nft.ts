@@ -23,11 +23,11 @@
  * whole (NFNL_BATCH_GENID) if the ruleset changed since the look it was built on.
  */
 import type { NetlinkMessage } from 'netlink';
-import { createNetlink } from 'netlink/dist/netlink.js';
 import { decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
-import { be32, NETLINK_NETFILTER, NLM_F_DUMP, SUBSYS, str } from './nftables.js';
+import { type NfSocket, withNfSocket } from './nfnetlink.js';
+import { be32, NLM_F_DUMP, SUBSYS, str } from './nftables.js';
 import { normalize } from './save.js';
 import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
 
@@ -112,7 +112,7 @@ export function forgetIptablesNftWords(): void {
 
 const nfgen = (family: Family) => Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]);
 
-type Sock = ReturnType<typeof createNetlink>;
+type Sock = NfSocket;
 
 async function ask(sock: Sock, msg: number, family: Family, attrs: [number, Buffer][], dump: boolean) {
   const [msgs] = await sock.request(SUBSYS | msg, Buffer.concat([nfgen(family), encodeAttrs(attrs)]), {
@@ -160,50 +160,50 @@ function ruleKey(m: NetlinkMessage): SeenRule {
  * kernel cannot be asked or kept changing.
  */
 export async function seeTables(family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
-  let sock: Sock | undefined;
   try {
-    sock = createNetlink(NETLINK_NETFILTER);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const gen = await generation(sock, family);
-      if (gen === undefined) return undefined;
-      const out: SeenTable[] = [];
-      let torn = false;
-      // a chain dump is of every table of the family (the kernel filters rule dumps only)
-      const chainMsgs = (await ask(sock, MSG.getchain, family, [], true)).filter(
-        (m) => m.type === (SUBSYS | MSG.newchain),
-      );
-      if (chainMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
-      const chainAttrs = chainMsgs.map((m) => decodeAttrs(m.data.subarray(4)));
-      for (const t of tables) {
-        const ruleMsgs = await ask(sock, MSG.getrule, family, [[1, Buffer.from(`${t.name}\0`)]], true);
-        if (ruleMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
-        const builtin = BUILTINS[t.name];
-        const chains = chainAttrs
-          .filter((a) => str(a.get(1)) === t.name)
-          .map((a): SeenChain => {
-            const chain = str(a.get(3));
-            const hook = a.get(4);
-            if (!hook) return { name: chain, builtin: true };
-            const h = decodeAttrs(hook);
-            const ours = builtin?.chains.find(([n]) => n === chain);
-            return {
-              name: chain,
-              policy: be32(a.get(5)) === 0 ? 'DROP' : 'ACCEPT',
-              builtin:
-                ours !== undefined && be32(h.get(1)) === ours[1] && ((be32(h.get(2)) ?? 0) | 0) === builtin?.priority,
-            };
-          });
-        const rules = ruleMsgs.filter((m) => m.type === (SUBSYS | MSG.newrule)).map(ruleKey);
-        out.push({ table: t.name, chains, rules });
-      }
-      if (!torn && (await generation(sock, family)) === gen) return { family, gen, tables: out };
-    }
-    return undefined;
+    return await withNfSocket((sock) => look(sock, family, tables));
   } catch {
     return undefined;
-  } finally {
-    sock?.close();
   }
+}
+
+async function look(sock: Sock, family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const gen = await generation(sock, family);
+    if (gen === undefined) return undefined;
+    const out: SeenTable[] = [];
+    let torn = false;
+    // a chain dump is of every table of the family (the kernel filters rule dumps only)
+    const chainMsgs = (await ask(sock, MSG.getchain, family, [], true)).filter(
+      (m) => m.type === (SUBSYS | MSG.newchain),
+    );
+    if (chainMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
+    const chainAttrs = chainMsgs.map((m) => decodeAttrs(m.data.subarray(4)));
+    for (const t of tables) {
+      const ruleMsgs = await ask(sock, MSG.getrule, family, [[1, Buffer.from(`${t.name}\0`)]], true);
+      if (ruleMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
+      const builtin = BUILTINS[t.name];
+      const chains = chainAttrs
+        .filter((a) => str(a.get(1)) === t.name)
+        .map((a): SeenChain => {
+          const chain = str(a.get(3));
+          const hook = a.get(4);
+          if (!hook) return { name: chain, builtin: true };
+          const h = decodeAttrs(hook);
+          const ours = builtin?.chains.find(([n]) => n === chain);
+          return {
+            name: chain,
+            policy: be32(a.get(5)) === 0 ? 'DROP' : 'ACCEPT',
+            builtin:
+              ours !== undefined && be32(h.get(1)) === ours[1] && ((be32(h.get(2)) ?? 0) | 0) === builtin?.priority,
+          };
+        });
+      const rules = ruleMsgs.filter((m) => m.type === (SUBSYS | MSG.newrule)).map(ruleKey);
+      out.push({ table: t.name, chains, rules });
+    }
+    if (!torn && (await generation(sock, family)) === gen) return { family, gen, tables: out };
+  }
+  return undefined;
 }
 
 const wordsKey = (family: Family, table: string, key: string) => `${family} ${table} ${key}`;
@@ -405,45 +405,50 @@ export async function writeBatch(b: RestoreBatch): Promise<boolean> {
   const seen = looked.get(b.family);
   const msgs = seen && messages(seen, b.lines);
   if (!seen || !msgs?.length) return false;
-  const sock = createNetlink(NETLINK_NETFILTER);
   try {
-    const base = (Math.random() * 0x7fffffff) >>> 0;
-    const last = base + msgs.length;
-    const subsys = Buffer.from([0, 0, 0, NFNL_SUBSYS_NFTABLES]);
-    const frames = [
-      frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, Buffer.concat([subsys, encodeAttrs([[1, u32be(seen.gen)]])])),
-      ...msgs.map((m, i) =>
-        frame(
-          SUBSYS | m.type,
-          NLM_F_REQUEST | m.flags | (i === msgs.length - 1 ? NLM_F_ACK : 0),
-          base + 1 + i,
-          Buffer.concat([nfgen(b.family), encodeAttrs(m.attrs)]),
-        ),
-      ),
-      frame(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, subsys),
-    ];
-    return await new Promise<boolean>((resolve) => {
-      // errors come first, then the last message's acknowledgement; a refused generation
-      // answers the batch's first message only
-      const timer = setTimeout(() => resolve(false), 1000);
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        resolve(ok);
-      };
-      sock.on('message', (got: NetlinkMessage | NetlinkMessage[]) => {
-        for (const m of Array.isArray(got) ? got : [got]) {
-          if (m.type !== NLMSG_ERROR || m.data.length < 4) continue;
-          if (m.data.readInt32LE(0) !== 0) return done(false);
-          if (m.seq === last) return done(true);
-        }
-      });
-      sock.socket.send(Buffer.concat(frames), { port: 0 }, (err) => {
-        if (err) done(false);
-      });
-    });
+    return await withNfSocket((sock) => commit(sock, seen.gen, b.family, msgs));
   } catch {
     return false;
-  } finally {
-    sock.close();
   }
+}
+
+async function commit(sock: Sock, gen: number, family: Family, msgs: Msg[]): Promise<boolean> {
+  // the socket's own numbering: no reply of another request is taken for this one's
+  const base = sock.generateSeq();
+  for (let i = 0; i <= msgs.length; i++) sock.generateSeq();
+  const last = base + msgs.length;
+  const subsys = Buffer.from([0, 0, 0, NFNL_SUBSYS_NFTABLES]);
+  const frames = [
+    frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, Buffer.concat([subsys, encodeAttrs([[1, u32be(gen)]])])),
+    ...msgs.map((m, i) =>
+      frame(
+        SUBSYS | m.type,
+        NLM_F_REQUEST | m.flags | (i === msgs.length - 1 ? NLM_F_ACK : 0),
+        base + 1 + i,
+        Buffer.concat([nfgen(family), encodeAttrs(m.attrs)]),
+      ),
+    ),
+    frame(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, subsys),
+  ];
+  return await new Promise<boolean>((resolve) => {
+    // errors come first, then the last message's acknowledgement; a refused generation
+    // answers the batch's first message only
+    const timer = setTimeout(() => done(false), 1000);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.off('message', onMessage);
+      resolve(ok);
+    };
+    const onMessage = (got: NetlinkMessage | NetlinkMessage[]) => {
+      for (const m of Array.isArray(got) ? got : [got]) {
+        if (m.type !== NLMSG_ERROR || m.data.length < 4 || m.seq < base || m.seq > last + 1) continue;
+        if (m.data.readInt32LE(0) !== 0) return done(false);
+        if (m.seq === last) return done(true);
+      }
+    };
+    sock.on('message', onMessage);
+    sock.socket.send(Buffer.concat(frames), { port: 0 }, (err) => {
+      if (err) done(false);
+    });
+  });
 }

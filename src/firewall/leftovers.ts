@@ -12,12 +12,11 @@
  * "Maybe" (or any error) means: read the table with iptables-save.
  */
 import { readFile } from 'node:fs/promises';
-import { createNetlink } from 'netlink/dist/netlink.js';
 import { decodeAttrs, encodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
+import { withNfSocket } from './nfnetlink.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
 
-const NETLINK_NETFILTER = 12;
 const NFT_GETCHAIN = (10 << 8) | 4;
 const NFT_NEWCHAIN = (10 << 8) | 3;
 const NFTA_CHAIN_TABLE = 1;
@@ -61,9 +60,8 @@ async function legacyTableExists(family: Family, table: TableModel): Promise<boo
   }
 }
 
-async function nftChains(family: Family, table: TableModel): Promise<string[]> {
-  const sock = createNetlink(NETLINK_NETFILTER);
-  try {
+function nftChains(family: Family, table: TableModel): Promise<string[]> {
+  return withNfSocket(async (sock) => {
     const req = Buffer.concat([
       Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]), // nfgenmsg: NFPROTO_IPV4/6, version, res_id
       encodeAttrs([[NFTA_CHAIN_TABLE, Buffer.from(`${table.name}\0`)]]),
@@ -72,7 +70,5 @@ async function nftChains(family: Family, table: TableModel): Promise<string[]> {
     return msgs
       .filter((m) => m.type === NFT_NEWCHAIN)
       .map((m) => decodeAttrs(m.data.subarray(4)).get(NFTA_CHAIN_NAME)?.toString().replace(/\0.*$/s, '') ?? '');
-  } finally {
-    sock.close();
-  }
+  });
 }

@@ -14,14 +14,14 @@
  * verdicts and reject. Anything else that tests a packet may match it.
  */
 import type { NetlinkMessage } from 'netlink';
-import { createNetlink } from 'netlink/dist/netlink.js';
+import type { createNetlink } from 'netlink/dist/netlink.js';
 import { ipToBuffer } from '../netlink/ip.js';
 import { decodeAttrList, decodeAttrs, encodeAttrs } from '../netlink/nla.js';
 import { FILTER } from './model.js';
+import { withNfSocket } from './nfnetlink.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
-export const NETLINK_NETFILTER = 12;
 /** NFNL_SUBSYS_NFTABLES, in a message type's high byte */
 export const SUBSYS = 10 << 8;
 const MSG = {
@@ -99,9 +99,8 @@ async function dump(
 }
 
 /** One read of the tables that matter; throws when nf_tables cannot be asked (no module, no permission). */
-export async function readNftables(): Promise<NftRuleset> {
-  const sock = createNetlink(NETLINK_NETFILTER);
-  try {
+export function readNftables(): Promise<NftRuleset> {
+  return withNfSocket(async (sock) => {
     // the tables first (a handful): the chains of iptables-nft's own tables (thousands of
     // kube-proxy's in nat) are never dumped
     const tableMsgs = (await dump(sock, MSG.gettable, 0)).filter((m) => m.type === (SUBSYS | MSG.newtable));
@@ -141,9 +140,7 @@ export async function readNftables(): Promise<NftRuleset> {
     const tables: NftTable[] = [];
     for (const t of byTable.values()) tables.push(await readTable(sock, t.family, t.name, t.base));
     return { tables };
-  } finally {
-    sock.close();
-  }
+  });
 }
 
 async function readTable(

@@ -1,0 +1,400 @@
+/**
+ * Firewall benchmark (part of `npm run bench`, or `--only firewall`):
+ *
+ * - repair latency after `iptables -F FORWARD`, island daemon, nft backend:
+ *   from the kernel's notification of the flush to the notification of
+ *   island's jump coming back, both seen by an independent observer
+ *   (bench/firewall-monitor.mjs, its own NETLINK_NETFILTER socket);
+ * - the same with the legacy backend (default 1 s poll), which raises no
+ *   event: from the flush command returning to the first read of the table
+ *   (iptables-legacy-save, every 20 ms, stamped before it reads) that shows
+ *   the jump again;
+ * - the baseline: a flannel-style loop that checks every rule with
+ *   `iptables -C` every 5 s and, when one is missing, tears the set down and
+ *   adds it again (flannel's ensureIPTables); the same flush, the same
+ *   observer;
+ * - CPU of watching, idle, over the same interval: island nft, island legacy,
+ *   the baseline loop; each process with its children (the iptables programs
+ *   it runs).
+ *
+ * Flushes come at random moments (a random pause after each repair), so the
+ * poll and loop phases are sampled evenly. Each namespace is the benchmark's
+ * own (lib.mjs); no packet is sent.
+ */
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { BenchError, percentile, realtime, run, sleep, startProcess, withNetns } from './lib.mjs';
+
+const MONITOR = join(dirname(fileURLToPath(import.meta.url)), 'firewall-monitor.mjs');
+
+export const FIREWALL_TARGET = { nftP99Ms: 25, legacyP99Ms: 2000 };
+
+const JUMP = '-m comment --comment island -j ISLAND-FORWARD';
+const CHAIN_RULES = ['-i cni0 -m comment --comment island -j ACCEPT', '-o cni0 -m comment --comment island -j ACCEPT'];
+
+const config = (backend) => `[[bridge]]
+name = "cni0"
+addresses = ["10.128.1.1/24"]
+
+[forward]
+accept = ["cni0"]
+backend = "${backend}"
+`;
+
+/** flannel's ensureIPTables, in bash: `-C` each rule every 5 s; any missing: delete them all, add them again. */
+const BASELINE = `
+rules=(${[...CHAIN_RULES.map((r) => `"ISLAND-FORWARD ${r}"`), `"FORWARD ${JUMP}"`].join(' ')})
+while :; do
+  ok=1
+  for r in "\${rules[@]}"; do iptables-nft -w -C $r 2>/dev/null || ok=0; done
+  if [ $ok = 0 ]; then
+    for ((i=\${#rules[@]}-1; i>=0; i--)); do iptables-nft -w -D \${rules[i]} 2>/dev/null; done
+    iptables-nft -w -N ISLAND-FORWARD 2>/dev/null
+    for r in "\${rules[@]}"; do iptables-nft -w -A $r; done
+  fi
+  sleep 5
+done`;
+
+const fmt = (v) => (Number.isFinite(v) ? (v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`) : 'n/a');
+const dist = (v) =>
+  `min ${fmt(Math.min(...v))}, p50 ${fmt(percentile(v, 50))}, p90 ${fmt(percentile(v, 90))}, p99 ${fmt(percentile(v, 99))}, max ${fmt(Math.max(...v))}`;
+
+/** utime + stime of a process and of its children it has waited for, in seconds. */
+function cpuWithChildren(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+}
+
+/** `EPOCHREALTIME` text → ms since the epoch. */
+const epochMs = (s) => Number(s.trim().replace(',', '.')) * 1000;
+
+/** A stream of stamped lines from a process in the namespace; wait for the first that matches after a mark. */
+class Stamps {
+  constructor(argv, parse) {
+    this.events = [];
+    this.waiters = new Set();
+    this.proc = startProcess(argv, (line) => {
+      const e = parse(line);
+      if (!e) return;
+      this.events.push(e);
+      for (const w of [...this.waiters]) if (w.pred(e)) w.done(e);
+    });
+  }
+
+  next(from, pred, timeoutMs, what) {
+    const seen = this.events.slice(from).find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        done: (e) => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new BenchError(`no ${what} within ${timeoutMs} ms\n${this.proc.stderr()}`));
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  stop() {
+    return this.proc.stop(1000);
+  }
+}
+
+function nftMonitor(ns, node) {
+  const m = new Stamps(realtime(ns.argv([node, MONITOR])), (line) => {
+    if (line === 'ready') return { ready: true };
+    const [t, what, chain, family] = line.split(' ');
+    return { t: Number(t), what, chain, family: Number(family) };
+  });
+  return m.next(0, (e) => e.ready, 10_000, 'ready from the nftables monitor').then(() => m);
+}
+
+/** Reads the legacy filter table every 20 ms; each line: whether island's jump is first in FORWARD, stamped before the read. */
+function legacyPoller(ns) {
+  const script = `while :; do t=$EPOCHREALTIME; if iptables-legacy-save -t filter | grep -m1 -- '^-A FORWARD ' | grep -qxF -- '-A FORWARD ${JUMP}'; then echo "1 $t"; else echo "0 $t"; fi; sleep 0.02; done`;
+  return new Stamps(realtime(ns.argv(['bash', '-c', script])), (line) => {
+    const [s, t] = line.split(' ');
+    return { present: s === '1', t: epochMs(t) };
+  });
+}
+
+async function flush(ns, tool) {
+  const r = await run(realtime(ns.argv(['bash', '-c', `${tool} -w -F FORWARD && echo $EPOCHREALTIME`])));
+  return epochMs(r.stdout);
+}
+
+async function daemon(ns, node, cli, cfg) {
+  const lines = [];
+  const d = startProcess(ns.argv([node, cli, 'daemon', '-c', cfg]), (l) => {
+    try {
+      lines.push(JSON.parse(l));
+    } catch {
+      lines.push({ raw: l });
+    }
+  });
+  d.lines = lines;
+  const end = performance.now() + 20_000;
+  while (!lines.some((l) => l.msg === 'island daemon running')) {
+    if (d.child.exitCode !== null) throw new BenchError(`island daemon exited:\n${d.stderr()}`);
+    if (performance.now() > end) throw new BenchError('island daemon did not start within 20 s');
+    await sleep(10);
+  }
+  return d;
+}
+
+/** The daemon's own time for each repair pass (read, plan, iptables-restore), from its "reconciled" lines. */
+function passTimes(d, from) {
+  return d.lines
+    .slice(from)
+    .filter((l) => l.msg === 'reconciled' && l.actions > 0)
+    .map((l) => l.ms);
+}
+
+function complaints(d) {
+  return d.lines.filter((l) => l.level >= 40).map((l) => `${l.msg}${l.error ? `: ${l.error}` : ''}`);
+}
+
+async function islandPart(ns, save) {
+  const out = (await run(ns.argv([save, '-t', 'filter']))).stdout;
+  return out.split('\n').filter((l) => /ISLAND-/.test(l) && !l.startsWith('#'));
+}
+
+const EXPECTED_PART = [
+  ':ISLAND-FORWARD - [0:0]',
+  `-A FORWARD ${JUMP}`,
+  ...CHAIN_RULES.map((r) => `-A ISLAND-FORWARD ${r}`),
+];
+
+async function checkPart(ns, save, what) {
+  const part = (await islandPart(ns, save)).map((l) => l.replace(/ \[\d+:\d+\]$/, ' [0:0]'));
+  if (JSON.stringify(part) !== JSON.stringify(EXPECTED_PART))
+    throw new BenchError(`${what}: island's part is not as expected:\n${part.join('\n')}`);
+}
+
+/** Repair latency of island's nft backend: flush → kernel notification → island's jump notified back. */
+export async function nftLatency(P, node, cli, cfg, log) {
+  return withNetns('fw-nft', async (ns) => {
+    const mon = await nftMonitor(ns, node);
+    const d = await daemon(ns, node, cli, cfg);
+    try {
+      await checkPart(ns, 'iptables-nft-save', 'nft daemon start');
+      const from = d.lines.length;
+      log(`firewall: nft backend, ${P.nft} flushes of FORWARD`);
+      const outage = [];
+      const fromReturn = [];
+      for (let i = 0; i < P.nft; i++) {
+        await sleep(300 + randomInt(100));
+        const mark = mon.events.length;
+        const returned = await flush(ns, 'iptables-nft');
+        const del = await mon.next(mark, (e) => e.what === 'del' && e.chain === 'FORWARD', 5000, 'flush notification');
+        const back = await mon.next(
+          mark,
+          (e) => e.what === 'new' && e.chain === 'FORWARD' && e.t >= del.t,
+          5000,
+          `island's repair of flush ${i + 1}`,
+        );
+        outage.push(back.t - del.t);
+        fromReturn.push(back.t - returned);
+      }
+      await sleep(300);
+      await checkPart(ns, 'iptables-nft-save', 'after the nft flushes');
+      return { outage, fromReturn, passMs: passTimes(d, from), complaints: complaints(d) };
+    } finally {
+      await d.stop(5000);
+      await mon.stop();
+    }
+  });
+}
+
+/** Repair latency of island's legacy backend: flush returned → first read showing the jump first again. */
+async function legacyLatency(P, node, cli, cfg, log) {
+  return withNetns('fw-legacy', async (ns) => {
+    const d = await daemon(ns, node, cli, cfg);
+    const poll = legacyPoller(ns);
+    try {
+      await checkPart(ns, 'iptables-legacy-save', 'legacy daemon start');
+      const from = d.lines.length;
+      log(`firewall: legacy backend (poll 1 s), ${P.legacy} flushes of FORWARD`);
+      const latency = [];
+      for (let i = 0; i < P.legacy; i++) {
+        await sleep(300 + randomInt(1000));
+        const returned = await flush(ns, 'iptables-legacy');
+        const back = await poll.next(
+          poll.events.length,
+          (e) => e.present && e.t > returned,
+          10_000,
+          `island's repair of legacy flush ${i + 1}`,
+        );
+        latency.push(back.t - returned);
+      }
+      await checkPart(ns, 'iptables-legacy-save', 'after the legacy flushes');
+      return { latency, passMs: passTimes(d, from), complaints: complaints(d) };
+    } finally {
+      await poll.stop();
+      await d.stop(5000);
+    }
+  });
+}
+
+/** The flannel-style loop alone, same flush, same observer. */
+async function baselineLatency(P, node, log) {
+  return withNetns('fw-base', async (ns) => {
+    const mon = await nftMonitor(ns, node);
+    const loop = startProcess(ns.argv(['bash', '-c', BASELINE]), () => {});
+    try {
+      await mon.next(0, (e) => e.what === 'new' && e.chain === 'FORWARD', 10_000, "the loop's first setup");
+      log(`firewall: baseline, 5 s -C loop, ${P.baseline} flushes of FORWARD`);
+      const outage = [];
+      for (let i = 0; i < P.baseline; i++) {
+        await sleep(300 + randomInt(5000));
+        const mark = mon.events.length;
+        await flush(ns, 'iptables-nft');
+        const del = await mon.next(mark, (e) => e.what === 'del' && e.chain === 'FORWARD', 5000, 'flush notification');
+        const back = await mon.next(
+          mark,
+          (e) => e.what === 'new' && e.chain === 'FORWARD' && e.t >= del.t,
+          12_000,
+          `the loop's repair of flush ${i + 1}`,
+        );
+        outage.push(back.t - del.t);
+      }
+      return { outage };
+    } finally {
+      await loop.stop(1000);
+      await mon.stop();
+    }
+  });
+}
+
+/** CPU of each watcher over the same idle interval, side by side in their own namespaces. */
+async function idleCpu(P, node, cli, cfgs, log) {
+  log(`firewall: idle watching, ${P.idleS} s: island nft, island legacy, baseline loop`);
+  const one = (tag, start) =>
+    withNetns(tag, async (ns) => {
+      const p = await start(ns);
+      try {
+        await sleep(2000);
+        const pid = p.child.pid;
+        const c0 = cpuWithChildren(pid);
+        const t0 = performance.now();
+        await sleep(P.idleS * 1000);
+        return { cpu: cpuWithChildren(pid) - c0, secs: (performance.now() - t0) / 1000 };
+      } finally {
+        await p.stop(5000);
+      }
+    });
+  const [nft, legacy, baseline] = await Promise.all([
+    one('fw-idle-nft', (ns) => daemon(ns, node, cli, cfgs.nft)),
+    one('fw-idle-legacy', (ns) => daemon(ns, node, cli, cfgs.legacy)),
+    one('fw-idle-base', async (ns) => startProcess(ns.argv(['bash', '-c', BASELINE]), () => {})),
+  ]);
+  return { nft, legacy, baseline };
+}
+
+/** Runs the whole firewall benchmark; `work` is a scratch directory. */
+export async function benchFirewall({ quick, node, cli, work, log }) {
+  const P = quick ? { nft: 20, legacy: 10, baseline: 4, idleS: 10 } : { nft: 60, legacy: 50, baseline: 20, idleS: 60 };
+  const cfgs = {};
+  for (const b of ['nft', 'legacy']) {
+    cfgs[b] = join(work, `firewall-${b}.toml`);
+    writeFileSync(cfgs[b], config(b));
+    await run([node, cli, 'check', '-c', cfgs[b]]);
+  }
+  const nft = await nftLatency(P, node, cli, cfgs.nft, log);
+  const legacy = await legacyLatency(P, node, cli, cfgs.legacy, log);
+  const baseline = await baselineLatency(P, node, log);
+  const idle = await idleCpu(P, node, cli, cfgs, log);
+  return { P, nft, legacy, baseline, idle };
+}
+
+const verdict = (ok) => (ok ? 'OK' : 'MISSED');
+
+/** Rows in run.mjs's columns: benchmark, metric, island, baseline, target, result. */
+export function firewallRows(r) {
+  const np99 = percentile(r.nft.outage, 99);
+  const lp99 = percentile(r.legacy.latency, 99);
+  const cpu = (x) => `${x.cpu.toFixed(2)} s (${((x.cpu / x.secs) * 100).toFixed(3)} %)`;
+  return [
+    [
+      `firewall repair after iptables -F FORWARD, nft (n=${r.nft.outage.length}; baseline 5 s -C loop, n=${r.baseline.outage.length})`,
+      'p50',
+      fmt(percentile(r.nft.outage, 50)),
+      fmt(percentile(r.baseline.outage, 50)),
+      '',
+      '',
+    ],
+    [
+      '',
+      'p99',
+      fmt(np99),
+      fmt(percentile(r.baseline.outage, 99)),
+      `≤ ${FIREWALL_TARGET.nftP99Ms} ms`,
+      verdict(np99 <= FIREWALL_TARGET.nftP99Ms),
+    ],
+    [
+      `firewall repair, legacy, poll 1 s (n=${r.legacy.latency.length})`,
+      'p50',
+      fmt(percentile(r.legacy.latency, 50)),
+      '',
+      '',
+      '',
+    ],
+    [
+      '',
+      'p99',
+      fmt(lp99),
+      '',
+      `≤ ${FIREWALL_TARGET.legacyP99Ms / 1000} s`,
+      verdict(lp99 <= FIREWALL_TARGET.legacyP99Ms),
+    ],
+    [
+      `firewall watching, idle ${Math.round(r.idle.nft.secs)} s (CPU with children)`,
+      'nft',
+      cpu(r.idle.nft),
+      cpu(r.idle.baseline),
+      '',
+      '',
+    ],
+    ['', 'legacy', cpu(r.idle.legacy), '', '', ''],
+  ];
+}
+
+export function firewallDetails(r) {
+  const warn = [...r.nft.complaints, ...r.legacy.complaints];
+  return [
+    `- firewall, nft backend, from the kernel's notification of the flush to that of island's jump (the outage): ${dist(r.nft.outage)}; from \`iptables -F\` returning: p50 ${fmt(percentile(r.nft.fromReturn, 50))}, p99 ${fmt(percentile(r.nft.fromReturn, 99))}. Default config: debounce 10 ms.`,
+    `- firewall, nft backend, the daemon's own repair passes (read the table, plan, one iptables-restore; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; the rest of the outage is the debounce and waiting to be scheduled.`,
+    `- firewall, legacy backend (poll 1 s, the default), from \`iptables-legacy -F\` returning to the first 20 ms read that shows the jump: ${dist(r.legacy.latency)}; repair passes ${dist(r.legacy.passMs)}.`,
+    `- firewall, baseline (flannel-style \`iptables -C\` of each rule every 5 s, then delete and re-add the set), same flush and observer: ${dist(r.baseline.outage)}.`,
+    `- firewall, idle CPU over ${r.idle.nft.secs.toFixed(1)} s, each process with its children: island nft ${r.idle.nft.cpu.toFixed(2)} s, island legacy ${r.idle.legacy.cpu.toFixed(2)} s (one iptables-legacy-save per second), baseline loop ${r.idle.baseline.cpu.toFixed(2)} s (three \`iptables -C\` every 5 s); resolution 0.01 s.`,
+    `- firewall daemons' warnings and errors during the latency runs: ${warn.length ? warn.join('; ') : 'none'}.`,
+  ];
+}
+
+/** Writes the firewall results between their own markers in docs/benchmarks.md. */
+export function updateFirewallDoc(doc, m, r, mdTable) {
+  const body = [
+    '<!-- bench:firewall:start (written by `npm run bench`; everything up to the end marker is replaced) -->',
+    '### Latest firewall results',
+    '',
+    `Machine: ${m.nproc} CPUs (${m.model}), Linux ${m.kernel}, Node ${m.node}; ${m.date}${m.commit ? `, island ${m.commit}` : ''}; 1-min load average ${m.load} (start → end of the whole run).`,
+    '',
+    mdTable(firewallRows(r)),
+    '',
+    ...firewallDetails(r),
+    '<!-- bench:firewall:end -->',
+  ].join('\n');
+  let text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n';
+  const re = /<!-- bench:firewall:start[\s\S]*?<!-- bench:firewall:end -->/;
+  text = re.test(text) ? text.replace(re, body) : `${text.trimEnd()}\n\n${body}\n`;
+  writeFileSync(doc, text);
+}
