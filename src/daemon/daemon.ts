@@ -311,11 +311,12 @@ export class Daemon {
       (ev.kind !== 'route' && ev.kind !== 'netconf' && ev.ifindex !== undefined && this.ownIndexes.has(ev.ifindex));
     // a change around island's objects (an underlay, a host route, a sysctl) tends to open a
     // burst about them (deleting a tunnel on a `dev` announces the underlay ~15 ms before the
-    // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in
+    // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in.
+    // A change to island's own objects is the outage itself: it does not wait for that window
     this.trigger(
       `${ev.kind} ${ev.op}${ev.ifname ? ` ${ev.ifname}` : ''}`,
       this.cfg.daemon.debounceMs,
-      own ? 'now' : 'settle',
+      own ? 'own' : 'settle',
     );
   }
 
@@ -343,11 +344,23 @@ export class Daemon {
     return ev.ifindex !== undefined && this.watchedIndexes.has(ev.ifindex);
   }
 
-  /** now: at once after a quiet period, else at the end of the debounce window; settle: delayMs from now */
-  private trigger(reason: string, delayMs: number, mode: 'now' | 'settle' = 'now'): void {
+  /**
+   * own: at once, whatever waits (a settle window, the window after a pass); now: at once after a
+   * quiet period, else at the end of the debounce window; settle: delayMs from now. During a
+   * pass, any of them asks for one more pass the moment it ends.
+   */
+  private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'settle' = 'now'): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      return;
+    }
+    if (mode === 'own') {
+      // the echo of a pass's own changes costs one more pass (a dump, nothing to do): cheaper
+      // than making the next outage wait; a fight is the limiter's business, not this window's
+      clearTimeout(this.debounceTimer);
+      this.debounceTimer = undefined;
+      void this.pass(reason);
       return;
     }
     if (this.debounceTimer) return;
