@@ -378,6 +378,22 @@ export function cpuSeconds(pid) {
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/**
+ * The environment units/island.service gives the daemon (its Environment= lines: NODE_OPTIONS,
+ * ISLAND_CONFIG), as `env` arguments: every benchmark that starts `island daemon` starts it
+ * this way, so that what it measures is what the unit runs.
+ */
+export function unitEnv() {
+  const unit = readFileSync(new URL('../units/island.service', import.meta.url), 'utf8');
+  const out = [];
+  for (const m of unit.matchAll(/^Environment=(.*)$/gm)) {
+    // systemd's syntax: one or more assignments, each whole or in double quotes
+    for (const a of (m[1] ?? '').match(/"[^"]*"|\S+/g) ?? []) out.push(a.replace(/^"(.*)"$/, '$1'));
+  }
+  // the benchmarks name their own file
+  return out.filter((a) => !a.startsWith('ISLAND_CONFIG='));
+}
+
 /** VmRSS and VmHWM of a process, in MiB. */
 export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -40,6 +40,7 @@ import {
   run,
   sleep,
   startProcess,
+  unitEnv,
   withNetns,
 } from './lib.mjs';
 import { benchPmtu, pmtuDetails, pmtuRows } from './pmtu.mjs';
@@ -221,7 +222,8 @@ async function verify(ns, ts, what) {
 /** Start `island daemon` inside ns; resolves once it says it runs. Lines are parsed JSON (or {raw}). */
 async function startDaemon(ns, cfg) {
   const lines = [];
-  const d = startProcess(ns.argv([NODE, CLI, 'daemon', '-c', cfg]), (l) => {
+  // the unit's environment (NODE_OPTIONS): what the daemon runs with under systemd
+  const d = startProcess(['env', ...unitEnv(), ...ns.argv([NODE, CLI, 'daemon', '-c', cfg])], (l) => {
     let o;
     try {
       o = JSON.parse(l);

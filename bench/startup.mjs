@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DgramSocket } from 'node-unix-socket';
 import { timed } from './check.mjs';
-import { BenchError, exec, median, memory, run, sleep, startProcess, withNetns } from './lib.mjs';
+import { BenchError, exec, median, memory, run, sleep, startProcess, unitEnv, withNetns } from './lib.mjs';
 
 export const STARTUP_TARGET = { helpMs: 90, check500AboveHelpMs: 40, check5000Factor: 10, readyMs: 300, rssMiB: 50 };
 
@@ -87,6 +87,8 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
         [
           'env',
           ...Object.entries({ ...env, NOTIFY_SOCKET: sockPath }).map(([k, v]) => `${k}=${v}`),
+          // the unit's own (NODE_OPTIONS): READY=1 and the idle RSS as systemd would start it
+          ...unitEnv(),
           ...ns.argv([node, cli, 'daemon', '-c', labFile]),
         ],
         (l) => lines.push(l),
