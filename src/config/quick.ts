@@ -69,19 +69,20 @@ function plain(v: unknown): unknown {
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint')
     return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : undefined;
+  // smol-toml's arrays are island's now: converted where they are, not copied
   if (Array.isArray(v)) {
-    const out: unknown[] = [];
-    for (const el of v) {
-      const p = plain(el);
+    for (let i = 0; i < v.length; i++) {
+      const p = plain(v[i]);
       if (p === undefined) return undefined;
-      out.push(p);
+      v[i] = p;
     }
-    return out;
+    return v;
   }
   if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === null) {
     const out: Record<string, unknown> = {};
-    for (const [k, el] of Object.entries(v)) {
-      const p = plain(el);
+    // a null-prototype object: for-in sees its own keys only
+    for (const k in v) {
+      const p = plain((v as Record<string, unknown>)[k]);
       if (p === undefined) return undefined;
       out[k] = p;
     }
