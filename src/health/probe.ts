@@ -20,6 +20,22 @@ export function timeoutFor(intervalMs: number): number {
   return Math.min(intervalMs / 2, 2000);
 }
 
+/**
+ * Until the peer's island is first heard, early probes go between the regular ones: 0.2, 0.4,
+ * 0.8 s... apart, doubling up to the interval (at 25 s: 6 more datagrams, at 10 s: 5). A first
+ * probe that finds no island yet (its tunnel not up, its daemon not listening: both ends started
+ * together) would otherwise leave the peer pending for a whole interval, and a peer that waits
+ * for us to speak first (behind-NAT rule) would hear nothing for as long.
+ */
+export const EARLY_FIRST_MS = 200;
+
+/** When the early probes go, in ms after the socket opens: 200, 600, 1400... while below the interval. */
+export function earlyDelays(intervalMs: number): number[] {
+  const out: number[] = [];
+  for (let gap = EARLY_FIRST_MS, at = gap; at < intervalMs; gap *= 2, at += gap) out.push(gap);
+  return out;
+}
+
 export interface ProbeEvents {
   /** the state changed */
   onChange(p: PeerProbe, state: PeerState): void;
@@ -38,6 +54,9 @@ export class PeerProbe {
   private seq = 0;
   private timer?: NodeJS.Timeout;
   private checks = new Set<NodeJS.Timeout>();
+  /** the peer's island answered or probed us since the socket opened (or since it last went away) */
+  private islandHeard = false;
+  private early?: NodeJS.Timeout;
   /** why the socket is not open, when it is not */
   problem?: string;
 
@@ -97,6 +116,19 @@ export class PeerProbe {
     this.sock = sock;
     this.pmtu.attach(sock);
     this.setProblem(undefined);
+    this.probeEarly(earlyDelays(w.intervalMs));
+  }
+
+  /** The early probes (EARLY_FIRST_MS), until the peer's island is heard. */
+  private probeEarly(gaps: number[]): void {
+    clearTimeout(this.early);
+    const [gap, ...rest] = gaps;
+    if (gap === undefined) return;
+    this.early = setTimeout(() => {
+      if (this.closed || this.islandHeard) return;
+      if (!this.silent(Date.now())) this.probe(true);
+      this.probeEarly(rest);
+    }, gap);
   }
 
   private setProblem(problem: string | undefined): void {
@@ -105,12 +137,12 @@ export class PeerProbe {
     this.ev.onProblem(this, problem);
   }
 
-  private probe(): void {
+  private probe(early = false): void {
     if (this.closed) return;
     const now = Date.now();
     this.seq = (this.seq + 1) >>> 0;
     const seq = this.seq;
-    this.tracker.onSent(seq, now);
+    this.tracker.onSent(seq, now, early);
     if (!this.sock) {
       void this.open();
     } else if (!this.silent(now)) {
@@ -163,6 +195,7 @@ export class PeerProbe {
       this.send({ type: 'pmtu-ack', seq: p.seq, hears: true });
       return;
     }
+    this.islandHeard = true;
     const now = Date.now();
     const view = {
       hears: p.hears,
@@ -182,7 +215,12 @@ export class PeerProbe {
 
   private onError(e: NodeJS.ErrnoException): void {
     if (e.code === 'ECONNREFUSED') {
-      // the peer's kernel answered: the path works, no island listens there
+      // the peer's kernel answered: the path works, no island listens there. If one did, it has
+      // stopped: probe early again so that its return is seen within about as long as it was away
+      if (this.islandHeard) {
+        this.islandHeard = false;
+        this.probeEarly(earlyDelays(this.want.intervalMs));
+      }
       this.changed(this.tracker.onAnswer(undefined, Date.now()));
       return;
     }
@@ -199,6 +237,7 @@ export class PeerProbe {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.early);
     this.pmtu.close();
     for (const c of this.checks) clearTimeout(c);
     this.checks.clear();

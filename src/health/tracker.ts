@@ -52,6 +52,8 @@ export interface HealthSnapshot {
 interface Outstanding {
   seq: number;
   sentAt: number;
+  /** an early probe (probe.ts): counts when answered, not when lost */
+  early?: boolean;
 }
 
 interface Result {
@@ -66,6 +68,8 @@ export class PeerTracker {
   /** when the first probe of the current run of losses was sent */
   private streakStart?: number;
   private resolvedAny = false;
+  /** an answer came, on time or late: only that makes a peer up */
+  private everAnswered = false;
   private state: PeerState = 'pending';
   private since: number;
   private lastRtt?: number;
@@ -84,9 +88,14 @@ export class PeerTracker {
     this.since = now;
   }
 
-  onSent(seq: number, now: number): void {
+  /**
+   * `early`: a probe sent between the regular ones while the peer's island has not been heard yet
+   * (probe.ts); its answer counts like any other, its loss does not, so the peer goes down
+   * after as many regular intervals as ever, not after a few early probes lost at a start.
+   */
+  onSent(seq: number, now: number, early = false): void {
     this.sent++;
-    this.outstanding.push({ seq, sentAt: now });
+    this.outstanding.push({ seq, sentAt: now, ...(early ? { early } : {}) });
   }
 
   /** A reply from the peer's island (seq echoed) or an ICMP port unreachable (no seq: the oldest probe). */
@@ -96,6 +105,7 @@ export class PeerTracker {
     this.lastHeard = now;
     if (view) this.peerView = { ...view, at: now };
     this.answeredBy = view ? 'island' : 'kernel';
+    this.everAnswered = true;
     // a late answer to a probe already counted lost still proves the path now
     if (!probe) return this.settle(now, { resolvedAnswer: true });
     this.outstanding.splice(i, 1);
@@ -117,6 +127,7 @@ export class PeerTracker {
   tick(now: number): PeerState | undefined {
     while (this.outstanding[0] && now - this.outstanding[0].sentAt >= this.timeoutMs) {
       const probe = this.outstanding.shift() as Outstanding;
+      if (probe.early) continue;
       this.lost++;
       if (this.lostStreak++ === 0) this.streakStart = probe.sentAt;
       this.resolvedAny = true;
@@ -141,7 +152,8 @@ export class PeerTracker {
     let next: PeerState;
     if (!this.resolvedAny) next = 'pending';
     // a few losses in a row do not make a peer down, but only an answer makes it up
-    else if (this.lostStreak < LOST_IN_A_ROW) next = this.answered > 0 ? 'up' : 'pending';
+    // (a late answer, to a probe already counted lost, is an answer: the path works now)
+    else if (this.lostStreak < LOST_IN_A_ROW) next = this.everAnswered ? 'up' : 'pending';
     // what arrived before our probes started to get lost says nothing about the path now
     else if (this.hearsPeer(now) && (this.lastHeard ?? 0) > (this.streakStart ?? 0)) next = 'one-way';
     else next = 'down';

@@ -10,7 +10,7 @@
  * the private one starts; TCP must cross both ways and the NAT must hold the pinned mapping.
  */
 import t from 'tap';
-import { noErrorLogged, startDaemon, writeConfig } from '../helpers/island.js';
+import { configDir, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { NAT_PLAN, natIsland, natTopology } from '../helpers/netns.js';
 import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 
@@ -64,3 +64,51 @@ t.test('the public end up first does not poison the NAT', async (t) => {
   noErrorLogged(t, pub);
   noErrorLogged(t, priv);
 });
+
+// the lab's file: the inner end keeps the mapping open every 25 s, the public end probes every 10 s
+const LAB_LIKE = natIsland(`
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 333
+port = ${PORT}
+source_port = ${PORT}
+ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
+`);
+
+t.test(
+  'the public end started a few seconds after the inner one sees its peer up at once, not a keepalive later',
+  async (t) => {
+    // the NAT drops unsolicited UDP before conntrack records it, as the lab's does
+    const n = await natTopology(t, { prefix: 'nl' });
+    const conf = await writeConfig(t, LAB_LIKE);
+    const running = (r: { msg?: string }) => r.msg === 'island daemon running';
+    // each daemon its own control socket, which status asks
+    const env = { pub: { ISLAND_RUNTIME_DIR: await configDir(t) }, priv: { ISLAND_RUNTIME_DIR: await configDir(t) } };
+    const priv = startDaemon(t, n.priv, conf, { env: env.priv });
+    await priv.waitForLog(running, 30_000);
+    // long enough for the inner end's first probe to be lost: the kernel gives up resolving the
+    // far tunnel address after 3 ARP requests a second apart, as when the public end starts slower
+    await new Promise((r) => setTimeout(r, 3500));
+    const pub = startDaemon(t, n.pub, conf, { env: env.pub });
+    await pub.waitForLog(running, 30_000);
+    const t0 = performance.now();
+    const upWithin = async (side: 'pub' | 'priv', limitMs: number) => {
+      for (;;) {
+        const st = await runIsland(n[side], ['status', '--check', '-c', conf], { env: env[side] });
+        if (st.code === 0) return Math.round(performance.now() - t0);
+        if (performance.now() - t0 > limitMs) return undefined;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    // the inner end probes early (0.2, 0.6, 1.4, 3, 6.2, 12.6 s after its start) until it hears
+    // the public one: at 6.2 s here, a few seconds after the public daemon runs; before, nothing
+    // until the inner end's next keepalive, 25 s after its start
+    const pubUp = await upWithin('pub', 20_000);
+    const privUp = await upWithin('priv', 20_000);
+    t.ok(pubUp !== undefined && pubUp < 12_000, `public end: peer up ${pubUp} ms after its daemon runs`);
+    t.ok(privUp !== undefined && privUp < 12_000, `inner end: peer up ${privUp} ms after the public daemon runs`);
+    noErrorLogged(t, pub);
+    noErrorLogged(t, priv);
+  },
+);

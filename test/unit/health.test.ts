@@ -3,6 +3,7 @@ import t from 'tap';
 import { formatDiagnostic, type LoadResult, parseConfig } from '../../src/config/load.js';
 import type { Cidr } from '../../src/config/types.js';
 import { desiredState } from '../../src/desired.js';
+import { earlyDelays } from '../../src/health/probe.js';
 import { choosePeer, isPrivate, isPublic, otherEnd } from '../../src/health/target.js';
 import { LOST_IN_A_ROW, PeerTracker } from '../../src/health/tracker.js';
 import { decode, encode, PACKET_BYTES } from '../../src/health/wire.js';
@@ -74,6 +75,28 @@ t.test('tracker: a peer never answered is pending, then down; never up on a lost
   t.equal(tr.snapshot(1000).state, 'pending');
   tr.onSent(2, 1000);
   t.equal(tr.tick(2000), 'down', 'two lost in a row and never an answer: down');
+});
+
+t.test('tracker: an early probe counts when answered, not when lost; a late answer makes the peer up', async (t) => {
+  const tr = new PeerTracker(25_000, 2000, 0);
+  tr.onSent(1, 0);
+  tr.onSent(2, 200, true);
+  tr.onSent(3, 600, true);
+  t.equal(tr.tick(2600), undefined, 'the regular probe and two early ones lost: still pending');
+  t.match(tr.snapshot(2600), { state: 'pending', sent: 3, lost: 1 });
+  // the first probe waited in the kernel for the peer's tunnel to answer ARP: its reply comes late
+  t.equal(tr.onAnswer(1, 2700, { hears: true }), 'up', 'a late answer is an answer');
+  const late = new PeerTracker(25_000, 2000, 0);
+  late.onSent(1, 0, true);
+  late.tick(2000);
+  t.equal(late.onAnswer(1, 2100, { hears: true }), 'up', 'even to an early probe');
+});
+
+t.test('early probes: 0.2, 0.4, 0.8 s... apart, doubling, while below the interval', async (t) => {
+  t.same(earlyDelays(25_000), [200, 400, 800, 1600, 3200, 6400], 'keepalive 25 s: 6 more probes');
+  t.same(earlyDelays(10_000), [200, 400, 800, 1600, 3200], 'health_interval 10 s: 5');
+  t.same(earlyDelays(1000), [200, 400]);
+  t.same(earlyDelays(200), []);
 });
 
 t.test('tracker: a cut both ways is down, not one-way, though the peer was heard just before', async (t) => {
