@@ -8,7 +8,7 @@
  * naming another.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -272,6 +272,37 @@ t.test('rp_filter 1 on the tunnel, for a network routed through it whose way bac
   await ns.run(['sysctl', '-qw', 'net.ipv4.conf.vx0.rp_filter=2']);
   t.same(has(await doctor(ns, path), /rp_filter/), [], 'loose: nothing');
 });
+
+t.test(
+  'island check loads no netlink where no finding could come of the kernel (issue 14), and does where one could',
+  async (t) => {
+    const ns = await host(t, 'docnl');
+    const path = await writeConfig(t, GATEWAY());
+    // a preload that names every module of node-netlink's, as it is loaded
+    const dir = await mkdtemp(join(tmpdir(), 'island-loads-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const hook = join(dir, 'hook.cjs');
+    await writeFile(
+      hook,
+      "const M = require('node:module'); const load = M._load;\n" +
+        "M._load = function (r, ...a) { if (/netlink/.test(r)) process.stderr.write('loaded ' + r + '\\n'); return load.call(this, r, ...a); };\n",
+    );
+    const env = { NODE_OPTIONS: `--require=${hook}` };
+    const rp = (v: number) => [
+      'sysctl',
+      '-qw',
+      ...['all', 'default', 'eth0'].map((l) => `net.ipv4.conf.${l}.rp_filter=${l === 'eth0' ? v : 0}`),
+    ];
+    await ns.run(rp(0));
+    const quiet = await runIsland(ns, ['check', '-c', path], { env });
+    t.equal(quiet.code, 0, quiet.stderr);
+    t.notMatch(quiet.stderr, /loaded .*netlink/, 'loose rp_filter, no NetworkManager: no netlink at all');
+    await ns.run(rp(1));
+    const strict = await runIsland(ns, ['check', '-c', path], { env });
+    t.match(strict.stderr, /loaded netlink/, 'strict rp_filter on eth0: the routes are read');
+    t.match(strict.stderr, /rp_filter = 1: warning: strict reverse-path filtering on eth0/, 'and the finding said');
+  },
+);
 
 t.test("NetworkManager managing a tunnel's underlay, or a link island keeps", async (t) => {
   const ns = await host(t, 'docnm');
