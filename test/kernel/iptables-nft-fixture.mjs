@@ -11,7 +11,7 @@ import { syncBuiltinESMExports } from 'node:module';
 
 const spawn = cp.spawn;
 let programs = [];
-cp.spawn = (file, ...rest) => {
+/** @type {any} */ (cp).spawn = (/** @type {string} */ file, /** @type {any[]} */ ...rest) => {
   programs.push(file);
   return spawn(file, ...rest);
 };
@@ -32,9 +32,9 @@ for (const step of JSON.parse(process.argv[2] ?? '[]')) {
   const got = {};
   const want = {};
   programs = [];
-  for (const family of [4, 6]) {
+  for (const family of /** @type {const} */ ([4, 6])) {
     const live = await backendFor('nft').read(family, [FILTER, MANGLE], true);
-    if (!live.ok) throw new Error(live.error);
+    if (live.ok === false) throw new Error(live.error);
     got[family] = { filter: plain(live.chains), mangle: plain(live.more?.mangle ?? new Map()) };
   }
   const seen = programs;

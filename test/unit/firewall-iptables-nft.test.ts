@@ -50,7 +50,7 @@ t.test('a read within one generation teaches each rule its words', async (t) => 
   t.strictSame(spell(seen(8, BOTH))?.chains, saved([JUMP], [ACCEPT]));
   t.strictSame(spell(seen(9, BOTH.slice(1)))?.chains, saved([], [ACCEPT]), 'after a flush of FORWARD');
   t.strictSame(
-    spell(seen(9, [BOTH[0], ...BOTH]))?.chains,
+    spell(seen(9, [...BOTH.slice(0, 1), ...BOTH]))?.chains,
     saved([JUMP, JUMP], [ACCEPT]),
     'a duplicate jump: each rule spelt in its place',
   );
