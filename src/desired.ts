@@ -1,11 +1,10 @@
 /** Config → the set of kernel objects that must exist. Pure. */
 import { lineOf } from './config/declared.js';
-import { HEALTH_INTERVAL_MS, HEALTH_PORT } from './config/defaults.js';
 import { defaultMetric, kernelMetric, routeIdentity } from './config/kernel.js';
 import type { Config, HostEntry, TunnelConfig } from './config/types.js';
 import { desiredFirewall, forwardingSysctls } from './firewall/render.js';
 import type { DesiredFirewall } from './firewall/types.js';
-import { choosePeer, type PeerChoice } from './health/target.js';
+import { desiredPeers, type PeerChoice } from './health/target.js';
 import { BRIDGE, kindOf } from './kinds/index.js';
 import type { Features, Spec } from './kinds/kind.js';
 import { familyOf, networkOf, PrefixIndex } from './netlink/ip.js';
@@ -227,20 +226,6 @@ export function desiredState(cfg: Config): DesiredState {
   // [forward] needs forwarding on; check already refused a file that sets it otherwise
   const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
   const hosts = cfg.hosts ?? [];
-  const peers: DesiredPeer[] = [];
-  for (const t of cfg.tunnels) {
-    if (t.keepaliveMs === undefined && t.peer === undefined) continue;
-    // check refused a file where this finds no peer
-    const choice = choosePeer(t.peer, t.addresses, hosts);
-    if (!choice) continue;
-    peers.push({
-      tunnel: t.name,
-      ...choice,
-      port: cfg.daemon.healthPort ?? HEALTH_PORT,
-      intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? HEALTH_INTERVAL_MS,
-      keepalive: t.keepaliveMs !== undefined,
-      waitForPeer: t.remoteBehindNat === true,
-    });
-  }
+  const peers = desiredPeers(cfg);
   return { file: cfg.path, links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };
 }

@@ -7,7 +7,7 @@
  *   its policy drop reached, or a drop/reject rule that surely matches. island's iptables
  *   accepts cannot override it: only an accept in that chain, or policy accept, can.
  * - iptables' INPUT, in a backend where island keeps no ISLAND-INPUT ([forward] input = false,
- *   or no [forward]), that surely drops a tunnel's own packets; its OUTPUT (island keeps no
+ *   or no [forward]), that surely drops a tunnel's own packets or its peer's health probes; its OUTPUT (island keeps no
  *   accept there) that surely drops what a tunnel sends (ufw's "default deny outgoing").
  * - Whether a backend's FORWARD or INPUT may drop island's flows at all (any drop it can
  *   reach, sure or not): then island keeps its accepts in that backend too (diff.ts).
@@ -146,6 +146,10 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
     ),
     2,
   );
+  // the probes alone: the tunnel works, but its peer looks down (and one facing a NAT never answers)
+  const harm = hit.every((h) => h.flow.probe)
+    ? 'the peer looks down though the tunnel carries traffic'
+    : 'the tunnel cannot carry anything';
   const fix = cx.forward
     ? 'set [forward] input = true (the default) and island keeps an accept for them (ISLAND-INPUT), or accept them in INPUT yourself'
     : 'with a [forward] section island keeps an accept for them (ISLAND-INPUT; its input = true is the default), or accept them in INPUT yourself';
@@ -159,7 +163,7 @@ export function inputDrops(t: SavedTable, flows: Flow[], cx: InputContext): Fire
         ...(cx.other ? { backend: cx.backend } : {}),
       }),
       state: 'blocked',
-      detail: `iptables-${cx.backend} INPUT drops ${flowsText(hit.map((h) => h.flow))} (${causes}): the tunnel cannot carry anything; ${fix}`,
+      detail: `iptables-${cx.backend} INPUT drops ${flowsText(hit.map((h) => h.flow))} (${causes}): ${harm}; ${fix}`,
     },
   ];
 }

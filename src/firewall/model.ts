@@ -74,7 +74,7 @@ export interface IslandChain {
 
 /** The island's forwarded traffic ([forward]). */
 export const ISLAND_FORWARD = { table: FILTER, name: 'ISLAND-FORWARD', from: 'FORWARD' } as const;
-/** Each tunnel's own packets from its remote ([forward] input). */
+/** Each tunnel's own packets from its remote, and its peer's health probes ([forward] input). */
 export const ISLAND_INPUT = { table: FILTER, name: 'ISLAND-INPUT', from: 'INPUT' } as const;
 
 /** TCP MSS clamping of the SYNs island forwards into its tunnels ([forward]). */

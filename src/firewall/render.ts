@@ -1,5 +1,7 @@
 /** [forward] → the chains and rules island wants, spelt exactly as iptables-save prints them. Pure. */
 import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js';
+import type { DesiredPeer } from '../desired.js';
+import { desiredPeers } from '../health/target.js';
 import { kindOf } from '../kinds/index.js';
 import { familyOf, inSubnet } from '../netlink/ip.js';
 import { nothingWanted } from './diff.js';
@@ -27,7 +29,8 @@ export function usesIpv6(cfg: Config): boolean {
 
 export function desiredFirewall(cfg: Config): DesiredFirewall {
   const f = cfg.forward;
-  const flows = [...forwardFlows(cfg), ...cfg.tunnels.flatMap(tunnelFlow)];
+  const peers = desiredPeers(cfg);
+  const flows = [...forwardFlows(cfg), ...cfg.tunnels.flatMap(tunnelFlow), ...peers.map(probeFlow)];
   if (!f) return nothingWanted(flows);
   const v6 = usesIpv6(cfg);
   const table = (family: Family): DesiredTable => {
@@ -38,7 +41,14 @@ export function desiredFirewall(cfg: Config): DesiredFirewall {
       for (const r of f.rules) if (ruleFamily(r) === undefined || ruleFamily(r) === family) rules.push(accept(r));
       chains.push({ name: ISLAND_FORWARD.name, rules, from: ISLAND_FORWARD.from });
     }
-    const input = f.input ? [...new Set(cfg.tunnels.flatMap((t) => underlayAccept(t, family) ?? []))] : [];
+    const input = f.input
+      ? [
+          ...new Set([
+            ...cfg.tunnels.flatMap((t) => underlayAccept(t, family) ?? []),
+            ...peers.filter((p) => p.family === family).map(probeAccept),
+          ]),
+        ]
+      : [];
     if (input.length) chains.push({ name: ISLAND_INPUT.name, rules: input, from: ISLAND_INPUT.from });
     if (f.clampMss !== false && (family === 4 || v6) && cfg.tunnels.length)
       chains.push({ name: ISLAND_MSS.name, rules: cfg.tunnels.map((t) => clampMss(t.name)), from: ISLAND_MSS.from });
@@ -143,6 +153,33 @@ function underlayAccept(t: TunnelConfig, family: Family): string | undefined {
   else parts.push('-p', String(flow.proto));
   parts.push(TAG, '-j', 'ACCEPT');
   return parts.join(' ');
+}
+
+/**
+ * The peer's health probes (and its replies to ours) as they come out of the tunnel: UDP to the
+ * health port on its inner address. A host whose INPUT drops them (`ufw enable`) sees a working
+ * tunnel as down, and the end facing a NAT, which speaks only once spoken to, never answers.
+ * Where this end probes first, the peer's datagrams answer its own (the same port both ways).
+ */
+function probeFlow(p: DesiredPeer): Flow {
+  return {
+    hook: 'input',
+    family: p.family,
+    iif: p.tunnel,
+    saddr: host(p.peer),
+    daddr: host(p.local),
+    ...(p.waitForPeer ? {} : { answers: true }),
+    proto: UDP,
+    dport: p.port,
+    tunnel: p.tunnel,
+    probe: true,
+    label: `${p.tunnel}'s health probes (udp ${p.port} from ${p.peer})`,
+  };
+}
+
+/** The ISLAND-INPUT rule for a tunnel's health probes: by the tunnel they come out of, which only the peer reaches. */
+function probeAccept(p: DesiredPeer): string {
+  return `-i ${p.tunnel} -p udp -m udp --dport ${p.port} ${TAG} -j ACCEPT`;
 }
 
 /**

@@ -74,6 +74,8 @@ export interface Flow {
   label: string;
   /** the tunnel whose own packets these are (input) */
   tunnel?: string;
+  /** the peer's health probes out of that tunnel: dropped, the peer looks down, the tunnel still carries */
+  probe?: true;
 }
 
 export interface SavedChain {

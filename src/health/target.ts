@@ -2,7 +2,9 @@
  * Which inner address a tunnel's probes go to, and from which of its own addresses. Pure: the
  * config checks and the desired state both ask, and must agree.
  */
-import type { Cidr, Family } from '../config/types.js';
+import { HEALTH_INTERVAL_MS, HEALTH_PORT } from '../config/defaults.js';
+import type { Cidr, Config, Family } from '../config/types.js';
+import type { DesiredPeer } from '../desired.js';
 import { bufferToIp, cidrRange, familyOf, inSubnet } from '../netlink/ip.js';
 
 export interface HostName {
@@ -65,6 +67,26 @@ export function choosePeer(explicit: string | undefined, addresses: Cidr[], host
   if (named.length !== 1 || only === undefined) return undefined;
   const a = localFor(only, addresses) as Cidr;
   return { peer: only, local: a.address, family: a.family, source: 'hosts' };
+}
+
+/** Every tunnel's probed peer (a tunnel with `keepalive` or `peer`): the probes, and ISLAND-INPUT's accept for them. */
+export function desiredPeers(cfg: Config): DesiredPeer[] {
+  const peers: DesiredPeer[] = [];
+  for (const t of cfg.tunnels) {
+    if (t.keepaliveMs === undefined && t.peer === undefined) continue;
+    // check refused a file where this finds no peer
+    const choice = choosePeer(t.peer, t.addresses, cfg.hosts ?? []);
+    if (!choice) continue;
+    peers.push({
+      tunnel: t.name,
+      ...choice,
+      port: cfg.daemon.healthPort ?? HEALTH_PORT,
+      intervalMs: t.keepaliveMs ?? cfg.daemon.healthIntervalMs ?? HEALTH_INTERVAL_MS,
+      keepalive: t.keepaliveMs !== undefined,
+      waitForPeer: t.remoteBehindNat === true,
+    });
+  }
+  return peers;
 }
 
 const PRIVATE: [string, number][] = [

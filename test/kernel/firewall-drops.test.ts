@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
 import { type Daemon, type LogRecord, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
-import { ufw } from '../helpers/netns.js';
+import { natIsland, natTopology, ufw } from '../helpers/netns.js';
+import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 import {
   conf,
   INPUT_JUMP,
@@ -327,5 +328,84 @@ t.test(
       c.stderr,
       /sysctl\."net\.ipv4\.conf\.cni0\.forwarding": is 0, but \[forward\] accepts traffic in cni0, which IPv4 forwards only while cni0's own forwarding is on/,
     );
+  },
+);
+
+t.test(
+  "ufw enable at both ends of a NAT'd island: ISLAND-INPUT lets the health probes in, the peer is up while TCP crosses",
+  async (t) => {
+    const n = await natTopology(t, { prefix: 'fdh' });
+    // the lab's one file: the end behind the NAT probes (keepalive), the public end answers
+    // and, facing a NAT, speaks only once spoken to
+    const path = await writeConfig(
+      t,
+      natIsland(`
+[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 333
+port = 5533
+source_port = 5533
+ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
+keepalive = "2s"
+
+[daemon]
+health_interval = "1s"
+`),
+    );
+    const ends = { pub: n.pub, priv: n.priv };
+    const env = { pub: { ISLAND_RUNTIME_DIR: '' }, priv: { ISLAND_RUNTIME_DIR: '' } };
+    for (const side of ['pub', 'priv'] as const) {
+      env[side].ISLAND_RUNTIME_DIR = await mkdtemp(join(tmpdir(), `island-fdh-${side}-`));
+      t.teardown(() => rm(env[side].ISLAND_RUNTIME_DIR, { recursive: true, force: true }));
+      // ufw's default deny incoming, the island's TCP allowed: what an admin of such a host writes
+      const run = await ufw(t, ends[side]);
+      await run('allow', 'proto', 'tcp', 'from', '10.30.30.0/30');
+      await run('--force', 'enable');
+      t.match(await ends[side].run(['iptables', '-S', 'INPUT']), /^-P INPUT DROP$/m, `${side}: ufw: INPUT policy DROP`);
+    }
+    const daemons = (['pub', 'priv'] as const).map((side) => startDaemon(t, ends[side], path, { env: env[side] }));
+    await Promise.all(daemons.map((d) => d.waitForLog(started)));
+    for (const side of ['pub', 'priv'] as const) {
+      t.match(
+        await ends[side].run(['iptables', '-S', 'ISLAND-INPUT']),
+        /^-A ISLAND-INPUT -i vx0 -p udp -m udp --dport 5534 -m comment --comment island -j ACCEPT$/m,
+        `${side}: ISLAND-INPUT accepts the probes out of vx0`,
+      );
+    }
+    await tcpEachWay(
+      t,
+      { end: nsEnd(n.priv, { name: 'priv' }), address: '10.30.30.2' },
+      { end: nsEnd(n.pub, { name: 'pub' }), address: '10.30.30.1' },
+    );
+    // before: the probes were dropped in ufw's INPUT, both ends said "down" while TCP crossed
+    for (const [side, peer] of [
+      ['pub', '10.30.30.2'],
+      ['priv', '10.30.30.1'],
+    ] as const) {
+      const st = await until(
+        `${side}: peer up`,
+        () => runIsland(ends[side], ['status', '--check', '-c', path], { env: env[side] }),
+        (r) => r.code === 0,
+        10_000,
+      ).catch((e: Error) => ({ code: -1, stdout: e.message, stderr: '' }));
+      t.comment(`${side}: ${st.stdout.split('\n').find((l) => l.startsWith('peer ')) ?? st.stdout}`);
+      t.equal(st.code, 0, `${side}: status --check exits 0`, { stdout: st.stdout, stderr: st.stderr });
+      t.match(
+        st.stdout,
+        new RegExp(`^peer ${peer.replaceAll('.', '\\.')} on vx0 +up +rtt`, 'm'),
+        `${side}: peer ${peer} up`,
+      );
+    }
+    // healed like the rest (over netlink, once the daemon has seen the rule's kernel form)
+    await n.pub.run(['iptables', '-F', 'ISLAND-INPUT']);
+    await until(
+      'the probes accepted again',
+      () => n.pub.run(['iptables', '-S', 'ISLAND-INPUT']),
+      (r) => r.includes('-A ISLAND-INPUT -i vx0 -p udp -m udp --dport 5534'),
+      3000,
+    );
+    t.pass('pub: iptables -F ISLAND-INPUT: the accept for the probes is back');
+    for (const d of daemons) noErrorLogged(t, d);
   },
 );

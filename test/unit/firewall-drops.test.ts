@@ -513,3 +513,48 @@ t.test("another nftables table's base chain: reported when it surely drops islan
   });
   t.strictSame(input.status.filter(isDropFinding), [], 'an ip6 table does not see IPv4 tunnels');
 });
+
+t.test("ISLAND-INPUT: the peer's health probes out of each probed tunnel; the INPUT finding names them", async (t) => {
+  const probed = ONE.replace('addresses =', 'keepalive = "25s"\naddresses =');
+  const fw = desiredFirewall(config(probed));
+  t.strictSame(
+    fw.tables[4].chains.find((c) => c.name === 'ISLAND-INPUT')?.rules,
+    [`-s 192.0.2.2/32 -p udp -m udp --dport 4789 ${TAG}`, `-i vx0 -p udp -m udp --dport 5534 ${TAG}`],
+    'by the tunnel they come out of, on the health port',
+  );
+  const port = desiredFirewall(config(`${probed}\n[daemon]\nhealth_port = 6000\n`));
+  t.match(port.tables[4].chains.find((c) => c.name === 'ISLAND-INPUT')?.rules, [/./, /--dport 6000 /]);
+  t.strictSame(
+    desiredFirewall(config(ONE)).tables[4].chains.find((c) => c.name === 'ISLAND-INPUT')?.rules,
+    [`-s 192.0.2.2/32 -p udp -m udp --dport 4789 ${TAG}`],
+    'a tunnel without keepalive or peer is not probed: no accept for probes',
+  );
+  const probe = fw.flows.find((f) => f.probe);
+  t.match(probe, {
+    hook: 'input',
+    iif: 'vx0',
+    saddr: { address: '10.30.30.2' },
+    dport: 5534,
+    answers: true,
+    label: "vx0's health probes (udp 5534 from 10.30.30.2)",
+  });
+
+  // input = false, and the underlay accepted by hand: only the probes are dropped
+  const off = desiredFirewall(config(`${probed}input = false\n`));
+  const underlay = '-A INPUT -s 192.0.2.2/32 -p udp -m udp --dport 4789 -j ACCEPT';
+  const drop = { INPUT: 'DROP', FORWARD: 'ACCEPT' };
+  const p = planFirewall(off, { backend: 'nft', why: 'x', tables: { 4: table([...ISLAND, underlay], drop) } });
+  t.strictSame(
+    p.status.find(isDropFinding)?.detail,
+    "iptables-nft INPUT drops vx0's health probes (udp 5534 from 10.30.30.2) (policy DROP): the peer looks down though the tunnel carries traffic; " +
+      'set [forward] input = true (the default) and island keeps an accept for them (ISLAND-INPUT), or accept them in INPUT yourself',
+  );
+  // ufw: where this end probes too, the peer's datagrams answer its own (5534 both ways) and pass
+  const probes = off.flows.filter((f) => f.probe);
+  t.strictSame(inputDrops(UFW, probes, { backend: 'nft', family: 4, other: false, forward: true }), []);
+  // the end facing a NAT speaks only once spoken to: the peer's first probe is NEW, and ufw drops it
+  const waiting = probes.map((f) => ({ ...f, answers: undefined }));
+  t.match(inputDrops(UFW, waiting, { backend: 'nft', family: 4, other: false, forward: true }), [
+    { detail: /^iptables-nft INPUT drops vx0's health probes \(udp 5534 from 10\.30\.30\.2\) \(policy DROP\)/ },
+  ]);
+});
