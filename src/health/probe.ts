@@ -185,6 +185,14 @@ export class PeerProbe {
   private onMessage(msg: Buffer): void {
     const p = decode(msg);
     if (!p) return;
+    // the peer's island stops (a restart, an upgrade): probe early again, to hear its return at once
+    if (p.type === 'bye') {
+      if (this.islandHeard) {
+        this.islandHeard = false;
+        this.probeEarly(earlyDelays(this.want.intervalMs));
+      }
+      return;
+    }
     this.pmtu.heard(p);
     if (p.type === 'pmtu-ack') {
       this.pmtu.acked(p.seq);
@@ -241,8 +249,15 @@ export class PeerProbe {
     this.pmtu.close();
     for (const c of this.checks) clearTimeout(c);
     this.checks.clear();
-    this.sock?.close();
+    const sock = this.sock;
     this.sock = undefined;
+    if (!sock) return;
+    // say goodbye to an island that hears us (never unasked towards a NAT), so that it probes
+    // early for our return rather than at its next interval: the public end's restart
+    if (!this.islandHeard || this.silent(Date.now())) return void sock.close();
+    sock.send(encode({ type: 'bye', seq: this.seq, hears: true, intervalMs: this.want.intervalMs }), () =>
+      sock.close(),
+    );
   }
 }
 

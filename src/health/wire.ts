@@ -4,7 +4,8 @@
  * end learns whether the other hears it (a one-way failure shows on the side that still hears).
  *
  *   0  "ISL" 0x01   magic and version
- *   4  type         1 probe, 2 reply, 3 path MTU probe, 4 its acknowledgement
+ *   4  type         1 probe, 2 reply, 3 path MTU probe, 4 its acknowledgement, 5 bye (the
+ *                   sender's island stops: probe early for its return)
  *   5  flags        bit 0: the sender hears the receiver
  *   6  interval     u16, the sender's probe interval in 100 ms units; 0: it does not probe
  *   8  seq          u32, the probe's; a reply echoes it
@@ -22,8 +23,9 @@ export const OLD_PACKET_BYTES = 16;
 const MAGIC = 0x49534c01;
 const NEVER = 0xffffffff;
 
-export type PacketType = 'probe' | 'reply' | 'pmtu' | 'pmtu-ack';
-const TYPES: PacketType[] = ['probe', 'reply', 'pmtu', 'pmtu-ack'];
+export type PacketType = 'probe' | 'reply' | 'pmtu' | 'pmtu-ack' | 'bye';
+// islands before 'bye' drop a type they do not know (decode: undefined)
+const TYPES: PacketType[] = ['probe', 'reply', 'pmtu', 'pmtu-ack', 'bye'];
 
 /** IP and UDP headers around the datagram: a probe of an IP size carries this much less. */
 export const headerBytes = (family: 4 | 6) => (family === 4 ? 20 : 40) + 8;

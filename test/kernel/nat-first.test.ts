@@ -112,3 +112,36 @@ t.test(
     noErrorLogged(t, priv);
   },
 );
+
+t.test(
+  'the public end restarted sees its peer up again at once: its island says bye, the inner end probes early',
+  async (t) => {
+    const n = await natTopology(t, { prefix: 'nr' });
+    const conf = await writeConfig(t, LAB_LIKE);
+    const running = (r: { msg?: string }) => r.msg === 'island daemon running';
+    const env = { pub: { ISLAND_RUNTIME_DIR: await configDir(t) }, priv: { ISLAND_RUNTIME_DIR: await configDir(t) } };
+    const upWithin = async (side: 'pub' | 'priv', since: number, limitMs: number) => {
+      for (;;) {
+        const st = await runIsland(n[side], ['status', '--check', '-c', conf], { env: env[side] });
+        if (st.code === 0) return Math.round(performance.now() - since);
+        if (performance.now() - since > limitMs) return undefined;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const priv = startDaemon(t, n.priv, conf, { env: env.priv });
+    const first = startDaemon(t, n.pub, conf, { env: env.pub });
+    await Promise.all([priv.waitForLog(running, 30_000), first.waitForLog(running, 30_000)]);
+    t.ok(
+      (await upWithin('pub', performance.now(), 10_000)) !== undefined,
+      'both started: the public end sees its peer up',
+    );
+    // a restart (systemctl restart, an upgrade): the inner end's next keepalive is up to 25 s away
+    t.strictSame(await first.stop(), { code: 0, signal: null }, 'the public daemon stops on SIGTERM');
+    const pub = startDaemon(t, n.pub, conf, { env: env.pub });
+    await pub.waitForLog(running, 30_000);
+    const upMs = await upWithin('pub', performance.now(), 20_000);
+    t.ok(upMs !== undefined && upMs < 8000, `restarted public end: peer up ${upMs} ms after its daemon runs`);
+    noErrorLogged(t, pub);
+    noErrorLogged(t, priv);
+  },
+);

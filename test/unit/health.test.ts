@@ -42,6 +42,11 @@ t.test('the datagram: 18 bytes, round trip, the 16 of older islands, anything el
   t.equal(decode(big)?.type, 'pmtu');
   t.equal(decode(Buffer.from('hello, this is not island')), undefined);
   t.equal(decode(b.subarray(0, 15)), undefined, 'short');
+  t.match(decode(encode({ type: 'bye', seq: 7, hears: true, intervalMs: 25_000 })), {
+    type: 'bye',
+    seq: 7,
+    intervalMs: 25_000,
+  });
   const bad = Buffer.from(b);
   bad.writeUInt8(9, 4);
   t.equal(decode(bad), undefined, 'unknown type');
