@@ -9,7 +9,7 @@
  * IPv6 (a link that has one sends router solicitations and MLD reports as it comes up). The test: the public daemon runs alone for several probe intervals, then
  * the private one starts; TCP must cross both ways and the NAT must hold the pinned mapping.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { configDir, noErrorLogged, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { NAT_PLAN, natIsland, natTopology } from '../helpers/netns.js';
 import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
@@ -17,6 +17,7 @@ import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 const P = NAT_PLAN;
 const PORT = 5533;
 const PROBE_S = 1;
+const running = (r: { msg?: string }) => r.msg === 'island daemon running';
 
 const ISLAND = natIsland(`
 [daemon]
@@ -35,7 +36,6 @@ t.test('the public end up first does not poison the NAT', async (t) => {
   // IPv6 on, as on real hosts: a link with a link-local address sends RS and MLD at once
   const n = await natTopology(t, { prefix: 'nf', dropUnsolicitedUdpPort: null, ipv6: true });
   const conf = await writeConfig(t, ISLAND);
-  const running = (r: { msg?: string }) => r.msg === 'island daemon running';
   const pub = startDaemon(t, n.pub, conf);
   await pub.waitForLog(running, 30_000);
   // several of its probe intervals alone: before the fix each one reached the NAT
@@ -76,15 +76,28 @@ source_port = ${PORT}
 ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
 `);
 
+/** The NAT topology with the lab's file, each daemon its own control socket (which status asks). */
+async function labLike(t: Test, prefix: string) {
+  // the NAT drops unsolicited UDP before conntrack records it, as the lab's does
+  const n = await natTopology(t, { prefix });
+  const conf = await writeConfig(t, LAB_LIKE);
+  const env = { pub: { ISLAND_RUNTIME_DIR: await configDir(t) }, priv: { ISLAND_RUNTIME_DIR: await configDir(t) } };
+  /** ms from `since` until `status --check` passes on that side, or undefined after limitMs */
+  const upWithin = async (side: 'pub' | 'priv', since: number, limitMs: number) => {
+    for (;;) {
+      const st = await runIsland(n[side], ['status', '--check', '-c', conf], { env: env[side] });
+      if (st.code === 0) return Math.round(performance.now() - since);
+      if (performance.now() - since > limitMs) return undefined;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  return { n, conf, env, upWithin };
+}
+
 t.test(
   'the public end started a few seconds after the inner one sees its peer up at once, not a keepalive later',
   async (t) => {
-    // the NAT drops unsolicited UDP before conntrack records it, as the lab's does
-    const n = await natTopology(t, { prefix: 'nl' });
-    const conf = await writeConfig(t, LAB_LIKE);
-    const running = (r: { msg?: string }) => r.msg === 'island daemon running';
-    // each daemon its own control socket, which status asks
-    const env = { pub: { ISLAND_RUNTIME_DIR: await configDir(t) }, priv: { ISLAND_RUNTIME_DIR: await configDir(t) } };
+    const { n, conf, env, upWithin } = await labLike(t, 'nl');
     const priv = startDaemon(t, n.priv, conf, { env: env.priv });
     await priv.waitForLog(running, 30_000);
     // long enough for the inner end's first probe to be lost: the kernel gives up resolving the
@@ -93,19 +106,11 @@ t.test(
     const pub = startDaemon(t, n.pub, conf, { env: env.pub });
     await pub.waitForLog(running, 30_000);
     const t0 = performance.now();
-    const upWithin = async (side: 'pub' | 'priv', limitMs: number) => {
-      for (;;) {
-        const st = await runIsland(n[side], ['status', '--check', '-c', conf], { env: env[side] });
-        if (st.code === 0) return Math.round(performance.now() - t0);
-        if (performance.now() - t0 > limitMs) return undefined;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
     // the inner end probes early (0.2, 0.6, 1.4, 3, 6.2, 12.6 s after its start) until it hears
     // the public one: at 6.2 s here, a few seconds after the public daemon runs; before, nothing
     // until the inner end's next keepalive, 25 s after its start
-    const pubUp = await upWithin('pub', 20_000);
-    const privUp = await upWithin('priv', 20_000);
+    const pubUp = await upWithin('pub', t0, 20_000);
+    const privUp = await upWithin('priv', t0, 20_000);
     t.ok(pubUp !== undefined && pubUp < 12_000, `public end: peer up ${pubUp} ms after its daemon runs`);
     t.ok(privUp !== undefined && privUp < 12_000, `inner end: peer up ${privUp} ms after the public daemon runs`);
     noErrorLogged(t, pub);
@@ -116,18 +121,7 @@ t.test(
 t.test(
   'the public end restarted sees its peer up again at once: its island says bye, the inner end probes early',
   async (t) => {
-    const n = await natTopology(t, { prefix: 'nr' });
-    const conf = await writeConfig(t, LAB_LIKE);
-    const running = (r: { msg?: string }) => r.msg === 'island daemon running';
-    const env = { pub: { ISLAND_RUNTIME_DIR: await configDir(t) }, priv: { ISLAND_RUNTIME_DIR: await configDir(t) } };
-    const upWithin = async (side: 'pub' | 'priv', since: number, limitMs: number) => {
-      for (;;) {
-        const st = await runIsland(n[side], ['status', '--check', '-c', conf], { env: env[side] });
-        if (st.code === 0) return Math.round(performance.now() - since);
-        if (performance.now() - since > limitMs) return undefined;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const { n, conf, env, upWithin } = await labLike(t, 'nr');
     const priv = startDaemon(t, n.priv, conf, { env: env.priv });
     const first = startDaemon(t, n.pub, conf, { env: env.pub });
     await Promise.all([priv.waitForLog(running, 30_000), first.waitForLog(running, 30_000)]);
