@@ -19,10 +19,7 @@ const PORT = 5533;
 const PROBE_S = 1;
 const running = (r: { msg?: string }) => r.msg === 'island daemon running';
 
-const ISLAND = natIsland(`
-[daemon]
-health_interval = "${PROBE_S}s"
-
+const TUNNEL = `
 [[tunnel]]
 name = "vx0"
 kind = "vxlan"
@@ -30,7 +27,12 @@ vni = 333
 port = ${PORT}
 source_port = ${PORT}
 ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
-`);
+`;
+
+const ISLAND = natIsland(`
+[daemon]
+health_interval = "${PROBE_S}s"
+${TUNNEL}`);
 
 t.test('the public end up first does not poison the NAT', async (t) => {
   // IPv6 on, as on real hosts: a link with a link-local address sends RS and MLD at once
@@ -66,15 +68,7 @@ t.test('the public end up first does not poison the NAT', async (t) => {
 });
 
 // the lab's file: the inner end keeps the mapping open every 25 s, the public end probes every 10 s
-const LAB_LIKE = natIsland(`
-[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 333
-port = ${PORT}
-source_port = ${PORT}
-ends = { pub = "10.30.30.1/30", priv = "10.30.30.2/30" }
-`);
+const LAB_LIKE = natIsland(TUNNEL);
 
 /** The NAT topology with the lab's file, each daemon its own control socket (which status asks). */
 async function labLike(t: Test, prefix: string) {
