@@ -146,7 +146,7 @@ t.test(
     t.match(
       has(d, /^nftables /),
       [
-        /^nftables inet filter chain input: error: a firewall drops island's traffic: hook input, policy drop: drops vx0's packets \(udp 5533 from 198\.51\.100\.50\).*; fix: accept island's traffic first in that chain \(nft 'insert rule inet filter input .*udp dport 5533 accept'\), or set its policy to accept$/,
+        /^nftables inet filter chain input: error: a firewall drops island's traffic: hook input, policy drop: drops vx0's packets \(udp 5533 from 198\.51\.100\.50\), vx0's health probes \(udp 5534 from 10\.3\.1\.2\) \(policy drop\).*; fix: accept island's traffic first in that chain \(nft 'insert rule inet filter input ip saddr 198\.51\.100\.50\/32 udp dport 5533 accept'; nft 'insert rule inet filter input iifname "vx0" ip saddr 10\.3\.1\.2\/32 udp dport 5534 accept'\), or set its policy to accept$/,
       ],
       d.out,
     );
