@@ -26,12 +26,11 @@ import type { NetlinkMessage } from 'netlink';
 import { decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
-import { type NfSocket, withNfSocket } from './nfnetlink.js';
-import { be32, NLM_F_DUMP, SUBSYS, str } from './nftables.js';
+import { NFT_MSG, type NfSocket, nfgen, nfproto, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
+import { be32, str } from './nftables.js';
 import { normalize } from './save.js';
 import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
 
-const MSG = { newchain: 3, getchain: 4, delchain: 5, newrule: 6, getrule: 7, delrule: 8, newgen: 15, getgen: 16 };
 /** set on a dump's messages when the ruleset changed while it ran */
 const NLM_F_DUMP_INTR = 0x10;
 
@@ -110,22 +109,9 @@ export function forgetIptablesNftWords(): void {
   looked.clear();
 }
 
-const nfgen = (family: Family) => Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]);
-
-type Sock = NfSocket;
-
-async function ask(sock: Sock, msg: number, family: Family, attrs: [number, Buffer][], dump: boolean) {
-  const [msgs] = await sock.request(SUBSYS | msg, Buffer.concat([nfgen(family), encodeAttrs(attrs)]), {
-    ...(dump ? { flags: NLM_F_DUMP } : {}),
-    timeout: 5000,
-    localPort: 0,
-  });
-  return msgs;
-}
-
-async function generation(sock: Sock, family: Family): Promise<number | undefined> {
-  const msgs = await ask(sock, MSG.getgen, family, [], false);
-  const m = msgs.find((x) => x.type === (SUBSYS | MSG.newgen));
+async function generation(sock: NfSocket, family: Family): Promise<number | undefined> {
+  const msgs = await nftRequest(sock, NFT_MSG.getgen, nfproto(family), [], false);
+  const m = msgs.find((x) => x.type === (SUBSYS | NFT_MSG.newgen));
   return m ? be32(decodeAttrs(m.data.subarray(4)).get(1)) : undefined;
 }
 
@@ -167,20 +153,20 @@ export async function seeTables(family: Family, tables: readonly TableModel[]): 
   }
 }
 
-async function look(sock: Sock, family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
+async function look(sock: NfSocket, family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const gen = await generation(sock, family);
     if (gen === undefined) return undefined;
     const out: SeenTable[] = [];
     let torn = false;
     // a chain dump is of every table of the family (the kernel filters rule dumps only)
-    const chainMsgs = (await ask(sock, MSG.getchain, family, [], true)).filter(
-      (m) => m.type === (SUBSYS | MSG.newchain),
+    const chainMsgs = (await nftRequest(sock, NFT_MSG.getchain, nfproto(family))).filter(
+      (m) => m.type === (SUBSYS | NFT_MSG.newchain),
     );
     if (chainMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
     const chainAttrs = chainMsgs.map((m) => decodeAttrs(m.data.subarray(4)));
     for (const t of tables) {
-      const ruleMsgs = await ask(sock, MSG.getrule, family, [[1, Buffer.from(`${t.name}\0`)]], true);
+      const ruleMsgs = await nftRequest(sock, NFT_MSG.getrule, nfproto(family), [[1, zstr(t.name)]]);
       if (ruleMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
       const builtin = BUILTINS[t.name];
       const chains = chainAttrs
@@ -198,7 +184,7 @@ async function look(sock: Sock, family: Family, tables: readonly TableModel[]): 
               ours !== undefined && be32(h.get(1)) === ours[1] && ((be32(h.get(2)) ?? 0) | 0) === builtin?.priority,
           };
         });
-      const rules = ruleMsgs.filter((m) => m.type === (SUBSYS | MSG.newrule)).map(ruleKey);
+      const rules = ruleMsgs.filter((m) => m.type === (SUBSYS | NFT_MSG.newrule)).map(ruleKey);
       out.push({ table: t.name, chains, rules });
     }
     if (!torn && (await generation(sock, family)) === gen) return { family, gen, tables: out };
@@ -295,7 +281,6 @@ interface Msg {
   attrs: [number, Buffer][];
 }
 
-const zstr = (s: string) => Buffer.from(`${s}\0`);
 const u32be = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0, 0);
@@ -340,8 +325,8 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
     if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0] ?? '';
       // --noflush: a chain declared that exists is emptied
-      if (chains.has(name)) out.push({ type: MSG.delrule, flags: 0, attrs: [table, [2, zstr(name)]] });
-      else out.push({ type: MSG.newchain, flags: NLM_F_CREATE, attrs: [table, [3, zstr(name)]] });
+      if (chains.has(name)) out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, [2, zstr(name)]] });
+      else out.push({ type: NFT_MSG.newchain, flags: NLM_F_CREATE, attrs: [table, [3, zstr(name)]] });
       chains.add(name);
       continue;
     }
@@ -359,10 +344,10 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       });
       if (!r?.handle) return undefined;
       used.add(r);
-      out.push({ type: MSG.delrule, flags: 0, attrs: [table, at, [3, r.handle]] });
-    } else if (op === 'F') out.push({ type: MSG.delrule, flags: 0, attrs: [table, at] });
+      out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, at, [3, r.handle]] });
+    } else if (op === 'F') out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, at] });
     else if (op === 'X') {
-      out.push({ type: MSG.delchain, flags: 0, attrs: [table, [3, zstr(chain)]] });
+      out.push({ type: NFT_MSG.delchain, flags: 0, attrs: [table, [3, zstr(chain)]] });
       chains.delete(chain);
     } else {
       // "-I FORWARD 1 spec": first in the chain, where a rule without a position goes
@@ -371,7 +356,7 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       const c = compat(spec);
       if ((op === 'I' && spec === rest) || !r || !c) return undefined;
       out.push({
-        type: MSG.newrule,
+        type: NFT_MSG.newrule,
         flags: NLM_F_CREATE | (op === 'A' ? NLM_F_APPEND : 0),
         attrs: [
           table,
@@ -412,7 +397,7 @@ export async function writeBatch(b: RestoreBatch): Promise<boolean> {
   }
 }
 
-async function commit(sock: Sock, gen: number, family: Family, msgs: Msg[]): Promise<boolean> {
+async function commit(sock: NfSocket, gen: number, family: Family, msgs: Msg[]): Promise<boolean> {
   // the socket's own numbering: no reply of another request is taken for this one's
   const base = sock.generateSeq();
   for (let i = 0; i <= msgs.length; i++) sock.generateSeq();
@@ -425,7 +410,7 @@ async function commit(sock: Sock, gen: number, family: Family, msgs: Msg[]): Pro
         SUBSYS | m.type,
         NLM_F_REQUEST | m.flags | (i === msgs.length - 1 ? NLM_F_ACK : 0),
         base + 1 + i,
-        Buffer.concat([nfgen(family), encodeAttrs(m.attrs)]),
+        Buffer.concat([nfgen(nfproto(family)), encodeAttrs(m.attrs)]),
       ),
     ),
     frame(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, subsys),

@@ -12,16 +12,13 @@
  * "Maybe" (or any error) means: read the table with iptables-save.
  */
 import { readFile } from 'node:fs/promises';
-import { decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { decodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
-import { withNfSocket } from './nfnetlink.js';
+import { NFT_MSG, nfproto, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
 
-const NFT_GETCHAIN = (10 << 8) | 4;
-const NFT_NEWCHAIN = (10 << 8) | 3;
 const NFTA_CHAIN_TABLE = 1;
 const NFTA_CHAIN_NAME = 3;
-const NLM_F_DUMP = 0x300;
 
 /** In any table island keeps chains in (model.ts). */
 export async function mayHoldIsland(backend: Backend, family: Family): Promise<boolean> {
@@ -62,13 +59,9 @@ async function legacyTableExists(family: Family, table: TableModel): Promise<boo
 
 function nftChains(family: Family, table: TableModel): Promise<string[]> {
   return withNfSocket(async (sock) => {
-    const req = Buffer.concat([
-      Buffer.from([family === 6 ? 10 : 2, 0, 0, 0]), // nfgenmsg: NFPROTO_IPV4/6, version, res_id
-      encodeAttrs([[NFTA_CHAIN_TABLE, Buffer.from(`${table.name}\0`)]]),
-    ]);
-    const [msgs] = await sock.request(NFT_GETCHAIN, req, { flags: NLM_F_DUMP, timeout: 5000, localPort: 0 });
+    const msgs = await nftRequest(sock, NFT_MSG.getchain, nfproto(family), [[NFTA_CHAIN_TABLE, zstr(table.name)]]);
     return msgs
-      .filter((m) => m.type === NFT_NEWCHAIN)
+      .filter((m) => m.type === (SUBSYS | NFT_MSG.newchain))
       .map((m) => decodeAttrs(m.data.subarray(4)).get(NFTA_CHAIN_NAME)?.toString().replace(/\0.*$/s, '') ?? '');
   });
 }

@@ -8,11 +8,58 @@
  * socket, never closed, never pays it. The kernel runs one dump at a time per socket: requests
  * queue. The socket holds the process only while a request waits (node-netlink's ref).
  */
+import type { NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
+import { encodeAttrs } from '../netlink/nla.js';
+import type { Family } from './types.js';
 
 export const NETLINK_NETFILTER = 12;
 
 export type NfSocket = ReturnType<typeof createNetlink>;
+
+/** NFNL_SUBSYS_NFTABLES, in a message type's high byte */
+export const SUBSYS = 10 << 8;
+/** NFT_MSG_*: the nf_tables messages island sends and reads (uapi nf_tables.h) */
+export const NFT_MSG = {
+  newtable: 0,
+  gettable: 1,
+  newchain: 3,
+  getchain: 4,
+  delchain: 5,
+  newrule: 6,
+  getrule: 7,
+  delrule: 8,
+  newset: 9,
+  getset: 10,
+  newsetelem: 12,
+  getsetelem: 13,
+  newgen: 15,
+  getgen: 16,
+};
+export const NLM_F_DUMP = 0x300;
+
+/** NFPROTO_IPV4 / NFPROTO_IPV6 */
+export const nfproto = (family: Family) => (family === 6 ? 10 : 2);
+/** nfgenmsg: the NFPROTO_* family, version 0, res_id 0 */
+export const nfgen = (nfprotoNumber: number) => Buffer.from([nfprotoNumber, 0, 0, 0]);
+/** a NUL-terminated string attribute's payload */
+export const zstr = (s: string) => Buffer.from(`${s}\0`);
+
+/** One nf_tables request of the NFPROTO_* family (a dump unless `dump` is false): its answer's messages. */
+export async function nftRequest(
+  sock: NfSocket,
+  msg: number,
+  nfprotoNumber: number,
+  attrs: [number, Buffer][] = [],
+  dump = true,
+): Promise<NetlinkMessage[]> {
+  const [msgs] = await sock.request(SUBSYS | msg, Buffer.concat([nfgen(nfprotoNumber), encodeAttrs(attrs)]), {
+    ...(dump ? { flags: NLM_F_DUMP } : {}),
+    timeout: 5000,
+    localPort: 0,
+  });
+  return msgs;
+}
 
 let sock: NfSocket | undefined;
 let queue: Promise<unknown> = Promise.resolve();

@@ -14,31 +14,15 @@
  * verdicts and reject. Anything else that tests a packet may match it.
  */
 import type { NetlinkMessage } from 'netlink';
-import type { createNetlink } from 'netlink/dist/netlink.js';
 import { ipToBuffer } from '../netlink/ip.js';
-import { decodeAttrList, decodeAttrs, encodeAttrs } from '../netlink/nla.js';
+import { decodeAttrList, decodeAttrs } from '../netlink/nla.js';
 import { FILTER } from './model.js';
-import { withNfSocket } from './nfnetlink.js';
+import { NFT_MSG, type NfSocket, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
-/** NFNL_SUBSYS_NFTABLES, in a message type's high byte */
-export const SUBSYS = 10 << 8;
-const MSG = {
-  newtable: 0,
-  gettable: 1,
-  newchain: 3,
-  getchain: 4,
-  newrule: 6,
-  getrule: 7,
-  newset: 9,
-  getset: 10,
-  newsetelem: 12,
-  getsetelem: 13,
-};
 /** iptables-nft's tables besides filter: no filter chain on the hooks island relies on */
 export const IPTABLES_OTHER = new Set(['nat', 'mangle', 'raw', 'security']);
-export const NLM_F_DUMP = 0x300;
 
 const FAMILIES: Record<number, NftFamily> = { 1: 'inet', 2: 'ip', 10: 'ip6' };
 const FAMILY_NUMBER: Record<NftFamily, number> = { inet: 1, ip: 2, ip6: 10 };
@@ -81,36 +65,22 @@ export const sees = (family: NftFamily, flow: Flow) =>
 export const str = (b: Buffer | undefined) => (b ? b.toString('latin1').replace(/\0.*$/s, '') : '');
 export const be32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
 const nested = (b: Buffer | undefined) => decodeAttrs(b ?? Buffer.alloc(0));
-const nfgen = (family: number) => Buffer.from([family, 0, 0, 0]);
-const zstr = (s: string) => Buffer.from(`${s}\0`);
-
-async function dump(
-  sock: ReturnType<typeof createNetlink>,
-  msg: number,
-  family: number,
-  attrs: [number, Buffer][] = [],
-): Promise<NetlinkMessage[]> {
-  const [msgs] = await sock.request(SUBSYS | msg, Buffer.concat([nfgen(family), encodeAttrs(attrs)]), {
-    flags: NLM_F_DUMP,
-    timeout: 5000,
-    localPort: 0,
-  });
-  return msgs;
-}
 
 /** One read of the tables that matter; throws when nf_tables cannot be asked (no module, no permission). */
 export function readNftables(): Promise<NftRuleset> {
   return withNfSocket(async (sock) => {
     // the tables first (a handful): the chains of iptables-nft's own tables (thousands of
     // kube-proxy's in nat) are never dumped
-    const tableMsgs = (await dump(sock, MSG.gettable, 0)).filter((m) => m.type === (SUBSYS | MSG.newtable));
+    const tableMsgs = (await nftRequest(sock, NFT_MSG.gettable, 0)).filter(
+      (m) => m.type === (SUBSYS | NFT_MSG.newtable),
+    );
     const chainMsgs: NetlinkMessage[] = [];
     for (const m of tableMsgs) {
       const family = FAMILIES[m.data[0] ?? 0];
       const name = str(decodeAttrs(m.data.subarray(4)).get(1));
       if (!family || isIptablesTable(family, name) || (family !== 'inet' && IPTABLES_OTHER.has(name))) continue;
-      const msgs = await dump(sock, MSG.getchain, FAMILY_NUMBER[family], [[1, zstr(name)]]);
-      chainMsgs.push(...msgs.filter((c) => c.type === (SUBSYS | MSG.newchain)));
+      const msgs = await nftRequest(sock, NFT_MSG.getchain, FAMILY_NUMBER[family], [[1, zstr(name)]]);
+      chainMsgs.push(...msgs.filter((c) => c.type === (SUBSYS | NFT_MSG.newchain)));
     }
     const byTable = new Map<string, { family: NftFamily; name: string; base: NftBaseChain[] }>();
     for (const m of chainMsgs) {
@@ -143,15 +113,10 @@ export function readNftables(): Promise<NftRuleset> {
   });
 }
 
-async function readTable(
-  sock: ReturnType<typeof createNetlink>,
-  family: NftFamily,
-  name: string,
-  base: NftBaseChain[],
-): Promise<NftTable> {
+async function readTable(sock: NfSocket, family: NftFamily, name: string, base: NftBaseChain[]): Promise<NftTable> {
   const fam = FAMILY_NUMBER[family];
-  const ruleMsgs = (await dump(sock, MSG.getrule, fam, [[1, zstr(name)]])).filter(
-    (m) => m.type === (SUBSYS | MSG.newrule),
+  const ruleMsgs = (await nftRequest(sock, NFT_MSG.getrule, fam, [[1, zstr(name)]])).filter(
+    (m) => m.type === (SUBSYS | NFT_MSG.newrule),
   );
   const parsed = ruleMsgs.map((m) => {
     const a = decodeAttrs(m.data.subarray(4));
@@ -186,15 +151,10 @@ interface NftSet {
   elements: { key: Buffer; end?: Buffer; verdict?: Verdict }[];
 }
 
-async function readSets(
-  sock: ReturnType<typeof createNetlink>,
-  fam: number,
-  table: string,
-  names: Set<string>,
-): Promise<Map<string, NftSet>> {
+async function readSets(sock: NfSocket, fam: number, table: string, names: Set<string>): Promise<Map<string, NftSet>> {
   const out = new Map<string, NftSet>();
-  const setMsgs = (await dump(sock, MSG.getset, fam, [[1, zstr(table)]])).filter(
-    (m) => m.type === (SUBSYS | MSG.newset),
+  const setMsgs = (await nftRequest(sock, NFT_MSG.getset, fam, [[1, zstr(table)]])).filter(
+    (m) => m.type === (SUBSYS | NFT_MSG.newset),
   );
   for (const m of setMsgs) {
     const a = decodeAttrs(m.data.subarray(4));
@@ -203,11 +163,11 @@ async function readSets(
     const flags = be32(a.get(3)) ?? 0;
     const keyLen = be32(a.get(5)) ?? 0;
     const elems = (
-      await dump(sock, MSG.getsetelem, fam, [
+      await nftRequest(sock, NFT_MSG.getsetelem, fam, [
         [1, zstr(table)],
         [2, zstr(name)],
       ])
-    ).filter((x) => x.type === (SUBSYS | MSG.newsetelem));
+    ).filter((x) => x.type === (SUBSYS | NFT_MSG.newsetelem));
     const flat: { key: Buffer; endFlag: boolean; keyEnd?: Buffer; verdict?: Verdict }[] = [];
     for (const em of elems) {
       const list = decodeAttrs(em.data.subarray(4)).get(3);
