@@ -227,5 +227,5 @@ export function desiredState(cfg: Config): DesiredState {
   const sysctls = { ...cfg.sysctl, ...forwardingSysctls(cfg) };
   const hosts = cfg.hosts ?? [];
   const peers = desiredPeers(cfg);
-  return { file: cfg.path, links, addresses, routes, sysctls, firewall: desiredFirewall(cfg), peers, hosts };
+  return { file: cfg.path, links, addresses, routes, sysctls, firewall: desiredFirewall(cfg, peers), peers, hosts };
 }

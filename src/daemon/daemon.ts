@@ -306,9 +306,11 @@ export class Daemon {
   private onEvent(ev: RtEvent): void {
     if (!this.relevant(ev)) return;
     const own =
-      (ev.kind === 'route' && ev.protocol === ROUTE_PROTO) ||
-      (ev.kind !== 'route' && ev.kind !== 'netconf' && ev.ifname !== undefined && this.ownNames.has(ev.ifname)) ||
-      (ev.kind !== 'route' && ev.kind !== 'netconf' && ev.ifindex !== undefined && this.ownIndexes.has(ev.ifindex));
+      ev.kind === 'route'
+        ? ev.protocol === ROUTE_PROTO
+        : ev.kind !== 'netconf' &&
+          ((ev.ifname !== undefined && this.ownNames.has(ev.ifname)) ||
+            (ev.ifindex !== undefined && this.ownIndexes.has(ev.ifindex)));
     // a change around island's objects (an underlay, a host route, a sysctl) tends to open a
     // burst about them (deleting a tunnel on a `dev` announces the underlay ~15 ms before the
     // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in.

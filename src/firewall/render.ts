@@ -27,9 +27,9 @@ export function usesIpv6(cfg: Config): boolean {
   );
 }
 
-export function desiredFirewall(cfg: Config): DesiredFirewall {
+/** `peers`: the file's probed peers, when the caller has them already (desired.ts). */
+export function desiredFirewall(cfg: Config, peers: DesiredPeer[] = desiredPeers(cfg)): DesiredFirewall {
   const f = cfg.forward;
-  const peers = desiredPeers(cfg);
   const flows = [...forwardFlows(cfg), ...cfg.tunnels.flatMap(tunnelFlow), ...peers.map(probeFlow)];
   if (!f) return nothingWanted(flows);
   const v6 = usesIpv6(cfg);

@@ -131,6 +131,13 @@ export class PeerProbe {
     }, gap);
   }
 
+  /** The peer's island, heard before, has stopped: early probes again, to hear its return at once. */
+  private islandGone(): void {
+    if (!this.islandHeard) return;
+    this.islandHeard = false;
+    this.probeEarly(earlyDelays(this.want.intervalMs));
+  }
+
   private setProblem(problem: string | undefined): void {
     if (problem === this.problem) return;
     this.problem = problem;
@@ -187,10 +194,7 @@ export class PeerProbe {
     if (!p) return;
     // the peer's island stops (a restart, an upgrade): probe early again, to hear its return at once
     if (p.type === 'bye') {
-      if (this.islandHeard) {
-        this.islandHeard = false;
-        this.probeEarly(earlyDelays(this.want.intervalMs));
-      }
+      this.islandGone();
       return;
     }
     this.pmtu.heard(p);
@@ -225,10 +229,7 @@ export class PeerProbe {
     if (e.code === 'ECONNREFUSED') {
       // the peer's kernel answered: the path works, no island listens there. If one did, it has
       // stopped: probe early again so that its return is seen within about as long as it was away
-      if (this.islandHeard) {
-        this.islandHeard = false;
-        this.probeEarly(earlyDelays(this.want.intervalMs));
-      }
+      this.islandGone();
       this.changed(this.tracker.onAnswer(undefined, Date.now()));
       return;
     }

@@ -256,13 +256,11 @@ export class Rtnl {
         }
       });
     }
-    // per request: a lost reply fails it instead of hanging the pass
-    timer = setTimeout(() => {
-      for (const seq of [...open.keys()]) settle(seq)?.reject(new Error('Timeout has been reached'));
-    }, TIMEOUT_MS);
     const fail = (error: Error) => {
       for (const seq of [...open.keys()]) settle(seq)?.reject(error);
     };
+    // per request: a lost reply fails it instead of hanging the pass
+    timer = setTimeout(() => fail(new Error('Timeout has been reached')), TIMEOUT_MS);
     try {
       sock.socket.send(iov, { port: 0 }, (error) => error && fail(error));
     } catch (e) {
