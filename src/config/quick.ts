@@ -1,124 +1,318 @@
 /**
- * The fast path for a file with nothing to say: its values from smol-toml (no syntax tree, no
- * token positions) and the lines of its entries from one scan of the text. island reads the
- * common file, valid and plain, in a few milliseconds instead of building toml-eslint-parser's
- * full tree for positions no message will print.
+ * The fast path for a file with nothing to say: one pass over the text gives its values and the
+ * lines of its entries, with no syntax tree and no token positions. island reads the common
+ * file, valid and plain, in a few milliseconds instead of building toml-eslint-parser's full
+ * tree for positions no message will print.
  *
- * It answers only what it is sure to answer exactly as the full reader (locate.ts) would: the
- * line of a [[tunnel]]/[[bridge]]/[[link]]/[[route]] header and of each element of an entry's
- * `addresses`. Any other position throws NeedPositions, and the caller reads the file again the
- * full way; so does any file outside the plain subset (TOML 1.1-only syntax smol-toml accepts,
- * multi-line strings, floats, dates, integers beyond 2^53, deep nesting).
+ * It reads only a plain subset of TOML 1.0, and gives up (undefined) at anything else, so that
+ * it never accepts what the full reader (locate.ts) refuses nor reads a value differently:
+ * escapes, multi-line strings, floats, dates, integers that are not decimal or beyond 2^53, dotted
+ * keys, a table defined twice or reopened, an inline table spanning lines, deep nesting. It
+ * answers only the positions it is sure to answer exactly as the full reader would: the line of a
+ * [[tunnel]]/[[bridge]]/[[link]]/[[route]] header and of each element of an entry's `addresses`.
+ * Any other position throws NeedPositions, and the caller reads the file again the full way.
  */
-import { parse } from 'smol-toml';
 import type { KeyPath } from './diagnostic.js';
 import type { Locator, Pos } from './locate.js';
-import { tooDeep } from './text.js';
 
 /** A position the fast path cannot give: read the file the full way. */
 export class NeedPositions extends Error {}
 
 const SECTIONS = new Set(['tunnel', 'bridge', 'link', 'route']);
-const HEADER = /^[ \t]*\[\[[ \t]*([A-Za-z0-9_-]+)[ \t]*\]\][ \t]*(#.*)?$/;
 
-/**
- * What TOML 1.0 (island's dialect: toml-eslint-parser with tomlVersion 1.0) may refuse and
- * TOML 1.1 (smol-toml) accepts, or what the scan below cannot follow: any hint of it sends the
- * file down the full path. `{` running to the end of its line (a multi-line inline table), a
- * comma before `}`, the \e and \x escapes, multi-line strings.
- */
-const OUTSIDE_SUBSET = /\{[^}\n]*\n|,\s*\}|\\[ex]|"""|'''/;
+/** island's keys nest three deep at most; deeper is the full reader's to judge (text.ts) */
+const MAX_DEPTH = 16;
 
-/** A table key with anything but ASCII before its `=` (TOML 1.1 widened bare keys). */
-const WIDE_KEY = /^[ \t]*[^#\s][^=\n]*[\u0080-\uffff][^=\n]*=/m;
+/** Not in the subset: the caller reads the file the full way. */
+class Outside extends Error {}
+const OUTSIDE = new Outside();
 
-export function quickRead(text: string): { value: Record<string, unknown>; locator: Locator } | undefined {
-  if (OUTSIDE_SUBSET.test(text) || WIDE_KEY.test(text) || tooDeep(text)) return undefined;
-  let raw: unknown;
-  try {
-    raw = parse(text, { integersAsBigInt: true });
-  } catch {
-    return undefined;
-  }
-  const value = plain(raw);
-  if (value === undefined) return undefined;
-  const lines = text.split('\n');
-  const headers = new Map<string, number[]>();
-  lines.forEach((l, i) => {
-    const m = l.includes('[[') ? HEADER.exec(l) : null;
-    if (!m) return;
-    const at = headers.get(m[1] as string);
-    if (at) at.push(i);
-    else headers.set(m[1] as string, [i]);
-  });
-  const root = value as Record<string, unknown>;
-  // every entry of a section written as a [[section]] header (not inline, not dotted)
-  for (const [name, at] of headers) {
-    const list = root[name];
-    if (SECTIONS.has(name) && (!Array.isArray(list) || list.length !== at.length)) return undefined;
-  }
-  for (const name of SECTIONS) if (root[name] !== undefined && !headers.has(name)) return undefined;
-  return { value: root, locator: new HeaderLines(lines, headers) };
-}
+// sticky, so each matches where the reader stands: TOML 1.0's tokens, less what the subset leaves out
+/** spaces, then a comment (no control character but tab), up to the end of the line */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: TOML forbids control characters here; the pattern names them
+const REST = /[ \t]*(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?(?:\r?\n|$)/y;
+const SPACE = /[ \t]*/y;
+/** what may stand between an array's values: spaces, comments, newlines */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: TOML forbids control characters here; the pattern names them
+const GAP = /(?:[ \t]|\r?\n|#[^\x00-\x08\x0a-\x1f\x7f]*(?=\r?\n|$))*/y;
+const BARE_KEY = /[A-Za-z0-9_-]+/y;
+/** a basic string without escapes, or a literal string */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: TOML forbids control characters here; the pattern names them
+const STRING = /"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"|'([^'\x00-\x08\x0a-\x1f\x7f]*)'/y;
+/** a decimal integer, then what may follow a value (a float or a date goes on with . e E - : or a digit) */
+const INTEGER = /[+-]?(?:0|[1-9](?:_?[0-9])*)(?=[ \t,\]}#\r\n]|$)/y;
+const BOOLEAN = /(?:true|false)(?=[ \t,\]}#\r\n]|$)/y;
 
-/**
- * smol-toml's values as getStaticTOMLValue gives them: plain objects, integers as numbers.
- * undefined for what only the full path handles exactly (floats, dates, huge integers).
- */
-function plain(v: unknown): unknown {
-  if (typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'bigint')
-    return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : undefined;
-  // smol-toml's arrays are island's now: converted where they are, not copied
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const p = plain(v[i]);
-      if (p === undefined) return undefined;
-      v[i] = p;
+type Table = Record<string, unknown>;
+
+class Reader {
+  i = 0;
+  /** 0-based line of `i`, and where that line starts */
+  line = 0;
+  lineStart = 0;
+  readonly root: Table = {};
+  /** tables a header defined (one more header for any of them is TOML's error, or an odd file) */
+  private readonly defined = new Set<Table>();
+  /** tables a header's path made on the way (a.b of [a.b.c]) */
+  private readonly implicit = new Set<Table>();
+  /** arrays made by [[...]] headers */
+  private readonly arraysOfTables = new Set<unknown[]>();
+  /** each [[section]] header of the top level: its line and column (0-based) */
+  readonly headers = new Map<string, number[]>();
+  readonly headerCols = new Map<number, number>();
+  /** per entry (its header's line), the position of each element of its `addresses` */
+  readonly addresses = new Map<number, Pos[]>();
+
+  constructor(private readonly text: string) {}
+
+  read(): Table {
+    const { text } = this;
+    let table = this.root;
+    let entryLine = -1;
+    while (this.i < text.length) {
+      SPACE.lastIndex = this.i;
+      SPACE.test(text);
+      this.i = SPACE.lastIndex;
+      const c = text.charCodeAt(this.i);
+      if (c === 0x5b /* [ */) {
+        const col = this.i - this.lineStart;
+        const r = this.header();
+        table = r.table;
+        entryLine = r.entry ? this.line : -1;
+        if (r.entry) this.headerCols.set(this.line, col);
+      } else if (c !== 0x23 /* # */ && c !== 0x0a && c !== 0x0d && !Number.isNaN(c)) {
+        const key = this.key();
+        this.skip(SPACE);
+        if (text.charCodeAt(this.i) !== 0x3d /* = */) throw OUTSIDE;
+        this.i++;
+        this.skip(SPACE);
+        if (Object.hasOwn(table, key)) throw OUTSIDE;
+        const at = entryLine >= 0 && key === 'addresses' ? [] : undefined;
+        table[key] = this.value(0, at);
+        if (at) this.addresses.set(entryLine, at);
+      }
+      this.endOfLine();
     }
-    return v;
+    return this.root;
   }
-  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === null) {
-    const out: Record<string, unknown> = {};
-    // a null-prototype object: for-in sees its own keys only
-    for (const k in v) {
-      const p = plain((v as Record<string, unknown>)[k]);
-      if (p === undefined) return undefined;
-      out[k] = p;
+
+  private skip(re: RegExp): void {
+    re.lastIndex = this.i;
+    re.test(this.text);
+    this.i = re.lastIndex;
+  }
+
+  /** spaces, a comment, the newline (or the end of the text) */
+  private endOfLine(): void {
+    REST.lastIndex = this.i;
+    if (!REST.test(this.text)) throw OUTSIDE;
+    this.i = REST.lastIndex;
+    if (this.text.charCodeAt(this.i - 1) === 0x0a) this.newline();
+  }
+
+  private newline(): void {
+    this.line++;
+    this.lineStart = this.i;
+  }
+
+  /** `dotted`: a header's part, which a dot may follow */
+  private key(dotted = false): string {
+    BARE_KEY.lastIndex = this.i;
+    let m = BARE_KEY.exec(this.text);
+    let key: string;
+    if (m) key = m[0];
+    else {
+      STRING.lastIndex = this.i;
+      m = STRING.exec(this.text);
+      if (!m) throw OUTSIDE;
+      key = (m[1] ?? m[2]) as string;
     }
+    this.i += m[0].length;
+    // a dotted key; `__proto__` would set the prototype of a plain object
+    if ((!dotted && this.text.charCodeAt(this.i) === 0x2e) || key === '__proto__') throw OUTSIDE;
+    return key;
+  }
+
+  /** `[a.b]` or `[[a.b]]`: the table the lines below fill; `entry` for a top-level [[section]] */
+  private header(): { table: Table; entry: boolean } {
+    const { text } = this;
+    const array = text.charCodeAt(this.i + 1) === 0x5b;
+    this.i += array ? 2 : 1;
+    const keys: string[] = [];
+    for (;;) {
+      this.skip(SPACE);
+      keys.push(this.key(true));
+      this.skip(SPACE);
+      const c = text.charCodeAt(this.i);
+      if (c === 0x5d /* ] */) break;
+      if (c !== 0x2e) throw OUTSIDE;
+      this.i++;
+    }
+    this.i++;
+    if (array) {
+      if (text.charCodeAt(this.i) !== 0x5d) throw OUTSIDE;
+      this.i++;
+    }
+    let parent = this.root;
+    for (let k = 0; k < keys.length - 1; k++) {
+      const key = keys[k] as string;
+      if (!Object.hasOwn(parent, key)) {
+        const t: Table = {};
+        parent[key] = t;
+        this.implicit.add(t);
+        parent = t;
+        continue;
+      }
+      const v = parent[key];
+      if (Array.isArray(v) && this.arraysOfTables.has(v)) parent = v[v.length - 1] as Table;
+      else if (this.defined.has(v as Table) || this.implicit.has(v as Table)) parent = v as Table;
+      else throw OUTSIDE;
+    }
+    const last = keys[keys.length - 1] as string;
+    const table: Table = {};
+    if (array) {
+      let list = parent[last];
+      if (list === undefined && !Object.hasOwn(parent, last)) {
+        list = [];
+        parent[last] = list;
+        this.arraysOfTables.add(list as unknown[]);
+      } else if (!Array.isArray(list) || !this.arraysOfTables.has(list)) throw OUTSIDE;
+      (list as unknown[]).push(table);
+    } else {
+      if (Object.hasOwn(parent, last)) throw OUTSIDE;
+      parent[last] = table;
+    }
+    this.defined.add(table);
+    const entry = array && keys.length === 1 && parent === this.root && SECTIONS.has(last);
+    if (entry) {
+      const at = this.headers.get(last);
+      if (at) at.push(this.line);
+      else this.headers.set(last, [this.line]);
+    }
+    return { table, entry };
+  }
+
+  /** `at`: where each element of this array starts, when asked */
+  private value(depth: number, at?: Pos[]): unknown {
+    const { text } = this;
+    const c = text.charCodeAt(this.i);
+    if (c === 0x22 || c === 0x27) {
+      STRING.lastIndex = this.i;
+      const m = STRING.exec(text);
+      // a multi-line string opens with three quotes: the first two read as "" and the third stops the line
+      if (!m) throw OUTSIDE;
+      this.i += m[0].length;
+      return m[1] ?? m[2];
+    }
+    if (c === 0x5b) return this.array(depth + 1, at);
+    if (c === 0x7b) return this.inlineTable(depth + 1);
+    if (c === 0x74 || c === 0x66) {
+      BOOLEAN.lastIndex = this.i;
+      const m = BOOLEAN.exec(text);
+      if (!m) throw OUTSIDE;
+      this.i += m[0].length;
+      return m[0] === 'true';
+    }
+    INTEGER.lastIndex = this.i;
+    const m = INTEGER.exec(text);
+    if (!m) throw OUTSIDE;
+    this.i += m[0].length;
+    const n = Number(m[0].includes('_') ? m[0].replaceAll('_', '') : m[0]);
+    if (!Number.isSafeInteger(n)) throw OUTSIDE;
+    // -0 is the integer 0
+    return n === 0 ? 0 : n;
+  }
+
+  private array(depth: number, at?: Pos[]): unknown[] {
+    if (depth > MAX_DEPTH) throw OUTSIDE;
+    const { text } = this;
+    const out: unknown[] = [];
+    this.i++;
+    for (;;) {
+      this.gap();
+      if (text.charCodeAt(this.i) === 0x5d) break;
+      at?.push({ line: this.line + 1, col: this.i - this.lineStart + 1 });
+      out.push(this.value(depth));
+      this.gap();
+      const c = text.charCodeAt(this.i);
+      if (c === 0x5d) break;
+      if (c !== 0x2c /* , */) throw OUTSIDE;
+      this.i++;
+    }
+    this.i++;
     return out;
   }
-  return undefined;
+
+  /** spaces, comments and newlines, counting the lines */
+  private gap(): void {
+    const from = this.i;
+    this.skip(GAP);
+    for (let n = this.text.indexOf('\n', from); n >= 0 && n < this.i; n = this.text.indexOf('\n', n + 1)) {
+      this.line++;
+      this.lineStart = n + 1;
+    }
+  }
+
+  /** on one line, no comma before `}` (TOML 1.0) */
+  private inlineTable(depth: number): Table {
+    if (depth > MAX_DEPTH) throw OUTSIDE;
+    const { text } = this;
+    const out: Table = {};
+    this.i++;
+    this.skip(SPACE);
+    if (text.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.skip(SPACE);
+      const key = this.key();
+      this.skip(SPACE);
+      if (text.charCodeAt(this.i) !== 0x3d) throw OUTSIDE;
+      this.i++;
+      this.skip(SPACE);
+      if (Object.hasOwn(out, key)) throw OUTSIDE;
+      const line = this.line;
+      out[key] = this.value(depth);
+      if (this.line !== line) throw OUTSIDE;
+      this.skip(SPACE);
+      const c = text.charCodeAt(this.i);
+      this.i++;
+      if (c === 0x7d) return out;
+      if (c !== 0x2c) throw OUTSIDE;
+    }
+  }
+}
+
+export function quickRead(text: string): { value: Record<string, unknown>; locator: Locator } | undefined {
+  const r = new Reader(text);
+  let root: Table;
+  try {
+    root = r.read();
+  } catch (e) {
+    if (e instanceof Outside) return undefined;
+    throw e;
+  }
+  // every entry of a section written as a [[section]] header (not inline, not in a dotted table)
+  for (const name of SECTIONS) {
+    const list = root[name];
+    if (list !== undefined && (!Array.isArray(list) || list.length !== (r.headers.get(name)?.length ?? -1)))
+      return undefined;
+  }
+  return { value: root, locator: new HeaderLines(r) };
 }
 
 class HeaderLines implements Locator {
-  /** each table header's line → the next one's (or the end): where an entry ends */
-  private readonly ends = new Map<number, number>();
-  /** per entry (its header's line), where each element of its `addresses` starts */
-  private readonly elements = new Map<number, Pos[] | undefined>();
-
-  constructor(
-    private readonly lines: string[],
-    private readonly headers: Map<string, number[]>,
-  ) {
-    let last: number | undefined;
-    lines.forEach((l, i) => {
-      if (!/^[ \t]*\[/.test(l)) return;
-      if (last !== undefined) this.ends.set(last, i);
-      last = i;
-    });
-    if (last !== undefined) this.ends.set(last, lines.length);
-  }
+  constructor(private readonly r: Reader) {}
 
   at(path: KeyPath, part: 'key' | 'value'): Pos {
     const [section, index, key, element] = path;
     const header = typeof section === 'string' && typeof index === 'number' && SECTIONS.has(section);
-    const start = header ? this.headers.get(section)?.[index] : undefined;
+    const start = header ? this.r.headers.get(section)?.[index] : undefined;
     if (start !== undefined && path.length === 2 && part === 'value')
-      return { line: start + 1, col: (this.lines[start] as string).search(/\S/) + 1 };
+      return { line: start + 1, col: (this.r.headerCols.get(start) as number) + 1 };
     if (start !== undefined && path.length === 4 && key === 'addresses' && typeof element === 'number') {
-      if (!this.elements.has(start)) this.elements.set(start, this.addresses(start));
-      const at = this.elements.get(start)?.[element];
+      const at = this.r.addresses.get(start)?.[element];
       if (at !== undefined) return at;
     }
     throw new NeedPositions();
@@ -126,35 +320,5 @@ class HeaderLines implements Locator {
 
   node(): never {
     throw new NeedPositions();
-  }
-
-  /**
-   * Where each element of `addresses` starts in the entry whose header is on line `start`
-   * (0-based): the entry's lines up to the next table, `addresses = [`, then its strings.
-   * undefined where the scan cannot be sure (the full path answers).
-   */
-  private addresses(start: number): Pos[] | undefined {
-    const stop = this.ends.get(start) ?? this.lines.length;
-    for (let i = start + 1; i < stop; i++) {
-      const m = /^[ \t]*addresses[ \t]*=[ \t]*\[/.exec(this.lines[i] as string);
-      if (!m) continue;
-      const out: Pos[] = [];
-      let col = m[0].length;
-      for (let line = i; line < stop; line++, col = 0) {
-        const text = this.lines[line] as string;
-        for (; col < text.length; col++) {
-          const c = text[col];
-          if (c === '#') break;
-          if (c === ']') return out;
-          if (c === '"' || c === "'") {
-            out.push({ line: line + 1, col: col + 1 });
-            // to the closing quote (a basic string may escape one)
-            for (col++; col < text.length && text[col] !== c; col++) if (c === '"' && text[col] === '\\') col++;
-          }
-        }
-      }
-      return undefined;
-    }
-    return undefined;
   }
 }
