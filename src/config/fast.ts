@@ -16,14 +16,21 @@ import type { Shape } from './schema.js';
 const GIVE_UP: unique symbol = Symbol('give up');
 type Walk = (v: unknown) => unknown;
 
-/** The refinements' and transforms' context: any issue means zod's answer is needed. */
-class Ctx {
-  failed = false;
-  readonly path: (string | number)[] = [];
-  addIssue = (): void => {
-    this.failed = true;
-  };
-}
+/**
+ * The refinements' and transforms' context: any issue means zod's answer is needed. One for
+ * every call (none is nested in another, and none keeps it), reset before each.
+ */
+const ctx = {
+  failed: false,
+  path: [] as (string | number)[],
+  addIssue(): void {
+    ctx.failed = true;
+  },
+};
+const fresh = (): z.RefinementCtx => {
+  ctx.failed = false;
+  return ctx as unknown as z.RefinementCtx;
+};
 
 /** zod itself, for what the walk does not follow (a nested object, a record) */
 function byZod(s: z.ZodTypeAny): Walk {
@@ -66,16 +73,14 @@ function effectsWalk(s: z.ZodEffects<z.ZodTypeAny>): Walk {
     return (v) => {
       const x = inner(v);
       if (x === GIVE_UP) return GIVE_UP;
-      const ctx = new Ctx();
-      effect.refinement(x, ctx as unknown as z.RefinementCtx);
+      effect.refinement(x, fresh());
       return ctx.failed ? GIVE_UP : x;
     };
   if (effect.type === 'transform')
     return (v) => {
       const x = inner(v);
       if (x === GIVE_UP) return GIVE_UP;
-      const ctx = new Ctx();
-      const out = effect.transform(x, ctx as unknown as z.RefinementCtx);
+      const out = effect.transform(x, fresh());
       return ctx.failed || out === z.NEVER || out instanceof Promise ? GIVE_UP : out;
     };
   return byZod(s);

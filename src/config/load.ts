@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { anyShape } from '../kinds/index.js';
 import { DEBOUNCE_MS, RESYNC_MS } from './defaults.js';
 import { type Diagnostic, formatDiagnostic } from './diagnostic.js';
+import { fastStrict } from './fast.js';
 import { checkForward, forward } from './forward.js';
 import { hosts as hostsSection } from './hosts.js';
 import {
@@ -85,8 +86,9 @@ export function parseConfig(input: string | Uint8Array, path: string, opts: Pars
 function validate(root: Record<string, unknown>, locator: Locator, path: string, opts: ParseOptions): LoadResult {
   const rep = new Reporter(path, locator);
 
-  const top = z.object(topShape).strict().safeParse(root);
-  if (!top.success) {
+  // the walk first: zod would make a context for each of the file's thousands of entries
+  const top = fastStrict(topShape, root) ? undefined : z.object(topShape).strict().safeParse(root);
+  if (top && !top.success) {
     const sections = Object.keys(topShape);
     reportIssues(top.error.issues, {
       rep,

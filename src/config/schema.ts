@@ -35,12 +35,17 @@ function checked(problem: (s: string) => string | undefined) {
   });
 }
 
+// regular expressions as constants: a literal in a function is a new object at every call, run
+// by the regexp interpreter (V8 compiles one to machine code only once it has run a few times)
+const NOT_IN_LINK_NAME = /[^A-Za-z0-9_.-]/;
+const DIGITS = /^\d+$/;
+
 export function linkNameProblem(s: string): string | undefined {
   if (s === '') return 'must not be empty';
   if (s === '.' || s === '..') return `"${s}" cannot be a link name`;
   if (PROC_CONF_NAMES.includes(s))
     return `"${s}" cannot be a link name: /proc/sys/net/ipv4/conf/${s} holds the settings of ${s === 'all' ? 'every link' : 'new links'}, and the kernel refuses it`;
-  const bad = /[^A-Za-z0-9_.-]/.exec(s);
+  const bad = NOT_IN_LINK_NAME.exec(s);
   if (bad)
     return `${JSON.stringify(s)} contains ${JSON.stringify(bad[0])}; link names may use only letters, digits, "_", "." and "-"`;
   if (s.length > 15) {
@@ -92,7 +97,7 @@ export function parseCidr(s: string): Cidr | string {
   if (bad !== undefined) return bad;
   const family = familyOf(addr) as Family;
   const max = family === 4 ? 32 : 128;
-  if (!/^\d+$/.test(len)) return `prefix length "${len}" is not a number`;
+  if (!DIGITS.test(len)) return `prefix length "${len}" is not a number`;
   const prefixlen = Number(len);
   if (prefixlen > max) return `prefix length /${len} is too long for IPv${family} (at most /${max})`;
   // node takes only the plain dotted quad for IPv4, which is already canonical
