@@ -134,6 +134,11 @@ export interface NewLink {
   /** IFLA_LINK: the device it sits on (a macvlan's parent) */
   link?: number;
   up: boolean;
+  /**
+   * The ifindex it is to have (the kernel takes it, or refuses with EBUSY): requests about the
+   * link can then follow its creation in the same sendmsg, without waiting for its echo.
+   */
+  ifindex?: number;
 }
 
 // a kernel refusal, carrying the errno name so callers can explain it
@@ -192,9 +197,13 @@ export class Rtnl {
   close(): void {
     this.closed = true;
     this.sock.close();
+    // what is still in flight fails by its timeout, which must not keep the process alive
+    for (const t of this.inFlight) t.unref();
   }
 
   private queue: Queued[] = [];
+  /** the timeouts of the batches sent and not all answered */
+  private readonly inFlight = new Set<NodeJS.Timeout>();
   private closed = false;
 
   /**
@@ -204,7 +213,7 @@ export class Rtnl {
    */
   private send(type: number, payload: Buffer, flags: number): Promise<NetlinkMessage[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ type, flags: flags | NLM_F_REQUEST | NLM_F_ACK, payload, resolve, reject });
+      this.queue.push({ type, flags: flags | NLM_F_REQUEST, payload, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -228,18 +237,28 @@ export class Rtnl {
       const q = open.get(seq);
       if (!q) return undefined;
       open.delete(seq);
-      sock.dropRef(seq);
-      if (!open.size) clearTimeout(timer);
+      if (!this.closed) sock.dropRef(seq);
+      if (!open.size && timer) {
+        clearTimeout(timer);
+        this.inFlight.delete(timer);
+      }
       return q;
     };
     const iov: Buffer[] = [];
+    // Only the last request asks for an ACK: the kernel answers a refusal whether asked or not,
+    // and takes the requests in order, so when the last one's answer comes every request before
+    // it without an answer of its own was carried out (500 tunnels: 2,000 ACKs fewer, each a
+    // recvmsg and a callback). A dump's parts come as the socket is read, after the requests
+    // behind it: a batch with a dump has every request acknowledged.
+    const ackAll = batch.some((q) => (q.flags & NLM_F_DUMP) === NLM_F_DUMP);
+    const last = batch[batch.length - 1];
     for (const q of batch) {
       const seq = sock.generateSeq();
       // nlmsghdr; pid 0 as iproute2 sends: the kernel answers the sending socket
       const h = Buffer.alloc(NLMSG_HDRLEN);
       h.writeUInt32LE(NLMSG_HDRLEN + q.payload.length, 0);
       h.writeUInt16LE(q.type, 4);
-      h.writeUInt16LE(q.flags, 6);
+      h.writeUInt16LE(q.flags | (ackAll || q === last ? NLM_F_ACK : 0), 6);
       h.writeUInt32LE(seq, 8);
       iov.push(h, q.payload);
       // every payload here is built of 4-byte aligned parts; a message after an unaligned one would be misread
@@ -247,6 +266,7 @@ export class Rtnl {
       open.set(seq, q);
       sock.makeRef(seq, (err, msgs = []) => {
         if (!settle(seq)) return;
+        if (q === last && !ackAll) for (const s of [...open.keys()]) settle(s)?.resolve([]);
         if (err) return q.reject(err);
         try {
           // an ACK is an ERROR message of errno 0: no reply; any other errno throws
@@ -261,6 +281,7 @@ export class Rtnl {
     };
     // per request: a lost reply fails it instead of hanging the pass
     timer = setTimeout(() => fail(new Error('Timeout has been reached')), TIMEOUT_MS);
+    this.inFlight.add(timer);
     try {
       sock.socket.send(iov, { port: 0 }, (error) => error && fail(error));
     } catch (e) {
@@ -369,7 +390,7 @@ export class Rtnl {
     }
   }
 
-  /** Creates the link and returns its ifindex (NLM_F_ECHO saves a lookup). */
+  /** Creates the link and returns its ifindex (the requested one, or from NLM_F_ECHO: no lookup). */
   async createLink(l: NewLink): Promise<number> {
     const info: Attr[] = [[IFLA_INFO_KIND, cstr(l.kind)]];
     if (l.data) info.push([IFLA_INFO_DATA, l.data]);
@@ -382,7 +403,11 @@ export class Rtnl {
     if (l.master !== undefined) attrs.push([IFLA.MASTER, u32(l.master)]);
     if (l.link !== undefined) attrs.push([IFLA.LINK, u32(l.link)]);
     const op = `create ${l.kind} ${l.name}`;
-    const req = Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), encodeAttrs(attrs)]);
+    const req = Buffer.concat([ifinfomsg(l.ifindex ?? 0, l.up ? IFF_UP : 0, IFF_UP), encodeAttrs(attrs)]);
+    if (l.ifindex) {
+      await this.request(op, RTM.NEWLINK, req, NLM_F_CREATE | NLM_F_EXCL);
+      return l.ifindex;
+    }
     const [echo] = await this.request(op, RTM.NEWLINK, req, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO);
     const index = echo ? echo.readInt32LE(4) : await this.linkIndex(l.name);
     if (index === undefined) throw new NetlinkError(op, 'link vanished right after creation');
