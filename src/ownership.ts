@@ -8,19 +8,21 @@
  * - IFLA_IFALIAS `island`, what `ip -d link` shows and what an admin (or an older island)
  *   sets by hand to hand a link over. An admin may also rewrite it (`ip link set vx0 alias
  *   "uplink to faraday"`): island then leaves the alias as the admin wrote it;
- * - a token, `island-` and 8 random hex digits: the name island creates the link under,
- *   then kept as an altname (`ip link show` prints `altname island-3fa9c2d1`) once the link
- *   is renamed to its declared name. It lives and dies with the link, in the kernel: it
- *   survives a daemon restart and an alias edit, and a reboot takes both away together.
+ * - a token, `island-` and 8 random hex digits, as an altname (`ip link show` prints
+ *   `altname island-3fa9c2d1`). It lives and dies with the link, in the kernel: it survives
+ *   a daemon restart and an alias edit, and a reboot takes both away together.
  *
- * Why a token name rather than a record on disk: the kernel ignores IFLA_IFALIAS on
+ * Why marks in the kernel rather than a record on disk: the kernel ignores IFLA_IFALIAS on
  * RTM_NEWLINK, so a mark set by a second request leaves a window in which a killed island
- * leaves an unmarked link that the next run must call foreign. The name is the one mark the
- * create request itself carries: from its first instant the link is island's, and a link
- * still under its token name is the remainder of an interrupted create, which the next run
- * removes. Nobody else creates links under island's token names, so island never adopts an
- * admin's link, whatever its name. A record file would need fsyncs around every create and a
- * key for the network namespace that outlives a reused inode number.
+ * leaves an unmarked link that the next run must call foreign. Two ways close it
+ * (reconcile/apply.ts): a link that replaces another is created under a token as its name,
+ * the one mark the create request itself carries, and a link still under its token name is
+ * the remainder of an interrupted create, which the next run removes; a new link is created
+ * under its declared name with the requests that mark it in the same sendmsg, which the
+ * kernel carries out whole inside the system call. Nobody else creates links under island's
+ * token names, so island never adopts an admin's link, whatever its name. A record file would
+ * need fsyncs around every create and a key for the network namespace that outlives a reused
+ * inode number.
  */
 import { randomBytes } from 'node:crypto';
 

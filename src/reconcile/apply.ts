@@ -148,14 +148,15 @@ export async function apply(
   }
 
   /**
-   * Created under a token name (island's from the first instant: see ownership.ts), down;
+   * A link that takes another's place (a new one: createInPlace) is created under a token
+   * name (island's from the first instant: see ownership.ts), down;
    * a second token as an altname, the mark that outlives an alias edit; only then the link
    * it replaces goes, and one request renames the new one into place, marks it with the
    * alias and brings it up. A kill at any point leaves either the old link or a link of
    * island's, never an unmarked one.
    */
   async function createLink(l: DesiredLink, replaces: Replaced[]): Promise<void> {
-    if (!replaces.length && !index.has(l.name) && !STEP_PAUSE_MS) return createInPlace(l);
+    if (!replaces.length && !index.has(l.name)) return createInPlace(l);
     // the kernel cannot hold these and the new link at once: they go first
     const first = replaces.filter((r) => r.first);
     for (const r of first) await deleteLink(r);
