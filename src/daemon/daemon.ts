@@ -31,6 +31,7 @@ import { describeAction } from '../reconcile/describe.js';
 import { withPathMtus } from '../reconcile/mtu.js';
 import { type Action, actionObject, type ObjectStatus, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
+import { KnownState } from './known.js';
 import { RepairLimiter } from './limiter.js';
 import { unsafeConfigFile } from './perms.js';
 
@@ -58,6 +59,12 @@ export class Daemon {
   private retryAt = 0;
   private running = false;
   private again = false;
+  /** a pass for an event about island's own objects is due once this turn's events are in */
+  private ownSoon = false;
+  /** the last clean read, which a heal plans from instead of reading again */
+  private readonly known = new KnownState();
+  /** relevant events heard: a read during which one came cannot be kept */
+  private heard = 0;
   private stopped = false;
   private readonly limiter = new RepairLimiter();
   private readonly throttled = new Set<string>();
@@ -311,6 +318,9 @@ export class Daemon {
         : ev.kind !== 'netconf' &&
           ((ev.ifname !== undefined && this.ownNames.has(ev.ifname)) ||
             (ev.ifindex !== undefined && this.ownIndexes.has(ev.ifindex)));
+    if (!own && this.known.unchanged(ev)) return;
+    this.heard++;
+    this.known.note(ev, own);
     // a change around island's objects (an underlay, a host route, a sysctl) tends to open a
     // burst about them (deleting a tunnel on a `dev` announces the underlay ~15 ms before the
     // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in.
@@ -353,6 +363,8 @@ export class Daemon {
    */
   private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'settle' = 'now'): void {
     if (this.stopped) return;
+    // only the events of island's own objects can be told without a read (known.ts)
+    if (mode !== 'own') this.known.forget();
     if (this.running) {
       this.again = true;
       return;
@@ -362,7 +374,15 @@ export class Daemon {
       // than making the next outage wait; a fight is the limiter's business, not this window's
       clearTimeout(this.debounceTimer);
       this.debounceTimer = undefined;
-      void this.pass(reason);
+      // after the rest of the events read with this one (a deletion's come together): the
+      // pass knows them all. A microtask: no turn of the event loop is lost
+      if (this.ownSoon) return;
+      this.ownSoon = true;
+      queueMicrotask(() => {
+        this.ownSoon = false;
+        if (this.running) this.again = true;
+        else void this.pass(reason);
+      });
       return;
     }
     if (this.debounceTimer) return;
@@ -390,21 +410,37 @@ export class Daemon {
       // they would only fail, and spend their own turns out of step with the link's
       const waiting = new Set<string>();
       const want = withPathMtus(this.want, this.mtuKeeper.pathMtus(Date.now()));
-      const { live, plan, results } = await reconcile(this.rtnl, this.ethtool, want, (a) => {
-        const on = linkOf(a);
-        if (on.some((n) => waiting.has(n))) {
+      const heard = this.heard;
+      const known = this.known.take();
+      const { live, plan, results } = await reconcile(
+        this.rtnl,
+        this.ethtool,
+        want,
+        (a) => {
+          const on = linkOf(a);
+          if (on.some((n) => waiting.has(n))) {
+            if (a.op === 'create-link') waiting.add(a.link.name);
+            return false;
+          }
+          if (this.limiter.take(actionObject(a))) return true;
+          skipped.push(a);
           if (a.op === 'create-link') waiting.add(a.link.name);
           return false;
-        }
-        if (this.limiter.take(actionObject(a))) return true;
-        skipped.push(a);
-        if (a.op === 'create-link') waiting.add(a.link.name);
-        return false;
-      });
+        },
+        known,
+      );
       const ms = Math.round((performance.now() - t0) * 10) / 10;
+      this.known.read(live, results.length === 0 && this.heard === heard);
       for (const r of results) {
         const line = describeAction(r.action);
         const object = actionObject(r.action);
+        if (r.error && known) {
+          // planned from the events, which the kernel contradicted (an admin's link down, not a
+          // deletion): read everything and plan again, at once; that pass says what fails
+          this.again = true;
+          this.log.debug({ object, error: r.error }, `not as the events told: ${line}: ${r.error}`);
+          continue;
+        }
         if (!r.error) {
           this.failures.delete(object);
           this.log.info({ object, trigger: reason }, line);
@@ -420,7 +456,8 @@ export class Daemon {
           this.log.error({ object, error: r.error }, `failed: ${line}: ${r.error}`);
         }
       }
-      if (results.length) this.log.info({ trigger: reason, actions: results.length, ms }, 'reconciled');
+      if (results.length)
+        this.log.info({ trigger: reason, actions: results.length, ms, read: known ? 'known' : 'dump' }, 'reconciled');
       this.noteThrottled(skipped);
       // address events carry only an ifindex; links made in this pass are
       // learnt on the pass their own creation events trigger

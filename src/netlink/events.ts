@@ -16,9 +16,8 @@
  */
 import type { MessageInfo, NetlinkMessage } from 'netlink';
 import { createRtNetlink } from 'netlink/dist/rt/rt.js';
-import * as rt from 'netlink/dist/rt/structs.js';
 import { bufferToIp } from './ip.js';
-import { decodeAttrs } from './nla.js';
+import { decodeAttrs, readU32 } from './nla.js';
 
 export type RtEventKind = 'link' | 'address' | 'route' | 'netconf';
 
@@ -39,6 +38,9 @@ export interface RtEvent {
   op: 'new' | 'del';
   ifindex?: number;
   ifname?: string;
+  /** link: IFF_UP, and its MTU (the daemon tells a change of an underlay from its echo) */
+  up?: boolean;
+  mtu?: number;
   family?: number;
   protocol?: number;
   dst?: string;
@@ -80,14 +82,22 @@ const RTM_NEWNETCONF = 80;
 const RTM_DELNETCONF = 81;
 const NETCONFA = { IFINDEX: 1, FORWARDING: 2, RP_FILTER: 3 } as const;
 
+// include/uapi/linux/rtnetlink.h, if_link.h, if_addr.h
 const TYPES: Partial<Record<number, [RtEventKind, 'new' | 'del']>> = {
-  [rt.MessageType.NEWLINK]: ['link', 'new'],
-  [rt.MessageType.DELLINK]: ['link', 'del'],
-  [rt.MessageType.NEWADDR]: ['address', 'new'],
-  [rt.MessageType.DELADDR]: ['address', 'del'],
-  [rt.MessageType.NEWROUTE]: ['route', 'new'],
-  [rt.MessageType.DELROUTE]: ['route', 'del'],
+  16: ['link', 'new'],
+  17: ['link', 'del'],
+  20: ['address', 'new'],
+  21: ['address', 'del'],
+  24: ['route', 'new'],
+  25: ['route', 'del'],
 };
+const IFLA = { IFNAME: 3, MTU: 4 } as const;
+const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3 } as const;
+const RTA = { DST: 1, OIF: 4, TABLE: 15 } as const;
+const LINK_ATTRS = [IFLA.IFNAME, IFLA.MTU];
+const ADDR_ATTRS = [IFA.ADDRESS, IFA.LOCAL, IFA.LABEL];
+const ROUTE_ATTRS = [RTA.DST, RTA.OIF, RTA.TABLE];
+const IFF_UP = 0x1;
 
 /**
  * Start watching. `onEvent` gets one call per notification, `onOverflow`
@@ -147,38 +157,63 @@ export function watchRtnetlink(
   };
 }
 
+/**
+ * The header fields and the few attributes an event carries, read in place: node-netlink's
+ * parser decodes every attribute of a link message (~40, statistics included) for each event,
+ * on the path from a deletion to its heal.
+ */
 function toEvent(m: NetlinkMessage): RtEvent | undefined {
   if (m.type === RTM_NEWNETCONF || m.type === RTM_DELNETCONF) return netconfEvent(m);
   const t = TYPES[m.type];
   if (!t) return undefined;
   const [kind, op] = t;
-  const msg = rt.parseMessage(m.type, m.data);
-  switch (msg.kind) {
-    case 'link':
-      return { kind, op, ifindex: msg.data.index, ifname: msg.attrs.ifname, family: msg.data.family };
-    case 'address': {
-      const raw = msg.attrs.local ?? msg.attrs.address;
+  const d = m.data;
+  const str = (b: Buffer | undefined) => b?.toString('utf8').replace(/\0+$/, '');
+  switch (kind) {
+    case 'link': {
+      // struct ifinfomsg: family, pad, type, index, flags, change
+      if (d.length < 16) return undefined;
+      const a = decodeAttrs(d.subarray(16), LINK_ATTRS);
       return {
         kind,
         op,
-        ifindex: msg.data.index,
-        ifname: msg.attrs.label,
-        family: msg.data.family,
+        ifindex: d.readInt32LE(4),
+        ifname: str(a.get(IFLA.IFNAME)),
+        family: d.readUInt8(0),
+        up: (d.readUInt32LE(8) & IFF_UP) !== 0,
+        mtu: readU32(a.get(IFLA.MTU)),
+      };
+    }
+    case 'address': {
+      // struct ifaddrmsg: family, prefixlen, flags, scope, index
+      if (d.length < 8) return undefined;
+      const a = decodeAttrs(d.subarray(8), ADDR_ATTRS);
+      const raw = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
+      return {
+        kind,
+        op,
+        ifindex: d.readUInt32LE(4),
+        ifname: str(a.get(IFA.LABEL)),
+        family: d.readUInt8(0),
         dst: raw ? bufferToIp(raw) : undefined,
-        dstLen: msg.data.prefixlen,
+        dstLen: d.readUInt8(1),
       };
     }
     case 'route': {
-      const family = msg.data.family;
+      // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+      if (d.length < 12) return undefined;
+      const a = decodeAttrs(d.subarray(12), ROUTE_ATTRS);
+      const family = d.readUInt8(0);
+      const dst = a.get(RTA.DST);
       return {
         kind,
         op,
-        ifindex: msg.attrs.oif,
+        ifindex: readU32(a.get(RTA.OIF)),
         family,
-        protocol: enumValue(rt.RouteProtocol, msg.data.protocol),
-        dst: msg.attrs.dst ? bufferToIp(msg.attrs.dst) : family === AF_INET6 ? '::' : '0.0.0.0',
-        dstLen: msg.data.dstLen ?? 0,
-        table: msg.attrs.table ?? msg.data.table,
+        protocol: d.readUInt8(5),
+        dst: dst ? bufferToIp(dst) : family === AF_INET6 ? '::' : '0.0.0.0',
+        dstLen: d.readUInt8(1),
+        table: readU32(a.get(RTA.TABLE)) ?? d.readUInt8(4),
       };
     }
     default:
@@ -202,11 +237,4 @@ function netconfEvent(m: NetlinkMessage): RtEvent | undefined {
     forwarding: int(NETCONFA.FORWARDING),
     rpFilter: int(NETCONFA.RP_FILTER),
   };
-}
-
-/** node-netlink turns known enum values into their names; we want numbers. */
-function enumValue(mapping: Record<string, string | number>, x: string | number | undefined): number | undefined {
-  if (typeof x !== 'string') return x;
-  const v = mapping[x];
-  return typeof v === 'number' ? v : undefined;
 }

@@ -22,9 +22,11 @@ export async function reconcile(
   ethtool: Ethtool,
   want: DesiredState,
   filter: (a: Action) => boolean = () => true,
+  /** the live state already known (the daemon's last read, less what events said went): no read */
+  known?: LiveState,
 ): Promise<Pass> {
-  const live = await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links });
-  await observeUnderlays(rtnl, want, live);
+  const live = known ?? (await observe(rtnl, Object.keys(want.sysctls), want.firewall, { ethtool, links: want.links }));
+  if (!known) await observeUnderlays(rtnl, want, live);
   const p = plan(want, live);
   const results = await apply(rtnl, p.actions.filter(filter), live, ethtool, want.file);
   return { live, plan: p, results };
