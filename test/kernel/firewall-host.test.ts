@@ -21,11 +21,21 @@ t.test('legacy backend: a flush is noticed by the poll and undone', async (t) =>
   t.equal(before[0], `FORWARD #1: ${JUMP}`, 'the jump is in the legacy table');
   t.strictSame(await islandPart(l.host), [], 'and nothing in nft');
   const opts = { save, tool: 'iptables-legacy' };
-  const n = d.logs.length;
-  const ms = await survive(t, l, d, before, 'iptables-legacy -w -F FORWARD', opts);
-  t.ok(ms < 2000, `repaired within the poll interval and a pass: ${ms} ms`);
-  const rec = await d.waitForLog((r) => d.logs.indexOf(r) >= n && r.object === 'firewall ipv4 FORWARD jump');
-  t.match(rec.trigger, /^firewall poll: firewall ipv4 FORWARD jump missing$/);
+  // A pass that a late link event of the pod's veths starts (under load, after the poll began) can
+  // repair the flush before the poll sees it: that is a repair too, but not the poll's; flush again.
+  const triggers: string[] = [];
+  for (let attempt = 0; attempt < 3 && !triggers.some((x) => x.startsWith('firewall poll:')); attempt++) {
+    const n = d.logs.length;
+    const ms = await survive(t, l, d, before, 'iptables-legacy -w -F FORWARD', opts);
+    t.ok(ms < 2000, `repaired within the poll interval and a pass: ${ms} ms`);
+    const rec = await d.waitForLog((r) => d.logs.indexOf(r) >= n && r.object === 'firewall ipv4 FORWARD jump');
+    triggers.push(String(rec.trigger));
+  }
+  t.match(
+    triggers.at(-1),
+    /^firewall poll: firewall ipv4 FORWARD jump missing$/,
+    `the poll noticed: ${triggers.join('; ')}`,
+  );
   await survive(t, l, d, before, 'iptables-legacy -w -F ISLAND-FORWARD', opts);
   await survive(t, l, d, before, 'iptables-legacy -w -I FORWARD -j ACCEPT', opts);
   t.match(await l.host.run(['iptables-legacy', '-S', 'FORWARD']), /^-A FORWARD -j ACCEPT$/m, 'a foreign rule stays');
