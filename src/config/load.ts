@@ -251,8 +251,8 @@ export async function loadConfigText(
     };
     return { result: { ok: false, errors: [error], warnings: [] } };
   }
-  const result = parseConfig(bytes, path, opts);
-  // not UTF-8: there is no text to show, and result says why
+  // decoded once, for the parser and for the caller; not UTF-8: there is no text to show, and result says why
   const decoded = decodeUtf8(bytes);
+  const result = parseConfig(decoded.ok ? decoded.text : bytes, path, opts);
   return decoded.ok ? { result, text: decoded.text } : { result };
 }

@@ -115,21 +115,29 @@ class Reader {
     this.lineStart = this.i;
   }
 
+  /**
+   * Where the token `re` matches at the reader ends, or -1. test() and lastIndex, not exec(): an
+   * exec's match array for each of a big file's tens of thousands of tokens is garbage to collect.
+   */
+  private match(re: RegExp): number {
+    re.lastIndex = this.i;
+    return re.test(this.text) ? re.lastIndex : -1;
+  }
+
   /** `dotted`: a header's part, which a dot may follow */
   private key(dotted = false): string {
-    BARE_KEY.lastIndex = this.i;
-    let m = BARE_KEY.exec(this.text);
+    const { text } = this;
+    let end = this.match(BARE_KEY);
     let key: string;
-    if (m) key = m[0];
+    if (end >= 0) key = text.slice(this.i, end);
     else {
-      STRING.lastIndex = this.i;
-      m = STRING.exec(this.text);
-      if (!m) throw OUTSIDE;
-      key = (m[1] ?? m[2]) as string;
+      end = this.match(STRING);
+      if (end < 0) throw OUTSIDE;
+      key = text.slice(this.i + 1, end - 1);
     }
-    this.i += m[0].length;
+    this.i = end;
     // a dotted key; `__proto__` would set the prototype of a plain object
-    if ((!dotted && this.text.charCodeAt(this.i) === 0x2e) || key === '__proto__') throw OUTSIDE;
+    if ((!dotted && text.charCodeAt(end) === 0x2e) || key === '__proto__') throw OUTSIDE;
     return key;
   }
 
@@ -197,27 +205,26 @@ class Reader {
     const { text } = this;
     const c = text.charCodeAt(this.i);
     if (c === 0x22 || c === 0x27) {
-      STRING.lastIndex = this.i;
-      const m = STRING.exec(text);
+      const end = this.match(STRING);
       // a multi-line string opens with three quotes: the first two read as "" and the third stops the line
-      if (!m) throw OUTSIDE;
-      this.i += m[0].length;
-      return m[1] ?? m[2];
+      if (end < 0) throw OUTSIDE;
+      const s = text.slice(this.i + 1, end - 1);
+      this.i = end;
+      return s;
     }
     if (c === 0x5b) return this.array(depth + 1, at);
     if (c === 0x7b) return this.inlineTable(depth + 1);
     if (c === 0x74 || c === 0x66) {
-      BOOLEAN.lastIndex = this.i;
-      const m = BOOLEAN.exec(text);
-      if (!m) throw OUTSIDE;
-      this.i += m[0].length;
-      return m[0] === 'true';
+      const end = this.match(BOOLEAN);
+      if (end < 0) throw OUTSIDE;
+      this.i = end;
+      return c === 0x74;
     }
-    INTEGER.lastIndex = this.i;
-    const m = INTEGER.exec(text);
-    if (!m) throw OUTSIDE;
-    this.i += m[0].length;
-    const n = Number(m[0].includes('_') ? m[0].replaceAll('_', '') : m[0]);
+    const end = this.match(INTEGER);
+    if (end < 0) throw OUTSIDE;
+    const digits = text.slice(this.i, end);
+    this.i = end;
+    const n = Number(digits.includes('_') ? digits.replaceAll('_', '') : digits);
     if (!Number.isSafeInteger(n)) throw OUTSIDE;
     // -0 is the integer 0
     return n === 0 ? 0 : n;

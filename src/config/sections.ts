@@ -67,11 +67,6 @@ function strictSchema(shape: Shape): z.ZodTypeAny {
 /** What strict() parsed for an entirely valid entry, so its arrays are not parsed a second time. */
 const validated = new WeakMap<object, { shape: Shape; data: Raw }>();
 
-/** The strictly parsed entry, when strict() found it entirely valid. */
-function parsed(raw: unknown): Raw | undefined {
-  return isTable(raw) ? validated.get(raw)?.data : undefined;
-}
-
 /** Run the strict schema and report; true when the entry is entirely valid. */
 export function strict(
   rep: Reporter,
@@ -80,10 +75,17 @@ export function strict(
   base: KeyPath,
   unknownKey?: (k: string) => string | undefined,
 ): boolean {
-  return strictData(rep, shape, raw, base, unknownKey) !== undefined;
+  const data = strictData(rep, shape, raw, base, unknownKey);
+  // field() then reads the parse instead of parsing each key again
+  if (data !== undefined && isTable(raw)) validated.set(raw, { shape, data });
+  return data !== undefined;
 }
 
-/** strict(), with what it parsed when the entry is entirely valid. */
+/**
+ * strict(), with what it parsed when the entry is entirely valid, for a caller that reads it from
+ * there: not remembered for field() (a WeakMap entry for each of thousands of entries costs more
+ * than it saves)
+ */
 function strictData(
   rep: Reporter,
   shape: Shape,
@@ -92,15 +94,9 @@ function strictData(
   unknownKey?: (k: string) => string | undefined,
 ): Raw | undefined {
   const fast = fastStrict(shape, raw);
-  if (fast !== undefined) {
-    validated.set(raw as object, { shape, data: fast });
-    return fast;
-  }
+  if (fast !== undefined) return fast;
   const r = strictSchema(shape).safeParse(raw);
-  if (r.success) {
-    if (isTable(raw)) validated.set(raw, { shape, data: r.data as Raw });
-    return r.data as Raw;
-  }
+  if (r.success) return r.data as Raw;
   const allowed = Object.keys(shape);
   reportIssues(r.error.issues, {
     rep,
@@ -248,17 +244,17 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
 
 export function bridge(rep: Reporter, raw: unknown, index: number): { view: BridgeView; config?: BridgeConfig } {
   const path = ['bridge', index];
-  const ok = strict(rep, bridgeShape, raw, path);
+  const data = strictData(rep, bridgeShape, raw, path);
   const view: BridgeView = {
     path,
     what: 'bridge',
-    name: field(bridgeShape.name, raw, 'name'),
+    name: data ? (data.name as string) : field(bridgeShape.name, raw, 'name'),
     rawName: rawName(raw),
-    mtu: field(bridgeShape.mtu, raw, 'mtu'),
-    addresses: (parsed(raw)?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
-    ports: (parsed(raw)?.ports as string[] | undefined) ?? each(linkName, raw, 'ports'),
+    mtu: data ? (data.mtu as number | undefined) : field(bridgeShape.mtu, raw, 'mtu'),
+    addresses: (data?.addresses as Cidr[] | undefined) ?? each(cidr, raw, 'addresses'),
+    ports: (data?.ports as string[] | undefined) ?? each(linkName, raw, 'ports'),
   };
-  if (!ok) return { view };
+  if (!data) return { view };
   const config = compact({
     name: view.name as string,
     mtu: view.mtu,

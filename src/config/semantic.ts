@@ -284,7 +284,14 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
       found.push({ link, cidr, path, line: p.line, col: p.col });
     });
   }
-  found.sort((a, b) => a.line - b.line || a.col - b.col);
+  // tables written section by section are in file order already: a comparator call per address saved
+  let sorted = true;
+  for (let k = 1; k < found.length && sorted; k++) {
+    const a = found[k - 1] as { line: number; col: number };
+    const b = found[k] as { line: number; col: number };
+    sorted = a.line < b.line || (a.line === b.line && a.col < b.col);
+  }
+  if (!sorted) found.sort((a, b) => a.line - b.line || a.col - b.col);
   const placed: Placed[] = found.map((f, rank) => {
     const [lo, hi] = spanOf(f.cidr);
     return { link: f.link, cidr: f.cidr, path: f.path, rank, lo, hi };
@@ -586,9 +593,12 @@ const CONNECTED_METRIC = { 4: 0, 6: 256 } as const;
 
 function ownAddress(rep: Reporter, r: RouteView, via: string, own: Map<string, LinkView>): boolean {
   const l = own.get(via);
-  if (l) rep.error(at(r, 'via'), `gateway ${via} is island's own address on ${label(l)}; use the peer's address`);
+  if (l) rep.error(at(r, 'via'), ownAddressMessage(via, l));
   return l !== undefined;
 }
+
+const ownAddressMessage = (via: string, l: LinkView): string =>
+  `gateway ${via} is island's own address on ${label(l)}; use the peer's address`;
 
 /**
  * A host route to a tunnel's own remote through the island would carry the tunnel's outer
@@ -626,9 +636,10 @@ function checkGateway(rep: Reporter, r: RouteView, via: string, dev: LinkView): 
   // a broken address could have been the one that reaches it: stay quiet rather than guess
   if (dev.addresses.includes(undefined)) return;
   const fam = familyOf(via);
-  const own = new Map<string, LinkView>();
-  for (const a of dev.addresses) if (a && !own.has(a.address)) own.set(a.address, dev);
-  if (ownAddress(rep, r, via, own)) return;
+  if (dev.addresses.some((a) => a?.address === via)) {
+    rep.error(at(r, 'via'), ownAddressMessage(via, dev));
+    return;
+  }
   const mine = dev.addresses.filter((a): a is Cidr => a !== undefined && a.family === fam);
   if (mine.some((a) => inSubnet(via, a.address, a.prefixlen))) return;
   const where =
