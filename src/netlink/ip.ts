@@ -52,7 +52,7 @@ function ipv6ToBuffer(text: string): Buffer {
 }
 
 export function bufferToIp(buf: Buffer): string {
-  if (buf.length === 4) return Array.from(buf).join('.');
+  if (buf.length === 4) return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
   if (buf.length === 16) {
     const g: number[] = [];
     for (let i = 0; i < 16; i += 2) g.push(buf.readUInt16BE(i));

@@ -5,7 +5,7 @@ import type { DesiredFirewall } from '../firewall/types.js';
 import { findKind } from '../kinds/index.js';
 import type { Features } from '../kinds/kind.js';
 import type { Ethtool } from '../netlink/ethtool.js';
-import { RT_TABLE_MAIN, type Rtnl } from '../netlink/rtnl.js';
+import { RT_TABLE_MAIN, RTN_UNICAST, type Rtnl } from '../netlink/rtnl.js';
 import { ownedLink } from '../ownership.js';
 import type { LiveLink, LiveState } from './live.js';
 import { readSysctl } from './sysctl.js';
@@ -30,7 +30,7 @@ export async function observe(
   // ... but the ethtool socket is another socket: its dump runs beside the address and route dumps
   const feats = readFeatures(features);
   const addresses = await rtnl.addresses();
-  const routes = await rtnl.routes();
+  const routes = await rtnl.routes({ table: RT_TABLE_MAIN, type: RTN_UNICAST });
   const byIndex = new Map(raw.map((l) => [l.ifindex, l.name]));
   const byName = new Map(raw.map((l) => [l.name, l.ifindex]));
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
@@ -54,7 +54,7 @@ export async function observe(
   return {
     links,
     addresses,
-    routes: routes.filter((r) => r.table === RT_TABLE_MAIN && r.type === 1),
+    routes,
     sysctls,
     firewall: await fw,
     ...(f.error === undefined ? {} : { featuresError: f.error }),
