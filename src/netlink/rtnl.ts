@@ -11,7 +11,7 @@ import type { NetlinkMessage, NetlinkSocket } from 'netlink';
 import { checkError, createNetlink } from 'netlink/dist/netlink.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
-import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
+import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, put32, readU32, u32 } from './nla.js';
 
 const NLM_F_ECHO = 0x8;
 const NLM_F_REPLACE = 0x100;
@@ -257,10 +257,10 @@ export class Rtnl {
       const seq = sock.generateSeq();
       // nlmsghdr; pid 0 as iproute2 sends: the kernel answers the sending socket
       const h = Buffer.alloc(NLMSG_HDRLEN);
-      h.writeUInt32LE(NLMSG_HDRLEN + q.payload.length, 0);
-      h.writeUInt16LE(q.type, 4);
-      h.writeUInt16LE(q.flags | (ackAll || q === last ? NLM_F_ACK : 0), 6);
-      h.writeUInt32LE(seq, 8);
+      const flags = q.flags | (ackAll || q === last ? NLM_F_ACK : 0);
+      put32(h, 0, NLMSG_HDRLEN + q.payload.length);
+      put32(h, 4, q.type | (flags << 16));
+      put32(h, 8, seq);
       iov.push(h, q.payload);
       // every payload here is built of 4-byte aligned parts; a message after an unaligned one would be misread
       if (q.payload.length % 4) iov.push(Buffer.alloc(4 - (q.payload.length % 4)));
@@ -520,9 +520,9 @@ export class Rtnl {
 
 function ifinfomsg(index: number, flags: number, change: number): Buffer {
   const b = Buffer.alloc(16);
-  b.writeInt32LE(index, 4);
-  b.writeUInt32LE(flags, 8);
-  b.writeUInt32LE(change, 12);
+  put32(b, 4, index);
+  put32(b, 8, flags);
+  put32(b, 12, change);
   return b;
 }
 
@@ -558,9 +558,9 @@ function parseLink(d: Buffer): RawLink {
 
 function addrMsg(ifindex: number, family: 4 | 6, address: string, prefixlen: number, flags: number): Buffer {
   const h = Buffer.alloc(8);
-  h.writeUInt8(af(family), 0);
-  h.writeUInt8(prefixlen, 1);
-  h.writeUInt32LE(ifindex, 4);
+  h[0] = af(family);
+  h[1] = prefixlen;
+  put32(h, 4, ifindex);
   const raw = ipToBuffer(address);
   const attrs: Attr[] = [
     [IFA.LOCAL, raw],
@@ -572,12 +572,12 @@ function addrMsg(ifindex: number, family: 4 | 6, address: string, prefixlen: num
 
 function routeMsg(r: RawRoute, scope: number): Buffer {
   const h = Buffer.alloc(12);
-  h.writeUInt8(af(r.family), 0);
-  h.writeUInt8(r.dstLen, 1);
-  h.writeUInt8(r.table < 256 ? r.table : 0, 4);
-  h.writeUInt8(r.protocol, 5);
-  h.writeUInt8(scope, 6);
-  h.writeUInt8(RTN_UNICAST, 7);
+  h[0] = af(r.family);
+  h[1] = r.dstLen;
+  h[4] = r.table < 256 ? r.table : 0;
+  h[5] = r.protocol;
+  h[6] = scope;
+  h[7] = RTN_UNICAST;
   const attrs: Attr[] = [[RTA.TABLE, u32(r.table)]];
   if (r.dstLen > 0) attrs.push([RTA.DST, ipToBuffer(r.dst)]);
   if (r.gateway) attrs.push([RTA.GATEWAY, ipToBuffer(r.gateway)]);
