@@ -67,8 +67,10 @@ export const classWords = (ip: string): string => CLASS_WORDS[addressClass(ip)];
  * (IPv6 adds a default route through the link for it).
  */
 export function interfaceAddressProblem(c: Cidr): string | undefined {
-  const text = `${c.address}/${c.prefixlen}`;
   const cls = addressClass(c.address);
+  // the common answer, before any message is made: every address of a file is asked
+  if (cls === 'unicast' && c.prefixlen !== 0) return undefined;
+  const text = `${c.address}/${c.prefixlen}`;
   if (c.family === 4 && cls === 'unspecified')
     return `${text}: the kernel takes 0.0.0.0 without an error and adds nothing, so it could never be there; use the link's own address`;
   if (c.family === 6 && cls === 'unspecified')

@@ -313,12 +313,16 @@ class HeaderLines implements Locator {
   constructor(private readonly r: Reader) {}
 
   at(path: KeyPath, part: 'key' | 'value'): Pos {
-    const [section, index, key, element] = path;
-    const header = typeof section === 'string' && typeof index === 'number' && SECTIONS.has(section);
-    const start = header ? this.r.headers.get(section)?.[index] : undefined;
+    // indexed, not destructured: asked once per entry and per address, where destructuring an
+    // array runs the iterator protocol
+    const section = path[0];
+    const index = path[1];
+    const start =
+      typeof section === 'string' && typeof index === 'number' ? this.r.headers.get(section)?.[index] : undefined;
     if (start !== undefined && path.length === 2 && part === 'value')
       return { line: start + 1, col: (this.r.headerCols.get(start) as number) + 1 };
-    if (start !== undefined && path.length === 4 && key === 'addresses' && typeof element === 'number') {
+    const element = path[3];
+    if (start !== undefined && path.length === 4 && path[2] === 'addresses' && typeof element === 'number') {
       const at = this.r.addresses.get(start)?.[element];
       if (at !== undefined) return at;
     }
