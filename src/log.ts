@@ -6,11 +6,10 @@
  */
 import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 const priority = (level: number) => (level >= 60 ? 2 : level >= 50 ? 3 : level >= 40 ? 4 : level >= 30 ? 6 : 7);
 
-export function createLogger(opts: { level?: string; fd?: number } = {}): Logger {
+export async function createLogger(opts: { level?: string; fd?: number } = {}): Promise<Logger> {
   const fd = opts.fd ?? 1;
   const level = opts.level ?? process.env.ISLAND_LOG_LEVEL ?? 'info';
   const base = { base: undefined, level, timestamp: pino.stdTimeFunctions.isoTime };
@@ -26,6 +25,7 @@ export function createLogger(opts: { level?: string; fd?: number } = {}): Logger
     );
   }
   if (process.stdout.isTTY && fd === 1) {
+    const { default: pretty } = await import('pino-pretty');
     return pino(base, pretty({ sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }));
   }
   return pino(base, pino.destination({ fd, sync: true }));

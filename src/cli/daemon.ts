@@ -9,22 +9,31 @@ import { Notifier } from '../daemon/notify.js';
 import { Service } from '../daemon/service.js';
 import { watchConfigFile } from '../daemon/watch.js';
 import { createLogger } from '../log.js';
+import { releaseMemory } from '../memory.js';
 import { TrySession } from '../try/session.js';
 import type { Args } from './args.js';
+
+/** After the start and each reload: what reading the file left behind goes back once things are quiet. */
+const SETTLE_MS = 500;
+let settleTimer: NodeJS.Timeout | undefined;
+function settled(): void {
+  clearTimeout(settleTimer);
+  settleTimer = setTimeout(releaseMemory, SETTLE_MS).unref();
+}
 
 export async function run({ path }: Args): Promise<number> {
   // one daemon per network namespace, whatever its runtime directory: before anything else
   const lock = await lockDaemon({ config: path, control: controlSocketPath() }).catch((e: unknown) => {
     throw e instanceof DaemonRunning ? new CommandError(e.message) : e;
   });
-  const log = createLogger();
+  const log = await createLogger();
   const notify = await Notifier.fromEnv(log);
   const svc = new Service(notify, log);
   const d = new Daemon({ configPath: path, log, onStatus: svc.onStatus, onPass: svc.onPass });
   const tries = new TrySession(d, log);
   // during `island try` the candidate is what is being tested: a reload waits for the try's end
   const reload = (trigger: string) =>
-    void svc.reload(trigger, () => (tries.defer(trigger) ? Promise.resolve(true) : d.reload()));
+    void svc.reload(trigger, () => (tries.defer(trigger) ? Promise.resolve(true) : d.reload())).then(settled);
   // before the first pass: SIGHUP's default action would kill a daemon still starting up
   process.on('SIGHUP', () => reload('SIGHUP'));
   // SIGTERM's too: systemd may stop the unit the moment READY=1 arrives
@@ -68,6 +77,9 @@ export async function run({ path }: Args): Promise<number> {
         // us; logs are written synchronously, nothing else is pending
         setImmediate(() => process.exit(0));
       })();
-    void svc.ready().then(() => log.info({ config: path, pid: process.pid }, 'island daemon running'));
+    void svc.ready().then(() => {
+      log.info({ config: path, pid: process.pid }, 'island daemon running');
+      settled();
+    });
   });
 }
