@@ -71,21 +71,53 @@ export async function apply(
     return ethtool.setFeatures(ifindex, name, f);
   };
   const repairFirewall = repairer();
+  /** links created in this pass whose creation the kernel has not answered yet */
+  const making = new Map<string, Promise<void>>();
+  const outcome = (a: Action): Promise<ActionResult> =>
+    run(a).then(
+      (): ActionResult => ({ action: a }),
+      (e: unknown): ActionResult => ({ action: a, error: declared(explain(a, e), file, actionLine(a)) }),
+    );
   const results: ActionResult[] = [];
+  /** sent, not answered yet: the next stage's requests follow them in the same sendmsg */
+  let sent: Promise<ActionResult>[] = [];
   // Actions of one stage do not depend on each other: send them together and
   // let the kernel work through the pipelined requests, instead of paying one
-  // round trip each (500 tunnels: ~2000 requests).
+  // round trip each (500 tunnels: ~2000 requests). Stages whose requests need
+  // no answer before the next stage's (the kernel carries out one socket's
+  // requests in order) do not wait for one: a heal's link, address and route
+  // leave in one sendmsg.
   for (const group of stages(actions)) {
-    results.push(
-      ...(await pool(group, WINDOW, (a) =>
-        run(a).then(
-          (): ActionResult => ({ action: a }),
-          (e: unknown): ActionResult => ({ action: a, error: declared(explain(a, e), file, actionLine(a)) }),
-        ),
-      )),
-    );
+    if (sent.length + group.length <= WINDOW && group.every(inOrder)) {
+      sent.push(...group.map(outcome));
+      continue;
+    }
+    results.push(...(await Promise.all(sent)));
+    sent = [];
+    results.push(...(await pool(group, WINDOW, outcome)));
   }
+  results.push(...(await Promise.all(sent)));
   return results;
+
+  /** Whether an action's requests are all it needs sent before what follows it: no answer is waited for. */
+  function inOrder(a: Action): boolean {
+    // a link on one made in this pass waits for it: its refusal says why
+    const on = (n?: string) => n !== undefined && making.has(n);
+    if (a.op === 'create-link')
+      return inPlace(a.link, a.replaces ?? []) && ![a.link.master, a.link.parent, a.link.underlay].some(on);
+    return a.op === 'add-address' || a.op === 'replace-route';
+  }
+
+  /** A request about a link whose creation is unanswered yet: if that fails, so does this, for that reason. */
+  async function onMade(link: string | undefined, req: Promise<void>): Promise<void> {
+    const made = link === undefined ? undefined : making.get(link);
+    if (!made) return req;
+    req.catch(() => undefined);
+    await made.catch(() => {
+      throw new Error(`link ${link} could not be made`);
+    });
+    return req;
+  }
 
   async function run(a: Action): Promise<void> {
     switch (a.op) {
@@ -121,23 +153,29 @@ export async function apply(
       case 'delete-address':
         return rtnl.deleteAddress(need(a.link), a.family, a.address, a.prefixlen);
       case 'add-address':
-        return rtnl.addAddress(need(a.address.link), a.address.family, a.address.address, a.address.prefixlen);
+        return onMade(
+          a.address.link,
+          rtnl.addAddress(need(a.address.link), a.address.family, a.address.address, a.address.prefixlen),
+        );
       case 'firewall':
         // actions of one family share a batch: it runs once and answers for all of them
         return repairFirewall(a.batch);
       case 'replace-route': {
         const r = a.route;
-        return rtnl.replaceRoute({
-          family: r.family,
-          dst: r.dst,
-          dstLen: r.dstLen,
-          table: RT_TABLE_MAIN,
-          protocol: ROUTE_PROTO,
-          type: 1,
-          gateway: r.via,
-          oif: r.dev ? need(r.dev) : undefined,
-          priority: r.metric || undefined,
-        });
+        return onMade(
+          r.dev,
+          rtnl.replaceRoute({
+            family: r.family,
+            dst: r.dst,
+            dstLen: r.dstLen,
+            table: RT_TABLE_MAIN,
+            protocol: ROUTE_PROTO,
+            type: 1,
+            gateway: r.via,
+            oif: r.dev ? need(r.dev) : undefined,
+            priority: r.metric || undefined,
+          }),
+        );
       }
     }
   }
@@ -156,7 +194,7 @@ export async function apply(
    * island's, never an unmarked one.
    */
   async function createLink(l: DesiredLink, replaces: Replaced[]): Promise<void> {
-    if (!replaces.length && !index.has(l.name)) return createInPlace(l);
+    if (inPlace(l, replaces)) return createInPlace(l);
     // the kernel cannot hold these and the new link at once: they go first
     const first = replaces.filter((r) => r.first);
     for (const r of first) await deleteLink(r);
@@ -222,22 +260,39 @@ export async function apply(
     const marked = rtnl.addAltname(i, l.name, newLinkToken());
     const up = rtnl.setLink(i, l.name, { rename: l.name, alias: OWNER_ALIAS, up: true });
     for (const p of [quiet, marked, up]) p?.catch(() => undefined);
+    // its addresses and routes may follow in the same sendmsg (apply's stages): known before
+    // the kernel answers, the ifindex is all they need
+    index.set(l.name, i);
+    const done = (async () => {
+      try {
+        await made;
+      } catch (e) {
+        // the others find no link at that ifindex: answered before the pass goes on
+        await Promise.allSettled([quiet, marked, up]);
+        throw new Error(refusal(l, e, live, []));
+      }
+      try {
+        await Promise.all([quiet, marked, up]);
+        // in the same pass, not the next one; a round trip after the link's address and route:
+        // until then a packet across a NAT may be dropped for its checksum, as it would have
+        // been with no link at all
+        if (l.features) await setFeatures(i, l.name, l.features);
+      } catch (e) {
+        await rtnl.deleteLink(i, l.name).catch(() => undefined);
+        throw e;
+      }
+    })();
+    making.set(l.name, done);
     try {
-      await made;
+      await done;
     } catch (e) {
-      // the others find no link at that ifindex: answered before the pass goes on
-      await Promise.allSettled([quiet, marked, up]);
-      throw new Error(refusal(l, e, live, []));
-    }
-    try {
-      await Promise.all([quiet, marked, up]);
-      // in the same pass, not the next one: the link has no address nor route yet
-      if (l.features) await setFeatures(i, l.name, l.features);
-    } catch (e) {
-      await rtnl.deleteLink(i, l.name).catch(() => undefined);
+      if (index.get(l.name) === i) index.delete(l.name);
       throw e;
     }
-    index.set(l.name, i);
+  }
+
+  function inPlace(l: DesiredLink, replaces: Replaced[]): boolean {
+    return !replaces.length && !index.has(l.name);
   }
 }
 
