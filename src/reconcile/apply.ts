@@ -113,8 +113,9 @@ export async function apply(
     const made = link === undefined ? undefined : making.get(link);
     if (!made) return req;
     req.catch(() => undefined);
-    await made.catch(() => {
-      throw new Error(`link ${link} could not be made`);
+    // with the reason: a link another process deleted under the create is a lost race, not news
+    await made.catch((e: unknown) => {
+      throw new Error(`link ${link} could not be made: ${(e as Error).message}`);
     });
     return req;
   }
