@@ -13,7 +13,7 @@ import { formatDiagnostic, loadConfigText } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { type DesiredState, desiredState } from '../desired.js';
 import { dropHeadline, isDropFinding } from '../firewall/drops.js';
-import { forgetFirewallReads } from '../firewall/observe.js';
+import { forgetFirewallReads, observeFirewall } from '../firewall/observe.js';
 import { type FirewallWatch, watchFirewall } from '../firewall/watch.js';
 import { describePathMtu, describePeer } from '../health/describe.js';
 import { Health, type PeerStatus } from '../health/health.js';
@@ -295,7 +295,7 @@ export class Daemon {
     this.firewall = undefined;
     try {
       const w = await watchFirewall(this.want.firewall, {
-        onChange: (why) => this.trigger(why, this.cfg.daemon.debounceMs),
+        onChange: (why) => this.trigger(why, this.cfg.daemon.debounceMs, 'firewall'),
         onOverflow: () => {
           this.log.warn('nftables event queue overflowed (ENOBUFS): events were lost, running a full resync');
           this.trigger('overflow', 0);
@@ -361,10 +361,14 @@ export class Daemon {
    * quiet period, else at the end of the debounce window; settle: delayMs from now. During a
    * pass, any of them asks for one more pass the moment it ends.
    */
-  private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'settle' = 'now'): void {
+  private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'settle' | 'firewall' = 'now'): void {
     if (this.stopped) return;
-    // only the events of island's own objects can be told without a read (known.ts)
-    if (mode !== 'own') this.known.forget();
+    // only the events of island's own objects can be told without a read (known.ts); a change
+    // to island's firewall is read again alone
+    if (mode === 'firewall') {
+      this.heard++;
+      this.known.firewallChanged();
+    } else if (mode !== 'own') this.known.forget();
     if (this.running) {
       this.again = true;
       return;
@@ -411,7 +415,8 @@ export class Daemon {
       const waiting = new Set<string>();
       const want = withPathMtus(this.want, this.mtuKeeper.pathMtus(Date.now()));
       const heard = this.heard;
-      const known = this.known.take();
+      const told = this.known.take();
+      const known = told?.firewall ? { ...told.live, firewall: await observeFirewall(this.want.firewall) } : told?.live;
       const { live, plan, results } = await reconcile(
         this.rtnl,
         this.ethtool,

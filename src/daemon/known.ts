@@ -17,6 +17,8 @@ export class KnownState {
   private readonly gone = new Set<number>();
   /** links that other events since the read concern: told only if each of them is gone */
   private readonly about = new Set<number>();
+  /** island's firewall changed since the read: the pass reads it again, and only it */
+  private firewall = false;
   /** every link the last read saw, by ifindex, whatever the pass did after it */
   private seen = new Map<number, { name: string; up: boolean; mtu: number }>();
 
@@ -31,6 +33,12 @@ export class KnownState {
     this.live = undefined;
     this.gone.clear();
     this.about.clear();
+    this.firewall = false;
+  }
+
+  /** An nftables event about island's tables: links, addresses and routes stay as read. */
+  firewallChanged(): void {
+    if (this.live) this.firewall = true;
   }
 
   /**
@@ -61,19 +69,25 @@ export class KnownState {
     else this.forget();
   }
 
-  /** The read less what the deletions took, when the events since are all told by them; else nothing. Once. */
-  take(): LiveState | undefined {
+  /**
+   * The read less what the deletions took, when the events since are all told by them, and
+   * whether its firewall must be read again; else nothing. Once.
+   */
+  take(): { live: LiveState; firewall: boolean } | undefined {
     const live = this.live;
-    const told = live && this.gone.size > 0 && [...this.about].every((i) => this.gone.has(i));
+    const firewall = this.firewall;
+    const told = live && (this.gone.size > 0 || firewall) && [...this.about].every((i) => this.gone.has(i));
     const gone = new Set(this.gone);
     this.forget();
     if (!live || !told) return undefined;
-    return {
+    if (!gone.size) return { live, firewall };
+    const less: LiveState = {
       ...live,
       links: live.links.filter((l) => !gone.has(l.ifindex)),
       addresses: live.addresses.filter((a) => !gone.has(a.ifindex)),
       // the kernel drops the routes through a deleted link without a word
       routes: live.routes.filter((r) => r.oif === undefined || !gone.has(r.oif)),
     };
+    return { live: less, firewall };
   }
 }

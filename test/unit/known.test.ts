@@ -27,7 +27,9 @@ t.test("an own link's deletion is told by its events: the read less the link, it
   const k = new KnownState();
   k.read(read(), true);
   for (const ev of [down, addrGone, linkGone]) k.note(ev, true);
-  const live = k.take();
+  const told = k.take();
+  t.equal(told?.firewall, false, 'the firewall as read');
+  const live = told?.live;
   t.strictSame(
     live?.links.map((l) => l.name),
     ['ul0'],
@@ -48,7 +50,7 @@ t.test('the link going down alone is taken for its deletion', async (t) => {
   k.read(read(), true);
   k.note(down, true);
   t.strictSame(
-    k.take()?.links.map((l) => l.name),
+    k.take()?.live.links.map((l) => l.name),
     ['ul0'],
   );
 });
@@ -78,6 +80,26 @@ t.test('anything else forgets the read', async (t) => {
   t.equal(k.take(), undefined, 'a read the pass changed things after is not kept');
   k.read(read(), true);
   t.equal(k.take(), undefined, 'nothing heard: nothing to tell (a resync reads)');
+});
+
+t.test("a change to island's firewall: read again alone, the rest as read", async (t) => {
+  const k = new KnownState();
+  k.firewallChanged();
+  t.equal(k.take(), undefined, 'nothing read yet');
+  k.read(read(), true);
+  k.firewallChanged();
+  const told = k.take();
+  t.equal(told?.firewall, true);
+  t.equal(told?.live.links.length, 2);
+  k.read(read(), true);
+  k.firewallChanged();
+  k.note(down, true);
+  const both = k.take();
+  t.equal(both?.firewall, true, 'with a deletion');
+  t.strictSame(
+    both?.live.links.map((l) => l.name),
+    ['ul0'],
+  );
 });
 
 t.test('a link event that says nothing new about a link read', async (t) => {
