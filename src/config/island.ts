@@ -4,15 +4,15 @@
  * construction), then turned into the part one host plays: a gateway's tunnels, routes and
  * forwarding, or a member's routes via its gateway.
  */
-import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { kindOf, kindsOf } from '../kinds/index.js';
 import { type Declared, type KernelIdentity, oneOf } from '../kinds/kind.js';
-import { canonicalIp, cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
+import { cidrRange, familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { NAT_KEEPALIVE_MS } from './defaults.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
 import { hostNameProblem } from './hosts.js';
 import { addressClass, classWords, endpointProblems, kernelDeviceName } from './kernel.js';
+import { ownAddresses } from './own-addresses.js';
 import type { Reporter } from './report.js';
 import { cidr, describe, int, ipAddress, prefix, type Shape } from './schema.js';
 import { compact, each, field, isTable, strict, tunnel as tunnelSection } from './sections.js';
@@ -496,11 +496,7 @@ export interface Identity {
 
 /** ISLAND_HOST if set (the CLI's --host sets it too), and this host's own addresses. */
 export function localIdentity(): Identity {
-  const addresses = Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && !a.internal)
-    .map((a) => canonicalIp(a?.address.split('%')[0] ?? '') ?? '')
-    .filter((a) => a !== '');
+  const addresses = ownAddresses();
   const host = process.env.ISLAND_HOST;
   return host ? { host, addresses } : { addresses };
 }

@@ -391,3 +391,16 @@ t.test("island plan --host NAME on a machine that is none of the island's: what 
       `a fit node: ${to} via faraday, blocked here`,
     );
 });
+
+t.test('a host whose ethernet has no carrier yet is still the host its address names', async (t) => {
+  // the veth's peer stays down: the link is UP but not RUNNING, which os.networkInterfaces() skips
+  const ns = await netns(t, 'labcarrier');
+  const f = LAB_PLAN.hosts.faraday;
+  await ns.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+  await ns.run(['ip', 'addr', 'add', `${f.address}/24`, 'dev', 'eth0']);
+  await ns.run(['ip', 'link', 'set', 'eth0', 'up']);
+  t.match(await ns.run(['ip', 'link', 'show', 'eth0']), /NO-CARRIER/, 'eth0: up, no carrier');
+  const r = await runIsland(ns, ['plan', '-c', LAB_TOML]);
+  t.equal(r.code, 0, 'plan: exit 0', { stderr: r.stderr });
+  t.match(r.stdout, /^# faraday: gateway of site r2lab \(address 192\.168\.3\.100\)$/m, 'faraday, by its address');
+});

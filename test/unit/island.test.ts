@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { formatDiagnostic, type LoadResult, parseConfig } from '../../src/config/load.js';
+import { localIpv4, localIpv6 } from '../../src/config/own-addresses.js';
 import type { Config } from '../../src/config/types.js';
 import { desiredState } from '../../src/desired.js';
 import { REPO } from '../helpers/island.js';
@@ -150,3 +151,36 @@ t.test("the seed's IPIP variant, as lab.toml's comment gives it, in place of the
   t.same(routes(faraday), ['198.51.100.0/24 via 10.3.1.2 dev ipip0']);
   t.equal(desiredState(faraday).links[0]?.bindLocal, true, 'bound to its underlay like vx0');
 });
+
+t.test(
+  "this host's addresses from /proc: every local IPv4 address but loopback's, every IPv6 one but lo's",
+  async (t) => {
+    const fibTrie = [
+      'Main:',
+      '  +-- 0.0.0.0/1 2 0 2',
+      '     +-- 10.77.0.0/24 2 0 2',
+      '        +-- 10.77.0.0/31 1 0 0',
+      '           |-- 10.77.0.0',
+      '              /24 link UNICAST',
+      '           |-- 10.77.0.1',
+      '              /32 host LOCAL',
+      '        |-- 10.77.0.255',
+      '           /32 link BROADCAST',
+      '     +-- 127.0.0.0/8 2 0 2',
+      '           |-- 127.0.0.1',
+      '              /32 host LOCAL',
+      'Local:',
+      '           |-- 10.77.0.1',
+      '              /32 host LOCAL',
+      '',
+    ].join('\n');
+    t.strictSame(localIpv4(fibTrie), ['10.77.0.1']);
+    const ifInet6 = [
+      '00000000000000000000000000000001 01 80 10 80       lo',
+      'fd770000000000000000000000000001 03 40 00 c0       a0',
+      'fe80000000000000283d5dfffe6fe280 03 40 20 80       a0',
+      '',
+    ].join('\n');
+    t.strictSame(localIpv6(ifInet6), ['fd77::1', 'fe80::283d:5dff:fe6f:e280']);
+  },
+);
