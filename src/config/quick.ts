@@ -31,7 +31,6 @@ const OUTSIDE = new Outside();
 /** spaces, then a comment (no control character but tab), up to the end of the line */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: TOML forbids control characters here; the pattern names them
 const REST = /[ \t]*(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?(?:\r?\n|$)/y;
-const SPACE = /[ \t]*/y;
 /** what may stand between an array's values: spaces, comments, newlines */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: TOML forbids control characters here; the pattern names them
 const GAP = /(?:[ \t]|\r?\n|#[^\x00-\x08\x0a-\x1f\x7f]*(?=\r?\n|$))*/y;
@@ -70,9 +69,7 @@ class Reader {
     let table = this.root;
     let entryLine = -1;
     while (this.i < text.length) {
-      SPACE.lastIndex = this.i;
-      SPACE.test(text);
-      this.i = SPACE.lastIndex;
+      this.spaces();
       const c = text.charCodeAt(this.i);
       if (c === 0x5b /* [ */) {
         const col = this.i - this.lineStart;
@@ -82,10 +79,10 @@ class Reader {
         if (r.entry) this.headerCols.set(this.line, col);
       } else if (c !== 0x23 /* # */ && c !== 0x0a && c !== 0x0d && !Number.isNaN(c)) {
         const key = this.key();
-        this.skip(SPACE);
+        this.spaces();
         if (text.charCodeAt(this.i) !== 0x3d /* = */) throw OUTSIDE;
         this.i++;
-        this.skip(SPACE);
+        this.spaces();
         if (Object.hasOwn(table, key)) throw OUTSIDE;
         const at = entryLine >= 0 && key === 'addresses' ? [] : undefined;
         table[key] = this.value(0, at);
@@ -96,6 +93,12 @@ class Reader {
     return this.root;
   }
 
+  /** spaces and tabs: a loop, not a regular expression, for the zero or one there usually are */
+  private spaces(): void {
+    let c = this.text.charCodeAt(this.i);
+    while (c === 0x20 || c === 0x09) c = this.text.charCodeAt(++this.i);
+  }
+
   private skip(re: RegExp): void {
     re.lastIndex = this.i;
     re.test(this.text);
@@ -104,6 +107,12 @@ class Reader {
 
   /** spaces, a comment, the newline (or the end of the text) */
   private endOfLine(): void {
+    // most lines end right after their value
+    if (this.text.charCodeAt(this.i) === 0x0a) {
+      this.i++;
+      this.newline();
+      return;
+    }
     REST.lastIndex = this.i;
     if (!REST.test(this.text)) throw OUTSIDE;
     this.i = REST.lastIndex;
@@ -148,9 +157,9 @@ class Reader {
     this.i += array ? 2 : 1;
     const keys: string[] = [];
     for (;;) {
-      this.skip(SPACE);
+      this.spaces();
       keys.push(this.key(true));
-      this.skip(SPACE);
+      this.spaces();
       const c = text.charCodeAt(this.i);
       if (c === 0x5d /* ] */) break;
       if (c !== 0x2e) throw OUTSIDE;
@@ -266,23 +275,23 @@ class Reader {
     const { text } = this;
     const out: Table = {};
     this.i++;
-    this.skip(SPACE);
+    this.spaces();
     if (text.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return out;
     }
     for (;;) {
-      this.skip(SPACE);
+      this.spaces();
       const key = this.key();
-      this.skip(SPACE);
+      this.spaces();
       if (text.charCodeAt(this.i) !== 0x3d) throw OUTSIDE;
       this.i++;
-      this.skip(SPACE);
+      this.spaces();
       if (Object.hasOwn(out, key)) throw OUTSIDE;
       const line = this.line;
       out[key] = this.value(depth);
       if (this.line !== line) throw OUTSIDE;
-      this.skip(SPACE);
+      this.spaces();
       const c = text.charCodeAt(this.i);
       this.i++;
       if (c === 0x7d) return out;
