@@ -21,7 +21,7 @@ import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
 import type { BridgeView, LinkTableView, LinkView, RouteView, TunnelView } from './sections.js';
 import { sysctlName, sysctlTokens } from './sysctl.js';
-import type { Cidr } from './types.js';
+import type { Cidr, Family } from './types.js';
 
 export interface Views {
   tunnels: TunnelView[];
@@ -557,7 +557,7 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
       continue;
     }
     if (dev) {
-      if (dev.name !== undefined) checkGateway(rep, r, r.via, dev);
+      if (dev.name !== undefined) checkGateway(rep, r, r.via, fam as Family, dev);
     } else if (r.dev === undefined) ownAddress(rep, r, r.via, own);
   }
   checkSelfCarry(rep, routes, links, subnets);
@@ -632,10 +632,9 @@ function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], s
 }
 
 /** The kernel refuses a gateway it has no connected route to; say which addresses were considered. */
-function checkGateway(rep: Reporter, r: RouteView, via: string, dev: LinkView): void {
+function checkGateway(rep: Reporter, r: RouteView, via: string, fam: Family, dev: LinkView): void {
   // a broken address could have been the one that reaches it: stay quiet rather than guess
   if (dev.addresses.includes(undefined)) return;
-  const fam = familyOf(via);
   if (dev.addresses.some((a) => a?.address === via)) {
     rep.error(at(r, 'via'), ownAddressMessage(via, dev));
     return;
