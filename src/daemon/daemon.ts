@@ -1,8 +1,10 @@
 /**
  * The long-running loop. Every trigger (start, netlink event, overflow,
  * resync timer, SIGHUP) asks for the same full pass: events decide *when*,
- * never *what*. One pass runs at a time. The first event after a quiet period
- * starts a pass at once: a heal costs one round trip, not a debounce. Triggers
+ * never *what* is planned; only what is read again (known.ts: the deletion of
+ * an own link, a change to island's firewall). One pass runs at a time. The
+ * first event after a quiet period starts a pass at once: a heal costs one
+ * round trip, not a debounce. Triggers
  * during a pass coalesce into one more pass right after it; those that come
  * within `debounce` of a pass's end (the echoes of its own changes) into one
  * pass at the end of that window.
