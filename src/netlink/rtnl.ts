@@ -304,7 +304,7 @@ export class Rtnl {
   }
 
   async links(): Promise<RawLink[]> {
-    const req = Buffer.concat([ifinfomsg(0, 0, 0), encodeAttrs([[IFLA.EXT_MASK, SKIP_STATS]])]);
+    const req = encodeAttrs([[IFLA.EXT_MASK, SKIP_STATS]], ifinfomsg(0, 0, 0));
     return (await this.dump('dump links', RTM.GETLINK, req)).map(parseLink);
   }
 
@@ -370,7 +370,7 @@ export class Rtnl {
     const h = Buffer.alloc(12);
     h.writeUInt8(af(family), 0);
     h.writeUInt8(family === 4 ? 32 : 128, 1);
-    const req = Buffer.concat([h, encodeAttrs([[RTA.DST, ipToBuffer(dst)]])]);
+    const req = encodeAttrs([[RTA.DST, ipToBuffer(dst)]], h);
     const [d] = await this.request(`route to ${dst}`, RTM.GETROUTE, req);
     if (!d) throw new NetlinkError(`route to ${dst}`, 'no answer');
     const a = decodeAttrs(d.subarray(12));
@@ -388,13 +388,13 @@ export class Rtnl {
   /** ifindex of a link by name, or undefined when there is none */
   async linkIndex(name: string): Promise<number | undefined> {
     try {
-      const req = Buffer.concat([
-        ifinfomsg(0, 0, 0),
-        encodeAttrs([
+      const req = encodeAttrs(
+        [
           [IFLA.IFNAME, cstr(name)],
           [IFLA.EXT_MASK, SKIP_STATS],
-        ]),
-      ]);
+        ],
+        ifinfomsg(0, 0, 0),
+      );
       const [d] = await this.request(`get link ${name}`, RTM.GETLINK, req);
       return d ? d.readInt32LE(4) : undefined;
     } catch {
@@ -415,7 +415,7 @@ export class Rtnl {
     if (l.master !== undefined) attrs.push([IFLA.MASTER, u32(l.master)]);
     if (l.link !== undefined) attrs.push([IFLA.LINK, u32(l.link)]);
     const op = `create ${l.kind} ${l.name}`;
-    const req = Buffer.concat([ifinfomsg(l.ifindex ?? 0, l.up ? IFF_UP : 0, IFF_UP), encodeAttrs(attrs)]);
+    const req = encodeAttrs(attrs, ifinfomsg(l.ifindex ?? 0, l.up ? IFF_UP : 0, IFF_UP));
     if (l.ifindex) {
       await this.request(op, RTM.NEWLINK, req, NLM_F_CREATE | NLM_F_EXCL);
       return l.ifindex;
@@ -441,7 +441,7 @@ export class Rtnl {
     if (ch.master !== undefined) attrs.push([IFLA.MASTER, u32(ch.master)]);
     if (ch.alias !== undefined) attrs.push([IFLA.IFALIAS, Buffer.from(ch.alias)]);
     const head = ch.up === undefined ? ifinfomsg(ifindex, 0, 0) : ifinfomsg(ifindex, ch.up ? IFF_UP : 0, IFF_UP);
-    await this.request(`set link ${name}`, RTM.SETLINK, Buffer.concat([head, encodeAttrs(attrs)]));
+    await this.request(`set link ${name}`, RTM.SETLINK, encodeAttrs(attrs, head));
   }
 
   /**
@@ -451,9 +451,7 @@ export class Rtnl {
    * disabled at boot): EAFNOSUPPORT, which says the same.
    */
   async noLinkLocal6(ifindex: number, name: string): Promise<void> {
-    const mode = encodeAttrs([[IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE])]]);
-    const spec = encodeAttrs([[AF_INET6, mode]]);
-    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.AF_SPEC, spec]])]);
+    const req = encodeAttrs([[IFLA.AF_SPEC, NO_LINK_LOCAL6]], ifinfomsg(ifindex, 0, 0));
     await this.request(`set addrgenmode none on ${name}`, RTM.SETLINK, req).catch((e: unknown) => {
       if (!(e instanceof NetlinkError && e.code === 'EAFNOSUPPORT')) throw e;
     });
@@ -468,14 +466,14 @@ export class Rtnl {
       [IFLA_INFO_KIND, cstr(kind)],
       [IFLA_INFO_DATA, data],
     ]);
-    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.LINKINFO, info]])]);
+    const req = encodeAttrs([[IFLA.LINKINFO, info]], ifinfomsg(ifindex, 0, 0));
     await this.request(`change ${kind} ${name}`, RTM.NEWLINK, req);
   }
 
   /** RTM_NEWLINKPROP: give the link an alternative name (kernel 5.5+). */
   async addAltname(ifindex: number, name: string, altname: string): Promise<void> {
     const list = encodeAttrs([[IFLA.ALT_IFNAME, cstr(altname)]]);
-    const req = Buffer.concat([ifinfomsg(ifindex, 0, 0), encodeAttrs([[IFLA.PROP_LIST | NLA_F_NESTED, list]])]);
+    const req = encodeAttrs([[IFLA.PROP_LIST | NLA_F_NESTED, list]], ifinfomsg(ifindex, 0, 0));
     await this.request(`add altname ${altname} to ${name}`, RTM.NEWLINKPROP, req, NLM_F_CREATE | NLM_F_EXCL);
   }
 
@@ -517,6 +515,11 @@ export class Rtnl {
     await this.request(`delete route ${r.dst}/${r.dstLen}`, RTM.DELROUTE, routeMsg(r, 255));
   }
 }
+
+/** IFLA_AF_SPEC's content for `addrgenmode none` */
+const NO_LINK_LOCAL6 = encodeAttrs([
+  [AF_INET6, encodeAttrs([[IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE])]])],
+]);
 
 function ifinfomsg(index: number, flags: number, change: number): Buffer {
   const b = Buffer.alloc(16);
@@ -567,7 +570,7 @@ function addrMsg(ifindex: number, family: 4 | 6, address: string, prefixlen: num
     [IFA.ADDRESS, raw],
   ];
   if (flags) attrs.push([IFA.FLAGS, u32(flags)]);
-  return Buffer.concat([h, encodeAttrs(attrs)]);
+  return encodeAttrs(attrs, h);
 }
 
 function routeMsg(r: RawRoute, scope: number): Buffer {
@@ -583,5 +586,5 @@ function routeMsg(r: RawRoute, scope: number): Buffer {
   if (r.gateway) attrs.push([RTA.GATEWAY, ipToBuffer(r.gateway)]);
   if (r.oif !== undefined) attrs.push([RTA.OIF, u32(r.oif)]);
   if (r.priority !== undefined) attrs.push([RTA.PRIORITY, u32(r.priority)]);
-  return Buffer.concat([h, encodeAttrs(attrs)]);
+  return encodeAttrs(attrs, h);
 }
