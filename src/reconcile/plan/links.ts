@@ -6,7 +6,7 @@ import type { DesiredLink, DesiredState } from '../../desired.js';
 import { findKind } from '../../kinds/index.js';
 import { featureLabel, type Spec, specDiff } from '../../kinds/kind.js';
 import { isLinkToken } from '../../ownership.js';
-import type { LiveLink, LiveState } from '../live.js';
+import type { LiveLink } from '../live.js';
 import { withAutoMtu } from '../mtu.js';
 import { linkId, named, type ObjectStatus } from '../object.js';
 import type { Action, LinkChange, Replaced } from '../plan.js';
@@ -33,6 +33,12 @@ export function planLinks({ want, live, liveByName, liveByIndex, wanted }: PlanC
   /** island's links no longer in the file; those under a token name are what an interrupted create left */
   const unwanted = live.links.filter((l) => l.owned && !wanted.has(l.name));
   const replaced = new Set<number>();
+  // each tunnel asks who holds its local address: one lookup, not a scan of every address
+  const holders = new Map<string, string>();
+  for (const a of live.addresses) {
+    const name = liveByIndex.get(a.ifindex)?.name;
+    if (name !== undefined && !holders.has(a.address)) holders.set(a.address, name);
+  }
 
   for (const declared of want.links) {
     const key = named(linkId(declared.name));
@@ -56,12 +62,12 @@ export function planLinks({ want, live, liveByName, liveByIndex, wanted }: PlanC
     // not ok, whatever else is; it is still made and kept, and works again when the address is back
     const local = declared.spec.local === undefined ? undefined : String(declared.spec.local);
     const waiting =
-      local !== undefined && !localDevice(local, live, want, blocked)
+      local !== undefined && !localDevice(local, holders, want, blocked)
         ? `local ${local} is not on this host`
         : undefined;
     const report = (s: ObjectStatus) => status.push(waiting ? { ...key, state: 'blocked', detail: waiting } : s);
     const sized = withAutoMtu(declared, live);
-    const d = sized.bindLocal ? bindToLocal(sized, live, want, blocked) : sized;
+    const d = sized.bindLocal ? bindToLocal(sized, holders, want, blocked) : sized;
     if (typeof d === 'string') {
       status.push({ ...key, state: 'blocked', detail: d });
       blocked.set(declared.name, d);
@@ -170,24 +176,22 @@ function describeChange(c: LinkChange, l: LiveLink, byIndex: Map<number, LiveLin
  */
 function localDevice(
   local: string,
-  live: LiveState,
+  holders: Map<string, string>,
   want: DesiredState,
   blocked: Map<string, string>,
 ): string | undefined {
-  const a = live.addresses.find((x) => x.address === local);
-  const dev = a && live.links.find((l) => l.ifindex === a.ifindex)?.name;
-  return dev ?? want.addresses.find((x) => x.address === local && !blocked.has(x.link))?.link;
+  return holders.get(local) ?? want.addresses.find((x) => x.address === local && !blocked.has(x.link))?.link;
 }
 
 /** The link bound to the device that holds its local address, now. */
 function bindToLocal(
   d: DesiredLink,
-  live: LiveState,
+  holders: Map<string, string>,
   want: DesiredState,
   blocked: Map<string, string>,
 ): DesiredLink | string {
   const local = String(d.spec.local);
-  const dev = localDevice(local, live, want, blocked);
+  const dev = localDevice(local, holders, want, blocked);
   if (!dev) return `local ${local} is not on this host`;
   return { ...d, spec: { ...d.spec, dev }, underlay: dev };
 }
