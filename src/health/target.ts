@@ -5,7 +5,8 @@
 import { HEALTH_INTERVAL_MS, HEALTH_PORT } from '../config/defaults.js';
 import type { Cidr, Config, Family } from '../config/types.js';
 import type { DesiredPeer } from '../desired.js';
-import { bufferToIp, cidrRange, familyOf, inSubnet } from '../netlink/ip.js';
+import { prefixRange } from '../config/kernel.js';
+import { bufferToIp, cidrRange, familyOf, inSubnet, ipv4Value } from '../netlink/ip.js';
 
 export interface HostName {
   name: string;
@@ -106,12 +107,28 @@ const NOT_ROUTED: [string, number][] = [
   ['::', 128],
 ];
 
-/** An address a NAT typically sits in front of. */
-export function isPrivate(ip: string): boolean {
-  return PRIVATE.some(([net, len]) => inSubnet(ip, net, len));
+/**
+ * Whether an address is in one of `ranges`. IPv4 as numbers, each address read once: check asks
+ * it of both ends of every tunnel, where a subnet test per range read both addresses each time.
+ */
+function inRanges(ranges: [string, number][]): (ip: string) => boolean {
+  const v4 = ranges.filter(([net]) => familyOf(net) === 4).map(([net, len]) => prefixRange(net, len, 4));
+  const v6 = ranges.filter(([net]) => familyOf(net) === 6);
+  return (ip) => {
+    const family = familyOf(ip);
+    if (family === 6) return v6.some(([net, len]) => inSubnet(ip, net, len));
+    if (family !== 4) return false;
+    const v = ipv4Value(ip);
+    return v4.some(([lo, hi]) => v >= lo && v <= hi);
+  };
 }
+
+/** An address a NAT typically sits in front of. */
+export const isPrivate = inRanges(PRIVATE);
+
+const notRouted = inRanges(NOT_ROUTED);
 
 /** An address reached across the internet: neither private nor loopback / link-local. */
 export function isPublic(ip: string): boolean {
-  return !isPrivate(ip) && !NOT_ROUTED.some(([net, len]) => inSubnet(ip, net, len));
+  return !isPrivate(ip) && !notRouted(ip);
 }

@@ -198,6 +198,12 @@ t.test('private and public underlay addresses', async (t) => {
   for (const ip of ['10.77.0.2', '172.20.1.1', '192.168.3.100', '100.64.1.1', 'fd00::1']) t.ok(isPrivate(ip), ip);
   for (const ip of ['138.96.245.50', '198.51.100.1', '2001:db8::1']) t.ok(isPublic(ip), ip);
   for (const ip of ['127.0.0.1', '169.254.1.1', 'fe80::1']) t.notOk(isPublic(ip), `${ip} is not public`);
+  // the ranges' edges
+  for (const ip of ['172.31.255.255', '100.127.255.255', '10.255.255.255', 'fdff::1']) t.ok(isPrivate(ip), ip);
+  for (const ip of ['172.32.0.0', '100.128.0.0', '11.0.0.0', '192.169.0.0', 'fe00::1', 'not an address'])
+    t.notOk(isPrivate(ip), `${ip} is not private`);
+  for (const ip of ['0.255.255.255', '::']) t.notOk(isPublic(ip), `${ip} is not public`);
+  t.ok(isPublic('1.0.0.0'), '1.0.0.0');
 });
 
 const TUNNEL = (extra: string, addresses = '["10.30.30.2/30"]') => `[[tunnel]]
