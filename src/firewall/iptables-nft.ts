@@ -26,7 +26,17 @@ import type { NetlinkMessage } from 'netlink';
 import { decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
-import { NFT_MSG, type NfSocket, nfgen, nfproto, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
+import {
+  NFT_MSG,
+  type NfSocket,
+  nfgen,
+  nfproto,
+  nftRequest,
+  readWithNfSocket,
+  SUBSYS,
+  withNfSocket,
+  zstr,
+} from './nfnetlink.js';
 import { be32, str } from './nftables.js';
 import { normalize } from './save.js';
 import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
@@ -147,7 +157,7 @@ function ruleKey(m: NetlinkMessage): SeenRule {
  */
 export async function seeTables(family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
   try {
-    return await withNfSocket((sock) => look(sock, family, tables));
+    return await readWithNfSocket((sock) => look(sock, family, tables));
   } catch {
     return undefined;
   }

@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { decodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
-import { NFT_MSG, nfproto, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
+import { NFT_MSG, nfproto, nftRequest, readWithNfSocket, SUBSYS, zstr } from './nfnetlink.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
 
 const NFTA_CHAIN_TABLE = 1;
@@ -58,7 +58,7 @@ async function legacyTableExists(family: Family, table: TableModel): Promise<boo
 }
 
 function nftChains(family: Family, table: TableModel): Promise<string[]> {
-  return withNfSocket(async (sock) => {
+  return readWithNfSocket(async (sock) => {
     const msgs = await nftRequest(sock, NFT_MSG.getchain, nfproto(family), [[NFTA_CHAIN_TABLE, zstr(table.name)]]);
     return msgs
       .filter((m) => m.type === (SUBSYS | NFT_MSG.newchain))

@@ -17,7 +17,7 @@ import type { NetlinkMessage } from 'netlink';
 import { ipToBuffer } from '../netlink/ip.js';
 import { decodeAttrList, decodeAttrs } from '../netlink/nla.js';
 import { FILTER } from './model.js';
-import { NFT_MSG, type NfSocket, nftRequest, SUBSYS, withNfSocket, zstr } from './nfnetlink.js';
+import { NFT_MSG, type NfSocket, nftRequest, readWithNfSocket, SUBSYS, zstr } from './nfnetlink.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
@@ -68,7 +68,7 @@ const nested = (b: Buffer | undefined) => decodeAttrs(b ?? Buffer.alloc(0));
 
 /** One read of the tables that matter; throws when nf_tables cannot be asked (no module, no permission). */
 export function readNftables(): Promise<NftRuleset> {
-  return withNfSocket(async (sock) => {
+  return readWithNfSocket(async (sock) => {
     // the tables first (a handful): the chains of iptables-nft's own tables (thousands of
     // kube-proxy's in nat) are never dumped
     const tableMsgs = (await nftRequest(sock, NFT_MSG.gettable, 0)).filter(

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { NFT_MSG, type NfSocket, nftRequest, readWithNfSocket } from '../../src/firewall/nfnetlink.js';
 import { startDaemon, writeConfig } from '../helpers/island.js';
 import { netns } from '../helpers/netns.js';
 import { conf, islandPart, lab, same, started, until } from './firewall-lab.js';
@@ -187,4 +188,25 @@ t.test('daemon, nft backend: the programs repairs run, and passes with nothing t
   const programs = await execs(d.pid, () => new Promise((res) => setTimeout(res, 2500)));
   t.equal(repairs(n).length, 0, 'nothing to repair');
   t.strictSame(programs, [], 'passes with nothing to repair run no program');
+});
+
+t.test('a read the kernel never answered is asked once more, on a new socket; other errors are not', async (t) => {
+  const seen: NfSocket[] = [];
+  const value = await readWithNfSocket(async (s) => {
+    seen.push(s);
+    if (seen.length === 1) throw new Error('Timeout has been reached');
+    return (await nftRequest(s, NFT_MSG.gettable, 0)).length >= 0;
+  });
+  t.equal(value, true, 'the second ask answered');
+  t.equal(seen.length, 2);
+  t.not(seen[0], seen[1], 'on a new socket');
+  let calls = 0;
+  await t.rejects(
+    readWithNfSocket(async () => {
+      calls++;
+      throw new Error('EPERM');
+    }),
+    /EPERM/,
+  );
+  t.equal(calls, 1, 'a refusal is not asked again');
 });
