@@ -165,14 +165,19 @@ export async function seeTables(family: Family, tables: readonly TableModel[]): 
 
 async function look(sock: NfSocket, family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
-    const gen = await generation(sock, family);
+    // The generation and the chain dump leave together (the kernel takes a socket's requests in
+    // order). Not a request after a dump: its answer would come between the dump's parts, which
+    // node-netlink's reader takes for a broken dump; nor two dumps: the kernel refuses a second
+    // while the first is read.
+    const first = generation(sock, family);
+    // a chain dump is of every table of the family (the kernel filters rule dumps only)
+    const chains = nftRequest(sock, NFT_MSG.getchain, nfproto(family));
+    chains.catch(() => undefined);
+    const gen = await first;
     if (gen === undefined) return undefined;
     const out: SeenTable[] = [];
     let torn = false;
-    // a chain dump is of every table of the family (the kernel filters rule dumps only)
-    const chainMsgs = (await nftRequest(sock, NFT_MSG.getchain, nfproto(family))).filter(
-      (m) => m.type === (SUBSYS | NFT_MSG.newchain),
-    );
+    const chainMsgs = (await chains).filter((m) => m.type === (SUBSYS | NFT_MSG.newchain));
     if (chainMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
     const chainAttrs = chainMsgs.map((m) => decodeAttrs(m.data.subarray(4)));
     for (const t of tables) {
