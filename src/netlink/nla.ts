@@ -107,10 +107,20 @@ export function put32(b: Buffer, off: number, v: number): void {
   b[off + 3] = (v >>> 24) & 0xff;
 }
 
-export const readU8 = (b: Buffer | undefined) => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
-export const readU16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16LE(0) : undefined);
-export const readU32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
-export const readBe16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : undefined);
+/** 32 bits, host (little-endian) order, at off, unsigned: byte loads (Buffer's readers go through a wrapper each) */
+export const get32 = (b: Buffer, off: number): number =>
+  ((b[off] as number) |
+    ((b[off + 1] as number) << 8) |
+    ((b[off + 2] as number) << 16) |
+    ((b[off + 3] as number) << 24)) >>>
+  0;
+
+export const readU8 = (b: Buffer | undefined) => (b && b.length >= 1 ? (b[0] as number) : undefined);
+export const readU16 = (b: Buffer | undefined) =>
+  b && b.length >= 2 ? (b[0] as number) | ((b[1] as number) << 8) : undefined;
+export const readU32 = (b: Buffer | undefined) => (b && b.length >= 4 ? get32(b, 0) : undefined);
+export const readBe16 = (b: Buffer | undefined) =>
+  b && b.length >= 2 ? ((b[0] as number) << 8) | (b[1] as number) : undefined;
 /** network byte order, as the kernel keeps a __be32 (a GRE key) */
 export const be32 = (v: number) => {
   const b = Buffer.alloc(4);

@@ -11,7 +11,17 @@ import type { NetlinkMessage, NetlinkSocket } from 'netlink';
 import { checkError, createNetlink } from 'netlink/dist/netlink.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
-import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, put32, readU32, u32 } from './nla.js';
+import {
+  type Attr,
+  decodeAttrList,
+  decodeAttrs,
+  encodeAttrs,
+  get32,
+  NLA_F_NESTED,
+  put32,
+  readU32,
+  u32,
+} from './nla.js';
 
 const NLM_F_ECHO = 0x8;
 const NLM_F_REPLACE = 0x100;
@@ -311,16 +321,16 @@ export class Rtnl {
   async addresses(): Promise<RawAddress[]> {
     const out: RawAddress[] = [];
     for (const d of await this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8))) {
-      const family = fam(d.readUInt8(0));
+      const family = fam(d[0] as number);
       const a = decodeAttrs(d.subarray(8), ADDR_ATTRS);
       const raw = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
       if (!family || !raw) continue;
       out.push({
-        ifindex: d.readUInt32LE(4),
+        ifindex: get32(d, 4),
         family,
         address: bufferToIp(raw),
-        prefixlen: d.readUInt8(1),
-        scope: d.readUInt8(3),
+        prefixlen: d[1] as number,
+        scope: d[3] as number,
       });
     }
     return out;
@@ -334,11 +344,11 @@ export class Rtnl {
   async routes(only?: { table: number; type: number }): Promise<RawRoute[]> {
     const out: RawRoute[] = [];
     for (const d of await this.dump('dump routes', RTM.GETROUTE, Buffer.alloc(12))) {
-      const family = fam(d.readUInt8(0));
+      const family = fam(d[0] as number);
       if (!family) continue;
       // a table above 255 is RT_TABLE_COMPAT in the header and only named by RTA_TABLE
-      const headTable = d.readUInt8(4);
-      if (only && (d.readUInt8(7) !== only.type || (headTable !== only.table && headTable !== RT_TABLE_COMPAT)))
+      const headTable = d[4] as number;
+      if (only && ((d[7] as number) !== only.type || (headTable !== only.table && headTable !== RT_TABLE_COMPAT)))
         continue;
       const a = decodeAttrs(d.subarray(12), ROUTE_ATTRS);
       const dst = a.get(RTA.DST);
@@ -348,10 +358,10 @@ export class Rtnl {
       out.push({
         family,
         dst: dst ? bufferToIp(dst) : family === 4 ? '0.0.0.0' : '::',
-        dstLen: d.readUInt8(1),
+        dstLen: d[1] as number,
         table,
-        protocol: d.readUInt8(5),
-        type: d.readUInt8(7),
+        protocol: d[5] as number,
+        type: d[7] as number,
         gateway: gateway ? bufferToIp(gateway) : undefined,
         oif: readU32(a.get(RTA.OIF)),
         priority: readU32(a.get(RTA.PRIORITY)),
@@ -378,7 +388,7 @@ export class Rtnl {
     const prefsrc = a.get(RTA.PREFSRC);
     return {
       family,
-      type: d.readUInt8(7),
+      type: d[7] as number,
       gateway: gateway ? bufferToIp(gateway) : undefined,
       oif: readU32(a.get(RTA.OIF)),
       prefsrc: prefsrc ? bufferToIp(prefsrc) : undefined,
@@ -396,7 +406,7 @@ export class Rtnl {
         ifinfomsg(0, 0, 0),
       );
       const [d] = await this.request(`get link ${name}`, RTM.GETLINK, req);
-      return d ? d.readInt32LE(4) : undefined;
+      return d ? get32(d, 4) | 0 : undefined;
     } catch {
       return undefined;
     }
@@ -421,7 +431,7 @@ export class Rtnl {
       return l.ifindex;
     }
     const [echo] = await this.request(op, RTM.NEWLINK, req, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO);
-    const index = echo ? echo.readInt32LE(4) : await this.linkIndex(l.name);
+    const index = echo ? get32(echo, 4) | 0 : await this.linkIndex(l.name);
     if (index === undefined) throw new NetlinkError(op, 'link vanished right after creation');
     return index;
   }
@@ -538,7 +548,7 @@ function parseLink(d: Buffer): RawLink {
   const info = a.get(IFLA.LINKINFO);
   const li = info ? decodeAttrs(info, INFO_ATTRS) : undefined;
   const kind = li?.get(IFLA_INFO_KIND);
-  const str = (b: Buffer | undefined) => (b ? b.toString('utf8').replace(/\0+$/, '') : undefined);
+  const str = (b: Buffer | undefined) => (b ? b.toString('utf8', 0, cstrLength(b)) : undefined);
   const props = a.get(IFLA.PROP_LIST);
   const altnames = props
     ? decodeAttrList(props)
@@ -546,9 +556,9 @@ function parseLink(d: Buffer): RawLink {
         .map(([, v]) => str(v) ?? '')
     : [];
   return {
-    ifindex: d.readInt32LE(4),
+    ifindex: get32(d, 4) | 0,
     name: str(a.get(IFLA.IFNAME)) ?? '',
-    up: (d.readUInt32LE(8) & IFF_UP) !== 0,
+    up: (get32(d, 8) & IFF_UP) !== 0,
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
     master: readU32(a.get(IFLA.MASTER)) || undefined,
     link: readU32(a.get(IFLA.LINK)) || undefined,
@@ -557,6 +567,12 @@ function parseLink(d: Buffer): RawLink {
     kind: str(kind),
     data: li?.get(IFLA_INFO_DATA),
   };
+}
+
+/** the length of a NUL-terminated string attribute without its NULs */
+function cstrLength(b: Buffer): number {
+  const z = b.indexOf(0);
+  return z < 0 ? b.length : z;
 }
 
 function addrMsg(ifindex: number, family: 4 | 6, address: string, prefixlen: number, flags: number): Buffer {
