@@ -169,6 +169,20 @@ export function fastStrict(shape: Shape, raw: unknown): Record<string, unknown> 
     const keys = Object.keys(shape);
     const known = new Set(keys);
     const fns = keys.map((k) => walk(shape[k] as z.ZodTypeAny));
+    // what each key left out gives (its default, undefined, or GIVE_UP when it is required): the
+    // schemas' transforms are pure, so it is walked once per shape, not once per entry. An
+    // object (a default []) is made afresh each time: entries must not share it.
+    const NOT_YET: unique symbol = Symbol('not yet');
+    const absent: unknown[] = keys.map(() => NOT_YET);
+    const walkAbsent = (i: number): unknown => {
+      let x = absent[i];
+      if (x === NOT_YET) {
+        x = (fns[i] as Walk)(undefined);
+        if (typeof x === 'object' && x !== null) return x;
+        absent[i] = x;
+      }
+      return x;
+    };
     f = (raw) => {
       // zod's "object": not an array, a date, a map, a set; a class's instance (TomlFloat) is left to zod
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
@@ -179,7 +193,8 @@ export function fastStrict(shape: Shape, raw: unknown): Record<string, unknown> 
       const out: Record<string, unknown> = {};
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
-        const x = (fns[i] as Walk)(data[k]);
+        const v = data[k];
+        const x = v === undefined ? walkAbsent(i) : (fns[i] as Walk)(v);
         if (x === GIVE_UP) return undefined;
         // as zod's object: a key left out and parsed to nothing stays out
         if (k !== '__proto__' && (x !== undefined || k in data)) out[k] = x;
