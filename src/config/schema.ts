@@ -56,29 +56,32 @@ export function linkNameProblem(s: string): string | undefined {
 
 export const linkName = checked(linkNameProblem);
 
-function ipProblem(s: string): string | undefined {
+/** A plain address's family, or what is wrong with it: each address of a file is read once here. */
+function ipFamily(s: string): Family | string {
   if (s.includes('/')) return `"${s}" has a prefix length; write the plain address`;
   // node accepts IPv6 zone ids ("fe80::1%eth0"), which mean nothing to netlink
-  if (s.includes('%') || familyOf(s) === undefined) return `"${s}" is not a valid IP address`;
-  return undefined;
+  const f = s.includes('%') ? undefined : familyOf(s);
+  return f ?? `"${s}" is not a valid IP address`;
+}
+
+function ipProblem(s: string): string | undefined {
+  const f = ipFamily(s);
+  return typeof f === 'string' ? f : undefined;
 }
 
 /** An address, optionally of one family only (`why` says so). */
 export function address(family?: Family, why = '') {
   return z.string().transform((s, ctx) => {
-    const m = ipProblem(s) ?? familyProblem(s, family, why);
+    const f = ipFamily(s);
+    const m =
+      typeof f === 'string' ? f : family !== undefined && f !== family ? `"${s}" is IPv${f}; ${why}` : undefined;
     if (m !== undefined) {
       ctx.addIssue({ code: 'custom', message: m });
       return z.NEVER;
     }
-    return canonicalIp(s) as string;
+    // node takes only the plain dotted quad for IPv4, which is already canonical
+    return f === 4 ? s : (canonicalIp(s) as string);
   });
-}
-
-function familyProblem(s: string, family: Family | undefined, why: string): string | undefined {
-  const f = familyOf(s);
-  if (family === undefined || f === family) return undefined;
-  return `"${s}" is IPv${f}; ${why}`;
 }
 
 export const ipAddress = address();
@@ -93,9 +96,8 @@ export function parseCidr(s: string): Cidr | string {
   }
   const addr = s.slice(0, slash);
   const len = s.slice(slash + 1);
-  const bad = ipProblem(addr);
-  if (bad !== undefined) return bad;
-  const family = familyOf(addr) as Family;
+  const family = ipFamily(addr);
+  if (typeof family === 'string') return family;
   const max = family === 4 ? 32 : 128;
   if (!DIGITS.test(len)) return `prefix length "${len}" is not a number`;
   const prefixlen = Number(len);
