@@ -17,6 +17,7 @@ import {
   prefixRange,
   routeIdentity,
 } from './kernel.js';
+import type { Pos } from './locate.js';
 import { minOverlapping } from './overlap.js';
 import type { Reporter } from './report.js';
 import type { BridgeView, LinkTableView, LinkView, RouteView, TunnelView } from './sections.js';
@@ -262,7 +263,8 @@ function linkLocal(c: Cidr): boolean {
 interface Placed {
   link: LinkView;
   cidr: Cidr;
-  path: KeyPath;
+  /** in its link's addresses */
+  index: number;
   /** rank in the file (line, then column) */
   rank: number;
   lo: Bound;
@@ -275,26 +277,27 @@ interface Placed {
  * pair by pair: link-local addresses meet only those of their own link, and any other address.
  */
 function checkAddresses(rep: Reporter, links: LinkView[]): void {
-  const found: { link: LinkView; cidr: Cidr; path: KeyPath; line: number; col: number }[] = [];
+  const found: { link: LinkView; cidr: Cidr; index: number; line: number; col: number }[] = [];
   for (const link of links) {
-    link.addresses.forEach((cidr, i) => {
+    // an entry's addresses are written in its own table, in order: the entry's position and an
+    // address's index place it in the file, without a position asked for each address
+    let p: Pos | undefined;
+    link.addresses.forEach((cidr, index) => {
       if (!cidr) return;
-      const path = at(link, 'addresses', i);
-      const p = rep.pos(path);
-      found.push({ link, cidr, path, line: p.line, col: p.col });
+      p ??= rep.pos(link.path);
+      found.push({ link, cidr, index, line: p.line, col: p.col });
     });
   }
+  const before = (a: (typeof found)[0], b: (typeof found)[0]): number =>
+    a.line - b.line || a.col - b.col || a.index - b.index;
   // tables written section by section are in file order already: a comparator call per address saved
   let sorted = true;
-  for (let k = 1; k < found.length && sorted; k++) {
-    const a = found[k - 1] as { line: number; col: number };
-    const b = found[k] as { line: number; col: number };
-    sorted = a.line < b.line || (a.line === b.line && a.col < b.col);
-  }
-  if (!sorted) found.sort((a, b) => a.line - b.line || a.col - b.col);
+  for (let k = 1; k < found.length && sorted; k++)
+    sorted = before(found[k - 1] as (typeof found)[0], found[k] as (typeof found)[0]) < 0;
+  if (!sorted) found.sort(before);
   const placed: Placed[] = found.map((f, rank) => {
     const [lo, hi] = spanOf(f.cidr);
-    return { link: f.link, cidr: f.cidr, path: f.path, rank, lo, hi };
+    return { link: f.link, cidr: f.cidr, index: f.index, rank, lo, hi };
   });
   const INF = Number.POSITIVE_INFINITY;
   const earliest: number[] = new Array(placed.length).fill(INF);
@@ -336,12 +339,13 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
     const e = earliest[b.rank] as number;
     if (e >= b.rank) continue;
     const a = placed[e] as Placed;
+    const [aPath, bPath] = [at(a.link, 'addresses', a.index), at(b.link, 'addresses', b.index)];
     if (a.link === b.link && cidrText(a.cidr) === cidrText(b.cidr)) {
-      rep.error(b.path, `duplicate address ${cidrText(b.cidr)} (first at ${seenAt(rep, a.path, b.path)})`);
+      rep.error(bPath, `duplicate address ${cidrText(b.cidr)} (first at ${seenAt(rep, aPath, bPath)})`);
     } else {
       rep.error(
-        b.path,
-        `${netText(b.cidr)} on ${label(b.link)} overlaps ${netText(a.cidr)} on ${label(a.link)} (${seenAt(rep, a.path, b.path)})`,
+        bPath,
+        `${netText(b.cidr)} on ${label(b.link)} overlaps ${netText(a.cidr)} on ${label(a.link)} (${seenAt(rep, aPath, bPath)})`,
       );
     }
   }
