@@ -37,6 +37,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
 const dir = dirname(fileURLToPath(import.meta.url));
@@ -48,6 +49,9 @@ try {
 } catch {}
 const wrapped = \`(function (exports, require, module, __filename, __dirname) {\${readFileSync(file, 'utf8')}\n})\`;
 const script = new Script(wrapped, { filename: file, cachedData });
+// V8 flags for this process, set once the cache is read: on node's command line V8 would refuse a
+// cache built without them (and NODE_OPTIONS refuses most); the unit sets them for the daemon
+if (process.env.ISLAND_V8_FLAGS) setFlagsFromString(process.env.ISLAND_V8_FLAGS);
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, createRequire(file), mod, file, dir);
 if (process.env.ISLAND_CODE_CACHE === 'write') {

@@ -24,7 +24,7 @@
  * need fsyncs around every create and a key for the network namespace that outlives a reused
  * inode number.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 
 export const OWNER_ALIAS = 'island';
 export const ROUTE_PROTO = 149;
@@ -32,7 +32,7 @@ export const ROUTE_PROTO = 149;
 const TOKEN = /^island-[0-9a-f]{8}$/;
 
 // random bytes drawn a page at a time: one draw per link was a tenth of a 500-tunnel apply's JavaScript
-let pool = Buffer.alloc(0);
+let pool: Buffer = Buffer.alloc(0);
 let used = 0;
 
 /** A fresh token: 15 characters, the most a link name may hold. */

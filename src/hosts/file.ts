@@ -4,11 +4,11 @@
  * within one filesystem), fsync the directory so the rename itself is on disk. Readers never
  * see a truncated file, unlike an in-place rewrite, which empties the file before refilling it.
  */
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { randomBytes } from '../random.js';
 
 const TEMP_MARK = '.island-';
 /** temporaries older than this are left over from a writer killed mid-way */

@@ -12,9 +12,9 @@
  * kind's inPlace() names it (the kernel's changelink takes it: a macvlan's mode); the link's
  * mtu, master and up state (every kind) and the features() of its kind are set in place.
  */
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Family } from '../config/types.js';
+import { sha256 } from '../sha256.js';
 
 export interface KindContext {
   /** ifindex of a live link by name (underlay devices) */
@@ -182,7 +182,7 @@ export function specDiff(want: Spec, have: Spec): string[] {
  * link were dropped until the peer's ARP entry went stale (about 20 s in the lab demo).
  */
 export function stableMac(what: string): Buffer {
-  const mac = createHash('sha256').update(what).digest().subarray(0, 6);
+  const mac = sha256(what).subarray(0, 6);
   mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
   return mac;
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { decodeAttrs, encodeAttrs, readU32, u32 } from '../netlink/nla.js';
+import { sha256 } from '../sha256.js';
 import type { LinkKind, Spec } from './kind.js';
 import { modeName, onParent } from './parent.js';
 
@@ -38,7 +38,7 @@ export const macvlan: LinkKind = {
    * (In passthru mode the kernel gives it the parent's address instead.)
    */
   mac(name, s): Buffer {
-    const mac = createHash('sha256').update(`island macvlan ${name} ${s.parent}`).digest().subarray(0, 6);
+    const mac = sha256(`island macvlan ${name} ${s.parent}`).subarray(0, 6);
     mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
     return mac;
   },
