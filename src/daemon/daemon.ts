@@ -323,14 +323,15 @@ export class Daemon {
     if (!own && this.known.unchanged(ev)) return;
     this.heard++;
     this.known.note(ev, own);
-    // a change around island's objects (an underlay, a host route, a sysctl) tends to open a
-    // burst about them (deleting a tunnel on a `dev` announces the underlay ~15 ms before the
-    // tunnel, while the kernel still holds it): that waits `debounce` and takes the burst in.
-    // A change to island's own objects is the outage itself: it does not wait for that window
+    // A change to island's own objects is the outage itself: it does not wait for the window
+    // after a pass. One around them (an underlay, a host route, a sysctl) starts a pass at once
+    // after a quiet period, like any trigger (the underlay's announcement that a tunnel on it is
+    // being deleted, ~15 ms before the tunnel's own while the kernel holds it, says nothing
+    // new: known.unchanged() dropped it above)
     this.trigger(
       `${ev.kind} ${ev.op}${ev.ifname ? ` ${ev.ifname}` : ''}`,
       this.cfg.daemon.debounceMs,
-      own ? 'own' : 'settle',
+      own ? 'own' : 'now',
     );
   }
 
@@ -359,11 +360,11 @@ export class Daemon {
   }
 
   /**
-   * own: at once, whatever waits (a settle window, the window after a pass); now: at once after a
-   * quiet period, else at the end of the debounce window; settle: delayMs from now. During a
-   * pass, any of them asks for one more pass the moment it ends.
+   * own: at once, whatever waits (the window after a pass); now, firewall: at once after a quiet
+   * period, else at the end of the debounce window. During a pass, any of them asks for one
+   * more pass the moment it ends.
    */
-  private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'settle' | 'firewall' = 'now'): void {
+  private trigger(reason: string, delayMs: number, mode: 'own' | 'now' | 'firewall' = 'now'): void {
     if (this.stopped) return;
     // only the events of island's own objects can be told without a read (known.ts); a change
     // to island's firewall is read again alone
@@ -392,7 +393,7 @@ export class Daemon {
       return;
     }
     if (this.debounceTimer) return;
-    const wait = mode === 'settle' ? delayMs : this.passEndedAt + delayMs - performance.now();
+    const wait = this.passEndedAt + delayMs - performance.now();
     if (wait <= 0) {
       void this.pass(reason);
       return;
