@@ -299,6 +299,17 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
     const [lo, hi] = spanOf(f.cidr);
     return { link: f.link, cidr: f.cidr, index: f.index, rank, lo, hi };
   });
+  // the common file: each address starts after the one before it in its family ends, so no two
+  // overlap (a chain of disjoint spans, in order) and there is nothing to sweep for
+  const ends: Partial<Record<Family, Bound>> = {};
+  let apart = true;
+  for (let k = 0; k < placed.length && apart; k++) {
+    const p = placed[k] as Placed;
+    const end = ends[p.cidr.family];
+    apart = end === undefined || p.lo > end;
+    ends[p.cidr.family] = p.hi;
+  }
+  if (apart) return;
   const INF = Number.POSITIVE_INFINITY;
   const earliest: number[] = new Array(placed.length).fill(INF);
   const sweep = (group: Placed[], weight: (p: Placed) => number, asks: (p: Placed) => boolean): void => {
@@ -532,7 +543,8 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
     const dev = r.dev === undefined ? undefined : byName.get(r.dev);
     if (r.to) {
       // the kernel's identity: family, table (main), destination, metric as it defaults it
-      const key = routeIdentity(r.to.family, networkOf(r.to.address, r.to.prefixlen), r.to.prefixlen, r.metric);
+      // a destination's address is its network already (prefix refuses host bits)
+      const key = routeIdentity(r.to.family, r.to.address, r.to.prefixlen, r.metric);
       const prev = seen.get(key);
       if (prev) {
         const line = rep.line(at(prev, 'to'));
