@@ -296,8 +296,9 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
     sorted = before(found[k - 1] as (typeof found)[0], found[k] as (typeof found)[0]) < 0;
   if (!sorted) found.sort(before);
   const placed: Placed[] = found.map((f, rank) => {
-    const [lo, hi] = spanOf(f.cidr);
-    return { link: f.link, cidr: f.cidr, index: f.index, rank, lo, hi };
+    // indexed, not destructured (the iterator protocol, once per address)
+    const span = spanOf(f.cidr);
+    return { link: f.link, cidr: f.cidr, index: f.index, rank, lo: span[0], hi: span[1] };
   });
   // the common file: each address starts after the one before it in its family ends, so no two
   // overlap (a chain of disjoint spans, in order) and there is nothing to sweep for
