@@ -12,7 +12,7 @@
 
 /** `resync`: the full pass that runs even without events, the safety net for a lost one */
 export const RESYNC_MS = 30_000;
-/** `debounce`: the wait after a kernel event, so a burst becomes one pass */
+/** `debounce`: how long an event that comes right after a pass waits, so a burst (a pass's own echoes) becomes one pass */
 export const DEBOUNCE_MS = 10;
 /** `health_port`: UDP port of the peer probes, on the tunnels' inner addresses */
 export const HEALTH_PORT = 5534;
