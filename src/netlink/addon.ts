@@ -6,6 +6,7 @@
  * missing, so the daemon checks and says so at start.
  */
 import type { Socket } from 'node:dgram';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 
@@ -43,6 +44,44 @@ export function setProbeDontFragment(sock: Socket, family: 4 | 6): void {
   if (typeof addon.setsockoptInt !== 'function') throw new Error('the netlink addon is not island-patched');
   const o = MTU_DISCOVER[family];
   addon.setsockoptInt(fd, o.level, o.name, PMTUDISC_PROBE);
+}
+
+/** SOL_NETLINK, NETLINK_GET_STRICT_CHK (linux/netlink.h) */
+const SOL_NETLINK = 270;
+const NETLINK_GET_STRICT_CHK = 12;
+
+/**
+ * Strict checking on one of this process's netlink sockets, known by its port: the kernel
+ * then honours a dump request's filters (a route dump of one table and type) instead of
+ * sending everything. node-netlink does not say which descriptor is its socket's: it is the
+ * one whose inode /proc/self/net/netlink gives for that port. False when it cannot be set
+ * (a kernel before 4.20, an addon without setsockoptInt): the caller filters by itself.
+ */
+export function strictCheck(protocol: number, port: number): boolean {
+  try {
+    const row = readFileSync('/proc/self/net/netlink', 'utf8')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((c) => c[1] === String(protocol) && c[2] === String(port));
+    const inode = row?.[9];
+    if (!inode) return false;
+    const fd = readdirSync('/proc/self/fd').find((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+    if (fd === undefined) return false;
+    const addon = createRequire(import.meta.url)(netlinkAddonPath()) as {
+      setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
+    };
+    if (typeof addon.setsockoptInt !== 'function') return false;
+    addon.setsockoptInt(Number(fd), SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A bound dgram socket's descriptor, read where node keeps it (`_handle` warns DEP0112). */

@@ -9,6 +9,7 @@
  */
 import type { NetlinkMessage, NetlinkSocket } from 'netlink';
 import { checkError, createNetlink } from 'netlink/dist/netlink.js';
+import { strictCheck } from './addon.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import {
@@ -213,6 +214,16 @@ export class Rtnl {
   }
 
   private queue: Queued[] = [];
+  private strictChecked?: boolean;
+
+  /** Whether the kernel filters this socket's dumps; set on the first that would use it. */
+  private strict(): boolean {
+    if (this.strictChecked === undefined) {
+      const { port } = (this.sock as unknown as { address(): { port: number } }).address();
+      this.strictChecked = strictCheck(NETLINK_ROUTE, port);
+    }
+    return this.strictChecked;
+  }
   /** the timeouts of the batches sent and not all answered */
   private readonly inFlight = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -343,7 +354,13 @@ export class Rtnl {
    */
   async routes(only?: { table: number; type: number }): Promise<RawRoute[]> {
     const out: RawRoute[] = [];
-    for (const d of await this.dump('dump routes', RTM.GETROUTE, Buffer.alloc(12))) {
+    const req = Buffer.alloc(12);
+    if (only && only.table < 256 && this.strict()) {
+      // the kernel sends those only (strict checking: see addon.ts)
+      req[4] = only.table;
+      req[7] = only.type;
+    }
+    for (const d of await this.dump('dump routes', RTM.GETROUTE, req)) {
       const family = fam(d[0] as number);
       if (!family) continue;
       // a table above 255 is RT_TABLE_COMPAT in the header and only named by RTA_TABLE
