@@ -183,7 +183,8 @@ function kinded(rep: Reporter, table: Table, raw: unknown, path: KeyPath) {
     return kind && owners.length ? `only valid for kind = ${oneOf(owners.map((k) => k.kind))}` : undefined;
   });
   let ok = data !== undefined;
-  const badKind = kindProblem(table, raw);
+  // a kind found for this table is the one kindProblem() would find no fault with
+  const badKind = kind ? undefined : kindProblem(table, raw);
   if (badKind !== undefined) {
     rep.error([...path, 'kind'], badKind);
     ok = false;
