@@ -464,8 +464,10 @@ export class Daemon {
           this.log.error({ object, error: r.error }, `failed: ${line}: ${r.error}`);
         }
       }
-      if (results.length)
-        this.log.info({ trigger: reason, actions: results.length, ms, read: known ? 'known' : 'dump' }, 'reconciled');
+      // a plan the kernel contradicted is no failed repair, nor a status: the pass it asks for says them
+      const contradicted = known !== undefined && results.some((r) => r.error);
+      const read = contradicted ? 'known, contradicted' : known ? 'known' : 'dump';
+      if (results.length) this.log.info({ trigger: reason, actions: results.length, ms, read }, 'reconciled');
       this.noteThrottled(skipped);
       // address events carry only an ifindex; links made in this pass are
       // learnt on the pass their own creation events trigger
@@ -481,8 +483,8 @@ export class Daemon {
       if (trial !== undefined) this.retryIn(Math.max(trial - Date.now(), 10));
       this.health.retry();
       this.lastPassAt = Date.now();
-      this.report(settle(plan.status, results));
-      this.metrics.passed(ms, results, skipped);
+      if (!contradicted) this.report(settle(plan.status, results));
+      this.metrics.passed(ms, contradicted ? results.filter((r) => !r.error) : results, skipped);
       void this.metricsFile.write();
     } catch (e) {
       this.log.error({ err: (e as Error).message, trigger: reason }, 'reconcile pass failed');
