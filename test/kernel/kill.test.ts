@@ -5,7 +5,9 @@
  * converges, every time. Every round switches the file
  * between two sets of VNIs, so that every run re-creates every tunnel: the kill lands in the
  * middle of creates, renames and the deletes of the links they replace.
- * ISLAND_KILL_ROUNDS changes the number of rounds (default 100).
+ * A second test kills `island apply` while it makes new links (from no tunnel at all): those
+ * are created under their declared names, and must be island's from their first instant.
+ * ISLAND_KILL_ROUNDS changes the number of rounds (default 100; the second test a tenth).
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -84,6 +86,28 @@ function firstCreate(ns: Netns, ms: number): { seen: Promise<boolean>; stop(): v
   };
 }
 
+/**
+ * Resolves when the kernel announces a link under a declared tunnel name (a new link is made
+ * under its own name: see reconcile/apply.ts), false after `ms` without one.
+ */
+function firstDeclared(ns: Netns, ms: number): { seen: Promise<boolean>; stop(): void } {
+  const mon = spawn('ip', ['-n', ns.name, 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let timer: NodeJS.Timeout | undefined;
+  const seen = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    mon.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (/\bvk\d+\b/.test(d)) resolve(true);
+    });
+  });
+  return {
+    seen,
+    stop() {
+      clearTimeout(timer);
+      mon.kill('SIGKILL');
+    },
+  };
+}
+
 /** kill -9 the island process inside the namespace (the one node process there), by its pid. */
 async function killIsland(ns: Netns): Promise<void> {
   const pids = (await mustRun(['ip', 'netns', 'pids', ns.name])).split('\n').filter(Boolean).map(Number);
@@ -149,4 +173,53 @@ t.test(`${ROUNDS} kill -9 of apply and of a converging daemon, each followed by 
   t.same(failures, [], 'no kill left a link island disowns, and one plain apply converged each time');
   t.equal(converged, ROUNDS);
   t.ok(during >= ROUNDS / 2, `the kills did land during converges: ${during}`);
+});
+
+t.test("kill -9 of apply while it makes new links: each is island's from its first instant", async (t) => {
+  // every round starts from no tunnel at all: each link is created under its declared name, and
+  // the requests that mark it leave in the same sendmsg as its create. Enough tunnels that the
+  // creates take several sendmsgs, so that the kills land between them.
+  const MANY = 300;
+  const ns = await netns(t, 'killnew');
+  const path = await writeConfig(
+    t,
+    islandToml({
+      bridge: [{ name: 'br-under', addresses: ['192.0.2.1/24'] }],
+      tunnel: [...Array(MANY).keys()].map((i) =>
+        vxlan({
+          name: `vk${i}`,
+          vni: 5000 + i,
+          local: '192.0.2.1',
+          remote: '192.0.2.2',
+          dev: 'br-under',
+          addresses: [`10.${42 + (i >> 6)}.${(i & 63) * 4}.1/30`],
+        }),
+      ),
+    }),
+  );
+  const rounds = Math.max(4, Math.round(ROUNDS / 10));
+  let landed = 0;
+  const failures: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const down = await runIsland(ns, ['down', '-c', path]);
+    if (down.code !== 0) failures.push(`round ${round}: down ${down.code} ${down.stderr.trim()}`);
+    const mon = firstDeclared(ns, 10_000);
+    const run = runIsland(ns, ['apply', '-c', path]).then(() => undefined);
+    await mon.seen;
+    mon.stop();
+    await new Promise((r) => setTimeout(r, Math.random() * 30));
+    await killIsland(ns);
+    await run;
+    const links: Link[] = (await ns.ipJson(['-d', 'link', 'show'])).filter((l: Link) => /^vk\d+$/.test(l.ifname));
+    if (links.length < MANY) landed++;
+    const disowned = links.filter((l) => !owned(l)).map((l) => l.ifname);
+    if (disowned.length) failures.push(`round ${round}: unmarked ${disowned.join(', ')}`);
+    const plain = await runIsland(ns, ['apply', '-c', path]);
+    const plan = await runIsland(ns, ['plan', '--exit-code', '-c', path]);
+    if (plain.code !== 0 || plan.code !== 0)
+      failures.push(`round ${round}: apply ${plain.code} ${plain.stderr.trim().slice(0, 300)} | plan ${plan.code}`);
+  }
+  t.comment(`${rounds} kills of apply making ${MANY} new links: ${landed} landed before they were all made`);
+  t.same(failures, [], 'no kill left a link island disowns, and one plain apply converged each time');
+  t.ok(landed >= 1, `a kill did land while links were being made: ${landed}`);
 });
