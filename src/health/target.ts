@@ -3,9 +3,9 @@
  * config checks and the desired state both ask, and must agree.
  */
 import { HEALTH_INTERVAL_MS, HEALTH_PORT } from '../config/defaults.js';
+import { prefixRange } from '../config/kernel.js';
 import type { Cidr, Config, Family } from '../config/types.js';
 import type { DesiredPeer } from '../desired.js';
-import { prefixRange } from '../config/kernel.js';
 import { bufferToIp, cidrRange, familyOf, inSubnet, ipv4Value } from '../netlink/ip.js';
 
 export interface HostName {
