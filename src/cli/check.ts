@@ -40,7 +40,7 @@ async function checkFile({ path, values }: Args): Promise<number> {
   }
   if (unsafe) return 1;
   // the same checks as island doctor, as warnings, where the file is this host's
-  const { hostWarnings, isThisHost } = await import('../doctor/command.js');
+  const { hostWarnings, isThisHost } = await import('../doctor/check.js');
   if (isThisHost(r.config, values.host)) for (const w of await hostWarnings(r.config)) process.stderr.write(`${w}\n`);
   const self = r.config.island?.self;
   process.stdout.write(`${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);

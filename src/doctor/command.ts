@@ -2,7 +2,6 @@
  * `island doctor`, and the same checks as warnings for `island check` run on the host whose
  * file it is.
  */
-import { type IslandFile, localIdentity, resolveSelf } from '../config/island.js';
 import { formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { gatherFacts } from './gather.js';
@@ -37,31 +36,4 @@ export async function doctorCommand(path: string): Promise<number> {
       : `island doctor: nothing known to fight the island here (${CHECKS.map((c) => c.family).join(', ')})\n`,
   );
   return errors || invalid ? 1 : 0;
-}
-
-/**
- * Whether a file `island check` validated is this host's: a per-host file is; a one-file island
- * is when this host found its part in it, unless --host names another host than its addresses
- * say (then check reads it for that host, on this one).
- */
-export function isThisHost(cfg: Config, hostOption: string | undefined): boolean {
-  const m = cfg.island;
-  if (!m) return true;
-  if (!m.self) return false;
-  if (hostOption === undefined) return true;
-  const mine = resolveSelf(m as IslandFile['model'], { addresses: localIdentity().addresses });
-  return typeof mine !== 'string' && mine.host === m.self.host && mine.site === m.self.site;
-}
-
-/** The doctor's findings as `island check` prints them: warnings, less what check says itself. */
-export async function hostWarnings(cfg: Config): Promise<string[]> {
-  try {
-    const facts = await gatherFacts(cfg, { frugal: true });
-    // check's own keepalive advice says it with the file's line
-    return diagnose(facts)
-      .filter((f) => f.family !== 'keepalive')
-      .map((f) => formatFinding(f, 'warning'));
-  } catch (e) {
-    return [`island check: the host checks (island doctor) failed: ${(e as Error).message}`];
-  }
 }

@@ -11,7 +11,6 @@ import { askHolder } from '../daemon/lock.js';
 import { kindOf } from '../kinds/index.js';
 import { readSysctl } from '../reconcile/sysctl.js';
 import { DIRS, FILES } from './files.js';
-import { strictSomewhere } from './rpfilter.js';
 import type { DoctorFacts, Proc } from './types.js';
 
 // The host is read with synchronous calls: hundreds of small /proc files, each a few
@@ -131,6 +130,11 @@ function rpFilters(): Record<string, string> {
     }
   }
   return out;
+}
+
+/** Only strict mode (1) drops: without it on any link, in the file or on the host, no route needs looking up. */
+export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): boolean {
+  return Object.entries({ ...sysctl, ...cfg.sysctl }).some(([k, v]) => k.endsWith('rp_filter') && Number(v) === 1);
 }
 
 /** Whether a check could find something in links, addresses, routes or link features. */

@@ -5,7 +5,7 @@ import { natFindings } from './nat.js';
 import { networkdFindings } from './networkd.js';
 import { networkManagerFindings } from './networkmanager.js';
 import { rpFilterFindings } from './rpfilter.js';
-import type { DoctorFacts, Finding } from './types.js';
+import { bySeverity, type DoctorFacts, type Finding } from './types.js';
 
 export const CHECKS: { family: string; run: (f: DoctorFacts) => Finding[] }[] = [
   { family: 'daemon', run: daemonFindings },
@@ -18,6 +18,5 @@ export const CHECKS: { family: string; run: (f: DoctorFacts) => Finding[] }[] = 
 
 /** Errors first, each family's in its own order. */
 export function diagnose(f: DoctorFacts): Finding[] {
-  const all = CHECKS.flatMap((c) => c.run(f));
-  return [...all.filter((x) => x.severity === 'error'), ...all.filter((x) => x.severity === 'warning')];
+  return bySeverity(CHECKS.flatMap((c) => c.run(f)));
 }

@@ -16,6 +16,7 @@ import type { Config } from '../config/types.js';
 import { desiredState } from '../desired.js';
 import { familyOf, PrefixIndex } from '../netlink/ip.js';
 import { assignments, at, dropins, SYSCTL_CONF, SYSCTL_DIRS } from './files.js';
+import { strictSomewhere } from './gather.js';
 import type { DoctorFacts, Finding } from './types.js';
 
 interface Route {
@@ -83,11 +84,6 @@ function bootSetting(f: DoctorFacts, key: string): string | undefined {
       if (m?.[2] === name && (m[1] === dev || m[1] === '*')) last = a;
     }
   return last && last.value === '1' ? at(last) : undefined;
-}
-
-/** Only strict mode (1) drops: without it on any link, in the file or on the host, no route needs looking up. */
-export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): boolean {
-  return Object.entries({ ...sysctl, ...cfg.sysctl }).some(([k, v]) => k.endsWith('rp_filter') && Number(v) === 1);
 }
 
 export function rpFilterFindings(f: DoctorFacts): Finding[] {

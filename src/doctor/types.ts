@@ -73,3 +73,8 @@ export interface DoctorFacts {
 export function formatFinding(f: Finding, severity: Severity = f.severity): string {
   return `${f.where}: ${severity}: ${f.what}: ${f.why}; fix: ${f.fix}`;
 }
+
+/** Errors first, each family's in its own order (the families' order is the caller's). */
+export function bySeverity(all: Finding[]): Finding[] {
+  return [...all.filter((x) => x.severity === 'error'), ...all.filter((x) => x.severity === 'warning')];
+}
