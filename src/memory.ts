@@ -7,27 +7,18 @@
  * V8's LowMemoryNotification, the one way node offers to ask for that GC (a plain `gc()` neither
  * compacts nor shrinks new space: -0.7 MiB); an in-process session opens no port.
  *
- * That GC also drops the bytecode of every function not running (--stress-flush-code, for this GC
- * only): what only the start ran (the file's reader and validation, the first pass's planning)
- * goes, and what a heal or a resync runs is compiled again from the source when it next runs
- * (lab file: -0.7 MiB; 5 heals right after cost the same CPU).
+ * Not with --stress-flush-code for that GC (-0.8 MiB: the bytecode only the start ran): whatever a
+ * heal or a reload runs next is then compiled again from the source, 20-30 ms on the lab file's
+ * reload, on the path the heal latency target is about.
  */
-import { setFlagsFromString } from 'node:v8';
-
 export function releaseMemory(): void {
   import('node:inspector')
     .then(({ Session }) => {
       const s = new Session();
       s.connect();
-      setFlagsFromString('--stress-flush-code');
       // not from inside the callback: disconnecting there left the daemon deaf to netlink events
       // (node 20.20: the session is torn down while the inspector still dispatches the reply)
-      s.post('HeapProfiler.collectGarbage', () =>
-        setImmediate(() => {
-          setFlagsFromString('--no-stress-flush-code');
-          s.disconnect();
-        }),
-      );
+      s.post('HeapProfiler.collectGarbage', () => setImmediate(() => s.disconnect()));
     })
     // a node built without the inspector: V8's memory reducer does it later
     .catch(() => {});
