@@ -2,28 +2,17 @@
 import { isIP } from 'node:net';
 
 /**
- * node's isIP(), a dotted quad told without its regular expression: addresses are most of a
- * file's values, each looked at several times. Exactly node's IPv4 form: four decimal parts of
- * 0 to 255, no leading zeros; anything else is node's to say.
+ * node's isIP(), a dotted quad told by node's own IPv4 expression (lib/internal/net.js) tested
+ * here: addresses are most of a file's values, each looked at several times. A test runs as
+ * irregexp's native code and allocates nothing; isIP() execs it through its wrappers and builds
+ * a match; a character scan runs in the interpreter in a one-shot command (`island check`
+ * without TurboFan: 15,000 calls ~9.5 ms scanned, ~2.3 ms tested). Anything else is node's to say.
  */
+const V4_PART = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const IPV4 = new RegExp(`^(?:${V4_PART}\\.){3}${V4_PART}$`);
+
 function family(text: string): number {
-  let parts = 0;
-  let digits = 0;
-  let value = 0;
-  let first = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (digits === 0 || value > 255 || (digits > 1 && first === 48) || ++parts > 4) return isIP(text);
-      digits = 0;
-      value = 0;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
-      if (digits === 0) first = c;
-      value = value * 10 + (c - 48);
-      digits++;
-    } else return isIP(text);
-  }
-  return parts === 4 ? 4 : isIP(text);
+  return IPV4.test(text) ? 4 : isIP(text);
 }
 
 export function ipToBuffer(text: string): Buffer {
