@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { askHolder } from '../daemon/lock.js';
 import { kindOf } from '../kinds/index.js';
-import { readSysctl } from '../reconcile/sysctl.js';
+import { sysctlPath } from '../reconcile/sysctl.js';
+import { isIslandDaemon } from './daemon.js';
 import { DIRS, FILES } from './files.js';
+import { NETWORKD_COMM } from './networkd.js';
+import { NM_COMM } from './networkmanager.js';
+import { FIREWALLD_COMM } from './services.js';
 import type { DoctorFacts, Proc } from './types.js';
 
 // The host is read with synchronous calls: hundreds of small /proc files, each a few
@@ -52,7 +56,13 @@ function files(unread: string[]): Map<string, string> {
   return out;
 }
 
-/** The processes whose network namespace is this one's. */
+/** The programs the checks look for by name: systemd-networkd, NetworkManager, firewalld */
+const NAMED = new Set([NETWORKD_COMM, NM_COMM, FIREWALLD_COMM]);
+
+/**
+ * The processes of this network namespace that a check looks for: named ones, island daemons.
+ * Each one's namespace is read last, for these few only: a third of the cost, for every process.
+ */
 function processes(unread: string[]): Proc[] {
   const mine = readlinkSync('/proc/self/ns/net');
   const out: Proc[] = [];
@@ -60,10 +70,12 @@ function processes(unread: string[]): Proc[] {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readlinkSync(`/proc/${d}/ns/net`) !== mine) continue;
-      const comm = readFileSync(`/proc/${d}/comm`, 'utf8');
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
       const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      out.push({ pid: Number(d), comm: comm.trim(), argv: cmdline.split('\0').filter(Boolean) });
+      const p = { pid: Number(d), comm, argv: cmdline.split('\0').filter(Boolean) };
+      if (!NAMED.has(comm) && !isIslandDaemon(p)) continue;
+      if (readlinkSync(`/proc/${d}/ns/net`) !== mine) continue;
+      out.push(p);
     } catch (e) {
       // gone meanwhile, or another user's (not root)
       if ((e as NodeJS.ErrnoException).code === 'EACCES') hidden++;
@@ -141,7 +153,7 @@ export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): bo
 function kernelNeeded(config: Config | undefined, procs: Proc[], sysctl: Record<string, string>): boolean {
   if (!config) return false;
   const strict = strictSomewhere(sysctl, config);
-  const nm = procs.some((p) => p.comm === 'NetworkManager');
+  const nm = procs.some((p) => p.comm === NM_COMM);
   const tx = config.tunnels.some((t) => kindOf(t.kind).unmanaged?.(t).includes('tx-checksum-ip-generic'));
   return strict || nm || tx;
 }
@@ -166,7 +178,7 @@ export async function gatherFacts(config: Config | undefined, opts: GatherOption
     unread,
   };
   if (rp && !kernelNeeded(config, procs, rp)) {
-    const forward = await readSysctl('net.ipv4.ip_forward');
+    const forward = readText(sysctlPath('net.ipv4.ip_forward'))?.trim();
     const sysctl = forward === undefined ? rp : { ...rp, 'net.ipv4.ip_forward': forward };
     return { ...host, links: [], addresses: [], routes: [], sysctl, txChecksum: new Map() };
   }

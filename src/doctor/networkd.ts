@@ -9,11 +9,11 @@ import { at, NETWORKD_CONF, NETWORKD_DROPINS, parseBoolean, systemdSetting } fro
 import type { DoctorFacts, Finding } from './types.js';
 
 /** /proc/PID/comm of systemd-networkd: the name cut to 15 characters */
-const COMM = 'systemd-network';
+export const NETWORKD_COMM = 'systemd-network';
 const DROPIN = '/etc/systemd/networkd.conf.d/island.conf';
 
 export function networkdFindings(f: DoctorFacts): Finding[] {
-  if (!f.processes.some((p) => p.comm === COMM)) return [];
+  if (!f.processes.some((p) => p.comm === NETWORKD_COMM)) return [];
   const out: Finding[] = [];
   const routes = f.config ? f.config.routes.length : 0;
   for (const key of ['ManageForeignRoutes', 'ManageForeignRoutingPolicyRules'] as const) {

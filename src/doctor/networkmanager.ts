@@ -12,9 +12,10 @@ import { assignments, at, NM_DEVICES, parseBoolean } from './files.js';
 import type { DoctorFacts, Finding } from './types.js';
 
 const CONF = '/etc/NetworkManager/conf.d/island.conf';
+export const NM_COMM = 'NetworkManager';
 
 export function networkManagerFindings(f: DoctorFacts): Finding[] {
-  if (!f.processes.some((p) => p.comm === 'NetworkManager')) return [];
+  if (!f.processes.some((p) => p.comm === NM_COMM)) return [];
   const cfg = f.config;
   if (!cfg) return [];
   // the links island keeps, and the underlay each tunnel is bound to

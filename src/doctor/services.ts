@@ -6,6 +6,8 @@
 import { assignments, at, FIREWALLD_CONF, NFTABLES_CONF, parseBoolean } from './files.js';
 import type { DoctorFacts, Finding } from './types.js';
 
+export const FIREWALLD_COMM = 'firewalld';
+
 export function serviceFindings(f: DoctorFacts): Finding[] {
   return [...firewalld(f), ...nftablesService(f)];
 }
@@ -15,7 +17,7 @@ const inUse = (f: DoctorFacts, comm: string, unit: string) =>
   f.processes.some((p) => p.comm === comm) || f.enabled.has(unit);
 
 function firewalld(f: DoctorFacts): Finding[] {
-  if (!inUse(f, 'firewalld', 'firewalld.service')) return [];
+  if (!inUse(f, FIREWALLD_COMM, 'firewalld.service')) return [];
   const path = FIREWALLD_CONF.find((p) => f.files.has(p)) ?? (FIREWALLD_CONF[0] as string);
   const set = assignments(path, f.files.get(path) ?? '');
   const last = (key: string) => set.filter((a) => a.key === key).at(-1);

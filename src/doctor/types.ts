@@ -45,7 +45,7 @@ export interface LinkFact {
 export interface DoctorFacts {
   /** this host's part of the file; absent when there is none to check against */
   config?: Config;
-  /** the processes of this network namespace (a program in another one cannot touch its links) */
+  /** the processes of this network namespace a check looks for (a program in another one cannot touch its links) */
   processes: Proc[];
   /** this process, so as not to count itself */
   self: number;
