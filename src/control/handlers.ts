@@ -1,6 +1,6 @@
 /** What the daemon answers on its control channel. */
+import type { Logger } from 'pino';
 import type { Daemon } from '../daemon/daemon.js';
-import type { Logger } from '../log.js';
 import type { TrySession } from '../try/session.js';
 import { controlSocketPath } from './paths.js';
 import { ControlError, type ControlServer, type Handler, type Request, serveControl } from './server.js';

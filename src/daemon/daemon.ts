@@ -9,6 +9,7 @@
  * within `debounce` of a pass's end (the echoes of its own changes) into one
  * pass at the end of that window.
  */
+import type { Logger } from 'pino';
 import { HEALTH_INTERVAL_MS } from '../config/defaults.js';
 import { formatDiagnostic, loadConfigText } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -21,7 +22,6 @@ import { Health, type PeerStatus } from '../health/health.js';
 import { MtuKeeper } from '../health/mtu-keeper.js';
 import { recheckMs } from '../health/pmtu-probe.js';
 import { HostsKeeper } from '../hosts/keeper.js';
-import type { Logger } from '../log.js';
 import { DaemonMetrics, MetricsFile } from '../metrics/metrics.js';
 import { netlinkAddonPath, patchedAddonLoaded } from '../netlink/addon.js';
 import { Ethtool } from '../netlink/ethtool.js';

@@ -6,7 +6,7 @@
  * not grant. Node has no unix datagram sockets in core; node-unix-socket (N-API, so one build
  * loads under Debian's Node 18 and 20) provides one. It is loaded only under systemd.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from 'pino';
 
 interface DatagramSocket {
   sendTo(buf: Buffer, offset: number, length: number, path: string, cb?: (err: Error | undefined) => void): void;

@@ -3,7 +3,7 @@
  * when it cannot yet, after a bounded wait, so that boot never hangs on a missing underlay),
  * a one-line STATUS=, RELOADING=1 ... READY=1 around every reload, WATCHDOG=1 from the event loop.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from 'pino';
 import type { Notifier } from './notify.js';
 
 /** How long READY=1 waits for a fully converged pass before it is sent anyway, degraded. */

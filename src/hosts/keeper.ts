@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import type { Logger } from 'pino';
 import { hostNameProblem } from '../config/hosts.js';
 import type { HostEntry } from '../config/types.js';
 import { hostsSpoolPath } from '../control/paths.js';
-import type { Logger } from '../log.js';
 import { named, type ObjectStatus } from '../reconcile/object.js';
 import { findBlock, HostsFileError, sameEntries, shadowed, withBlock } from './block.js';
 import { readTextOrEmpty, replaceFile } from './file.js';

@@ -5,10 +5,10 @@
  * change of a peer's state; node_exporter's collector reads `*.prom` files only, so the
  * temporary (`.island.prom.island-PID-…`) is never read half-written.
  */
+import type { Logger } from 'pino';
 import type { PeerStatus } from '../health/health.js';
 import type { PeerState } from '../health/tracker.js';
 import { replaceFile } from '../hosts/file.js';
-import type { Logger } from '../log.js';
 import type { Action, ObjectState, ObjectStatus } from '../reconcile/plan.js';
 import { actionId } from '../reconcile/plan.js';
 import { exposition, type Family, Histogram, type Sample } from './exposition.js';

@@ -10,10 +10,10 @@
  * watch then reloads what the daemon already runs. A rollback restores the previous
  * configuration and then runs any reload that waited.
  */
+import type { Logger } from 'pino';
 import { formatDiagnostic, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { ControlError } from '../control/server.js';
-import type { Logger } from '../log.js';
 
 export interface TryTarget {
   current(): { cfg: Config; text: string };
