@@ -1,6 +1,5 @@
 import { decodeAttrs, encodeAttrs, readU32, u32 } from '../netlink/nla.js';
-import { sha256 } from '../sha256.js';
-import type { LinkKind, Spec } from './kind.js';
+import { type LinkKind, type Spec, stableMac } from './kind.js';
 import { modeName, onParent } from './parent.js';
 
 // include/uapi/linux/if_link.h: IFLA_MACVLAN_MODE and enum macvlan_mode (source mode is left out:
@@ -38,8 +37,6 @@ export const macvlan: LinkKind = {
    * (In passthru mode the kernel gives it the parent's address instead.)
    */
   mac(name, s): Buffer {
-    const mac = sha256(`island macvlan ${name} ${s.parent}`).subarray(0, 6);
-    mac[0] = ((mac[0] ?? 0) & 0xfe) | 0x02;
-    return mac;
+    return stableMac(`island macvlan ${name} ${s.parent}`);
   },
 };
