@@ -23,7 +23,7 @@
  * whole (NFNL_BATCH_GENID) if the ruleset changed since the look it was built on.
  */
 import type { NetlinkMessage } from 'netlink';
-import { decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../netlink/nla.js';
+import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readBe32 } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
 import {
@@ -35,9 +35,8 @@ import {
   readWithNfSocket,
   SUBSYS,
   withNfSocket,
-  zstr,
 } from './nfnetlink.js';
-import { be32, str } from './nftables.js';
+import { str } from './nftables.js';
 import { normalize } from './save.js';
 import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
 
@@ -122,7 +121,7 @@ export function forgetIptablesNftWords(): void {
 async function generation(sock: NfSocket, family: Family): Promise<number | undefined> {
   const msgs = await nftRequest(sock, NFT_MSG.getgen, nfproto(family), [], false);
   const m = msgs.find((x) => x.type === (SUBSYS | NFT_MSG.newgen));
-  return m ? be32(decodeAttrs(m.data.subarray(4)).get(1)) : undefined;
+  return m ? readBe32(decodeAttrs(m.data.subarray(4)).get(1)) : undefined;
 }
 
 function ruleKey(m: NetlinkMessage): SeenRule {
@@ -181,7 +180,7 @@ async function look(sock: NfSocket, family: Family, tables: readonly TableModel[
     if (chainMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
     const chainAttrs = chainMsgs.map((m) => decodeAttrs(m.data.subarray(4)));
     for (const t of tables) {
-      const ruleMsgs = await nftRequest(sock, NFT_MSG.getrule, nfproto(family), [[1, zstr(t.name)]]);
+      const ruleMsgs = await nftRequest(sock, NFT_MSG.getrule, nfproto(family), [[1, cstr(t.name)]]);
       if (ruleMsgs.some((m) => m.flags & NLM_F_DUMP_INTR)) torn = true;
       const builtin = BUILTINS[t.name];
       const chains = chainAttrs
@@ -194,9 +193,11 @@ async function look(sock: NfSocket, family: Family, tables: readonly TableModel[
           const ours = builtin?.chains.find(([n]) => n === chain);
           return {
             name: chain,
-            policy: be32(a.get(5)) === 0 ? 'DROP' : 'ACCEPT',
+            policy: readBe32(a.get(5)) === 0 ? 'DROP' : 'ACCEPT',
             builtin:
-              ours !== undefined && be32(h.get(1)) === ours[1] && ((be32(h.get(2)) ?? 0) | 0) === builtin?.priority,
+              ours !== undefined &&
+              readBe32(h.get(1)) === ours[1] &&
+              ((readBe32(h.get(2)) ?? 0) | 0) === builtin?.priority,
           };
         });
       const rules = ruleMsgs.filter((m) => m.type === (SUBSYS | NFT_MSG.newrule)).map(ruleKey);
@@ -336,19 +337,19 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       continue;
     }
     if (!t) return undefined;
-    const table: [number, Buffer] = [1, zstr(t.table)];
+    const table: [number, Buffer] = [1, cstr(t.table)];
     if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0] ?? '';
       // --noflush: a chain declared that exists is emptied
-      if (chains.has(name)) out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, [2, zstr(name)]] });
-      else out.push({ type: NFT_MSG.newchain, flags: NLM_F_CREATE, attrs: [table, [3, zstr(name)]] });
+      if (chains.has(name)) out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, [2, cstr(name)]] });
+      else out.push({ type: NFT_MSG.newchain, flags: NLM_F_CREATE, attrs: [table, [3, cstr(name)]] });
       chains.add(name);
       continue;
     }
     const m = /^-([DFXIA]) (\S+)(?: (.*))?$/.exec(line);
     const [, op, chain = '', rest = ''] = m ?? [];
     if (!m || !chains.has(chain)) return undefined;
-    const at: [number, Buffer] = [2, zstr(chain)];
+    const at: [number, Buffer] = [2, cstr(chain)];
     if (op === 'D') {
       const want = normalize(rest);
       const tbl = t.table;
@@ -362,7 +363,7 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, at, [3, r.handle]] });
     } else if (op === 'F') out.push({ type: NFT_MSG.delrule, flags: 0, attrs: [table, at] });
     else if (op === 'X') {
-      out.push({ type: NFT_MSG.delchain, flags: 0, attrs: [table, [3, zstr(chain)]] });
+      out.push({ type: NFT_MSG.delchain, flags: 0, attrs: [table, [3, cstr(chain)]] });
       chains.delete(chain);
     } else {
       // "-I FORWARD 1 spec": first in the chain, where a rule without a position goes

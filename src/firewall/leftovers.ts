@@ -12,9 +12,10 @@
  * "Maybe" (or any error) means: read the table with iptables-save.
  */
 import { readFile } from 'node:fs/promises';
-import { decodeAttrs } from '../netlink/nla.js';
+import { cstr, decodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
-import { NFT_MSG, nfproto, nftRequest, readWithNfSocket, SUBSYS, zstr } from './nfnetlink.js';
+import { NFT_MSG, nfproto, nftRequest, readWithNfSocket, SUBSYS } from './nfnetlink.js';
+import { str } from './nftables.js';
 import { type Backend, CHAIN_PREFIX, type Family } from './types.js';
 
 const NFTA_CHAIN_TABLE = 1;
@@ -59,9 +60,9 @@ async function legacyTableExists(family: Family, table: TableModel): Promise<boo
 
 function nftChains(family: Family, table: TableModel): Promise<string[]> {
   return readWithNfSocket(async (sock) => {
-    const msgs = await nftRequest(sock, NFT_MSG.getchain, nfproto(family), [[NFTA_CHAIN_TABLE, zstr(table.name)]]);
+    const msgs = await nftRequest(sock, NFT_MSG.getchain, nfproto(family), [[NFTA_CHAIN_TABLE, cstr(table.name)]]);
     return msgs
       .filter((m) => m.type === (SUBSYS | NFT_MSG.newchain))
-      .map((m) => decodeAttrs(m.data.subarray(4)).get(NFTA_CHAIN_NAME)?.toString().replace(/\0.*$/s, '') ?? '');
+      .map((m) => str(decodeAttrs(m.data.subarray(4)).get(NFTA_CHAIN_NAME)));
   });
 }

@@ -10,7 +10,7 @@
  */
 import type { NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
-import { encodeAttrs } from '../netlink/nla.js';
+import { encodeAttrs, NLM_F_DUMP } from '../netlink/nla.js';
 import type { Family } from './types.js';
 
 export const NETLINK_NETFILTER = 12;
@@ -36,14 +36,11 @@ export const NFT_MSG = {
   newgen: 15,
   getgen: 16,
 };
-export const NLM_F_DUMP = 0x300;
 
 /** NFPROTO_IPV4 / NFPROTO_IPV6 */
 export const nfproto = (family: Family) => (family === 6 ? 10 : 2);
 /** nfgenmsg: the NFPROTO_* family, version 0, res_id 0 */
 export const nfgen = (nfprotoNumber: number) => Buffer.from([nfprotoNumber, 0, 0, 0]);
-/** a NUL-terminated string attribute's payload */
-export const zstr = (s: string) => Buffer.from(`${s}\0`);
 
 /** One nf_tables request of the NFPROTO_* family (a dump unless `dump` is false): its answer's messages. */
 export async function nftRequest(
@@ -53,7 +50,7 @@ export async function nftRequest(
   attrs: [number, Buffer][] = [],
   dump = true,
 ): Promise<NetlinkMessage[]> {
-  const [msgs] = await sock.request(SUBSYS | msg, Buffer.concat([nfgen(nfprotoNumber), encodeAttrs(attrs)]), {
+  const [msgs] = await sock.request(SUBSYS | msg, encodeAttrs(attrs, nfgen(nfprotoNumber)), {
     ...(dump ? { flags: NLM_F_DUMP } : {}),
     timeout: 5000,
     localPort: 0,

@@ -15,9 +15,9 @@
  */
 import type { NetlinkMessage } from 'netlink';
 import { ipToBuffer } from '../netlink/ip.js';
-import { decodeAttrList, decodeAttrs } from '../netlink/nla.js';
+import { cstr, decodeAttrList, decodeAttrs, readBe32 } from '../netlink/nla.js';
 import { FILTER } from './model.js';
-import { NFT_MSG, type NfSocket, nftRequest, readWithNfSocket, SUBSYS, zstr } from './nfnetlink.js';
+import { NFT_MSG, type NfSocket, nftRequest, readWithNfSocket, SUBSYS } from './nfnetlink.js';
 import type { Flow, Hook } from './types.js';
 import type { Chain, Match, Rule, Verdict } from './verdict.js';
 
@@ -63,7 +63,6 @@ export const sees = (family: NftFamily, flow: Flow) =>
 
 /** a NUL-terminated string attribute */
 export const str = (b: Buffer | undefined) => (b ? b.toString('latin1').replace(/\0.*$/s, '') : '');
-export const be32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);
 const nested = (b: Buffer | undefined) => decodeAttrs(b ?? Buffer.alloc(0));
 
 /** One read of the tables that matter; throws when nf_tables cannot be asked (no module, no permission). */
@@ -79,7 +78,7 @@ export function readNftables(): Promise<NftRuleset> {
       const family = FAMILIES[m.data[0] ?? 0];
       const name = str(decodeAttrs(m.data.subarray(4)).get(1));
       if (!family || isIptablesTable(family, name) || (family !== 'inet' && IPTABLES_OTHER.has(name))) continue;
-      const msgs = await nftRequest(sock, NFT_MSG.getchain, FAMILY_NUMBER[family], [[1, zstr(name)]]);
+      const msgs = await nftRequest(sock, NFT_MSG.getchain, FAMILY_NUMBER[family], [[1, cstr(name)]]);
       chainMsgs.push(...msgs.filter((c) => c.type === (SUBSYS | NFT_MSG.newchain)));
     }
     const byTable = new Map<string, { family: NftFamily; name: string; base: NftBaseChain[] }>();
@@ -93,7 +92,7 @@ export function readNftables(): Promise<NftRuleset> {
       const type = str(a.get(7));
       if (!hookAttrs || type !== 'filter') continue;
       const h = nested(hookAttrs);
-      const hook = HOOKS[be32(h.get(1)) ?? -1];
+      const hook = HOOKS[readBe32(h.get(1)) ?? -1];
       if (!hook) continue;
       const key = `${family} ${table}`;
       const t = byTable.get(key) ?? { family, name: table, base: [] };
@@ -102,8 +101,8 @@ export function readNftables(): Promise<NftRuleset> {
         table,
         chain: str(a.get(3)),
         hook,
-        priority: (be32(h.get(2)) ?? 0) | 0,
-        policy: be32(a.get(5)) === 0 ? 'drop' : 'accept',
+        priority: (readBe32(h.get(2)) ?? 0) | 0,
+        policy: readBe32(a.get(5)) === 0 ? 'drop' : 'accept',
       });
       byTable.set(key, t);
     }
@@ -115,7 +114,7 @@ export function readNftables(): Promise<NftRuleset> {
 
 async function readTable(sock: NfSocket, family: NftFamily, name: string, base: NftBaseChain[]): Promise<NftTable> {
   const fam = FAMILY_NUMBER[family];
-  const ruleMsgs = (await nftRequest(sock, NFT_MSG.getrule, fam, [[1, zstr(name)]])).filter(
+  const ruleMsgs = (await nftRequest(sock, NFT_MSG.getrule, fam, [[1, cstr(name)]])).filter(
     (m) => m.type === (SUBSYS | NFT_MSG.newrule),
   );
   const parsed = ruleMsgs.map((m) => {
@@ -153,19 +152,19 @@ interface NftSet {
 
 async function readSets(sock: NfSocket, fam: number, table: string, names: Set<string>): Promise<Map<string, NftSet>> {
   const out = new Map<string, NftSet>();
-  const setMsgs = (await nftRequest(sock, NFT_MSG.getset, fam, [[1, zstr(table)]])).filter(
+  const setMsgs = (await nftRequest(sock, NFT_MSG.getset, fam, [[1, cstr(table)]])).filter(
     (m) => m.type === (SUBSYS | NFT_MSG.newset),
   );
   for (const m of setMsgs) {
     const a = decodeAttrs(m.data.subarray(4));
     const name = str(a.get(2));
     if (!names.has(name)) continue;
-    const flags = be32(a.get(3)) ?? 0;
-    const keyLen = be32(a.get(5)) ?? 0;
+    const flags = readBe32(a.get(3)) ?? 0;
+    const keyLen = readBe32(a.get(5)) ?? 0;
     const elems = (
       await nftRequest(sock, NFT_MSG.getsetelem, fam, [
-        [1, zstr(table)],
-        [2, zstr(name)],
+        [1, cstr(table)],
+        [2, cstr(name)],
       ])
     ).filter((x) => x.type === (SUBSYS | NFT_MSG.newsetelem));
     const flat: { key: Buffer; endFlag: boolean; keyEnd?: Buffer; verdict?: Verdict }[] = [];
@@ -179,7 +178,7 @@ async function readSets(sock: NfSocket, fam: number, table: string, names: Set<s
         const data = nested(e.get(2)).get(2);
         flat.push({
           key,
-          endFlag: ((be32(e.get(3)) ?? 0) & 1) === 1,
+          endFlag: ((readBe32(e.get(3)) ?? 0) & 1) === 1,
           ...(keyEnd ? { keyEnd } : {}),
           ...(data ? { verdict: verdictOf(nested(data)) } : {}),
         });
@@ -246,7 +245,7 @@ function expressions(buf: Buffer | undefined): Expr[] {
 }
 
 function expression(name: string, d: Map<number, Buffer>): Expr {
-  const n = (t: number) => be32(d.get(t));
+  const n = (t: number) => readBe32(d.get(t));
   const value = (t: number) => nested(d.get(t)).get(1) ?? Buffer.alloc(0);
   switch (name) {
     case 'meta':
@@ -312,7 +311,7 @@ function expression(name: string, d: Map<number, Buffer>): Expr {
 }
 
 function verdictOf(v: Map<number, Buffer>): Verdict {
-  const code = (be32(v.get(1)) ?? 1) | 0;
+  const code = (readBe32(v.get(1)) ?? 1) | 0;
   const chain = str(v.get(2));
   switch (code) {
     case 0:

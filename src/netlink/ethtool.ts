@@ -27,12 +27,22 @@ import type { GenericNetlinkSocket } from 'netlink';
 import { createGenericNetlink } from 'netlink/dist/genl/genl.js';
 import * as genl from 'netlink/dist/genl/structs.js';
 import type { Features } from '../kinds/kind.js';
-import { type Attr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readU32, u32 } from './nla.js';
+import {
+  type Attr,
+  cstr,
+  decodeAttrList,
+  decodeAttrs,
+  encodeAttrs,
+  NLA_F_NESTED,
+  NLM_F_DUMP,
+  readCstr,
+  readU32,
+  u32,
+} from './nla.js';
 import { NetlinkError } from './rtnl.js';
 
 const FAMILY = 'ethtool';
 const VERSION = 1;
-const NLM_F_DUMP = 0x300;
 /** per request: a lost reply fails the request instead of hanging the pass */
 const TIMEOUT_MS = 10_000;
 const RCVBUF = 1 << 20;
@@ -62,8 +72,6 @@ interface Family {
 }
 
 const nest = (type: number, attrs: Attr[]): Attr => [type | NLA_F_NESTED, encodeAttrs(attrs)];
-const cstr = (s: string) => Buffer.from(`${s}\0`);
-const str = (b: Buffer | undefined) => (b ? b.toString('utf8').replace(/\0+$/, '') : undefined);
 
 export class Ethtool {
   private readonly sock: GenericNetlinkSocket = createGenericNetlink();
@@ -157,7 +165,7 @@ export class Ethtool {
       for (const [, one] of decodeAttrList(s.get(STRINGSET.STRINGS) ?? Buffer.alloc(0))) {
         const a = decodeAttrs(one);
         const index = readU32(a.get(STRING.INDEX));
-        const value = str(a.get(STRING.VALUE));
+        const value = readCstr(a.get(STRING.VALUE));
         if (index !== undefined && value) bits.set(value, index);
       }
     }

@@ -17,7 +17,7 @@
 import type { MessageInfo, NetlinkMessage } from 'netlink';
 import { createRtNetlink } from 'netlink/dist/rt/rt.js';
 import { bufferToIp } from './ip.js';
-import { decodeAttrs, readU32 } from './nla.js';
+import { decodeAttrs, readCstr, readU32 } from './nla.js';
 
 export type RtEventKind = 'link' | 'address' | 'route' | 'netconf';
 
@@ -168,7 +168,6 @@ function toEvent(m: NetlinkMessage): RtEvent | undefined {
   if (!t) return undefined;
   const [kind, op] = t;
   const d = m.data;
-  const str = (b: Buffer | undefined) => b?.toString('utf8').replace(/\0+$/, '');
   switch (kind) {
     case 'link': {
       // struct ifinfomsg: family, pad, type, index, flags, change
@@ -178,7 +177,7 @@ function toEvent(m: NetlinkMessage): RtEvent | undefined {
         kind,
         op,
         ifindex: d.readInt32LE(4),
-        ifname: str(a.get(IFLA.IFNAME)),
+        ifname: readCstr(a.get(IFLA.IFNAME)),
         family: d.readUInt8(0),
         up: (d.readUInt32LE(8) & IFF_UP) !== 0,
         mtu: readU32(a.get(IFLA.MTU)),
@@ -193,7 +192,7 @@ function toEvent(m: NetlinkMessage): RtEvent | undefined {
         kind,
         op,
         ifindex: d.readUInt32LE(4),
-        ifname: str(a.get(IFA.LABEL)),
+        ifname: readCstr(a.get(IFA.LABEL)),
         family: d.readUInt8(0),
         dst: raw ? bufferToIp(raw) : undefined,
         dstLen: d.readUInt8(1),

@@ -39,6 +39,17 @@ export function encodeAttrs(attrs: Attr[], head?: Buffer): Buffer {
 
 /** Set on the type of an attribute that holds attributes; genl families with strict validation demand it. */
 export const NLA_F_NESTED = 0x8000;
+/** a dump request's flags (NLM_F_ROOT | NLM_F_MATCH) */
+export const NLM_F_DUMP = 0x300;
+
+/** a NUL-terminated string attribute's payload */
+export const cstr = (s: string) => Buffer.from(`${s}\0`);
+/** a NUL-terminated string attribute's text, up to its first NUL; undefined when absent */
+export const readCstr = (b: Buffer | undefined): string | undefined => {
+  if (!b) return undefined;
+  const z = b.indexOf(0);
+  return b.toString('utf8', 0, z < 0 ? b.length : z);
+};
 
 /**
  * Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. `only`: the types

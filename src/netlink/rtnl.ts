@@ -14,12 +14,15 @@ import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import {
   type Attr,
+  cstr,
   decodeAttrList,
   decodeAttrs,
   encodeAttrs,
   get32,
   NLA_F_NESTED,
+  NLM_F_DUMP,
   put32,
+  readCstr,
   readU32,
   u32,
 } from './nla.js';
@@ -48,7 +51,6 @@ const RCVBUF = 1 << 20;
 /** IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: island never reads counters; dumps get ~40% smaller */
 const SKIP_STATS = u32(1 << 3);
 const NETLINK_ROUTE = 0;
-const NLM_F_DUMP = 0x300;
 // include/uapi/linux/rtnetlink.h
 const RTM = {
   NEWLINK: 16,
@@ -187,10 +189,6 @@ async function call<T>(op: string, p: Promise<T>): Promise<T> {
 
 const fam = (f: number | undefined): 4 | 6 | undefined => (f === AF_INET ? 4 : f === AF_INET6 ? 6 : undefined);
 const af = (f: 4 | 6) => (f === 4 ? AF_INET : AF_INET6);
-
-function cstr(s: string): Buffer {
-  return Buffer.from(`${s}\0`);
-}
 
 export class Rtnl {
   private readonly sock: NetlinkSocket = createNetlink(NETLINK_ROUTE);
@@ -565,31 +563,24 @@ function parseLink(d: Buffer): RawLink {
   const info = a.get(IFLA.LINKINFO);
   const li = info ? decodeAttrs(info, INFO_ATTRS) : undefined;
   const kind = li?.get(IFLA_INFO_KIND);
-  const str = (b: Buffer | undefined) => (b ? b.toString('utf8', 0, cstrLength(b)) : undefined);
   const props = a.get(IFLA.PROP_LIST);
   const altnames = props
     ? decodeAttrList(props)
         .filter(([t]) => t === IFLA.ALT_IFNAME)
-        .map(([, v]) => str(v) ?? '')
+        .map(([, v]) => readCstr(v) ?? '')
     : [];
   return {
     ifindex: get32(d, 4) | 0,
-    name: str(a.get(IFLA.IFNAME)) ?? '',
+    name: readCstr(a.get(IFLA.IFNAME)) ?? '',
     up: (get32(d, 8) & IFF_UP) !== 0,
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
     master: readU32(a.get(IFLA.MASTER)) || undefined,
     link: readU32(a.get(IFLA.LINK)) || undefined,
-    alias: str(a.get(IFLA.IFALIAS)) || undefined,
+    alias: readCstr(a.get(IFLA.IFALIAS)) || undefined,
     ...(altnames.length ? { altnames } : {}),
-    kind: str(kind),
+    kind: readCstr(kind),
     data: li?.get(IFLA_INFO_DATA),
   };
-}
-
-/** the length of a NUL-terminated string attribute without its NULs */
-function cstrLength(b: Buffer): number {
-  const z = b.indexOf(0);
-  return z < 0 ? b.length : z;
 }
 
 function addrMsg(ifindex: number, family: 4 | 6, address: string, prefixlen: number, flags: number): Buffer {
