@@ -198,6 +198,8 @@ export async function survive(
     3000,
   );
   t.equal(p.code, 0, 'the forwarded ping works');
+  // a ping proves little: the forwarded TCP of the pod crosses whole too
+  await works(t, l, `after ${adversary}`);
   return ms;
 }
 
