@@ -7,9 +7,12 @@ import { actionObject, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
 import { mustLoad } from './load.js';
+import { withoutOptimizer } from './one-shot.js';
 import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from './output.js';
 
-export async function run({ path }: Args): Promise<number> {
+export const run = (args: Args): Promise<number> => withoutOptimizer(() => applyFile(args));
+
+async function applyFile({ path }: Args): Promise<number> {
   const cfg = await mustLoad(path);
   const want = withPathMtus(desiredState(cfg), await daemonPathMtus(path));
   const { plan, results } = await withNetlink((rtnl, ethtool) => reconcile(rtnl, ethtool, want));

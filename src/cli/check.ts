@@ -1,26 +1,14 @@
 /** `island check`: the file's diagnostics, then what island doctor finds on this host, as warnings. */
 import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { describeSelf } from '../config/island.js';
 import { loadConfig } from '../config/load.js';
 import { unsafeConfigFile } from '../daemon/perms.js';
 import type { Args } from './args.js';
 import { printDiagnostics } from './load.js';
+import { withoutOptimizer } from './one-shot.js';
 
-/**
- * A check is over in a tenth of a second: V8's optimizing compiler, which compiles the functions
- * that run hot on threads of its own, is never paid back in that time (a 500-tunnel check ~20 ms
- * of CPU less without it, 5,000 ~60 ms less; ExecReload runs check on every reload). Restored
- * before the end: V8 writes its flags into the code cache, which the build makes from a check.
- */
-export async function run(args: Args): Promise<number> {
-  setFlagsFromString('--no-opt');
-  try {
-    return await checkFile(args);
-  } finally {
-    setFlagsFromString('--opt');
-  }
-}
+/** Without TurboFan (one-shot.ts): ExecReload runs check on every reload. */
+export const run = (args: Args): Promise<number> => withoutOptimizer(() => checkFile(args));
 
 async function checkFile({ path, values }: Args): Promise<number> {
   // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
