@@ -1,4 +1,5 @@
 /** The CLI's side of the control channel. */
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { controlSocketPath } from './paths.js';
@@ -79,6 +80,8 @@ function unreachableReason(e: NodeJS.ErrnoException): string {
  * neither shows nor undoes what the daemon measured.
  */
 export async function daemonPathMtus(config: string): Promise<Map<string, number>> {
+  // no socket, no daemon: not even node's net module to load (~4 ms of a one-shot apply)
+  if (!existsSync(controlSocketPath())) return new Map();
   try {
     const v = (await request({ cmd: 'status' }, undefined, 2000)) as {
       config?: string;

@@ -24,8 +24,6 @@
  *   trigger a pass for `ethtool -K vx0 tx on`: no second event socket here.
  */
 import type { GenericNetlinkSocket } from 'netlink';
-import { createGenericNetlink } from 'netlink/dist/genl/genl.js';
-import * as genl from 'netlink/dist/genl/structs.js';
 import type { Features } from '../kinds/kind.js';
 import {
   type Attr,
@@ -66,6 +64,8 @@ const STRING = { INDEX: 1, VALUE: 2 } as const;
 const ETH_SS_FEATURES = 4;
 
 interface Family {
+  /** the socket the id was looked up on */
+  sock: GenericNetlinkSocket;
   id: number;
   /** feature name → bit number in this kernel's feature bitsets */
   bits: Map<string, number>;
@@ -73,18 +73,18 @@ interface Family {
 
 const nest = (type: number, attrs: Attr[]): Attr => [type | NLA_F_NESTED, encodeAttrs(attrs)];
 
+/**
+ * The socket is opened, and node-netlink's genl modules loaded (~7 ms of a one-shot run's CPU),
+ * by the first request: most files declare no features, and a pass then sends none.
+ */
 export class Ethtool {
-  private readonly sock: GenericNetlinkSocket = createGenericNetlink();
+  private sock?: GenericNetlinkSocket;
   private family?: Promise<Family>;
-
-  constructor() {
-    this.sock.socket.setRecvBufferSize(RCVBUF);
-    // as rtnl.ts: a socket error must not kill the process; the request fails by its timeout
-    this.sock.socket.on('error', () => undefined);
-  }
+  private closed = false;
 
   close(): void {
-    this.sock.socket.close();
+    this.closed = true;
+    this.sock?.socket.close();
   }
 
   /**
@@ -98,7 +98,7 @@ export class Ethtool {
     const req = encodeAttrs([nest(FEATURES.HEADER, [[HEADER.FLAGS, u32(FLAG_COMPACT_BITSETS)]])]);
     const replies = await call(
       'read ethtool features',
-      this.sock.request(f.id, MSG.FEATURES_GET, VERSION, req, opts(NLM_F_DUMP)),
+      f.sock.request(f.id, MSG.FEATURES_GET, VERSION, req, opts(NLM_F_DUMP)),
     );
     const out = new Map<number, Features>();
     for (const m of replies) {
@@ -129,7 +129,7 @@ export class Ethtool {
       ]),
       nest(FEATURES.WANTED, [nest(BITSET.BITS, bits)]),
     ]);
-    await call(`set features of ${name}`, this.sock.request(f.id, MSG.FEATURES_SET, VERSION, req, opts()));
+    await call(`set features of ${name}`, f.sock.request(f.id, MSG.FEATURES_SET, VERSION, req, opts()));
   }
 
   /** The family id and the feature names' bits, looked up once; a failure is tried again next time. */
@@ -142,9 +142,21 @@ export class Ethtool {
   }
 
   private async lookup(): Promise<Family> {
+    const [{ createGenericNetlink }, genl] = await Promise.all([
+      import('netlink/dist/genl/genl.js'),
+      import('netlink/dist/genl/structs.js'),
+    ]);
+    if (this.closed) throw new Error('the ethtool socket is closed');
+    if (!this.sock) {
+      this.sock = createGenericNetlink();
+      this.sock.socket.setRecvBufferSize(RCVBUF);
+      // as rtnl.ts: a socket error must not kill the process; the request fails by its timeout
+      this.sock.socket.on('error', () => undefined);
+    }
+    const sock = this.sock;
     let id: number | undefined;
     try {
-      const [m] = await this.sock.ctrlRequest(genl.Commands.GET_FAMILY, { familyName: FAMILY }, opts());
+      const [m] = await sock.ctrlRequest(genl.Commands.GET_FAMILY, { familyName: FAMILY }, opts());
       id = m?.familyId;
     } catch (e) {
       if (/ENOENT/.test((e as Error).message))
@@ -156,7 +168,7 @@ export class Ethtool {
       nest(STRSET.HEADER, []),
       nest(STRSET.STRINGSETS, [nest(STRINGSETS_STRINGSET, [[STRINGSET.ID, u32(ETH_SS_FEATURES)]])]),
     ]);
-    const [reply] = await call('read the feature names', this.sock.request(id, MSG.STRSET_GET, VERSION, req, opts()));
+    const [reply] = await call('read the feature names', sock.request(id, MSG.STRSET_GET, VERSION, req, opts()));
     const bits = new Map<string, number>();
     const sets = decodeAttrs(reply?.data ?? Buffer.alloc(0)).get(STRSET.STRINGSETS) ?? Buffer.alloc(0);
     for (const [, set] of decodeAttrList(sets)) {
@@ -169,7 +181,7 @@ export class Ethtool {
         if (index !== undefined && value) bits.set(value, index);
       }
     }
-    return { id, bits };
+    return { sock, id, bits };
   }
 }
 
