@@ -6,6 +6,7 @@
  * not grant. Node has no unix datagram sockets in core; node-unix-socket (N-API, so one build
  * loads under Debian's Node 18 and 20) provides one. It is loaded only under systemd.
  */
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 
 interface DatagramSocket {
@@ -47,7 +48,7 @@ export class Notifier {
       );
       return new Notifier(undefined, '', 0, log);
     }
-    const { DgramSocket } = await import('node-unix-socket');
+    const { DgramSocket } = loadUnixSocket();
     const sock: DatagramSocket = new DgramSocket();
     sock.on('error', (err) => log.error({ err: err.message }, 'systemd notify socket error'));
     return new Notifier(sock, path, wdUsec, log);
@@ -116,6 +117,30 @@ export class Notifier {
     // the socket's poll handle would keep the process alive
     this.sock?.close();
   }
+}
+
+/**
+ * node-unix-socket, without the diagnostic report its loader builds to tell glibc from musl:
+ * process.report.getReport() unwinds the native stack, looks addresses up in node's symbol table
+ * and lists the network interfaces, all to read one field of its header (lab daemon, idle: 1.2 MiB
+ * of RSS for the daemon's life). With process.report hidden for the load, the loader takes its
+ * other path, the one detect-libc takes first: /usr/bin/ldd's text, which names musl on musl.
+ * Should that path fail (no /usr/bin/ldd), the load is tried again as the package does it.
+ */
+function loadUnixSocket(): typeof import('node-unix-socket') {
+  const require = createRequire(import.meta.url);
+  const report = Object.getOwnPropertyDescriptor(process, 'report');
+  if (report?.configurable) {
+    Object.defineProperty(process, 'report', { value: undefined, configurable: true });
+    try {
+      return require('node-unix-socket');
+    } catch {
+      // a failed require leaves nothing cached: the retry below runs the loader again
+    } finally {
+      Object.defineProperty(process, 'report', report);
+    }
+  }
+  return require('node-unix-socket');
 }
 
 /** CLOCK_MONOTONIC in µs: libuv's hrtime reads that clock on Linux. */
