@@ -65,19 +65,21 @@ if (process.env.ISLAND_CODE_CACHE === 'write') {
  * import there): each is stood in for by the same exports, each getter requiring the real
  * module when first read.
  *
- * - node-netlink's socket module loads the native addon: `island check` would load netlink
- *   because the firewall's pure verdict code sits in modules beside its sockets (external);
+ * - node-netlink's socket modules (netlink.js, and raw.js, which rtnl.ts reads through) load the
+ *   native addon: `island check` would load netlink because the firewall's pure verdict code
+ *   sits in modules beside its sockets (external);
  * - toml-eslint-parser, ~5 ms to start, reads only a file the fast reader gives up on
  *   (config/quick.ts): bundled, its start deferred.
  */
 const LAZY = {
   'netlink/dist/netlink.js': { external: true },
+  'netlink/dist/raw.js': { external: true },
   'toml-eslint-parser': { external: false },
 };
 const lazy = {
   name: 'lazy',
   setup(b) {
-    b.onResolve({ filter: /^(netlink\/dist\/netlink\.js|toml-eslint-parser)$/ }, (a) => {
+    b.onResolve({ filter: /^(netlink\/dist\/(netlink|raw)\.js|toml-eslint-parser)$/ }, (a) => {
       // the stand-in's own require: the real module, outside or in the bundle
       if (a.namespace === 'lazy') return LAZY[a.path].external ? { path: a.path, external: true } : undefined;
       return { path: a.path, namespace: 'lazy' };

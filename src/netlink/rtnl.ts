@@ -1,14 +1,15 @@
 /**
- * The only module that talks rtnetlink requests. It sends through
- * node-netlink's NetlinkSocket (sequence numbers, ACKs, multipart dumps) but
- * encodes and decodes the rtnetlink payloads itself, reading only the few
- * attributes island compares: node-netlink's generic rt layer parses every
- * attribute of every message (statistics, per-family tables...), which made
- * a 10-link resync cost ~20 ms of CPU and a 500-tunnel converge 3x the
- * kernel's own time. Everything above this module works on plain objects.
+ * The only module that talks rtnetlink requests. It sends and reads through node-netlink's
+ * raw socket (the native addon) and does the rest itself: sequence numbers, ACKs, dumps, and
+ * the rtnetlink payloads, of which it reads only the few attributes island compares.
+ * node-netlink's generic rt layer parses every attribute of every message (statistics,
+ * per-family tables...), which made a 10-link resync cost ~20 ms of CPU and a 500-tunnel
+ * converge 3x the kernel's own time; its NetlinkSocket made an object of every message's
+ * header, and its reads peeked at each datagram's size first. Everything above this module
+ * works on plain objects.
  */
-import type { NetlinkMessage, NetlinkSocket } from 'netlink';
-import { checkError, createNetlink } from 'netlink/dist/netlink.js';
+import { getSystemErrorName } from 'node:util';
+import { RawNetlinkSocket, type RawNetlinkSocketOptions } from 'netlink/dist/raw.js';
 import { strictCheck } from './addon.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
@@ -46,8 +47,16 @@ const TIMEOUT_MS = 10_000;
 
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
 const NLMSG_HDRLEN = 16;
 const RCVBUF = 1 << 20;
+/**
+ * Each read's buffer, and so each datagram's size: the kernel fills a dump's datagrams up to
+ * what the reader's last read could take (at most ~32 KiB), so reads this size take a dump in
+ * ~8x fewer system calls than reads sized to NLMSG_GOODSIZE, and no peek comes before each.
+ */
+const READ_SIZE = 32 << 10;
 /** IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: island never reads counters; dumps get ~40% smaller */
 const SKIP_STATS = u32(1 << 3);
 const NETLINK_ROUTE = 0;
@@ -158,32 +167,43 @@ export interface NewLink {
 // a kernel refusal, carrying the errno name so callers can explain it
 export { NetlinkError };
 
-/**
- * node-netlink's own bookkeeping of replies by sequence number, which Rtnl uses to send many
- * requests in one sendmsg (its request() sends each alone: a system call, a timer and a
- * promise chain per request, most of a 500-tunnel apply's JavaScript). Not in its types.
- */
-interface Replies {
-  generateSeq(): number;
-  makeRef(seq: number, cb: (err: Error | null, msgs?: NetlinkMessage[]) => void): number;
-  dropRef(seq: number): void;
-  socket: { send(iov: Buffer[], options: { port: number }, cb: (error?: Error) => void): void };
-}
-
 interface Queued {
+  op: string;
   type: number;
   flags: number;
   payload: Buffer;
-  resolve: (msgs: NetlinkMessage[]) => void;
+  resolve: (payloads: Buffer[]) => void;
   reject: (e: Error) => void;
+}
+
+/** A request sent and not answered yet, by its sequence number. */
+interface Open {
+  /** a dump's replies, gathered until NLMSG_DONE */
+  parts?: Buffer[];
+  /** the message type a dump answers with (NEWxxx for GETxxx) */
+  partType: number;
+  /** answered: a reply, an ACK or a refusal */
+  answer(replies: Buffer[] | Error): void;
+}
+
+/** An NLMSG_ERROR message: an ACK (errno 0: no reply) or a refusal, by the errno's name. */
+function refusal(b: Buffer, off: number, len: number): Buffer[] | Error {
+  if (len < NLMSG_HDRLEN + 4) return new Error('Invalid ERROR message length');
+  const errno = get32(b, off + NLMSG_HDRLEN) | 0;
+  if (errno === 0) return [];
+  let code = String(errno);
+  try {
+    code = getSystemErrorName(errno);
+  } catch {}
+  return new NetlinkError('', code);
 }
 
 async function call<T>(op: string, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    const m = /Request rejected: (\w+)/.exec(String((e as Error).message));
-    throw new NetlinkError(op, m?.[1] ?? String((e as Error).message));
+    if (e instanceof NetlinkError) throw e;
+    throw new NetlinkError(op, String((e as Error).message));
   }
 }
 
@@ -191,7 +211,13 @@ const fam = (f: number | undefined): 4 | 6 | undefined => (f === AF_INET ? 4 : f
 const af = (f: 4 | 6) => (f === 4 ? AF_INET : AF_INET6);
 
 export class Rtnl {
-  private readonly sock: NetlinkSocket = createNetlink(NETLINK_ROUTE);
+  // its types make the buffer sizes mandatory: the receive buffer is set below, the send one stays
+  private readonly sock = new RawNetlinkSocket(NETLINK_ROUTE, {
+    messagePeeking: false,
+    msgBufferSize: READ_SIZE,
+  } as RawNetlinkSocketOptions);
+  private readonly open = new Map<number, Open>();
+  private seq = 0;
 
   constructor() {
     // Replies to pipelined requests (a NEWLINK echo is ~1.5 KiB) must not
@@ -202,6 +228,13 @@ export class Rtnl {
     // for an 'error' event without a listener); the affected requests fail
     // by their timeout and the next pass repairs what they left.
     this.sock.on('error', () => undefined);
+    this.sock.on('message', (b: Buffer) => this.receive(b));
+    // larger than any reply island asks for: whose it was is in its first header, which is all there is of it
+    this.sock.on('truncatedMessage', (b: Buffer) => {
+      if (b.length >= NLMSG_HDRLEN) this.open.get(get32(b, 8))?.answer(new Error('reply truncated'));
+    });
+    // only a request in flight keeps the process alive
+    this.sock.unref();
   }
 
   close(): void {
@@ -211,14 +244,31 @@ export class Rtnl {
     for (const t of this.inFlight) t.unref();
   }
 
+  /** Each message of a datagram to the request it answers: a dump's parts gathered, any other the answer. */
+  private receive(b: Buffer): void {
+    for (let off = 0; off + NLMSG_HDRLEN <= b.length; ) {
+      const len = get32(b, off);
+      if (len < NLMSG_HDRLEN || off + len > b.length) return;
+      const type = (b[off + 4] as number) | ((b[off + 5] as number) << 8);
+      const o = this.open.get(get32(b, off + 8));
+      if (o?.parts && type === o.partType) o.parts.push(b.subarray(off + NLMSG_HDRLEN, off + len));
+      else if (o?.parts && type === NLMSG_DONE) o.answer(o.parts);
+      else if (type === NLMSG_ERROR) {
+        const r = refusal(b, off, len);
+        // a dump ends with NLMSG_DONE; an ACK of one, if a kernel sent it, says nothing
+        if (!(o?.parts && !(r instanceof Error))) o?.answer(r);
+      } else if (o && !o.parts && type >= 16) o.answer([b.subarray(off + NLMSG_HDRLEN, off + len)]);
+      off += (len + 3) & ~3;
+    }
+  }
+
   private queue: Queued[] = [];
   private strictChecked?: boolean;
 
   /** Whether the kernel filters this socket's dumps; set on the first that would use it. */
   private strict(): boolean {
     if (this.strictChecked === undefined) {
-      const { port } = (this.sock as unknown as { address(): { port: number } }).address();
-      this.strictChecked = strictCheck(NETLINK_ROUTE, port);
+      this.strictChecked = strictCheck(NETLINK_ROUTE, this.sock.address().port);
     }
     return this.strictChecked;
   }
@@ -231,9 +281,9 @@ export class Rtnl {
    * same turn of the event loop leave together in one sendmsg: the kernel reads a buffer's
    * messages one after another, each answered on its own, a refusal included (netlink_rcv_skb).
    */
-  private send(type: number, payload: Buffer, flags: number): Promise<NetlinkMessage[]> {
+  private send(op: string, type: number, payload: Buffer, flags: number): Promise<Buffer[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ type, flags: flags | NLM_F_REQUEST, payload, resolve, reject });
+      this.queue.push({ op, type, flags: flags | NLM_F_REQUEST, payload, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -249,22 +299,21 @@ export class Rtnl {
       }, TIMEOUT_MS);
       return;
     }
-    const sock = this.sock as unknown as Replies;
-    const open = new Map<number, Queued>();
+    const mine = new Map<number, Queued>();
     let timer: NodeJS.Timeout | undefined;
     // the first answer settles a request: an echo's ACK, which follows it, finds none
     const settle = (seq: number): Queued | undefined => {
-      const q = open.get(seq);
+      const q = mine.get(seq);
       if (!q) return undefined;
-      open.delete(seq);
-      if (!this.closed) sock.dropRef(seq);
-      if (!open.size && timer) {
+      mine.delete(seq);
+      this.open.delete(seq);
+      if (!this.open.size && !this.closed) this.sock.unref();
+      if (!mine.size && timer) {
         clearTimeout(timer);
         this.inFlight.delete(timer);
       }
       return q;
     };
-    const iov: Buffer[] = [];
     // Only the last request asks for an ACK: the kernel answers a refusal whether asked or not,
     // and takes the requests in order, so when the last one's answer comes every request before
     // it without an answer of its own was carried out (500 tunnels: 2,000 ACKs fewer, each a
@@ -272,38 +321,42 @@ export class Rtnl {
     // behind it: a batch with a dump has every request acknowledged.
     const ackAll = batch.some((q) => (q.flags & NLM_F_DUMP) === NLM_F_DUMP);
     const last = batch[batch.length - 1];
+    let size = 0;
+    for (const q of batch) size += NLMSG_HDRLEN + ((q.payload.length + 3) & ~3);
+    // one buffer for the batch: nlmsghdr, payload, padding to 4 bytes, for each request
+    const out = Buffer.alloc(size);
+    let off = 0;
     for (const q of batch) {
-      const seq = sock.generateSeq();
-      // nlmsghdr; pid 0 as iproute2 sends: the kernel answers the sending socket
-      const h = Buffer.alloc(NLMSG_HDRLEN);
+      this.seq = (this.seq % 0xffffffff) + 1;
+      const seq = this.seq;
       const flags = q.flags | (ackAll || q === last ? NLM_F_ACK : 0);
-      put32(h, 0, NLMSG_HDRLEN + q.payload.length);
-      put32(h, 4, q.type | (flags << 16));
-      put32(h, 8, seq);
-      iov.push(h, q.payload);
-      // every payload here is built of 4-byte aligned parts; a message after an unaligned one would be misread
-      if (q.payload.length % 4) iov.push(Buffer.alloc(4 - (q.payload.length % 4)));
-      open.set(seq, q);
-      sock.makeRef(seq, (err, msgs = []) => {
-        if (!settle(seq)) return;
-        if (q === last && !ackAll) for (const s of [...open.keys()]) settle(s)?.resolve([]);
-        if (err) return q.reject(err);
-        try {
-          // an ACK is an ERROR message of errno 0: no reply; any other errno throws
-          q.resolve(msgs.length && checkError(msgs[0] as NetlinkMessage) ? [] : msgs);
-        } catch (e) {
-          q.reject(e as Error);
-        }
+      put32(out, off, NLMSG_HDRLEN + q.payload.length);
+      put32(out, off + 4, q.type | (flags << 16));
+      put32(out, off + 8, seq);
+      // pid 0 as iproute2 sends: the kernel answers the sending socket
+      q.payload.copy(out, off + NLMSG_HDRLEN);
+      off += NLMSG_HDRLEN + ((q.payload.length + 3) & ~3);
+      mine.set(seq, q);
+      this.open.set(seq, {
+        parts: (q.flags & NLM_F_DUMP) === NLM_F_DUMP ? [] : undefined,
+        partType: q.type - 2,
+        answer: (r) => {
+          if (!settle(seq)) return;
+          if (q === last && !ackAll) for (const s of [...mine.keys()]) settle(s)?.resolve([]);
+          if (r instanceof Error) q.reject(r instanceof NetlinkError ? new NetlinkError(q.op, r.code) : r);
+          else q.resolve(r);
+        },
       });
     }
+    this.sock.ref();
     const fail = (error: Error) => {
-      for (const seq of [...open.keys()]) settle(seq)?.reject(error);
+      for (const seq of [...mine.keys()]) settle(seq)?.reject(error);
     };
     // per request: a lost reply fails it instead of hanging the pass
     timer = setTimeout(() => fail(new Error('Timeout has been reached')), TIMEOUT_MS);
     this.inFlight.add(timer);
     try {
-      sock.socket.send(iov, { port: 0 }, (error) => error && fail(error));
+      this.sock.send(out, { port: 0 }, (error) => error && fail(error));
     } catch (e) {
       // closed meanwhile
       fail(e as Error);
@@ -311,15 +364,11 @@ export class Rtnl {
   }
 
   private async request(op: string, type: number, payload: Buffer, flags = 0): Promise<Buffer[]> {
-    const msgs = await call(op, this.send(type, payload, flags));
-    // an ACK resolves with no message; an echo or a GET reply with the object (types >= 16 are rtnetlink's)
-    return msgs.filter((m) => m.type >= 16).map((m) => m.data);
+    return call(op, this.send(op, type, payload, flags));
   }
 
   private async dump(op: string, type: number, payload: Buffer): Promise<Buffer[]> {
-    const msgs = await call(op, this.send(type, payload, NLM_F_DUMP));
-    // replies to GETxxx are NEWxxx messages
-    return msgs.filter((m) => m.type === type - 2).map((m) => m.data);
+    return call(op, this.send(op, type, payload, NLM_F_DUMP));
   }
 
   async links(): Promise<RawLink[]> {
