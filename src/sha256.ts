@@ -23,10 +23,10 @@ const w = new Int32Array(64);
 const h = new Int32Array(8);
 
 /**
- * Written for V8's interpreter and baseline compiler, which one-shot commands and the daemon run
- * it in (no TurboFan: see cli/one-shot.ts, the unit's ISLAND_V8_FLAGS): rotations spelled out
- * rather than called, words read byte by byte, state in module-level arrays. 500 hashes (a
- * 500-tunnel apply's MACs) 12.7 -> 7.6 ms.
+ * Written for V8's interpreter and baseline compiler, which the daemon runs it in (the unit's
+ * --no-opt): rotations spelled out rather than called, words read byte by byte, state in
+ * module-level arrays; 500 hashes (a 500-tunnel apply's MACs) 12.7 -> 7.6 ms there. One-shot
+ * commands have TurboFan compile it, and nothing else, by this name (cli/one-shot.ts): keep both.
  */
 export function sha256(text: string): Buffer {
   const data = Buffer.from(text, 'utf8');

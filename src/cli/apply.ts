@@ -7,10 +7,10 @@ import { actionObject, settle } from '../reconcile/plan.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
 import { mustLoad } from './load.js';
-import { withoutOptimizer } from './one-shot.js';
+import { oneShot } from './one-shot.js';
 import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from './output.js';
 
-export const run = (args: Args): Promise<number> => withoutOptimizer(() => applyFile(args));
+export const run = (args: Args): Promise<number> => oneShot(() => applyFile(args));
 
 async function applyFile({ path }: Args): Promise<number> {
   const cfg = await mustLoad(path);

@@ -5,10 +5,10 @@ import { loadConfig } from '../config/load.js';
 import { unsafeConfigFile } from '../daemon/perms.js';
 import type { Args } from './args.js';
 import { printDiagnostics } from './load.js';
-import { withoutOptimizer } from './one-shot.js';
+import { oneShot } from './one-shot.js';
 
-/** Without TurboFan (one-shot.ts): ExecReload runs check on every reload. */
-export const run = (args: Args): Promise<number> => withoutOptimizer(() => checkFile(args));
+/** Without TurboFan but for sha256 (one-shot.ts): ExecReload runs check on every reload. */
+export const run = (args: Args): Promise<number> => oneShot(() => checkFile(args));
 
 async function checkFile({ path, values }: Args): Promise<number> {
   // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would

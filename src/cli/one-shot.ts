@@ -2,17 +2,20 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * `fn` without V8's optimizing compiler. A one-shot command is over in a few tenths of a second:
- * TurboFan, which compiles the functions that run hot on threads of its own, is never paid back
- * in that time (CPU without it: a 500-tunnel check ~20 ms less, 5,000 ~60 ms; an apply of 500
- * tunnels from empty ~70 ms less, a no-op of them ~35 ms). Restored before the end: V8 writes its flags into the code
+ * `fn` with V8's optimizing compiler kept to the one function that pays it back. A one-shot
+ * command is over in a few tenths of a second: TurboFan, which compiles the functions that run
+ * hot on threads of its own, is otherwise never paid back in that time (CPU without it: a
+ * 500-tunnel check ~20 ms less, 5,000 ~60 ms; an apply of 500 tunnels from empty ~70 ms less,
+ * a no-op of them ~35 ms). sha256() is the exception: the stable MACs of a 500-tunnel apply
+ * are 8 ms of interpreted arithmetic, 1.6 ms once optimized (sha256.ts; the main thread of
+ * that apply ~6 ms shorter). Restored before the end: V8 writes its flags into the code
  * cache, which the build makes from a check.
  */
-export async function withoutOptimizer<T>(fn: () => Promise<T>): Promise<T> {
-  setFlagsFromString('--no-opt');
+export async function oneShot<T>(fn: () => Promise<T>): Promise<T> {
+  setFlagsFromString('--turbo-filter=sha256');
   try {
     return await fn();
   } finally {
-    setFlagsFromString('--opt');
+    setFlagsFromString('--turbo-filter=*');
   }
 }
