@@ -33,6 +33,8 @@ const PORT = 15;
 const GROUP6 = 16;
 const LOCAL6 = 17;
 const DF = 29;
+/** what decode reads: a vxlan's dump carries ~25 attributes, each a Buffer when kept (nla.ts) */
+const READ = [ID, GROUP, LINK, LOCAL, TTL, LEARNING, PORT_RANGE, PORT, GROUP6, LOCAL6, DF];
 /** IFLA_VXLAN_DF: the outer header's DF bit never set, or copied from the inner packet's */
 const DF_UNSET = 0;
 const DF_INHERIT = 2;
@@ -221,7 +223,7 @@ export const vxlan: LinkKind = {
   },
 
   decode(data, ctx): Spec {
-    const a = decodeAttrs(data ?? Buffer.alloc(0));
+    const a = decodeAttrs(data ?? Buffer.alloc(0), READ);
     const ip = (b: Buffer | undefined) => (b ? bufferToIp(b) : '');
     const range = a.get(PORT_RANGE);
     const link = readU32(a.get(LINK)) ?? 0;
