@@ -19,7 +19,11 @@ async function applyFile({ path }: Args): Promise<number> {
   let failed = printResults(results);
   // what failed was said above; what waits on something outside island, here
   const failedObjects = new Set(results.filter((r) => r.error).map((r) => actionObject(r.action)));
-  const stuck = unreached(settle(plan.status, results)).filter((s) => !failedObjects.has(s.object));
+  // only an object foreign or blocked before the pass can be stuck after it (one that failed now
+  // was said above): with none, no settling of every result (a 500-tunnel apply's ~3 ms)
+  const stuck = unreached(plan.status).length
+    ? unreached(settle(plan.status, results)).filter((s) => !failedObjects.has(s.object))
+    : [];
   for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
   const hosts = await hostsLine(cfg.hosts ?? [], true).catch((e: Error) => {
     failed++;
