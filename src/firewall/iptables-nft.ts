@@ -371,20 +371,66 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       const r = written.get(wordsKey(seen.family, t.table, normalize(spec)));
       const c = compat(spec);
       if ((op === 'I' && spec === rest) || !r || !c) return undefined;
+      const rule = nativeComment(r.exprs, r.udata);
+      // its words are the xt form's: the next read spells it without asking iptables-nft-save
+      const text = words.get(wordsKey(seen.family, t.table, r.key));
+      if (rule.exprs !== r.exprs && text !== undefined) {
+        const back = encodeAttrs([
+          at,
+          [4 | NLA_F_NESTED, rule.exprs],
+          ...(rule.udata ? [[7, rule.udata] as [number, Buffer]] : []),
+        ]);
+        const key = ruleKey({ data: Buffer.concat([nfgen(nfproto(seen.family)), back]) } as NetlinkMessage).key;
+        words.set(wordsKey(seen.family, t.table, key), text);
+      }
       out.push({
         type: NFT_MSG.newrule,
         flags: NLM_F_CREATE | (op === 'A' ? NLM_F_APPEND : 0),
         attrs: [
           table,
           at,
-          [4 | NLA_F_NESTED, r.exprs],
-          ...(r.udata ? [[7, r.udata] as [number, Buffer]] : []),
+          [4 | NLA_F_NESTED, rule.exprs],
+          ...(rule.udata ? [[7, rule.udata] as [number, Buffer]] : []),
           [5 | NLA_F_NESTED, c],
         ],
       });
     }
   }
   return out;
+}
+
+/** what may follow the comment in a rule for iptables-nft-save to print it in the same place, last of the matches */
+const AFTER_MATCHES = new Set(['counter', 'immediate', 'target']);
+
+/**
+ * The rule with its xt comment match (`-m comment --comment island`) as nftables' own comment,
+ * the rule's user data, which iptables-nft-save prints as the same words. The kernel takes a
+ * rule that holds an xt match or target only once the destruction of the rules deleted before
+ * it, in any namespace, has waited out an RCU grace period (nft_compat_wait_for_destructors):
+ * 5-40 ms after the flush being repaired, or after anyone's. Unchanged when the comment is not
+ * the last match (iptables-nft-save would print it elsewhere) or too long for user data.
+ */
+export function nativeComment(exprs: Buffer, udata: Buffer | undefined): { exprs: Buffer; udata?: Buffer } {
+  const list = decodeAttrList(exprs);
+  const names = list.map(([, e]) => str(decodeAttrs(e).get(1)));
+  const at = list.findIndex(([, e], i) => {
+    if (names[i] !== 'match') return false;
+    return str(decodeAttrs(decodeAttrs(e).get(2) ?? Buffer.alloc(0)).get(1)) === 'comment';
+  });
+  const unchanged = { exprs, ...(udata ? { udata } : {}) };
+  if (at < 0 || names.slice(at + 1).some((n) => !AFTER_MATCHES.has(n))) return unchanged;
+  const info = decodeAttrs(decodeAttrs((list[at] as [number, Buffer])[1]).get(2) ?? Buffer.alloc(0)).get(3);
+  const comment = cstr(str(info));
+  // NFTNL_UDATA_RULE_COMMENT (type 0): type, length, the NUL-terminated text; any other entry stays
+  if (comment.length > 255) return unchanged;
+  const kept: Buffer[] = [];
+  for (let off = 0; udata && off + 2 <= udata.length; off += 2 + (udata[off + 1] as number)) {
+    if (udata[off] !== 0) kept.push(udata.subarray(off, off + 2 + (udata[off + 1] as number)));
+  }
+  return {
+    exprs: encodeAttrs(list.filter((_, i) => i !== at).map(([t, e]) => [t | NLA_F_NESTED, e])),
+    udata: Buffer.concat([Buffer.from([0, comment.length]), comment, ...kept]),
+  };
 }
 
 function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {

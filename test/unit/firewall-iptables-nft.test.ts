@@ -3,8 +3,9 @@
  * rule in it was paired with them before, from a read made within one generation.
  */
 import t from 'tap';
-import { forgetIptablesNftWords, learn, type Seen, spell } from '../../src/firewall/iptables-nft.js';
+import { forgetIptablesNftWords, learn, nativeComment, type Seen, spell } from '../../src/firewall/iptables-nft.js';
 import type { SavedTable } from '../../src/firewall/types.js';
+import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../../src/netlink/nla.js';
 
 const JUMP = '-m comment --comment island -j ISLAND-FORWARD';
 const ACCEPT = '-i cni0 -m comment --comment island -j ACCEPT';
@@ -67,3 +68,42 @@ t.test('nothing is learnt from a read the ruleset changed under, or that does no
   learn(seen(7, BOTH), { ok: true, chains: saved([], [JUMP, ACCEPT]) }, seen(7, BOTH));
   t.equal(spell(seen(7, BOTH)), undefined, 'rules in another chain');
 });
+
+/** an expression as NFTA_LIST_ELEM: its name and its data */
+const expr = (name: string, data: [number, Buffer][] = []): [number, Buffer] => [
+  1 | NLA_F_NESTED,
+  encodeAttrs([[1, cstr(name)], ...(data.length ? [[2 | NLA_F_NESTED, encodeAttrs(data)] as [number, Buffer]] : [])]),
+];
+const xtComment = (text: string) => {
+  const info = Buffer.alloc(256);
+  info.write(text);
+  return expr('match', [
+    [1, cstr('comment')],
+    [2, Buffer.alloc(4)],
+    [3, info],
+  ]);
+};
+const names = (exprs: Buffer) => decodeAttrList(exprs).map(([, e]) => decodeAttrs(e).get(1)?.toString());
+
+t.test(
+  "xt's comment match is written as nftables' own comment, where iptables-nft-save prints it in the same place",
+  async (t) => {
+    const meta = expr('meta', [[1, Buffer.from([0, 0, 0, 6])]]);
+    const jump = encodeAttrs([meta, xtComment('island'), expr('counter'), expr('immediate')]);
+    const r = nativeComment(jump, undefined);
+    t.strictSame(names(r.exprs), ['meta\0', 'counter\0', 'immediate\0'], 'the xt match is gone, the rest in order');
+    t.strictSame([...(r.udata ?? [])], [0, 7, ...Buffer.from('island\0')], 'NFTNL_UDATA_RULE_COMMENT');
+    const again = nativeComment(r.exprs, r.udata);
+    t.equal(again.exprs, r.exprs, 'a rule written so is left as it is');
+    const other = Buffer.from([1, 2, 9, 9]);
+    t.strictSame(
+      [...(nativeComment(jump, Buffer.concat([Buffer.from([0, 2, 120, 0]), other])).udata ?? [])],
+      [0, 7, ...Buffer.from('island\0'), ...other],
+      "the user data's other entries stay, its old comment goes",
+    );
+    // a match after the comment: iptables-nft-save would print the comment after it
+    const before = encodeAttrs([xtComment('island'), expr('match', [[1, cstr('tcp')]]), expr('counter')]);
+    t.equal(nativeComment(before, undefined).exprs, before, 'not the last match: unchanged');
+    t.equal(nativeComment(encodeAttrs([meta, expr('counter')]), undefined).udata, undefined, 'no comment: unchanged');
+  },
+);
