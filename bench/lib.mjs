@@ -53,10 +53,10 @@ export async function run(argv, opts) {
   return r;
 }
 
-/** A long-running child whose stdout lines are handed to onLine. */
-export function startProcess(argv, onLine) {
+/** A long-running child whose stdout lines are handed to onLine; `stdin`: a pipe to write to (child.stdin). */
+export function startProcess(argv, onLine, { stdin = false } = {}) {
   const [file, ...args] = argv;
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   children.add(child);
   const stderr = [];
   child.stderr.on('data', (b) => {
@@ -289,7 +289,11 @@ export class HealWatcher {
       }
     }
     const L = this.link;
-    if (this.armed && this.firstTs === undefined && this.mentions(body)) this.firstTs = ts;
+    if (this.armed && this.firstTs === undefined && this.mentions(body)) {
+      this.firstTs = ts;
+      // a responder that reacts to the first notification (the heal floor)
+      this.onFirst?.();
+    }
     // a link being made under its token name: it is ours once renamed
     const token = /^\d+: (island-[0-9a-f]{8}): </.exec(body);
     if (token) this.names.add(token[1]);

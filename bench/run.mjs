@@ -300,6 +300,9 @@ async function benchHeal(dev) {
       const daemon = [];
       const fromReturn = [];
       const delGap = [];
+      /** first notification → the tunnel's RTM_DELLINK (the kernel's), and RTM_DELLINK → healed (island's) */
+      const hold = [];
+      const own = [];
       let unseen = 0;
       let passes;
       let throttled;
@@ -323,6 +326,8 @@ async function benchHeal(dev) {
             continue;
           }
           daemon.push(ev.ms);
+          hold.push(ev.delTs - ev.firstTs);
+          own.push(ev.healTs - ev.delTs);
           fromReturn.push(ev.healTs - returned);
           delGap.push(returned - ev.delTs);
         }
@@ -351,10 +356,16 @@ async function benchHeal(dev) {
         applyWall.push(r.ms);
       }
       await verify(ns, ts, 'after the baseline runs');
+
+      const floor = await healFloor(ns, w, ts[0], dev);
+      await verify(ns, ts, 'after the floor runs');
       return {
+        floor,
         dev,
         unseen,
         daemon,
+        hold,
+        own,
         fromReturn,
         delGap,
         script,
@@ -368,6 +379,50 @@ async function benchHeal(dev) {
       await w.stop();
     }
   });
+}
+
+/**
+ * The floor of a heal: the requests that rebuild the tunnel, already written out and handed to
+ * an `ip -batch` waiting on its input the moment the first notification of the deletion is read
+ * (the underlay's, with dev). They are sent while the kernel still holds RTNL for the deletion,
+ * wait for it, and run the moment it lets go: nothing can be healed earlier.
+ */
+async function healFloor(ns, w, t, dev) {
+  log(
+    `heal${dev ? ` (dev ${dev})` : ''}: floor, ${P.deletions} x (ip link del; a waiting ip -batch fed at the first notification)`,
+  );
+  const script = [
+    `link add ${t.name} type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport 5533 nolearning${dev ? ` dev ${dev}` : ''}`,
+    `link set ${t.name} alias island`,
+    `addr add ${t.address} dev ${t.name}`,
+    `link set ${t.name} up`,
+    `route add ${t.route} via ${t.peer} dev ${t.name} metric 100 proto 149`,
+    '',
+  ].join('\n');
+  const whole = [];
+  const hold = [];
+  const after = [];
+  try {
+    for (let i = 0; i < P.deletions; i++) {
+      await sleep(SPACING_MS);
+      const b = startProcess(ns.argv(['ip', '-batch', '-']), () => {}, { stdin: true });
+      w.onFirst = () => b.child.stdin.end(script);
+      const healed = w.nextHeal(HEAL_TIMEOUT_MS);
+      healed.catch(() => {});
+      await deleteLink(ns);
+      const ev = await healed.catch((e) => {
+        throw new BenchError(`floor deletion ${i + 1}: ${e.message}\n${b.stderr()}`);
+      });
+      const r = await b.exited;
+      if (r.code !== 0) throw new BenchError(`floor deletion ${i + 1}: ip -batch exited ${r.code}:\n${b.stderr()}`);
+      whole.push(ev.ms);
+      hold.push(ev.delTs - ev.firstTs);
+      after.push(ev.healTs - ev.delTs);
+    }
+  } finally {
+    w.onFirst = undefined;
+  }
+  return { whole, hold, after };
 }
 
 /* ------------------------------------------------------------------ 2. converge */
@@ -591,16 +646,50 @@ function rows(res) {
     const n = heal.daemon.length;
     const p99 = percentile(heal.daemon, 99);
     const t = `≤ ${TARGET.healP99Ms} ms`;
+    const pp = (v) => `${fmtMs(percentile(v, 50))} / ${fmtMs(percentile(v, 99))}`;
+    const holdP99 = percentile(heal.hold, 99);
+    const ownP99 = percentile(heal.own, 99);
     R.push([
-      `heal after ip link del, ${heal.dev ? `dev ${heal.dev}` : 'no dev'} (n=${n}; baseline island apply, n=${heal.script.length})`,
+      `heal after ip link del, ${heal.dev ? `dev ${heal.dev}` : 'no dev'}: the outage, from the first notification (n=${n}; baseline island apply, n=${heal.script.length})`,
       'p50',
       fmtMs(percentile(heal.daemon, 50)),
       fmtMs(percentile(heal.script, 50)),
       '',
       '',
     ]);
-    R.push(['', 'p99', fmtMs(p99), fmtMs(percentile(heal.script, 99)), t, verdict(p99 <= TARGET.healP99Ms)]);
+    R.push([
+      '',
+      'p99',
+      fmtMs(p99),
+      fmtMs(percentile(heal.script, 99)),
+      t,
+      p99 <= TARGET.healP99Ms ? 'OK' : `MISSED (kernel's hold p99 ${fmtMs(holdP99)})`,
+    ]);
     R.push(['', 'max', fmtMs(Math.max(...heal.daemon)), fmtMs(Math.max(...heal.script)), '', '']);
+    R.push([
+      `  of which the kernel's hold: first notification → ${heal.dev ? 'the tunnel' : 'its'} RTM_DELLINK (RTNL held)`,
+      'p50/p99',
+      pp(heal.hold),
+      '',
+      '',
+      '',
+    ]);
+    R.push([
+      "  and island's part: RTM_DELLINK → healed",
+      'p50/p99',
+      pp(heal.own),
+      '',
+      t,
+      verdict(ownP99 <= TARGET.healP99Ms),
+    ]);
+    R.push([
+      `  floor: pre-written ip -batch fed at the first notification (n=${heal.floor.whole.length}): outage; hold; after RTM_DELLINK`,
+      'p50/p99',
+      `${pp(heal.floor.whole)}; ${pp(heal.floor.hold)}; ${pp(heal.floor.after)}`,
+      '',
+      '',
+      '',
+    ]);
   }
   if (converge) {
     const i = median(converge.island);
@@ -669,6 +758,9 @@ function mdTable(R) {
   ].join('\n');
 }
 
+const dist = (v) =>
+  `p50 ${fmtMs(percentile(v, 50))}, p90 ${fmtMs(percentile(v, 90))}, p99 ${fmtMs(percentile(v, 99))}, max ${fmtMs(Math.max(...v))}`;
+
 function details(res) {
   const out = [];
   const { converge, idle } = res;
@@ -680,6 +772,7 @@ function details(res) {
       )}, p90 ${fmtMs(percentile(heal.daemon, 90))}, p99 ${fmtMs(percentile(heal.daemon, 99))}, min ${fmtMs(
         Math.min(...heal.daemon),
       )}, max ${fmtMs(Math.max(...heal.daemon))}${heal.unseen ? `; ${heal.unseen} more deletion(s) healed but not timed (ip monitor missed the deletion)` : ''}.`,
+      `- heal, ${heal.dev ? `dev ${heal.dev}` : 'no dev'}, where the outage goes: the kernel's hold, from the first notification to the tunnel's RTM_DELLINK (${heal.dev ? `the underlay's RTM_NEWLINK as the kernel unlinks the tunnel from it, then the tunnel going down, all under RTNL: a create sent meanwhile waits for RTNL and runs only once the deletion is done` : 'the tunnel going down, then its RTM_DELLINK'}), ${dist(heal.hold)}; island's part, RTM_DELLINK → healed, ${dist(heal.own)}. The floor (a waiting \`ip -batch\` fed the pre-written requests as the first notification is read, in the same namespace): outage ${dist(heal.floor.whole)}; hold ${dist(heal.floor.hold)}; RTM_DELLINK → healed ${dist(heal.floor.after)}.`,
       `- heal, daemon, from \`ip link del\` returning (bash's $EPOCHREALTIME right after it): p50 ${fmtMs(
         percentile(heal.fromReturn, 50),
       )}, p99 ${fmtMs(percentile(heal.fromReturn, 99))}, max ${fmtMs(Math.max(...heal.fromReturn))}. \`ip link del\` itself returned p50 ${fmtMs(
