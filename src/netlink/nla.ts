@@ -70,11 +70,32 @@ export const NLM_F_DUMP = 0x300;
 /** a NUL-terminated string attribute's payload */
 export const cstr = (s: string) => Buffer.from(`${s}\0`);
 /** a NUL-terminated string attribute's text, up to its first NUL; undefined when absent */
-export const readCstr = (b: Buffer | undefined): string | undefined => {
-  if (!b) return undefined;
-  const z = b.indexOf(0);
-  return b.toString('utf8', 0, z < 0 ? b.length : z);
-};
+export const readCstr = (b: Buffer | undefined): string | undefined => (b ? textAt(b, 0, b.length) : undefined);
+
+/** the text of a NUL-terminated string payload that lies between at and end of b, read in place */
+export function textAt(b: Buffer, at: number, end: number): string {
+  let z = at;
+  while (z < end && b[z] !== 0) z++;
+  return b.toString('utf8', at, z);
+}
+
+/**
+ * Each attribute between off and end of b: its type (flag bits masked off) and where its payload
+ * lies, without a Buffer each (decodeAttrList's walk, for readers that take a few values in place).
+ */
+export function eachAttr(
+  b: Buffer,
+  off: number,
+  end: number,
+  fn: (type: number, at: number, end: number) => void,
+): void {
+  while (off + NLA_HDRLEN <= end) {
+    const len = (b[off] as number) | ((b[off + 1] as number) << 8);
+    if (len < NLA_HDRLEN || off + len > end) return;
+    fn(((b[off + 2] as number) | ((b[off + 3] as number) << 8)) & 0x3fff, off + NLA_HDRLEN, off + len);
+    off += align4(len);
+  }
+}
 
 /**
  * Attribute type → payload; the NLA_F_NESTED / BYTEORDER bits are masked off. `only`: the types
@@ -98,14 +119,7 @@ export function decodeAttrs(buf: Buffer, only?: readonly number[]): Map<number, 
 /** Every attribute in order, repeated types included (netlink's arrays), flag bits masked off. */
 export function decodeAttrList(buf: Buffer): Attr[] {
   const out: Attr[] = [];
-  let off = 0;
-  while (off + NLA_HDRLEN <= buf.length) {
-    const len = (buf[off] as number) | ((buf[off + 1] as number) << 8);
-    const type = ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & 0x3fff;
-    if (len < NLA_HDRLEN || off + len > buf.length) break;
-    out.push([type, buf.subarray(off + NLA_HDRLEN, off + len)]);
-    off += align4(len);
-  }
+  eachAttr(buf, 0, buf.length, (type, at, end) => out.push([type, buf.subarray(at, end)]));
   return out;
 }
 

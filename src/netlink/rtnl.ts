@@ -15,15 +15,15 @@ import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
 import {
   type AttrIn,
-  decodeAttrList,
   decodeAttrs,
+  eachAttr,
   encodeAttrs,
   get32,
   NLA_F_NESTED,
   NLM_F_DUMP,
   put32,
-  readCstr,
   readU32,
+  textAt,
   u32,
 } from './nla.js';
 
@@ -595,32 +595,57 @@ function ifinfomsg(index: number, flags: number, change: number): Buffer {
   return b;
 }
 
-/** what parseLink reads of a link's attributes */
-const LINK_ATTRS = [IFLA.IFNAME, IFLA.MTU, IFLA.MASTER, IFLA.LINK, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.PROP_LIST];
-const INFO_ATTRS = [IFLA_INFO_KIND, IFLA_INFO_DATA];
-
+/**
+ * A link's dump message, in one pass over its attributes: numbers and names read where they
+ * lie, only the kind's data kept as a Buffer (a Map and a Buffer for each attribute kept were
+ * most of a 500-link dump's decoding: 5.5 -> ~2.5 ms).
+ */
 function parseLink(d: Buffer): RawLink {
-  const a = decodeAttrs(d.subarray(16), LINK_ATTRS);
-  const info = a.get(IFLA.LINKINFO);
-  const li = info ? decodeAttrs(info, INFO_ATTRS) : undefined;
-  const kind = li?.get(IFLA_INFO_KIND);
-  const props = a.get(IFLA.PROP_LIST);
-  const altnames = props
-    ? decodeAttrList(props)
-        .filter(([t]) => t === IFLA.ALT_IFNAME)
-        .map(([, v]) => readCstr(v) ?? '')
-    : [];
+  let name = '';
+  let mtu = 0;
+  let master: number | undefined;
+  let link: number | undefined;
+  let alias: string | undefined;
+  let kind: string | undefined;
+  let data: Buffer | undefined;
+  let altnames: string[] | undefined;
+  // the top level inline, not through eachAttr: ~40 attributes a link, a call each in cold code
+  for (let off = 16; off + 4 <= d.length; ) {
+    const len = (d[off] as number) | ((d[off + 1] as number) << 8);
+    if (len < 4 || off + len > d.length) break;
+    const type = ((d[off + 2] as number) | ((d[off + 3] as number) << 8)) & 0x3fff;
+    const at = off + 4;
+    const end = off + len;
+    off += (len + 3) & ~3;
+    if (type === IFLA.IFNAME) name = textAt(d, at, end);
+    else if (type === IFLA.MTU) mtu = end - at >= 4 ? get32(d, at) : 0;
+    else if (type === IFLA.MASTER) master = (end - at >= 4 && get32(d, at)) || undefined;
+    else if (type === IFLA.LINK) link = (end - at >= 4 && get32(d, at)) || undefined;
+    else if (type === IFLA.IFALIAS) alias = textAt(d, at, end) || undefined;
+    else if (type === IFLA.LINKINFO)
+      eachAttr(d, at, end, (t, a, e) => {
+        if (t === IFLA_INFO_KIND) kind = textAt(d, a, e);
+        else if (t === IFLA_INFO_DATA) data = d.subarray(a, e);
+      });
+    else if (type === IFLA.PROP_LIST) {
+      const names: string[] = [];
+      eachAttr(d, at, end, (t, a, e) => {
+        if (t === IFLA.ALT_IFNAME) names.push(textAt(d, a, e));
+      });
+      if (names.length) altnames = names;
+    }
+  }
   return {
     ifindex: get32(d, 4) | 0,
-    name: readCstr(a.get(IFLA.IFNAME)) ?? '',
+    name,
     up: (get32(d, 8) & IFF_UP) !== 0,
-    mtu: readU32(a.get(IFLA.MTU)) ?? 0,
-    master: readU32(a.get(IFLA.MASTER)) || undefined,
-    link: readU32(a.get(IFLA.LINK)) || undefined,
-    alias: readCstr(a.get(IFLA.IFALIAS)) || undefined,
-    ...(altnames.length ? { altnames } : {}),
-    kind: readCstr(kind),
-    data: li?.get(IFLA_INFO_DATA),
+    mtu,
+    master,
+    link,
+    alias,
+    ...(altnames ? { altnames } : {}),
+    kind,
+    data,
   };
 }
 
