@@ -116,7 +116,11 @@ const v4Mask = (prefixlen: number): number =>
 /** The network address of addr/prefixlen, as canonical text. */
 export function networkOf(addr: string, prefixlen: number): string {
   if (family(addr) === 4) {
-    const n = (ipv4Value(addr) & v4Mask(prefixlen)) >>> 0;
+    const v = ipv4Value(addr);
+    const n = (v & v4Mask(prefixlen)) >>> 0;
+    // already the network (a route's destination, mostly): the text itself, which a valid dotted
+    // quad writes as this would (no leading zeros), rather than a new string
+    if (n === v >>> 0) return addr;
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
   const b = ipToBuffer(addr);
