@@ -50,6 +50,12 @@ function ipv6ToBuffer(text: string): Buffer {
   return out;
 }
 
+/** The address of `len` bytes at `at` in b (a netlink attribute's payload), as bufferToIp says it. */
+export function ipAt(b: Buffer, at: number, len: number): string {
+  if (len === 4) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  return bufferToIp(b.subarray(at, at + len));
+}
+
 export function bufferToIp(buf: Buffer): string {
   if (buf.length === 4) return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
   if (buf.length === 16) {

@@ -12,7 +12,7 @@ import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket, type RawNetlinkSocketOptions } from 'netlink/dist/raw.js';
 import { strictCheck } from './addon.js';
 import { NetlinkError } from './errors.js';
-import { bufferToIp, familyOf, ipToBuffer } from './ip.js';
+import { bufferToIp, familyOf, ipAt, ipToBuffer } from './ip.js';
 import {
   type AttrIn,
   decodeAttrs,
@@ -89,8 +89,6 @@ const IFLA = {
 } as const;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
-const ADDR_ATTRS = [IFA.LOCAL, IFA.ADDRESS];
-const ROUTE_ATTRS = [RTA.DST, RTA.GATEWAY, RTA.TABLE, RTA.OIF, RTA.PRIORITY];
 const IFF_UP = 0x1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
@@ -382,16 +380,17 @@ export class Rtnl {
     const out: RawAddress[] = [];
     for (const d of await this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8))) {
       const family = fam(d[0] as number);
-      const a = decodeAttrs(d.subarray(8), ADDR_ATTRS);
-      const raw = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
-      if (!family || !raw) continue;
-      out.push({
-        ifindex: get32(d, 4),
-        family,
-        address: bufferToIp(raw),
-        prefixlen: d[1] as number,
-        scope: d[3] as number,
+      if (!family) continue;
+      // in place, as parseLink reads: IFA_LOCAL, else IFA_ADDRESS (a point-to-point peer's)
+      let local: string | undefined;
+      let address: string | undefined;
+      eachAttr(d, 8, d.length, (type, at, end) => {
+        if (type === IFA.LOCAL) local = ipAt(d, at, end - at);
+        else if (type === IFA.ADDRESS) address = ipAt(d, at, end - at);
       });
+      const text = local ?? address;
+      if (text === undefined) continue;
+      out.push({ ifindex: get32(d, 4), family, address: text, prefixlen: d[1] as number, scope: d[3] as number });
     }
     return out;
   }
@@ -416,21 +415,31 @@ export class Rtnl {
       const headTable = d[4] as number;
       if (only && ((d[7] as number) !== only.type || (headTable !== only.table && headTable !== RT_TABLE_COMPAT)))
         continue;
-      const a = decodeAttrs(d.subarray(12), ROUTE_ATTRS);
-      const dst = a.get(RTA.DST);
-      const gateway = a.get(RTA.GATEWAY);
-      const table = readU32(a.get(RTA.TABLE)) ?? headTable;
+      // in place, as parseLink reads
+      let dst: string | undefined;
+      let gateway: string | undefined;
+      let table = headTable;
+      let oif: number | undefined;
+      let priority: number | undefined;
+      eachAttr(d, 12, d.length, (type, at, end) => {
+        if (type === RTA.DST) dst = ipAt(d, at, end - at);
+        else if (type === RTA.GATEWAY) gateway = ipAt(d, at, end - at);
+        else if (end - at < 4) return;
+        else if (type === RTA.TABLE) table = get32(d, at);
+        else if (type === RTA.OIF) oif = get32(d, at);
+        else if (type === RTA.PRIORITY) priority = get32(d, at);
+      });
       if (only && table !== only.table) continue;
       out.push({
         family,
-        dst: dst ? bufferToIp(dst) : family === 4 ? '0.0.0.0' : '::',
+        dst: dst ?? (family === 4 ? '0.0.0.0' : '::'),
         dstLen: d[1] as number,
         table,
         protocol: d[5] as number,
         type: d[7] as number,
-        gateway: gateway ? bufferToIp(gateway) : undefined,
-        oif: readU32(a.get(RTA.OIF)),
-        priority: readU32(a.get(RTA.PRIORITY)),
+        gateway,
+        oif,
+        priority,
       });
     }
     return out;
