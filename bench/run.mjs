@@ -79,7 +79,7 @@ if (opt.help) {
 
 const P = opt.quick
   ? { deletions: 20, baselineRuns: 5, tunnels: 100, runs: 3, idleS: 10 }
-  : { deletions: 50, baselineRuns: 20, tunnels: 500, runs: 3, idleS: 60 };
+  : { deletions: 50, baselineRuns: 20, tunnels: 500, runs: 5, idleS: 60 };
 /** space deletions of the same link so the daemon's repair limiter (burst 10, 1 per 200 ms) never engages */
 const SPACING_MS = 300;
 const HEAL_TIMEOUT_MS = 5000;
