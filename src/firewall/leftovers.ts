@@ -11,7 +11,7 @@
  *
  * "Maybe" (or any error) means: read the table with iptables-save.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { cstr, decodeAttrs } from '../netlink/nla.js';
 import { FILTER, TABLES, type TableModel } from './model.js';
 import { NFT_MSG, nfproto, nftRequest, readWithNfSocket, SUBSYS } from './nfnetlink.js';
@@ -47,9 +47,11 @@ export async function filterExists(backend: Backend, family: Family): Promise<bo
   }
 }
 
+// a read of a /proc file, synchronous: the daemon asks every poll (a second), and a promise's four
+// trips through libuv's threads cost more than the read itself
 async function legacyTableExists(family: Family, table: TableModel): Promise<boolean> {
   try {
-    const names = await readFile(`/proc/net/${family === 6 ? 'ip6' : 'ip'}_tables_names`, 'utf8');
+    const names = readFileSync(`/proc/net/${family === 6 ? 'ip6' : 'ip'}_tables_names`, 'utf8');
     return names.split('\n').includes(table.name);
   } catch (e) {
     // no such file: the legacy tables' module was never loaded, so no table exists

@@ -45,6 +45,11 @@ export interface WatchHandlers {
 const SETTLE_MS = 50;
 
 type Source = 'nftables' | 'iptables-nft' | 'iptables-legacy';
+/** island's first object in need of repair, and what drops island's traffic */
+interface Look {
+  repair?: string;
+  drops: string;
+}
 
 /** Nothing to watch when the file has no [forward] and no tunnel. */
 export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Promise<FirewallWatch | undefined> {
@@ -53,8 +58,9 @@ export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Pr
   const primary: Backend = chosen?.backend ?? 'nft';
   const families = FAMILIES.filter((f) => want.tables[f].chains.length || want.flows.some((x) => x.family === f));
 
+  const noTables = new Map<Source, Look>();
   /** What the source says now: island's first object in need of repair, and what drops island's traffic. */
-  async function look(source: Source): Promise<{ repair?: string; drops: string }> {
+  async function look(source: Source): Promise<Look> {
     const live: LiveFirewall = { backend: primary, why: '', tables: {} };
     if (source === 'nftables') live.nft = { ok: true, ruleset: await readNftables() };
     else {
@@ -66,7 +72,17 @@ export async function watchFirewall(want: DesiredFirewall, h: WatchHandlers): Pr
           tables[f] = await b.read(f, backend === primary ? tablesOf(want.tables[f]) : [FILTER], true);
       if (backend === primary) live.tables = tables;
       else live.other = { backend, tables };
+      // no table at all (legacy iptables on most hosts, polled every second): the answer is the
+      // one the last such look gave; planning it again was most of the daemon's idle CPU
+      if (!Object.keys(tables).length) {
+        const known = noTables.get(source) ?? judge(live);
+        noTables.set(source, known);
+        return known;
+      }
     }
+    return judge(live);
+  }
+  function judge(live: LiveFirewall): Look {
     const status = planFirewall(want, live).status;
     const repair = status.find((s) => !isDropFinding(s) && s.state !== 'ok' && s.state !== 'blocked');
     return {
