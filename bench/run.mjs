@@ -223,7 +223,9 @@ async function verify(ns, ts, what) {
 async function startDaemon(ns, cfg) {
   const lines = [];
   // the unit's environment (NODE_OPTIONS): what the daemon runs with under systemd
-  const d = startProcess(['env', ...unitEnv(), ...ns.argv([NODE, CLI, 'daemon', '-c', cfg])], (l) => {
+  // a runtime directory of its own (bench/startup.mjs says why)
+  const env = [...unitEnv(), `ISLAND_RUNTIME_DIR=${join(work, 'run')}`];
+  const d = startProcess(['env', ...env, ...ns.argv([NODE, CLI, 'daemon', '-c', cfg])], (l) => {
     let o;
     try {
       o = JSON.parse(l);
