@@ -20,6 +20,7 @@
 import type { MessageInfo, NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
 import type { EventSource } from '../netlink/events.js';
+import { followNotification, forgetNotifications } from './iptables-nft.js';
 import { TABLES } from './model.js';
 import { NETLINK_NETFILTER } from './nfnetlink.js';
 import { IPTABLES_OTHER } from './nftables.js';
@@ -94,7 +95,7 @@ function strings(buf: Buffer): Map<number, string> {
 }
 
 /**
- * Start watching. `onChange` gets one call per relevant notification,
+ * Start watching. `onChange` gets one call per relevant notification (once its transaction is told whole),
  * `onOverflow` one per ENOBUFS; anything else goes to `onError`.
  */
 export function watchNftables(
@@ -112,18 +113,31 @@ export function watchNftables(
     throw err;
   }
   nl.ref();
+  // a transaction's messages, told once its NEWGEN (sent on its own, the last) is in: whoever
+  // acts on them then sees the whole transaction (iptables-nft.ts follows them)
+  let pending: NftEvent[] = [];
   nl.on('message', (msgs: NetlinkMessage[], rinfo: MessageInfo) => {
     if (rinfo.port !== 0) return;
     for (const m of msgs) {
       try {
+        followNotification(m.type, m.data);
+        if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+          const told = pending;
+          pending = [];
+          for (const ev of told) onChange(ev);
+          continue;
+        }
         const ev = nftEvent(m.type, m.data);
-        if (ev) onChange(ev);
+        if (ev) pending.push(ev);
       } catch (err) {
         onError(err instanceof Error ? err : new Error(String(err)));
       }
     }
   });
   nl.on('error', (err) => {
+    // lost notifications: the overflow's resync reads everything
+    pending = [];
+    forgetNotifications();
     if (err.code === 'ENOBUFS') onOverflow();
     else onError(err);
   });
@@ -133,6 +147,7 @@ export function watchNftables(
     close() {
       if (!open) return;
       open = false;
+      forgetNotifications();
       nl.close();
     },
   };

@@ -116,6 +116,7 @@ export function forgetIptablesNftWords(): void {
   words.clear();
   written.clear();
   looked.clear();
+  forgetNotifications();
 }
 
 async function generation(sock: NfSocket, family: Family): Promise<number | undefined> {
@@ -155,6 +156,8 @@ function ruleKey(m: NetlinkMessage): SeenRule {
  * kernel cannot be asked or kept changing.
  */
 export async function seeTables(family: Family, tables: readonly TableModel[]): Promise<Seen | undefined> {
+  const told = currentLook(family, tables);
+  if (told) return told;
   try {
     return await readWithNfSocket((sock) => look(sock, family, tables));
   } catch {
@@ -235,7 +238,7 @@ export function spell(seen: Seen): Extract<LiveTable, { ok: true }> | undefined 
     }
     found.set(t.table, saved);
   }
-  looked.set(seen.family, seen);
+  lookedAt(seen);
   // as iptables.ts reads them: filter's chains, any other table's in `more`
   const chains = found.get(FILTER.name) ?? new Map();
   const others = seen.tables.filter((t) => t.table !== FILTER.name);
@@ -274,7 +277,89 @@ export function learn(before: Seen, read: Extract<LiveTable, { ok: true }>, afte
     words.set(k, v);
     written.set(wordsKey(before.family, r.table, normalize(v)), r.rule);
   }
-  looked.set(after.family, after);
+  lookedAt(after);
+}
+
+// ---------------------------------------------------------------------------------------------
+// following the kernel's notifications
+
+/**
+ * The daemon hears every nf_tables transaction (events.ts): one that only deleted rules of the
+ * tables a look holds, by handle (`iptables -F FORWARD`, `iptables -D`), is applied to that
+ * look, which then stands for the kernel at the transaction's generation (its NEWGEN) without
+ * a read: the repair is planned and sent at once, three round trips earlier. Anything else in
+ * those tables (a rule or chain added, a chain or table deleted), a generation missed, or a
+ * lost notification (ENOBUFS) makes the next look a read. A write built on a look the kernel
+ * has since moved past is refused whole by its generation, as one built on a read would be.
+ */
+const NFT_MSG_DESTROYRULE = 28;
+/** the last generation the notifications told (NFT_MSG_NEWGEN), and the transaction being told */
+let toldGen: number | undefined;
+let told: { msg: number; nfproto: number; table: string; handle?: Buffer }[] = [];
+/** families whose look is the kernel's at toldGen */
+const current = new Set<Family>();
+
+/** Notifications were lost, or nobody follows them any more: every family is read again. */
+export function forgetNotifications(): void {
+  toldGen = undefined;
+  told = [];
+  current.clear();
+}
+
+/** The family's last look of exactly these tables, when the notifications since kept it the kernel's. */
+export function currentLook(family: Family, tables: readonly TableModel[]): Seen | undefined {
+  // a transaction told in part (its NEWGEN in the next read of the socket) makes any look old
+  const seen = current.has(family) && !told.length ? looked.get(family) : undefined;
+  if (!seen || seen.tables.length !== tables.length) return undefined;
+  return tables.every((t) => seen.tables.some((x) => x.table === t.name)) ? seen : undefined;
+}
+
+/** A look, read or spelt: current once the notifications have told its generation, and none after. */
+function lookedAt(seen: Seen): void {
+  looked.set(seen.family, seen);
+  if (toldGen === seen.gen) current.add(seen.family);
+  else current.delete(seen.family);
+}
+
+/** One nf_tables notification (any table, any family), in the order the kernel sent them. */
+export function followNotification(type: number, data: Buffer): void {
+  if (type >> 8 !== SUBSYS >> 8 || data.length < 4) return;
+  const msg = type & 0xff;
+  const a = decodeAttrs(data.subarray(4), [1, 3]);
+  if (msg !== NFT_MSG.newgen) {
+    // NFTA_*_TABLE is 1 for tables, chains, rules and sets alike; NFTA_RULE_HANDLE 3
+    told.push({ msg, nfproto: data[0] as number, table: str(a.get(1)), ...(a.has(3) ? { handle: a.get(3) } : {}) });
+    return;
+  }
+  const gen = readBe32(a.get(1));
+  const messages = told;
+  told = [];
+  if (gen === undefined) {
+    forgetNotifications();
+    return;
+  }
+  for (const [family, seen] of looked) {
+    // a look made after this transaction: current from now on, unless it is older
+    if (gen <= seen.gen) {
+      if (gen === seen.gen) current.add(family);
+      continue;
+    }
+    if (!current.has(family) || gen !== seen.gen + 1) {
+      current.delete(family);
+      continue;
+    }
+    const mine = messages.filter((m) => m.nfproto === nfproto(family) && seen.tables.some((t) => t.table === m.table));
+    const gone = mine.filter((m) => (m.msg === NFT_MSG.delrule || m.msg === NFT_MSG_DESTROYRULE) && m.handle);
+    const tables = seen.tables.map((t) => ({
+      ...t,
+      rules: t.rules.filter((r) => !gone.some((m) => m.table === t.table && r.handle?.equals(m.handle as Buffer))),
+    }));
+    const removed =
+      seen.tables.reduce((n, t) => n + t.rules.length, 0) - tables.reduce((n, t) => n + t.rules.length, 0);
+    if (gone.length !== mine.length || removed !== gone.length) current.delete(family);
+    else looked.set(family, { ...seen, gen, tables });
+  }
+  toldGen = gen;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +537,8 @@ export async function writeBatch(b: RestoreBatch): Promise<boolean> {
   const seen = looked.get(b.family);
   const msgs = seen && messages(seen, b.lines);
   if (!seen || !msgs?.length) return false;
+  // what this write does is known once its own notifications are in: until then, read
+  current.delete(b.family);
   try {
     return await withNfSocket((sock) => commit(sock, seen.gen, b.family, msgs));
   } catch {

@@ -2,8 +2,18 @@
  * iptables-nft.ts's pure half: a kernel view is spelt in iptables-save's words only when every
  * rule in it was paired with them before, from a read made within one generation.
  */
-import t from 'tap';
-import { forgetIptablesNftWords, learn, nativeComment, type Seen, spell } from '../../src/firewall/iptables-nft.js';
+import t, { type Test } from 'tap';
+import {
+  currentLook,
+  followNotification,
+  forgetIptablesNftWords,
+  forgetNotifications,
+  learn,
+  nativeComment,
+  type Seen,
+  spell,
+} from '../../src/firewall/iptables-nft.js';
+import { FILTER } from '../../src/firewall/model.js';
 import type { SavedTable } from '../../src/firewall/types.js';
 import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../../src/netlink/nla.js';
 
@@ -107,3 +117,80 @@ t.test(
     t.equal(nativeComment(encodeAttrs([meta, expr('counter')]), undefined).udata, undefined, 'no comment: unchanged');
   },
 );
+
+const handle = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(n, 4);
+  return b;
+};
+const gen = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return followNotification((10 << 8) | 15, Buffer.concat([Buffer.alloc(4), encodeAttrs([[1, b]])]));
+};
+const rule = (msg: number, h: number, o: { table?: string; nfproto?: number } = {}) =>
+  followNotification(
+    (10 << 8) | msg,
+    Buffer.concat([
+      Buffer.from([o.nfproto ?? 2, 0, 0, 0]),
+      encodeAttrs([
+        [1, cstr(o.table ?? 'filter')],
+        [2, cstr('FORWARD')],
+        [3, handle(h)],
+      ]),
+    ]),
+  );
+const DELRULE = 8;
+const NEWRULE = 6;
+
+/** a look at generation 5 with the jump (handle 3) and the accept (handle 4), learnt and current */
+function followed(t: Test) {
+  forgetIptablesNftWords();
+  const s = seen(5, [
+    { chain: 'FORWARD', key: 'jump', handle: handle(3) },
+    { chain: 'ISLAND-FORWARD', key: 'accept', handle: handle(4) },
+  ] as never);
+  gen(4);
+  learn(s, { ok: true, chains: saved([JUMP], [ACCEPT]) }, s);
+  t.equal(currentLook(4, [FILTER]), undefined, 'a look the notifications have not reached yet is read again');
+  gen(5);
+  t.ok(currentLook(4, [FILTER]), 'current once its generation is told');
+}
+
+t.test('a transaction that only deleted rules of the look is applied to it: no read', async (t) => {
+  followed(t);
+  rule(DELRULE, 3);
+  t.equal(currentLook(4, [FILTER]), undefined, 'a transaction told in part: read');
+  rule(NEWRULE, 9, { table: 'nat' });
+  rule(DELRULE, 9, { nfproto: 10 });
+  gen(6);
+  const look = currentLook(4, [FILTER]);
+  t.equal(look?.gen, 6, "the flush's generation: the repair is written on it");
+  t.strictSame(
+    look?.tables[0]?.rules.map((r) => r.key),
+    ['accept'],
+    'the deleted jump is gone; the other tables and families changed nothing',
+  );
+  t.equal(spell(look as Seen)?.chains.get('FORWARD')?.rules.length, 0, 'spelt as iptables-nft-save would');
+  t.ok(currentLook(4, [FILTER]), 'still current after spelling it');
+  t.equal(currentLook(4, [FILTER, { ...FILTER, name: 'mangle' }]), undefined, 'a look of other tables is read');
+  gen(7);
+  t.equal(currentLook(4, [FILTER])?.gen, 7, "another table's transaction moves the generation only");
+});
+
+t.test('anything else makes the next look a read', async (t) => {
+  followed(t);
+  rule(NEWRULE, 10);
+  gen(6);
+  t.equal(currentLook(4, [FILTER]), undefined, 'a rule added');
+  followed(t);
+  rule(DELRULE, 42);
+  gen(6);
+  t.equal(currentLook(4, [FILTER]), undefined, 'a rule the look does not hold');
+  followed(t);
+  gen(7);
+  t.equal(currentLook(4, [FILTER]), undefined, 'a generation missed');
+  followed(t);
+  forgetNotifications();
+  t.equal(currentLook(4, [FILTER]), undefined, 'notifications lost');
+});
