@@ -36,7 +36,7 @@ import {
   SUBSYS,
   withNfSocket,
 } from './nfnetlink.js';
-import { str } from './nftables.js';
+import { followNftables, nftablesChanged, readsTable, str } from './nftables.js';
 import { normalize } from './save.js';
 import type { Family, LiveTable, RestoreBatch, SavedTable } from './types.js';
 
@@ -304,6 +304,7 @@ export function forgetNotifications(): void {
   toldGen = undefined;
   told = [];
   current.clear();
+  followNftables(false);
 }
 
 /** The family's last look of exactly these tables, when the notifications since kept it the kernel's. */
@@ -328,7 +329,9 @@ export function followNotification(type: number, data: Buffer): void {
   const a = decodeAttrs(data.subarray(4), [1, 3]);
   if (msg !== NFT_MSG.newgen) {
     // NFTA_*_TABLE is 1 for tables, chains, rules and sets alike; NFTA_RULE_HANDLE 3
-    told.push({ msg, nfproto: data[0] as number, table: str(a.get(1)), ...(a.has(3) ? { handle: a.get(3) } : {}) });
+    const table = str(a.get(1));
+    told.push({ msg, nfproto: data[0] as number, table, ...(a.has(3) ? { handle: a.get(3) } : {}) });
+    if (readsTable(data[0] as number, table)) nftablesChanged();
     return;
   }
   const gen = readBe32(a.get(1));
@@ -359,6 +362,7 @@ export function followNotification(type: number, data: Buffer): void {
     if (gone.length !== mine.length || removed !== gone.length) current.delete(family);
     else looked.set(family, { ...seen, gen, tables });
   }
+  if (toldGen === undefined) followNftables(true);
   toldGen = gen;
 }
 

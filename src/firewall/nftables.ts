@@ -65,8 +65,43 @@ export const sees = (family: NftFamily, flow: Flow) =>
 export const str = (b: Buffer | undefined) => (b ? b.toString('latin1').replace(/\0.*$/s, '') : '');
 const nested = (b: Buffer | undefined) => decodeAttrs(b ?? Buffer.alloc(0));
 
+/**
+ * The last read, kept while the daemon follows nf_tables' notifications (iptables-nft.ts) and
+ * none of them was about a table this read covers: a repair after `iptables -F` does not read
+ * the other tables again (a dump per table: 1-5 ms before the repair could leave).
+ */
+let kept: NftRuleset | undefined;
+let followed = false;
+let changes = 0;
+
+/** A notification about a table the read covers (or that cannot be told apart): read it again. */
+export function nftablesChanged(): void {
+  changes++;
+  kept = undefined;
+}
+
+/** Whether notifications are followed (from the first NEWGEN told to their loss or end). */
+export function followNftables(on: boolean): void {
+  followed = on;
+  nftablesChanged();
+}
+
+/** Whether a notification about `table` of the NFPROTO_* family concerns readNftables(). */
+export function readsTable(nfproto: number, table: string): boolean {
+  const family = FAMILIES[nfproto];
+  return family !== undefined && (family === 'inet' || !(isIptablesTable(family, table) || IPTABLES_OTHER.has(table)));
+}
+
 /** One read of the tables that matter; throws when nf_tables cannot be asked (no module, no permission). */
-export function readNftables(): Promise<NftRuleset> {
+export async function readNftables(): Promise<NftRuleset> {
+  if (followed && kept) return kept;
+  const at = changes;
+  const ruleset = await read();
+  if (followed && changes === at) kept = ruleset;
+  return ruleset;
+}
+
+function read(): Promise<NftRuleset> {
   return readWithNfSocket(async (sock) => {
     // the tables first (a handful): the chains of iptables-nft's own tables (thousands of
     // kube-proxy's in nat) are never dumped

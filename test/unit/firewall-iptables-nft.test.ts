@@ -14,6 +14,7 @@ import {
   spell,
 } from '../../src/firewall/iptables-nft.js';
 import { FILTER } from '../../src/firewall/model.js';
+import { readsTable } from '../../src/firewall/nftables.js';
 import type { SavedTable } from '../../src/firewall/types.js';
 import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED } from '../../src/netlink/nla.js';
 
@@ -193,4 +194,12 @@ t.test('anything else makes the next look a read', async (t) => {
   followed(t);
   forgetNotifications();
   t.equal(currentLook(4, [FILTER]), undefined, 'notifications lost');
+});
+
+t.test("the other tables' read is kept until a notification is about one of them", async (t) => {
+  t.ok(readsTable(1, 'filter'), 'an inet table, whatever its name');
+  t.ok(readsTable(2, 'firewalld'), "an ip table that is not iptables'");
+  t.notOk(readsTable(2, 'filter'), "iptables-nft's filter: island's own look follows it");
+  t.notOk(readsTable(10, 'nat'), "iptables-nft's nat");
+  t.notOk(readsTable(7, 'x'), 'a bridge table: not read');
 });
