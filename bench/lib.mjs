@@ -224,6 +224,8 @@ export class HealWatcher {
     this.dev = dev;
     this.armed = false;
     this.firstTs = undefined;
+    /** @type {(() => void) | undefined} a responder called at the first notification (the heal floor) */
+    this.onFirst = undefined;
     this.address = address; // "10.30.30.2/30"
     this.route = route; // "192.168.3.0/24"
     this.state = { link: false, address: false, route: false };
@@ -291,7 +293,6 @@ export class HealWatcher {
     const L = this.link;
     if (this.armed && this.firstTs === undefined && this.mentions(body)) {
       this.firstTs = ts;
-      // a responder that reacts to the first notification (the heal floor)
       this.onFirst?.();
     }
     // a link being made under its token name: it is ours once renamed
