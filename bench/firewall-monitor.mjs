@@ -18,6 +18,9 @@
  * the kernel's.
  */
 import { createNetlink } from 'netlink';
+// the floor writes its rules with island's own encoders, as island writes them
+import { nativeComment } from '../dist/firewall/iptables-nft.js';
+import { encodeAttrs, frame } from '../dist/netlink/nla.js';
 
 const respond = process.argv.includes('--respond');
 const sock = createNetlink(12); // NETLINK_NETFILTER
@@ -39,49 +42,6 @@ function attrs(b) {
   return m;
 }
 
-function encode(list) {
-  return Buffer.concat(
-    list.map(([type, payload]) => {
-      const b = Buffer.alloc((4 + payload.length + 3) & ~3);
-      b.writeUInt16LE(4 + payload.length, 0);
-      b.writeUInt16LE(type, 2);
-      payload.copy(b, 4);
-      return b;
-    }),
-  );
-}
-
-function frame(type, flags, seq, body) {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  return Buffer.concat([h, body]);
-}
-
-/**
- * The rule's expressions without xt's comment match, and its comment as nftables' own (user
- * data), as island writes it: an xt match waits for the destruction of every rule deleted before.
- */
-function nativeComment(exprs) {
-  const kept = [];
-  let comment;
-  for (let off = 0; off + 4 <= exprs.length; ) {
-    const len = exprs.readUInt16LE(off);
-    if (len < 4) break;
-    const e = attrs(exprs.subarray(off + 4, off + len));
-    const data = attrs(e.get(2) ?? Buffer.alloc(0));
-    if (e.get(1)?.toString().startsWith('match\0') && data.get(1)?.toString().startsWith('comment\0'))
-      comment = data.get(3).toString().replace(/\0.*$/s, '');
-    else kept.push(exprs.subarray(off, off + ((len + 3) & ~3)));
-    off += (len + 3) & ~3;
-  }
-  if (comment === undefined) return { exprs };
-  const text = Buffer.from(`${comment}\0`);
-  return { exprs: Buffer.concat(kept), udata: Buffer.concat([Buffer.from([0, text.length]), text]) };
-}
-
 /** FORWARD rules deleted by the transaction being read: [nfproto, attributes] */
 let deleted = [];
 let seq = 1;
@@ -89,27 +49,26 @@ let seq = 1;
 /** One transaction on generation `gen`: the deleted rules again, each first in its chain (NLM_F_CREATE, no APPEND). */
 function sendBack(gen) {
   const subsys = Buffer.from([0, 0, 0, 10]);
-  const frames = [frame(0x10, 1, seq++, Buffer.concat([subsys, encode([[1, gen]])]))];
+  const frames = [frame(0x10, 1, seq++, Buffer.concat([subsys, encodeAttrs([[1, gen]])]))];
   // inserted in reverse: the first deleted ends up first
   for (const [nfproto, a] of deleted.reverse()) {
-    const { exprs, udata } = nativeComment(a.get(4));
+    const { exprs, udata } = nativeComment(a.get(4), a.get(7));
+    /** @type {[number, Buffer][]} */
     const rule = [
       [1, a.get(1)],
       [2, a.get(2)],
       [4 | 0x8000, exprs],
-      ...(udata ? [[7, udata]] : a.has(7) ? [[7, a.get(7)]] : []),
-      // NFTA_RULE_COMPAT as iptables-nft sends it for a rule without -p
-      [
-        5 | 0x8000,
-        encode([
-          [1, Buffer.alloc(4)],
-          [2, Buffer.alloc(4)],
-        ]),
-      ],
     ];
-    frames.push(
-      frame((10 << 8) | 6, 1 | 0x400 | 4, seq++, Buffer.concat([Buffer.from([nfproto, 0, 0, 0]), encode(rule)])),
-    );
+    if (udata) rule.push([7, udata]);
+    // NFTA_RULE_COMPAT as iptables-nft sends it for a rule without -p
+    rule.push([
+      5 | 0x8000,
+      encodeAttrs([
+        [1, Buffer.alloc(4)],
+        [2, Buffer.alloc(4)],
+      ]),
+    ]);
+    frames.push(frame((10 << 8) | 6, 1 | 0x400 | 4, seq++, encodeAttrs(rule, Buffer.from([nfproto, 0, 0, 0]))));
   }
   frames.push(frame(0x11, 1, seq++, subsys));
   deleted = [];

@@ -23,7 +23,7 @@
  * whole (NFNL_BATCH_GENID) if the ruleset changed since the look it was built on.
  */
 import type { NetlinkMessage } from 'netlink';
-import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, NLA_F_NESTED, readBe32 } from '../netlink/nla.js';
+import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, frame, NLA_F_NESTED, readBe32 } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
 import {
@@ -520,15 +520,6 @@ export function nativeComment(exprs: Buffer, udata: Buffer | undefined): { exprs
     exprs: encodeAttrs(list.filter((_, i) => i !== at).map(([t, e]) => [t | NLA_F_NESTED, e])),
     udata: Buffer.concat([Buffer.from([0, comment.length]), comment, ...kept]),
   };
-}
-
-function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  return Buffer.concat([h, body]);
 }
 
 /**

@@ -67,6 +67,16 @@ export const NLA_F_NESTED = 0x8000;
 /** a dump request's flags (NLM_F_ROOT | NLM_F_MATCH) */
 export const NLM_F_DUMP = 0x300;
 
+/** One netlink message: its nlmsghdr (port 0: the kernel fills it in) before `body`. */
+export function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt32LE(16 + body.length, 0);
+  h.writeUInt16LE(type, 4);
+  h.writeUInt16LE(flags, 6);
+  h.writeUInt32LE(seq, 8);
+  return Buffer.concat([h, body]);
+}
+
 /** a NUL-terminated string attribute's payload */
 export const cstr = (s: string) => Buffer.from(`${s}\0`);
 /** a NUL-terminated string attribute's text, up to its first NUL; undefined when absent */
