@@ -9,9 +9,10 @@
  *                                  (--profile: CPU profile + strace of island apply; automatic when
  *                                  the converge target is missed, unless --no-profile)
  *   BENCH_DEBUG=1 ...              also print the heal daemon's log
- *   ISLAND_CLI=path ...            another build of the CLI (default dist/cli.js)
+ *   ISLAND_CLI=path ...            another build of the CLI (default dist/cli.cjs, the entry
+ *                                  /usr/sbin/island runs; a build before it: its dist/cli.js)
  *
- * Needs root, iproute2 and a built dist/cli.js. Everything runs in network
+ * Needs root, iproute2 and a built dist/cli.cjs. Everything runs in network
  * namespaces created here (isl-bench-...) and deleted afterwards, on
  * failure and on SIGINT/SIGTERM too. Exit 0: every benchmark ran (a missed
  * target is printed as MISSED, not an error); 1: a step failed; 2: cannot start.
@@ -47,7 +48,7 @@ import { benchPmtu, pmtuDetails, pmtuRows } from './pmtu.mjs';
 import { benchStartup, startupDetails, startupRows } from './startup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = process.env.ISLAND_CLI ?? join(ROOT, 'dist', 'cli.js');
+const CLI = process.env.ISLAND_CLI ?? join(ROOT, 'dist', 'cli.cjs');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 const NODE = process.execPath;
 
@@ -583,7 +584,7 @@ async function benchIdle() {
       await verify(ns, ts, 'idle daemon start');
       const pid = d.child.pid;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('cli.js')) throw new BenchError(`pid ${pid} is not the daemon (${cmd.replaceAll('\0', ' ')})`);
+      if (!/cli\.c?js/.test(cmd)) throw new BenchError(`pid ${pid} is not the daemon (${cmd.replaceAll('\0', ' ')})`);
       await sleep(2000);
       log(`idle: ${P.idleS} s, ${ts.length} tunnels, pid ${pid}`);
       const before = d.lines.length;

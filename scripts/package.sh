@@ -40,15 +40,16 @@ mkdir -p "$SRC" "$APP"
 
 step "compile (tsc) and bundle (esbuild)"
 # into the staging tree, not dist/: tests may be running dist/cli.js while a package builds.
-# The package ships the bundle (dist/island.cjs and its entry dist/cli.js, scripts/bundle.mjs);
-# tsc's module-by-module output is only read here, by the schema generator, after npm ci
-# below has put the node_modules it imports next to it.
+# The package ships the bundle (dist/island.cjs and its entries dist/cli.cjs, which
+# /usr/sbin/island runs, and dist/cli.js, scripts/bundle.mjs); tsc's module-by-module output
+# is only read here, by the schema generator, after npm ci below has put the node_modules it
+# imports next to it.
 (cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$WORK/npm/tsc" --sourceMap false) >&2
 mkdir -p "$APP/dist"
 node "$REPO/scripts/bundle.mjs" "$APP/dist" --no-cache >&2
-# /usr/sbin/island runs it with /usr/bin/node: the shebang would only invite running it directly
-sed -i '1{/^#!/d}' "$APP/dist/cli.js"
-chmod 0644 "$APP/dist/cli.js" "$APP/dist/island.cjs"
+# /usr/sbin/island runs cli.cjs with /usr/bin/node: the shebangs would only invite running them directly
+sed -i '1{/^#!/d}' "$APP/dist/cli.cjs" "$APP/dist/cli.js"
+chmod 0644 "$APP/dist/cli.cjs" "$APP/dist/cli.js" "$APP/dist/island.cjs"
 # what node needs to run the app as ESM; nothing else of the development manifest
 node -e '
   const p = require(process.argv[1]);
@@ -117,7 +118,7 @@ chmod -R u=rwX,go=rX "$APP"
 
 step "smoke test of the staged app"
 # under the node on PATH; the package tests run it under Debian 12's and 13's own nodejs
-node "$APP/dist/cli.js" check -c "$REPO/etc/island.toml" >/dev/null
+node "$APP/dist/cli.cjs" check -c "$REPO/etc/island.toml" >/dev/null
 node -e 'require(process.argv[1]).NativeNetlink || process.exit(1)' "$addon"
 # the one module the bundle leaves outside besides netlink, loaded only under systemd
 (cd "$APP" && node -e 'require("node-unix-socket").DgramSocket || process.exit(1)')

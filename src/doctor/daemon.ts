@@ -6,9 +6,9 @@
  */
 import type { DoctorFacts, Finding, Proc } from './types.js';
 
-/** `island daemon` as the package (/usr/sbin/island) or a clone (node dist/cli.js) runs it */
+/** `island daemon` as the package (/usr/sbin/island: node dist/cli.cjs) or a clone (node dist/cli.js) runs it */
 export function isIslandDaemon(p: Proc): boolean {
-  const i = p.argv.findIndex((a) => /(^|\/)(island|cli\.js)$/.test(a));
+  const i = p.argv.findIndex((a) => /(^|\/)(island|cli\.c?js)$/.test(a));
   if (i < 0) return false;
   // the first word that is neither an option nor an option's value is the command
   for (let j = i + 1; j < p.argv.length; j++) {

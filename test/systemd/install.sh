@@ -31,7 +31,7 @@ done
 }
 install -D -m 0755 /dev/stdin "$root/usr/sbin/island" <<'WRAP'
 #!/bin/sh
-exec /usr/bin/node /usr/lib/island/dist/cli.js "$@"
+exec /usr/bin/node /usr/lib/island/dist/cli.cjs "$@"
 WRAP
 # every unit, as scripts/package.sh ships them (island-hosts.path/.service come with island.service)
 for u in "$repo"/units/*.service "$repo"/units/*.path; do

@@ -333,7 +333,7 @@ t.test('NetworkManager managing a link island keeps, or its underlay', async (t)
 });
 
 t.test('a second island daemon; a lock held by something else', async (t) => {
-  const a = proc(100, 'node', '/usr/bin/node', '/usr/lib/island/dist/cli.js', 'daemon');
+  const a = proc(100, 'node', '/usr/bin/node', '/usr/lib/island/dist/cli.cjs', 'daemon');
   const b = proc(200, 'node', 'node', '/home/me/island/dist/cli.js', '-c', '/tmp/x.toml', 'daemon');
   const status = proc(300, 'node', 'node', '/home/me/island/dist/cli.js', 'status');
   t.ok(isIslandDaemon(a) && isIslandDaemon(b), 'the package and a clone');
