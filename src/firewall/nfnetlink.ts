@@ -64,17 +64,36 @@ let queue: Promise<unknown> = Promise.resolve();
 function socket(): NfSocket {
   if (sock) return sock;
   const s = createNetlink(NETLINK_NETFILTER);
-  // a receive error (an overflow) leaves the socket in doubt: the next request makes another
+  // a receive error (an overflow: the kernel dropped an answer) leaves the socket in doubt: the
+  // next request makes another
   s.on('error', () => {
-    if (sock === s) sock = undefined;
+    if (sock !== s) return;
+    sock = undefined;
+    s.close();
   });
   sock = s;
   return s;
 }
 
-/** `fn` with the socket, once the requests before it are done; throws what creating it throws. */
+/** what a request gets whose socket reported a receive error: its answer may be the one dropped */
+const LOST = 'nf_tables socket error';
+
+/**
+ * `fn` with the socket, once the requests before it are done; throws what creating it throws.
+ * A receive error on the socket fails `fn` at once: waiting out the request's timeout (5 s) for
+ * an answer the kernel dropped would stall the repair, or the one-shot command, for nothing.
+ */
 export function withNfSocket<T>(fn: (s: NfSocket) => Promise<T>): Promise<T> {
-  const run = queue.then(() => fn(socket()));
+  const run = queue.then(() => {
+    const s = socket();
+    return new Promise<T>((resolve, reject) => {
+      const lost = (err: NodeJS.ErrnoException) => reject(new Error(`${LOST}: ${err.code ?? err.message}`));
+      s.once('error', lost);
+      fn(s)
+        .then(resolve, reject)
+        .finally(() => s.off('error', lost));
+    });
+  });
   queue = run.catch(() => undefined);
   return run;
 }
@@ -82,15 +101,17 @@ export function withNfSocket<T>(fn: (s: NfSocket) => Promise<T>): Promise<T> {
 const TIMED_OUT = 'Timeout has been reached';
 
 /**
- * A read (`fn` only asks): as withNfSocket, but a request the kernel never answered is asked once
- * more, on a new socket. Seen 2 times in 300 kill -9 rounds (test/kernel/kill.test.ts): a one-shot
- * `plan` whose nftables dump had no answer in 5 s, then "blocked" for a host that matched.
+ * A read (`fn` only asks): as withNfSocket, but a request the kernel never answered, or whose
+ * answer it dropped, is asked once more, on a new socket. Seen 2 times in 300 kill -9 rounds
+ * (test/kernel/kill.test.ts): a one-shot `plan` whose nftables dump had no answer in 5 s, then
+ * "blocked" for a host that matched.
  */
 export async function readWithNfSocket<T>(fn: (s: NfSocket) => Promise<T>): Promise<T> {
   try {
     return await withNfSocket(fn);
   } catch (e) {
-    if ((e as Error).message !== TIMED_OUT) throw e;
+    const message = (e as Error).message;
+    if (message !== TIMED_OUT && !message.startsWith(LOST)) throw e;
     return withNfSocket((s) => {
       if (sock === s) {
         sock = undefined;
