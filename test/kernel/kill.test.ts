@@ -64,39 +64,17 @@ async function inspect(ns: Netns, vniBase: number) {
 }
 
 /**
- * Resolves at the first link the kernel announces under one of island's token names, i.e. when
- * island has begun making links (undefined after `ms` without one). `ip monitor` watches the
- * namespace, so the kill lands by the kernel's clock, not by a guess of how busy the machine is.
+ * Resolves when the kernel announces a link whose line matches `name` (false after `ms` without
+ * one). `ip monitor` watches the namespace, so the kill lands by the kernel's clock, not by a
+ * guess of how busy the machine is.
  */
-function firstCreate(ns: Netns, ms: number): { seen: Promise<boolean>; stop(): void } {
+function firstLink(ns: Netns, name: RegExp, ms: number): { seen: Promise<boolean>; stop(): void } {
   const mon = spawn('ip', ['-n', ns.name, 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let timer: NodeJS.Timeout | undefined;
   const seen = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
     mon.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (/island-[0-9a-f]{8}/.test(d)) resolve(true);
-    });
-  });
-  return {
-    seen,
-    stop() {
-      clearTimeout(timer);
-      mon.kill('SIGKILL');
-    },
-  };
-}
-
-/**
- * Resolves when the kernel announces a link under a declared tunnel name (a new link is made
- * under its own name: see reconcile/apply.ts), false after `ms` without one.
- */
-function firstDeclared(ns: Netns, ms: number): { seen: Promise<boolean>; stop(): void } {
-  const mon = spawn('ip', ['-n', ns.name, 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let timer: NodeJS.Timeout | undefined;
-  const seen = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    mon.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (/\bvk\d+\b/.test(d)) resolve(true);
+      if (name.test(d)) resolve(true);
     });
   });
   return {
@@ -139,7 +117,8 @@ t.test(`${ROUNDS} kill -9 of apply and of a converging daemon, each followed by 
     const env = pause ? { ISLAND_TEST_CREATE_PAUSE_MS: '30' } : {};
     // the kill: at a random moment after the first link island makes (before, the host is untouched)
     const delay = Math.random() * (pause ? 300 : 150);
-    const mon = firstCreate(ns, 10_000);
+    // island has begun making links: the first under one of its token names
+    const mon = firstLink(ns, /island-[0-9a-f]{8}/, 10_000);
     const run =
       who === 'apply'
         ? runIsland(ns, ['apply', '-c', path], { env }).then(() => undefined)
@@ -203,7 +182,8 @@ t.test("kill -9 of apply while it makes new links: each is island's from its fir
   for (let round = 0; round < rounds; round++) {
     const down = await runIsland(ns, ['down', '-c', path]);
     if (down.code !== 0) failures.push(`round ${round}: down ${down.code} ${down.stderr.trim()}`);
-    const mon = firstDeclared(ns, 10_000);
+    // a new link is made under its declared name (see reconcile/apply.ts)
+    const mon = firstLink(ns, /\bvk\d+\b/, 10_000);
     const run = runIsland(ns, ['apply', '-c', path]).then(() => undefined);
     await mon.seen;
     mon.stop();
