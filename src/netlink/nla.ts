@@ -67,14 +67,25 @@ export const NLA_F_NESTED = 0x8000;
 /** a dump request's flags (NLM_F_ROOT | NLM_F_MATCH) */
 export const NLM_F_DUMP = 0x300;
 
-/** One netlink message: its nlmsghdr (port 0: the kernel fills it in) before `body`. */
+/** struct nlmsghdr's size */
+export const NLMSG_HDRLEN = 16;
+
+/**
+ * A message's nlmsghdr at off of out, for a payload of `length` bytes. Port 0, as iproute2
+ * sends: the kernel answers the sending socket (a zeroed buffer holds it already).
+ */
+export function putHeader(out: Buffer, off: number, length: number, type: number, flags: number, seq: number): void {
+  put32(out, off, NLMSG_HDRLEN + length);
+  put32(out, off + 4, type | (flags << 16));
+  put32(out, off + 8, seq);
+}
+
+/** One netlink message: its nlmsghdr before `body`. */
 export function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  return Buffer.concat([h, body]);
+  const out = Buffer.alloc(NLMSG_HDRLEN + body.length);
+  putHeader(out, 0, body.length, type, flags, seq);
+  out.set(body, NLMSG_HDRLEN);
+  return out;
 }
 
 /** a NUL-terminated string attribute's payload */

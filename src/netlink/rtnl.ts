@@ -21,7 +21,9 @@ import {
   get32,
   NLA_F_NESTED,
   NLM_F_DUMP,
+  NLMSG_HDRLEN,
   put32,
+  putHeader,
   readU32,
   textAt,
   u32,
@@ -48,7 +50,6 @@ const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
-const NLMSG_HDRLEN = 16;
 const RCVBUF = 1 << 20;
 /**
  * Each read's buffer, and so each datagram's size: the kernel fills a dump's datagrams up to
@@ -318,10 +319,7 @@ export class Rtnl {
       this.seq = (this.seq % 0xffffffff) + 1;
       const seq = this.seq;
       const flags = q.flags | (ackAll || q === last ? NLM_F_ACK : 0);
-      put32(out, off, NLMSG_HDRLEN + q.payload.length);
-      put32(out, off + 4, q.type | (flags << 16));
-      put32(out, off + 8, seq);
-      // pid 0 as iproute2 sends: the kernel answers the sending socket
+      putHeader(out, off, q.payload.length, q.type, flags, seq);
       q.payload.copy(out, off + NLMSG_HDRLEN);
       off += NLMSG_HDRLEN + ((q.payload.length + 3) & ~3);
       mine.set(seq, q);
