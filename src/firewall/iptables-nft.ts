@@ -23,7 +23,7 @@
  * whole (NFNL_BATCH_GENID) if the ruleset changed since the look it was built on.
  */
 import type { NetlinkMessage } from 'netlink';
-import { cstr, decodeAttrList, decodeAttrs, encodeAttrs, frame, NLA_F_NESTED, readBe32 } from '../netlink/nla.js';
+import { be32, cstr, decodeAttrList, decodeAttrs, encodeAttrs, frame, NLA_F_NESTED, readBe32 } from '../netlink/nla.js';
 import { PROTOCOLS } from './iptables-rules.js';
 import { FILTER, type TableModel } from './model.js';
 import {
@@ -127,10 +127,21 @@ async function generation(sock: NfSocket, family: Family): Promise<number | unde
 
 function ruleKey(m: NetlinkMessage): SeenRule {
   const a = decodeAttrs(m.data.subarray(4));
+  const udata = a.get(7);
+  return {
+    chain: str(a.get(2)),
+    ...ruleBody(a.get(4), udata),
+    ...(a.get(3) ? { handle: a.get(3) } : {}),
+    ...(udata ? { udata } : {}),
+  };
+}
+
+/** A rule's expressions and user data: its key, whether island may keep it, the expressions as written back. */
+function ruleBody(exprs: Buffer | undefined, udata: Buffer | undefined): Pick<SeenRule, 'key' | 'keep' | 'exprs'> {
   let keep = true;
   const parts: string[] = [];
   const elems: [number, Buffer][] = [];
-  for (const [, elem] of decodeAttrList(a.get(4) ?? Buffer.alloc(0))) {
+  for (const [, elem] of decodeAttrList(exprs ?? Buffer.alloc(0))) {
     const e = decodeAttrs(elem);
     const name = str(e.get(1));
     if (OUTSIDE.has(name)) keep = false;
@@ -139,16 +150,8 @@ function ruleKey(m: NetlinkMessage): SeenRule {
     // NFTA_LIST_ELEM; a counter without data starts at zero
     elems.push([1 | NLA_F_NESTED, name === 'counter' ? encodeAttrs([[1, e.get(1) as Buffer]]) : elem]);
   }
-  const udata = a.get(7);
   parts.push(`udata:${(udata ?? Buffer.alloc(0)).toString('hex')}`);
-  return {
-    chain: str(a.get(2)),
-    key: parts.join(' '),
-    keep,
-    ...(a.get(3) ? { handle: a.get(3) } : {}),
-    exprs: encodeAttrs(elems),
-    ...(udata ? { udata } : {}),
-  };
+  return { key: parts.join(' '), keep, exprs: encodeAttrs(elems) };
 }
 
 /**
@@ -386,12 +389,6 @@ interface Msg {
   attrs: [number, Buffer][];
 }
 
-const u32be = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0, 0);
-  return b;
-};
-
 /**
  * NFTA_RULE_COMPAT, as iptables-nft sends it: the rule's -p, which an xt match or target
  * (tcp, TCPMSS, ...) checks when the kernel takes the rule.
@@ -401,8 +398,8 @@ function compat(spec: string): Buffer | undefined {
   const proto = m ? (/^\d+$/.test(m[2] ?? '') ? Number(m[2]) : PROTOCOLS[(m[2] ?? '').toLowerCase()]) : 0;
   if (proto === undefined) return undefined;
   return encodeAttrs([
-    [1, u32be(proto)],
-    [2, u32be(m?.[1] ? COMPAT_INV : 0)],
+    [1, be32(proto)],
+    [2, be32(m?.[1] ? COMPAT_INV : 0)],
   ]);
 }
 
@@ -464,13 +461,7 @@ function messages(seen: Seen, lines: readonly string[]): Msg[] | undefined {
       // its words are the xt form's: the next read spells it without asking iptables-nft-save
       const text = words.get(wordsKey(seen.family, t.table, r.key));
       if (rule.exprs !== r.exprs && text !== undefined) {
-        const back = encodeAttrs([
-          at,
-          [4 | NLA_F_NESTED, rule.exprs],
-          ...(rule.udata ? [[7, rule.udata] as [number, Buffer]] : []),
-        ]);
-        const key = ruleKey({ data: Buffer.concat([nfgen(nfproto(seen.family)), back]) } as NetlinkMessage).key;
-        words.set(wordsKey(seen.family, t.table, key), text);
+        words.set(wordsKey(seen.family, t.table, ruleBody(rule.exprs, rule.udata).key), text);
       }
       out.push({
         type: NFT_MSG.newrule,
@@ -548,13 +539,13 @@ async function commit(sock: NfSocket, gen: number, family: Family, msgs: Msg[]):
   const last = base + msgs.length;
   const subsys = Buffer.from([0, 0, 0, NFNL_SUBSYS_NFTABLES]);
   const frames = [
-    frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, Buffer.concat([subsys, encodeAttrs([[1, u32be(gen)]])])),
+    frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, encodeAttrs([[1, be32(gen)]], subsys)),
     ...msgs.map((m, i) =>
       frame(
         SUBSYS | m.type,
         NLM_F_REQUEST | m.flags | (i === msgs.length - 1 ? NLM_F_ACK : 0),
         base + 1 + i,
-        Buffer.concat([nfgen(nfproto(family)), encodeAttrs(m.attrs)]),
+        encodeAttrs(m.attrs, nfgen(nfproto(family))),
       ),
     ),
     frame(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, subsys),
