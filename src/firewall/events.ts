@@ -22,26 +22,24 @@ import { createNetlink } from 'netlink/dist/netlink.js';
 import type { EventSource } from '../netlink/events.js';
 import { followNotification, forgetNotifications } from './iptables-nft.js';
 import { TABLES } from './model.js';
-import { NETLINK_NETFILTER } from './nfnetlink.js';
+import { NETLINK_NETFILTER, NFT_MSG, SUBSYS } from './nfnetlink.js';
 import { IPTABLES_OTHER } from './nftables.js';
 
 const NFNLGRP_NFTABLES = 7;
-const NFNL_SUBSYS_NFTABLES = 10;
-const NFT_MSG_NEWGEN = 15;
 const NFPROTO_IPV4 = 2;
 const NFPROTO_IPV6 = 10;
 const NFPROTO_INET = 1;
 
 const NAMES: Record<number, string> = {
-  0: 'new table',
-  2: 'del table',
-  3: 'new chain',
-  5: 'del chain',
-  6: 'new rule',
-  8: 'del rule',
-  26: 'destroy table',
-  27: 'destroy chain',
-  28: 'destroy rule',
+  [NFT_MSG.newtable]: 'new table',
+  [NFT_MSG.deltable]: 'del table',
+  [NFT_MSG.newchain]: 'new chain',
+  [NFT_MSG.delchain]: 'del chain',
+  [NFT_MSG.newrule]: 'new rule',
+  [NFT_MSG.delrule]: 'del rule',
+  [NFT_MSG.destroytable]: 'destroy table',
+  [NFT_MSG.destroychain]: 'destroy chain',
+  [NFT_MSG.destroyrule]: 'destroy rule',
 };
 
 export interface NftEvent {
@@ -58,10 +56,10 @@ export interface NftEvent {
 
 /** What one nf_tables notification is about, or undefined when it cannot concern island. */
 export function nftEvent(type: number, data: Buffer): NftEvent | undefined {
-  if (type >> 8 !== NFNL_SUBSYS_NFTABLES) return undefined;
+  if (type >> 8 !== SUBSYS >> 8) return undefined;
   const msg = type & 0xff;
   // a generation message closes every transaction; the transaction's own messages say what it did
-  if (msg === NFT_MSG_NEWGEN || data.length < 4) return undefined;
+  if (msg === NFT_MSG.newgen || data.length < 4) return undefined;
   const nfproto = data[0];
   if (nfproto !== NFPROTO_IPV4 && nfproto !== NFPROTO_IPV6 && nfproto !== NFPROTO_INET) return undefined;
   const attrs = strings(data.subarray(4));
@@ -71,8 +69,8 @@ export function nftEvent(type: number, data: Buffer): NftEvent | undefined {
   let scope: NftEvent['scope'] = 'other';
   if (family !== undefined && (table === undefined || TABLES.some((t) => t.name === table))) scope = 'filter';
   else if (family !== undefined && IPTABLES_OTHER.has(table ?? '')) return undefined;
-  const isRule = msg === 6 || msg === 8 || msg === 28;
-  const isChain = msg === 3 || msg === 5 || msg === 27;
+  const isRule = msg === NFT_MSG.newrule || msg === NFT_MSG.delrule || msg === NFT_MSG.destroyrule;
+  const isChain = msg === NFT_MSG.newchain || msg === NFT_MSG.delchain || msg === NFT_MSG.destroychain;
   // NFTA_RULE_CHAIN is 2, NFTA_CHAIN_NAME is 3
   const chain = isRule ? attrs.get(2) : isChain ? attrs.get(3) : undefined;
   return { what: NAMES[msg] ?? `message ${msg}`, family, scope, table, chain };
@@ -121,7 +119,7 @@ export function watchNftables(
     for (const m of msgs) {
       try {
         followNotification(m.type, m.data);
-        if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+        if (m.type === (SUBSYS | NFT_MSG.newgen)) {
           const told = pending;
           pending = [];
           for (const ev of told) onChange(ev);

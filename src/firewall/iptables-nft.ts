@@ -295,7 +295,6 @@ export function learn(before: Seen, read: Extract<LiveTable, { ok: true }>, afte
  * lost notification (ENOBUFS) makes the next look a read. A write built on a look the kernel
  * has since moved past is refused whole by its generation, as one built on a read would be.
  */
-const NFT_MSG_DESTROYRULE = 28;
 /** the last generation the notifications told (NFT_MSG_NEWGEN), and the transaction being told */
 let toldGen: number | undefined;
 let told: { msg: number; nfproto: number; table: string; handle?: Buffer }[] = [];
@@ -355,7 +354,7 @@ export function followNotification(type: number, data: Buffer): void {
       continue;
     }
     const mine = messages.filter((m) => m.nfproto === nfproto(family) && seen.tables.some((t) => t.table === m.table));
-    const gone = mine.filter((m) => (m.msg === NFT_MSG.delrule || m.msg === NFT_MSG_DESTROYRULE) && m.handle);
+    const gone = mine.filter((m) => (m.msg === NFT_MSG.delrule || m.msg === NFT_MSG.destroyrule) && m.handle);
     const tables = seen.tables.map((t) => ({
       ...t,
       rules: t.rules.filter((r) => !gone.some((m) => m.table === t.table && r.handle?.equals(m.handle as Buffer))),
@@ -379,7 +378,6 @@ const NLM_F_APPEND = 0x800;
 const NLMSG_ERROR = 2;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
-const NFNL_SUBSYS_NFTABLES = 10;
 /** NFT_RULE_COMPAT_F_INV: "! -p" */
 const COMPAT_INV = 2;
 
@@ -537,7 +535,8 @@ async function commit(sock: NfSocket, gen: number, family: Family, msgs: Msg[]):
   const base = sock.generateSeq();
   for (let i = 0; i <= msgs.length; i++) sock.generateSeq();
   const last = base + msgs.length;
-  const subsys = Buffer.from([0, 0, 0, NFNL_SUBSYS_NFTABLES]);
+  // nfgenmsg of the batch messages: res_id, big-endian, names the subsystem the batch is for
+  const subsys = Buffer.from([0, 0, 0, SUBSYS >> 8]);
   const frames = [
     frame(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, base, encodeAttrs([[1, be32(gen)]], subsys)),
     ...msgs.map((m, i) =>

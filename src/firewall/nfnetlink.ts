@@ -23,6 +23,7 @@ export const SUBSYS = 10 << 8;
 export const NFT_MSG = {
   newtable: 0,
   gettable: 1,
+  deltable: 2,
   newchain: 3,
   getchain: 4,
   delchain: 5,
@@ -35,6 +36,9 @@ export const NFT_MSG = {
   getsetelem: 13,
   newgen: 15,
   getgen: 16,
+  destroytable: 26,
+  destroychain: 27,
+  destroyrule: 28,
 };
 
 /** NFPROTO_IPV4 / NFPROTO_IPV6 */
