@@ -197,6 +197,9 @@ export function percentile(values, p) {
   return s[Math.min(s.length, Math.max(1, rank)) - 1];
 }
 
+export const sum = (v) => v.reduce((a, b) => a + b, 0);
+export const mean = (v) => sum(v) / v.length;
+
 export const median = (v) => {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;

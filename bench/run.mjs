@@ -41,6 +41,7 @@ import {
   run,
   sleep,
   startProcess,
+  sum,
   unitEnv,
   withNetns,
 } from './lib.mjs';
@@ -518,7 +519,7 @@ async function profileApply(cfg) {
 function summariseProfile(prof) {
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map();
-  const total = prof.timeDeltas.reduce((a, b) => a + b, 0) / 1000;
+  const total = sum(prof.timeDeltas) / 1000;
   prof.samples.forEach((id, i) => {
     const f = byId.get(id).callFrame;
     const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '')}:${f.lineNumber + 1}` : '';

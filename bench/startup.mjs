@@ -18,7 +18,20 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DgramSocket } from 'node-unix-socket';
 import { timed } from './check.mjs';
-import { BenchError, clockTick, exec, median, memory, run, sleep, startProcess, unitEnv, withNetns } from './lib.mjs';
+import {
+  BenchError,
+  clockTick,
+  exec,
+  mean,
+  median,
+  memory,
+  run,
+  sleep,
+  startProcess,
+  sum,
+  unitEnv,
+  withNetns,
+} from './lib.mjs';
 
 export const STARTUP_TARGET = { helpMs: 90, check500AboveHelpMs: 40, check5000Factor: 10, readyMs: 300, rssMiB: 50 };
 
@@ -145,8 +158,6 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
  * difference of the sums, which are whole ticks, so that 40 ms above `--help` is not
  * 40.000000000000001 (bench/check.mjs's childrenTicks).
  */
-const sum = (v) => v.reduce((a, b) => a + b, 0);
-const mean = (v) => sum(v) / v.length;
 const above = (v, ref) => (sum(v) - sum(ref)) / v.length;
 
 /**
