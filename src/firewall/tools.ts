@@ -3,7 +3,7 @@
  * backend's own binary (iptables-nft-save, ip6tables-legacy-restore, ...) so
  * that the host's `iptables` alternative never decides for island.
  */
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Backend, Family, RestoreBatch } from './types.js';
 
 export function program(backend: Backend, family: Family, what: 'save' | 'restore'): string {
@@ -19,6 +19,15 @@ export interface ToolResult {
 /** A program that could not run at all (not installed, killed by the timeout). */
 export class ToolError extends Error {}
 
+/**
+ * node's child_process, loaded at the first program run: with the dgram, net and stream modules
+ * it loads, ~5 ms of CPU at start (a no-op `island apply`, which runs none, paid it).
+ */
+type ChildProcesses = typeof import('node:child_process');
+let loaded: ChildProcesses | undefined;
+const childProcesses = (): ChildProcesses =>
+  (loaded ??= createRequire(import.meta.url)('node:child_process') as ChildProcesses);
+
 // iptables lives in /usr/sbin, which a user's (or a unit's) PATH may lack
 const env = { ...process.env, LC_ALL: 'C', PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` };
 
@@ -31,7 +40,10 @@ export function runTool(argv: string[], input?: string, timeoutMs = 10_000, pkg 
   return new Promise((resolve, reject) => {
     // every pipe is a socket and a stream built by cold (interpreted) code: a read with no stdin
     // costs the legacy poll about half as much CPU
-    const child = spawn(file, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = childProcesses().spawn(file, args, {
+      env,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));

@@ -34,14 +34,13 @@ export async function observe(
   const byIndex = new Map(raw.map((l) => [l.ifindex, l.name]));
   const byName = new Map(raw.map((l) => [l.name, l.ifindex]));
   const ctx = { ifindex: (n: string) => byName.get(n), ifname: (i: number) => byIndex.get(i) };
-  const links: LiveLink[] = raw.map((l) => {
-    const k = findKind(l.kind);
-    return {
-      ...l,
-      owned: ownedLink(l),
-      spec: k?.decode(l.data, ctx, l.link === undefined ? undefined : byIndex.get(l.link)),
-    };
-  });
+  // the dump's own objects, completed in place: a copy of each (object spread) was ~2 ms of a
+  // 500-tunnel no-op apply, and garbage
+  const links = raw as LiveLink[];
+  for (const l of links) {
+    l.owned = ownedLink(l);
+    l.spec = findKind(l.kind)?.decode(l.data, ctx, l.link === undefined ? undefined : byIndex.get(l.link));
+  }
   const f = await feats;
   for (const l of links) {
     const names = f.wanted.get(l.name);
