@@ -199,31 +199,56 @@ function refusal(b: Buffer, off: number, len: number): Buffer[] | Error {
 const fam = (f: number | undefined): 4 | 6 | undefined => (f === AF_INET ? 4 : f === AF_INET6 ? 6 : undefined);
 const af = (f: 4 | 6) => (f === 4 ? AF_INET : AF_INET6);
 
+/**
+ * What a request in flight fails with when its socket reports an error (ENOBUFS: the kernel
+ * dropped answers it had no room for): its answer may be the one dropped.
+ */
+const LOST = 'rtnetlink socket error';
+
 export class Rtnl {
-  // its types make the buffer sizes mandatory: the receive buffer is set below, the send one stays
-  private readonly sock = new RawNetlinkSocket(NETLINK_ROUTE, {
-    messagePeeking: false,
-    msgBufferSize: READ_SIZE,
-  } as RawNetlinkSocketOptions);
+  private sock: RawNetlinkSocket;
   private readonly open = new Map<number, Open>();
   private seq = 0;
 
   constructor() {
+    this.sock = this.socket();
+  }
+
+  private socket(): RawNetlinkSocket {
+    // its types make the buffer sizes mandatory: the receive buffer is set below, the send one stays
+    const sock = new RawNetlinkSocket(NETLINK_ROUTE, {
+      messagePeeking: false,
+      msgBufferSize: READ_SIZE,
+    } as RawNetlinkSocketOptions);
     // Replies to pipelined requests (a NEWLINK echo is ~1.5 KiB) must not
     // overflow the socket; a lost ACK would otherwise leave a request hanging
     // until its timeout.
-    this.sock.setRecvBufferSize(RCVBUF);
-    // An overflow or socket error must not kill the process (node's default
-    // for an 'error' event without a listener); the affected requests fail
-    // by their timeout and the next pass repairs what they left.
-    this.sock.on('error', () => undefined);
-    this.sock.on('message', (b: Buffer) => this.receive(b));
+    sock.setRecvBufferSize(RCVBUF);
+    // an error event must not kill the process (node's default without a listener)
+    sock.on('error', (e: NodeJS.ErrnoException) => this.lost(sock, e));
+    sock.on('message', (b: Buffer) => this.receive(b));
     // larger than any reply island asks for: whose it was is in its first header, which is all there is of it
-    this.sock.on('truncatedMessage', (b: Buffer) => {
+    sock.on('truncatedMessage', (b: Buffer) => {
       if (b.length >= NLMSG_HDRLEN) this.open.get(get32(b, 8))?.answer(new Error('reply truncated'));
     });
     // only a request in flight keeps the process alive
-    this.sock.unref();
+    sock.unref();
+    return sock;
+  }
+
+  /**
+   * The socket reported an error (ENOBUFS: the kernel dropped answers, whose it cannot say):
+   * every request in flight fails at once, instead of waiting out TIMEOUT_MS for an answer
+   * that may never come (a read is asked again: read()), and later ones go out on a new socket.
+   */
+  private lost(sock: RawNetlinkSocket, e: NodeJS.ErrnoException): void {
+    if (sock !== this.sock || this.closed) return;
+    this.sock = this.socket();
+    this.strictChecked = undefined;
+    sock.close();
+    // in the order sent: a batch's last request, answered, would settle those before it as done
+    const error = new Error(`${LOST}: ${e.code ?? e.message}`);
+    for (const o of [...this.open.values()]) o.answer(error);
   }
 
   close(): void {
@@ -357,6 +382,16 @@ export class Rtnl {
     return this.send(op, type, Array.isArray(payload) ? encodeAttrs(payload, head) : payload, flags);
   }
 
+  /** A request that only asks (a dump, a GET): one that failed by a socket error is asked once more. */
+  private async read(op: string, type: number, payload: Buffer, flags = 0): Promise<Buffer[]> {
+    try {
+      return await this.send(op, type, payload, flags);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.code.startsWith(LOST))) throw e;
+      return this.send(op, type, payload, flags);
+    }
+  }
+
   /**
    * A change the kernel only acknowledges: no promise more than the request's own (a 500-tunnel
    * apply makes 3,000 of these, and an async wrapper was three promises more each).
@@ -366,7 +401,7 @@ export class Rtnl {
   }
 
   private dump(op: string, type: number, payload: Buffer): Promise<Buffer[]> {
-    return this.send(op, type, payload, NLM_F_DUMP);
+    return this.read(op, type, payload, NLM_F_DUMP);
   }
 
   async links(): Promise<RawLink[]> {
@@ -460,7 +495,7 @@ export class Rtnl {
     h.writeUInt8(af(family), 0);
     h.writeUInt8(family === 4 ? 32 : 128, 1);
     const req = encodeAttrs([[RTA.DST, ipToBuffer(dst)]], h);
-    const [d] = await this.request(`route to ${dst}`, RTM.GETROUTE, req);
+    const [d] = await this.read(`route to ${dst}`, RTM.GETROUTE, req);
     if (!d) throw new NetlinkError(`route to ${dst}`, 'no answer');
     const a = decodeAttrs(d.subarray(12));
     const gateway = a.get(RTA.GATEWAY);
@@ -481,7 +516,7 @@ export class Rtnl {
         [IFLA.IFNAME, name],
         [IFLA.EXT_MASK, SKIP_STATS],
       ];
-      const [d] = await this.request(`get link ${name}`, RTM.GETLINK, attrs, 0, ifinfomsg(0, 0, 0));
+      const [d] = await this.read(`get link ${name}`, RTM.GETLINK, encodeAttrs(attrs, ifinfomsg(0, 0, 0)));
       return d ? get32(d, 4) | 0 : undefined;
     } catch {
       return undefined;
