@@ -34,14 +34,13 @@ const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root,
  * checks the source and its own version and flags, and ignores a cache that does not fit),
  * else as node would; ISLAND_CODE_CACHE=write (the build) saves the cache at exit.
  */
-const entry = (cjs) => `#!/usr/bin/env node
+const entry = (cjs, help) => `#!/usr/bin/env node
 // island's entry point: the bundle, island.cjs (scripts/bundle.mjs)
 ${
   cjs
     ? `const { readFileSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
-const { setFlagsFromString } = require('node:v8');
 const { Script } = require('node:vm');
 
 const dir = __dirname;`
@@ -49,27 +48,44 @@ const dir = __dirname;`
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
 const dir = dirname(fileURLToPath(import.meta.url));`
 }
-const file = join(dir, 'island.cjs');
-const cacheFile = join(dir, 'island.cache');
-let cachedData;
-try {
-  cachedData = readFileSync(cacheFile);
-} catch {}
-const wrapped = \`(function (exports, require, module, __filename, __dirname) {\${readFileSync(file, 'utf8')}\n})\`;
-const script = new Script(wrapped, { filename: file, cachedData });
-// V8 flags for this process, set once the cache is read: on node's command line V8 would refuse a
-// cache built without them (and NODE_OPTIONS refuses most); the unit sets them for the daemon
-if (process.env.ISLAND_V8_FLAGS) setFlagsFromString(process.env.ISLAND_V8_FLAGS);
-const mod = { exports: {} };
-script.runInThisContext()(mod.exports, createRequire(file), mod, file, dir);
-if (process.env.ISLAND_CODE_CACHE === 'write') {
-  delete process.env.ISLAND_CODE_CACHE;
-  process.on('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+// \`island\`, \`island --help\`, \`island CMD --help\`: the command table's text (src/commands.ts), which
+// the build wrote here, printed as cli.ts's main() prints it, without reading or running the bundle
+const HELP = ${JSON.stringify(help)};
+const argv = process.argv.slice(2);
+const [cmd = '', flag] = argv;
+const usage =
+  argv.length <= 1 && ['', '-h', '--help', 'help'].includes(cmd)
+    ? HELP['']
+    : argv.length === 2 && cmd !== '' && Object.hasOwn(HELP, cmd) && (flag === '-h' || flag === '--help')
+      ? HELP[cmd]
+      : undefined;
+if (usage !== undefined) {
+  process.stdout.write(\`\${usage}\\n\`);
+  process.exitCode = cmd === '' ? 2 : 0;
+} else {
+  const file = join(dir, 'island.cjs');
+  const cacheFile = join(dir, 'island.cache');
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {}
+  const wrapped = \`(function (exports, require, module, __filename, __dirname) {\${readFileSync(file, 'utf8')}\n})\`;
+  const script = new Script(wrapped, { filename: file, cachedData });
+  const require = createRequire(file);
+  // V8 flags for this process, set once the cache is read: on node's command line V8 would refuse a
+  // cache built without them (and NODE_OPTIONS refuses most); the unit sets them for the daemon.
+  // node:v8 only then: its builtin modules are ~2.5 ms CPU a command may not need
+  if (process.env.ISLAND_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.ISLAND_V8_FLAGS);
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, require, mod, file, dir);
+  if (process.env.ISLAND_CODE_CACHE === 'write') {
+    delete process.env.ISLAND_CODE_CACHE;
+    process.on('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+  }
 }
 `;
 
@@ -119,9 +135,8 @@ const lazy = {
   },
 };
 
-await build({
-  entryPoints: [join(root, 'src', 'cli.ts')],
-  outfile: join(out, 'island.cjs'),
+/** What the bundle and the help texts' own build (below) are built with. */
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -135,12 +150,36 @@ await build({
   // import() of an external (node-unix-socket) as require(): the bundle then runs as a plain
   // vm.Script, which has no module loader for import()
   supported: { 'dynamic-import': false },
+  logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: [join(root, 'src', 'cli.ts')],
+  outfile: join(out, 'island.cjs'),
   // smaller text to read and pre-parse; names kept for ISLAND_DEBUG's stack traces
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
-  logLevel: 'warning',
 });
+
+/**
+ * The command table's help texts (src/commands.ts HELP), for the entries: commands.ts bundled
+ * alone and run here (it has no side effects), so that the text an entry prints is the table's.
+ */
+async function helpTexts() {
+  const r = await build({ ...common, entryPoints: [join(root, 'src', 'commands.ts')], write: false });
+  const m = { exports: {} };
+  const file = join(out, 'commands.cjs');
+  new Function('module', 'exports', 'require', '__filename', r.outputFiles[0].text)(
+    m,
+    m.exports,
+    createRequire(file),
+    file,
+  );
+  return m.exports.HELP;
+}
+const help = await helpTexts();
 // src/cli.ts's shebang is cli.js's business: in a function body it is a syntax error
 const bundle = join(out, 'island.cjs');
 writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
@@ -150,7 +189,7 @@ for (const [name, cjs] of [
   ['cli.cjs', true],
   ['cli.js', false],
 ]) {
-  writeFileSync(join(out, name), entry(cjs));
+  writeFileSync(join(out, name), entry(cjs, help));
   chmodSync(join(out, name), 0o755);
 }
 rmSync(join(out, 'island.cache'), { force: true });

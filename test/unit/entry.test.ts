@@ -1,0 +1,59 @@
+/**
+ * The entries (dist/cli.cjs, dist/cli.js, written by scripts/bundle.mjs) print the help texts
+ * themselves, without the bundle: what they print, and how they exit, must be what the bundle's
+ * own main() (src/cli.ts) does for the same command line, and the text the command table's.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { HELP } from '../../src/commands.js';
+
+const DIST = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'dist');
+const BUNDLE = join(DIST, 'island.cjs');
+
+function run(file: string, args: string[]) {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // tap's loaders are for the test, not for island
+  const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', env });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+const COMMANDS = Object.keys(HELP).filter((c) => c !== '');
+const LINES: string[][] = [
+  [],
+  [''],
+  ['--help'],
+  ['-h'],
+  ['help'],
+  ...COMMANDS.map((c) => [c, '--help']),
+  ['check', '-h'],
+  // not the entries' to answer: the bundle says what is wrong
+  ['nope'],
+  ['nope', '--help'],
+  ['check', '--help', '-c', '/nonexistent'],
+  ['check', '--bogus', '--help'],
+  ['--help', 'check'],
+  ['help', 'me'],
+];
+
+t.test('the entries answer as the bundle does', (t) => {
+  for (const f of [BUNDLE, join(DIST, 'cli.cjs'), join(DIST, 'cli.js')])
+    t.ok(existsSync(f), `${f} exists (npm run build first); not skipping`);
+  for (const args of LINES) {
+    const want = run(BUNDLE, args);
+    for (const entry of ['cli.cjs', 'cli.js'])
+      t.same(run(join(DIST, entry), args), want, `${entry} ${JSON.stringify(args)}`);
+  }
+  t.end();
+});
+
+t.test("the help the entries print is the command table's", (t) => {
+  const usage = run(join(DIST, 'cli.cjs'), ['--help']);
+  t.equal(usage.stdout, `${HELP['']}\n`);
+  t.equal(usage.status, 0);
+  t.equal(run(join(DIST, 'cli.cjs'), []).status, 2, 'island alone: usage, exit 2');
+  t.equal(run(join(DIST, 'cli.cjs'), ['check', '--help']).stdout, `${HELP.check}\n`);
+  t.end();
+});
