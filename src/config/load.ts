@@ -52,6 +52,11 @@ export interface ParseOptions {
   identity?: Identity;
   /** `island check`: a one-file island is valid whichever host reads it, even none of its own */
   anyHost?: boolean;
+  /**
+   * Whether the config's objects remember the line that declared them (declared.ts), for
+   * messages about them at apply time (default true); `island check` applies nothing
+   */
+  lines?: boolean;
 }
 
 /** `input`: the file's bytes (checked to be UTF-8, as TOML requires) or text already decoded. */
@@ -102,10 +107,11 @@ function validate(root: Record<string, unknown>, locator: Locator, path: string,
   // a one-file island derives tunnels and routes per host; its own checks cover them
   const island = isIslandFile(root) ? { file: parseIsland(rep, root) } : undefined;
   const perHost = (v: unknown): unknown[] => (island ? [] : list(v));
-  const tunnels = perHost(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i));
-  const bridges = perHost(root.bridge).map((raw, i) => section.bridge(rep, raw, i));
-  const links = perHost(root.link).map((raw, i) => section.link(rep, raw, i));
-  const routes = perHost(root.route).map((raw, i) => section.route(rep, raw, i));
+  const lines = opts.lines ?? true;
+  const tunnels = perHost(root.tunnel).map((raw, i) => section.tunnel(rep, raw, i, lines));
+  const bridges = perHost(root.bridge).map((raw, i) => section.bridge(rep, raw, i, lines));
+  const links = perHost(root.link).map((raw, i) => section.link(rep, raw, i, lines));
+  const routes = perHost(root.route).map((raw, i) => section.route(rep, raw, i, lines));
   const sysctl = section.isTable(root.sysctl) ? section.sysctl(rep, root.sysctl) : {};
   const daemon =
     root.daemon === undefined

@@ -207,7 +207,12 @@ function kinded(rep: Reporter, table: Table, raw: unknown, path: KeyPath) {
   return { ok, kind, value, options, declared, data };
 }
 
-export function tunnel(rep: Reporter, raw: unknown, index: number): { view: TunnelView; config?: TunnelConfig } {
+export function tunnel(
+  rep: Reporter,
+  raw: unknown,
+  index: number,
+  lines = true,
+): { view: TunnelView; config?: TunnelConfig } {
   const path = ['tunnel', index];
   const { ok, kind, value, options, declared, data } = kinded(rep, 'tunnel', raw, path);
   const view: TunnelView = {
@@ -235,15 +240,20 @@ export function tunnel(rep: Reporter, raw: unknown, index: number): { view: Tunn
     dev: view.dev,
     ttl: value('ttl') as number | undefined,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
     keepaliveMs: view.keepaliveMs,
     peer: view.peer,
     ...options,
   });
-  return { view, config: declaredAt(config, rep.line(path)) };
+  return { view, config: withLine(rep, config, path, lines) };
 }
 
-export function bridge(rep: Reporter, raw: unknown, index: number): { view: BridgeView; config?: BridgeConfig } {
+export function bridge(
+  rep: Reporter,
+  raw: unknown,
+  index: number,
+  lines = true,
+): { view: BridgeView; config?: BridgeConfig } {
   const path = ['bridge', index];
   const data = strictData(rep, bridgeShape, raw, path);
   const view: BridgeView = {
@@ -259,13 +269,18 @@ export function bridge(rep: Reporter, raw: unknown, index: number): { view: Brid
   const config = compact({
     name: view.name as string,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
     ports: view.ports as string[],
   });
-  return { view, config: declaredAt(config, rep.line(path)) };
+  return { view, config: withLine(rep, config, path, lines) };
 }
 
-export function link(rep: Reporter, raw: unknown, index: number): { view: LinkTableView; config?: LinkConfig } {
+export function link(
+  rep: Reporter,
+  raw: unknown,
+  index: number,
+  lines = true,
+): { view: LinkTableView; config?: LinkConfig } {
   const path = ['link', index];
   const { ok, kind, options, declared, data } = kinded(rep, 'link', raw, path);
   const view: LinkTableView = {
@@ -285,13 +300,18 @@ export function link(rep: Reporter, raw: unknown, index: number): { view: LinkTa
     kind: kind.kind,
     parent: view.parent as string,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses']),
+    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
     ...options,
   });
-  return { view, config: declaredAt(config, rep.line(path)) };
+  return { view, config: withLine(rep, config, path, lines) };
 }
 
-export function route(rep: Reporter, raw: unknown, index: number): { view: RouteView; config?: RouteConfig } {
+export function route(
+  rep: Reporter,
+  raw: unknown,
+  index: number,
+  lines = true,
+): { view: RouteView; config?: RouteConfig } {
   const path = ['route', index];
   const data = strictData(rep, routeShape, raw, path);
   const view: RouteView = data
@@ -315,12 +335,20 @@ export function route(rep: Reporter, raw: unknown, index: number): { view: Route
       };
   if (!data) return { view };
   const config = compact({ to: view.to as Cidr, via: view.via, dev: view.dev, metric: view.metric });
-  return { view, config: declaredAt(config, rep.line(path)) };
+  return { view, config: withLine(rep, config, path, lines) };
 }
 
-/** Each entry of a list remembers its own line (see declared.ts). */
-function declaredEach<T extends object>(rep: Reporter, list: T[], path: KeyPath): T[] {
-  return list.map((x, i) => declaredAt(x, rep.line([...path, i])));
+/**
+ * An entry remembers its own line (see declared.ts) when `lines`: the file's objects, for the
+ * messages of a command that acts on them; `island check` acts on none (a WeakMap entry and a
+ * position for each of a big file's entries and addresses: ~7% of its CPU at 5,000 tunnels).
+ */
+function withLine<T extends object>(rep: Reporter, o: T, path: KeyPath, lines: boolean): T {
+  return lines ? declaredAt(o, rep.line(path)) : o;
+}
+
+function declaredEach<T extends object>(rep: Reporter, list: T[], path: KeyPath, lines: boolean): T[] {
+  return lines ? list.map((x, i) => declaredAt(x, rep.line([...path, i]))) : list;
 }
 
 export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
