@@ -47,7 +47,9 @@ function numberWalk(s: z.ZodNumber): Walk {
   if (s._def.coerce || checks.some((c) => !['int', 'min', 'max'].includes(c.kind))) return byZod(s);
   return (v) => {
     if (typeof v !== 'number' || Number.isNaN(v)) return GIVE_UP;
-    for (const c of checks) {
+    // indexed, not for-of: the iterator protocol for every number of every entry, in the interpreter
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i] as Check;
       const bound = c.value as number;
       if (
         c.kind === 'int'

@@ -24,6 +24,17 @@ const cidrText = (c: Cidr): string => `${c.address}/${c.prefixlen}`;
 
 export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext): void {
   const port = cx.healthPort ?? HEALTH_PORT;
+  // the file's tunnels mostly share their underlay ends: each address's class found once
+  const crossing = new Map<string, boolean>();
+  const crossesNat = (local: string, remote: string): boolean => {
+    const key = `${local} ${remote}`;
+    let c = crossing.get(key);
+    if (c === undefined) {
+      c = isPrivate(local) && isPublic(remote);
+      crossing.set(key, c);
+    }
+    return c;
+  };
   const udpPorts = new Map<number, TunnelView>();
   for (const t of tunnels) if (t.udpPort !== undefined && t.name) udpPorts.set(t.udpPort, t);
   for (const t of tunnels) {
@@ -56,8 +67,7 @@ export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext
       t.keepaliveMs === undefined &&
       t.local !== undefined &&
       t.remote !== undefined &&
-      isPrivate(t.local) &&
-      isPublic(t.remote)
+      crossesNat(t.local, t.remote)
     ) {
       rep.warn(
         at(t, 'local'),

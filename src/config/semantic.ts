@@ -232,10 +232,11 @@ function checkTunnelIdentity(rep: Reporter, tunnels: TunnelView[]): void {
     if (t.name === undefined) continue;
     const id = t.kind?.identity?.(t.declared);
     if (!id) continue;
-    const same = seen.get(id.id) ?? [];
-    const prev = same.find((o) => identityClash(o.id, id))?.t;
+    const same = seen.get(id.id);
+    const prev = same?.find((o) => identityClash(o.id, id))?.t;
     if (!prev) {
-      seen.set(id.id, [...same, { t, id }]);
+      if (same) same.push({ t, id });
+      else seen.set(id.id, [{ t, id }]);
       continue;
     }
     rep.error(at(t, id.key), id.message(`${label(prev)} (line ${rep.line(at(prev, 'name'))})`));
