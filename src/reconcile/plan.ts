@@ -100,19 +100,20 @@ export function plan(want: DesiredState, live: LiveState): Plan {
   const routes = planRoutes(cx, links);
   return {
     // make before break: what replaces an object exists before the object goes
-    actions: [
-      ...sysctls.actions,
-      ...fw.actions,
-      ...links.leftovers,
-      ...links.creates,
-      ...links.sets,
-      ...addresses.dels,
-      ...addresses.adds,
-      ...routes.adds,
-      ...routes.dels,
-      ...links.staleLinks,
-    ],
-    status: [...sysctls.status, ...fw.status, ...links.status, ...addresses.status, ...routes.status],
+    // concat, not spreads: a spread walks the iterator protocol, in cold code ~1 ms for the
+    // 1,500 rows of a 500-tunnel no-op
+    actions: sysctls.actions.concat(
+      fw.actions,
+      links.leftovers,
+      links.creates,
+      links.sets,
+      addresses.dels,
+      addresses.adds,
+      routes.adds,
+      routes.dels,
+      links.staleLinks,
+    ),
+    status: sysctls.status.concat(fw.status, links.status, addresses.status, routes.status),
   };
 }
 

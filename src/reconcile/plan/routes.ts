@@ -22,10 +22,12 @@ export function planRoutes(
   // stores it): matched by it, never by a spelling of the metric, so a route cannot flip
   const liveId = (x: RawRoute) => routeIdentity(x.family as 4 | 6, x.dst, x.dstLen, x.priority);
   const mineById = new Map<string, RawRoute>();
-  for (const x of mineLive) if (!mineById.has(liveId(x))) mineById.set(liveId(x), x);
   const foreignById = new Map<string, RawRoute>();
-  for (const x of live.routes)
-    if (x.protocol !== ROUTE_PROTO && !foreignById.has(liveId(x))) foreignById.set(liveId(x), x);
+  for (const x of live.routes) {
+    const byId = x.protocol === ROUTE_PROTO ? mineById : foreignById;
+    const id = liveId(x);
+    if (!byId.has(id)) byId.set(id, x);
+  }
   for (const r of want.routes) {
     const key = named(routeId(r));
     const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
