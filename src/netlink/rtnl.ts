@@ -165,23 +165,33 @@ export interface NewLink {
 // a kernel refusal, carrying the errno name so callers can explain it
 export { NetlinkError };
 
+/**
+ * A dump's reader of one message, where it lies in the datagram (its payload between at and
+ * end of b): what it makes of it, undefined for a message it passes over. No Buffer is made
+ * for a message (a 500-tunnel dump answers ~2,000).
+ */
+type Part<T> = (b: Buffer, at: number, end: number) => T | undefined;
+
 interface Queued {
   op: string;
   type: number;
   flags: number;
   payload: Buffer;
-  resolve: (payloads: Buffer[]) => void;
+  /** a dump's reader of each message */
+  part?: Part<unknown>;
+  resolve: (answer: unknown[]) => void;
   reject: (e: Error) => void;
 }
 
 /** A request sent and not answered yet, by its sequence number. */
 interface Open {
-  /** a dump's replies, gathered until NLMSG_DONE */
-  parts?: Buffer[];
+  /** a dump's messages as its reader made them, gathered until NLMSG_DONE */
+  parts?: unknown[];
+  part?: Part<unknown>;
   /** the message type a dump answers with (NEWxxx for GETxxx) */
   partType: number;
   /** answered: a reply, an ACK or a refusal */
-  answer(replies: Buffer[] | Error): void;
+  answer(replies: unknown[] | Error): void;
 }
 
 /** An NLMSG_ERROR message: an ACK (errno 0: no reply) or a refusal, by the errno's name. */
@@ -265,8 +275,10 @@ export class Rtnl {
       if (len < NLMSG_HDRLEN || off + len > b.length) return;
       const type = (b[off + 4] as number) | ((b[off + 5] as number) << 8);
       const o = this.open.get(get32(b, off + 8));
-      if (o?.parts && type === o.partType) o.parts.push(b.subarray(off + NLMSG_HDRLEN, off + len));
-      else if (o?.parts && type === NLMSG_DONE) o.answer(o.parts);
+      if (o?.parts && type === o.partType) {
+        const v = o.part ? o.part(b, off + NLMSG_HDRLEN, off + len) : b.subarray(off + NLMSG_HDRLEN, off + len);
+        if (v !== undefined) o.parts.push(v);
+      } else if (o?.parts && type === NLMSG_DONE) o.answer(o.parts);
       else if (type === NLMSG_ERROR) {
         const r = refusal(b, off, len);
         // a dump ends with NLMSG_DONE; an ACK of one, if a kernel sent it, says nothing
@@ -295,9 +307,10 @@ export class Rtnl {
    * same turn of the event loop leave together in one sendmsg: the kernel reads a buffer's
    * messages one after another, each answered on its own, a refusal included (netlink_rcv_skb).
    */
-  private send(op: string, type: number, payload: Buffer, flags: number): Promise<Buffer[]> {
+  private send(op: string, type: number, payload: Buffer, flags: number, part?: Part<unknown>): Promise<Buffer[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, type, flags: flags | NLM_F_REQUEST, payload, resolve, reject });
+      const r = resolve as (answer: unknown[]) => void;
+      this.queue.push({ op, type, flags: flags | NLM_F_REQUEST, payload, part, resolve: r, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -350,6 +363,7 @@ export class Rtnl {
       mine.set(seq, q);
       this.open.set(seq, {
         parts: (q.flags & NLM_F_DUMP) === NLM_F_DUMP ? [] : undefined,
+        part: q.part,
         partType: q.type - 2,
         answer: (r) => {
           if (!settle(seq)) return;
@@ -383,12 +397,12 @@ export class Rtnl {
   }
 
   /** A request that only asks (a dump, a GET): one that failed by a socket error is asked once more. */
-  private async read(op: string, type: number, payload: Buffer, flags = 0): Promise<Buffer[]> {
+  private async read(op: string, type: number, payload: Buffer, flags = 0, part?: Part<unknown>): Promise<Buffer[]> {
     try {
-      return await this.send(op, type, payload, flags);
+      return await this.send(op, type, payload, flags, part);
     } catch (e) {
       if (!(e instanceof NetlinkError && e.code.startsWith(LOST))) throw e;
-      return this.send(op, type, payload, flags);
+      return this.send(op, type, payload, flags, part);
     }
   }
 
@@ -400,88 +414,29 @@ export class Rtnl {
     return this.send(op, type, encodeAttrs(attrs, head), flags) as Promise<unknown> as Promise<void>;
   }
 
-  private dump(op: string, type: number, payload: Buffer): Promise<Buffer[]> {
-    return this.read(op, type, payload, NLM_F_DUMP);
+  /** Each message of a dump, as `part` reads it where it lies. */
+  private dump<T>(op: string, type: number, payload: Buffer, part: Part<T>): Promise<T[]> {
+    return this.read(op, type, payload, NLM_F_DUMP, part) as Promise<unknown[]> as Promise<T[]>;
   }
 
-  async links(): Promise<RawLink[]> {
+  links(): Promise<RawLink[]> {
     const req = encodeAttrs([[IFLA.EXT_MASK, SKIP_STATS]], ifinfomsg(0, 0, 0));
-    return (await this.dump('dump links', RTM.GETLINK, req)).map(parseLink);
+    return this.dump('dump links', RTM.GETLINK, req, parseLink);
   }
 
-  async addresses(): Promise<RawAddress[]> {
-    const out: RawAddress[] = [];
-    for (const d of await this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8))) {
-      const family = fam(d[0] as number);
-      if (!family) continue;
-      // in place, as parseLink reads: IFA_LOCAL, else IFA_ADDRESS (a point-to-point peer's)
-      let local: string | undefined;
-      let address: string | undefined;
-      eachAttr(d, 8, d.length, (type, at, end) => {
-        if (type === IFA.LOCAL) local = ipAt(d, at, end - at);
-        else if (type === IFA.ADDRESS) address = ipAt(d, at, end - at);
-      });
-      const text = local ?? address;
-      if (text === undefined) continue;
-      out.push({ ifindex: get32(d, 4), family, address: text, prefixlen: d[1] as number, scope: d[3] as number });
-    }
-    return out;
+  addresses(): Promise<RawAddress[]> {
+    return this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8), parseAddress);
   }
 
-  /**
-   * Every route, or those of one table and type (`main`: the main table's unicast routes). The
-   * others are passed over before they are decoded: the local table holds two routes per
-   * address, and IPv6 one more per link (a no-op apply of 500 tunnels: 2,500 routes, 1,000 read).
-   */
-  async routes(only?: { table: number; type: number }): Promise<RawRoute[]> {
-    const out: RawRoute[] = [];
+  /** Every route, or those of one table and type (`main`: the main table's unicast routes). */
+  routes(only?: { table: number; type: number }): Promise<RawRoute[]> {
     const req = Buffer.alloc(12);
     if (only && only.table < 256 && this.strict()) {
       // the kernel sends those only (strict checking: see addon.ts)
       req[4] = only.table;
       req[7] = only.type;
     }
-    for (const d of await this.dump('dump routes', RTM.GETROUTE, req)) {
-      const family = fam(d[0] as number);
-      if (!family) continue;
-      // a table above 255 is RT_TABLE_COMPAT in the header and only named by RTA_TABLE
-      const headTable = d[4] as number;
-      if (only && ((d[7] as number) !== only.type || (headTable !== only.table && headTable !== RT_TABLE_COMPAT)))
-        continue;
-      // in place, as parseLink reads
-      let dst: string | undefined;
-      let gateway: string | undefined;
-      let table = headTable;
-      let oif: number | undefined;
-      let priority: number | undefined;
-      // the attributes inline, as parseLink reads them: a closure and a call each for 1,000 routes
-      for (let off = 12; off + 4 <= d.length; ) {
-        const len = (d[off] as number) | ((d[off + 1] as number) << 8);
-        if (len < 4 || off + len > d.length) break;
-        const type = ((d[off + 2] as number) | ((d[off + 3] as number) << 8)) & 0x3fff;
-        const at = off + 4;
-        off += (len + 3) & ~3;
-        if (type === RTA.DST) dst = ipAt(d, at, len - 4);
-        else if (type === RTA.GATEWAY) gateway = ipAt(d, at, len - 4);
-        else if (len < 8) continue;
-        else if (type === RTA.TABLE) table = get32(d, at);
-        else if (type === RTA.OIF) oif = get32(d, at);
-        else if (type === RTA.PRIORITY) priority = get32(d, at);
-      }
-      if (only && table !== only.table) continue;
-      out.push({
-        family,
-        dst: dst ?? (family === 4 ? '0.0.0.0' : '::'),
-        dstLen: d[1] as number,
-        table,
-        protocol: d[5] as number,
-        type: d[7] as number,
-        gateway,
-        oif,
-        priority,
-      });
-    }
-    return out;
+    return this.dump('dump routes', RTM.GETROUTE, req, (d, p, end) => parseRoute(d, p, end, only));
   }
 
   /**
@@ -653,7 +608,7 @@ const LINK_READS = new Uint8Array(64);
 for (const t of [IFLA.IFNAME, IFLA.MTU, IFLA.LINK, IFLA.MASTER, IFLA.LINKINFO, IFLA.IFALIAS, IFLA.PROP_LIST])
   LINK_READS[t] = 1;
 
-function parseLink(d: Buffer): RawLink {
+function parseLink(d: Buffer, p: number, stop: number): RawLink {
   let name = '';
   let mtu = 0;
   let master: number | undefined;
@@ -664,9 +619,9 @@ function parseLink(d: Buffer): RawLink {
   let altnames: string[] | undefined;
   // the top level inline, not through eachAttr: ~40 attributes a link, a call each in cold code;
   // the ~33 it does not read passed over by one table look, not seven comparisons each
-  for (let off = 16; off + 4 <= d.length; ) {
+  for (let off = p + 16; off + 4 <= stop; ) {
     const len = (d[off] as number) | ((d[off + 1] as number) << 8);
-    if (len < 4 || off + len > d.length) break;
+    if (len < 4 || off + len > stop) break;
     const type = (d[off + 2] as number) | (((d[off + 3] as number) & 0x3f) << 8);
     const at = off + 4;
     const end = off + len;
@@ -691,9 +646,9 @@ function parseLink(d: Buffer): RawLink {
     }
   }
   return {
-    ifindex: get32(d, 4) | 0,
+    ifindex: get32(d, p + 4) | 0,
     name,
-    up: (get32(d, 8) & IFF_UP) !== 0,
+    up: (get32(d, p + 8) & IFF_UP) !== 0,
     mtu,
     master,
     link,
@@ -701,6 +656,66 @@ function parseLink(d: Buffer): RawLink {
     ...(altnames ? { altnames } : {}),
     kind,
     data,
+  };
+}
+
+/** An address's dump message (its ifaddrmsg at p): IFA_LOCAL, else IFA_ADDRESS (a point-to-point peer's). */
+function parseAddress(d: Buffer, p: number, stop: number): RawAddress | undefined {
+  const family = fam(d[p] as number);
+  if (!family) return undefined;
+  let local: string | undefined;
+  let address: string | undefined;
+  eachAttr(d, p + 8, stop, (type, at, end) => {
+    if (type === IFA.LOCAL) local = ipAt(d, at, end - at);
+    else if (type === IFA.ADDRESS) address = ipAt(d, at, end - at);
+  });
+  const text = local ?? address;
+  if (text === undefined) return undefined;
+  return { ifindex: get32(d, p + 4), family, address: text, prefixlen: d[p + 1] as number, scope: d[p + 3] as number };
+}
+
+/**
+ * A route's dump message (its rtmsg at p); `only` a table and type: the others are passed over
+ * before they are decoded (the local table holds two routes per address, and IPv6 one more per
+ * link: a no-op apply of 500 tunnels, on a kernel that does not filter, 2,500 routes, 1,000 read).
+ */
+function parseRoute(d: Buffer, p: number, stop: number, only?: { table: number; type: number }): RawRoute | undefined {
+  const family = fam(d[p] as number);
+  if (!family) return undefined;
+  // a table above 255 is RT_TABLE_COMPAT in the header and only named by RTA_TABLE
+  const headTable = d[p + 4] as number;
+  if (only && ((d[p + 7] as number) !== only.type || (headTable !== only.table && headTable !== RT_TABLE_COMPAT)))
+    return undefined;
+  let dst: string | undefined;
+  let gateway: string | undefined;
+  let table = headTable;
+  let oif: number | undefined;
+  let priority: number | undefined;
+  // the attributes inline, as parseLink reads them: a closure and a call each for 1,000 routes
+  for (let off = p + 12; off + 4 <= stop; ) {
+    const len = (d[off] as number) | ((d[off + 1] as number) << 8);
+    if (len < 4 || off + len > stop) break;
+    const type = ((d[off + 2] as number) | ((d[off + 3] as number) << 8)) & 0x3fff;
+    const at = off + 4;
+    off += (len + 3) & ~3;
+    if (type === RTA.DST) dst = ipAt(d, at, len - 4);
+    else if (type === RTA.GATEWAY) gateway = ipAt(d, at, len - 4);
+    else if (len < 8) continue;
+    else if (type === RTA.TABLE) table = get32(d, at);
+    else if (type === RTA.OIF) oif = get32(d, at);
+    else if (type === RTA.PRIORITY) priority = get32(d, at);
+  }
+  if (only && table !== only.table) return undefined;
+  return {
+    family,
+    dst: dst ?? (family === 4 ? '0.0.0.0' : '::'),
+    dstLen: d[p + 1] as number,
+    table,
+    protocol: d[p + 5] as number,
+    type: d[p + 7] as number,
+    gateway,
+    oif,
+    priority,
   };
 }
 
