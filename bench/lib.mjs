@@ -410,3 +410,6 @@ export function memory(pid) {
 }
 
 export const clockTick = CLK_TCK;
+
+/** CPU milliseconds of each run as the whole clock ticks they were counted in: "7 8 7" */
+export const inTicks = (ms) => ms.map((v) => Math.round((v * CLK_TCK) / 1000)).join(' ');

@@ -20,8 +20,8 @@ import { DgramSocket } from 'node-unix-socket';
 import { timed } from './check.mjs';
 import {
   BenchError,
-  clockTick,
   exec,
+  inTicks,
   mean,
   median,
   memory,
@@ -215,9 +215,8 @@ export function startupRows(r) {
 
 export function startupDetails(r) {
   const runs = (v) => v.map(fmt).join(', ');
-  const ticks = (v) => v.map((ms) => Math.round((ms * clockTick) / 1000)).join(' ');
   return [
-    `- startup, CPU (user + system), means of ${r.runs} runs: node -e 0 ${fmt(mean(r.cpu.bare))}, island --help ${fmt(mean(r.cpu.help))}, check 500 tunnels ${fmt(mean(r.cpu.check500))}, check 5,000 ${fmt(mean(r.cpu.check5000))}; each run, in 10 ms clock ticks: node -e 0 ${ticks(r.cpu.bare)}; --help ${ticks(r.cpu.help)}; check 500 ${ticks(r.cpu.check500)}; check 5,000 ${ticks(r.cpu.check5000)}.`,
+    `- startup, CPU (user + system), means of ${r.runs} runs: node -e 0 ${fmt(mean(r.cpu.bare))}, island --help ${fmt(mean(r.cpu.help))}, check 500 tunnels ${fmt(mean(r.cpu.check500))}, check 5,000 ${fmt(mean(r.cpu.check5000))}; each run, in 10 ms clock ticks: node -e 0 ${inTicks(r.cpu.bare)}; --help ${inTicks(r.cpu.help)}; check 500 ${inTicks(r.cpu.check500)}; check 5,000 ${inTicks(r.cpu.check5000)}.`,
     `- startup, wall, each run: node -e 0 ${runs(r.bare)}; island --help ${runs(r.help)}; check 500 tunnels ${runs(r.check500)}; check 5,000 ${runs(r.check5000)}; start to READY=1 (lab file, as faraday, in a namespace) ${runs(r.ready)}, \`node -e 0\` the same way ${runs(r.nsBare)}; the lab daemon idle: VmRSS ${r.rss.rssMiB.toFixed(1)} MiB, VmHWM ${r.rss.hwmMiB.toFixed(1)} MiB.`,
   ];
 }
