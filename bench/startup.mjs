@@ -1,9 +1,11 @@
 /**
  * What a one-shot run and a daemon start cost (part of `npm run bench`, or `--only startup`):
  *
- * - `island --help`: node starting and loading the CLI, against `node -e 0`;
+ * - `island --help`: node starting and the CLI's entry, against `node -e 0`. The entry prints the
+ *   help itself (scripts/bundle.mjs), without loading the bundle;
  * - `island check` of 500 and 5,000 vxlan tunnels (each with an address and a route), against
- *   `island --help` of the same run: what reading and validating the file adds;
+ *   `island --help` of the same run: what loading the bundle and its check, and reading and
+ *   validating the file add (loading the bundle and its top level is ~12 ms of it);
  * - start to READY=1: `island daemon` of the lab file (etc/examples/lab.toml, as the r2lab
  *   gateway faraday) in a namespace of its own, with NOTIFY_SOCKET pointed at a datagram socket
  *   this process listens on, as systemd's would be; from spawn to the READY=1 datagram. The
