@@ -108,15 +108,22 @@ export { defaultMetric };
 function islandLinks(cfg: Config): (r: { family: 4 | 6; via?: string; dev?: string }) => string | undefined {
   const links = [...cfg.tunnels, ...cfg.bridges, ...cfg.links];
   const names = new Set(links.map((l) => l.name));
-  // the first link (in this order) whose subnet holds the gateway
-  const subnets = new PrefixIndex<number>();
-  links.forEach((l, i) => {
-    for (const a of l.addresses) subnets.add(a.address, a.prefixlen, i);
-  });
+  // the first link (in this order) whose subnet holds the gateway; made for the first route
+  // that names no dev (a file whose routes all do, as a hub's 500 tunnels': never)
+  let subnets: PrefixIndex<number> | undefined;
+  const indexed = (): PrefixIndex<number> => {
+    if (subnets) return subnets;
+    const index = new PrefixIndex<number>();
+    links.forEach((l, i) => {
+      for (const a of l.addresses) index.add(a.address, a.prefixlen, i);
+    });
+    subnets = index;
+    return index;
+  };
   return (r) => {
     if (r.dev !== undefined) return names.has(r.dev) ? r.dev : undefined;
     if (r.via === undefined || familyOf(r.via) !== r.family) return undefined;
-    const i = Math.min(...subnets.holding(r.via));
+    const i = Math.min(...indexed().holding(r.via));
     return links[i]?.name;
   };
 }
@@ -126,7 +133,16 @@ function swallows(routes: DesiredRoute[]): (t: TunnelConfig) => boolean {
   const island = new PrefixIndex<true>();
   for (const r of routes)
     if (r.link !== undefined && r.dstLen < (r.family === 4 ? 32 : 128)) island.add(r.dst, r.dstLen, true);
-  return (t) => island.holding(t.remote).length > 0;
+  // once per remote: a hub's tunnels mostly share theirs
+  const byRemote = new Map<string, boolean>();
+  return (t) => {
+    let covered = byRemote.get(t.remote);
+    if (covered === undefined) {
+      covered = island.holding(t.remote).length > 0;
+      byRemote.set(t.remote, covered);
+    }
+    return covered;
+  };
 }
 
 /** IPv6 remotes that a route through the island covers get a host route along the host's own path. */
