@@ -25,6 +25,21 @@ export function patchedAddonLoaded(): boolean {
   }
 }
 
+interface Addon {
+  setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
+}
+
+/**
+ * The addon node-netlink's sockets run on: its module in require's cache, where node-netlink's
+ * load put it (finding its path again is node-gyp-build's directory scan, ~0.5 ms of a one-shot
+ * apply), else loaded from that path.
+ */
+function loadedAddon(): Addon {
+  const require = createRequire(import.meta.url);
+  const loaded = Object.keys(require.cache).find((f) => f.endsWith('.node') && f.includes(`${sep}netlink${sep}`));
+  return ((loaded && require.cache[loaded]?.exports) ?? require(netlinkAddonPath())) as Addon;
+}
+
 /** IP_MTU_DISCOVER / IPV6_MTU_DISCOVER and their PROBE value (linux/in.h, linux/in6.h). */
 const MTU_DISCOVER = { 4: { level: 0, name: 10 }, 6: { level: 41, name: 23 } } as const;
 const PMTUDISC_PROBE = 3;
@@ -38,9 +53,7 @@ const PMTUDISC_PROBE = 3;
 export function setProbeDontFragment(sock: Socket, family: 4 | 6): void {
   const fd = socketFd(sock);
   if (fd === undefined) throw new Error('cannot find the socket descriptor');
-  const addon = createRequire(import.meta.url)(netlinkAddonPath()) as {
-    setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
-  };
+  const addon = loadedAddon();
   if (typeof addon.setsockoptInt !== 'function') throw new Error('the netlink addon is not island-patched');
   const o = MTU_DISCOVER[family];
   addon.setsockoptInt(fd, o.level, o.name, PMTUDISC_PROBE);
@@ -73,9 +86,7 @@ export function strictCheck(protocol: number, port: number): boolean {
       }
     });
     if (fd === undefined) return false;
-    const addon = createRequire(import.meta.url)(netlinkAddonPath()) as {
-      setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
-    };
+    const addon = loadedAddon();
     if (typeof addon.setsockoptInt !== 'function') return false;
     addon.setsockoptInt(Number(fd), SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
     return true;

@@ -6,7 +6,7 @@
  * kernel gives a vxlan 1500, which its own eth0 cannot carry with the headers on).
  */
 import type { DesiredLink, DesiredState } from '../desired.js';
-import type { Rtnl } from '../netlink/rtnl.js';
+import type { RouteLookup, Rtnl } from '../netlink/rtnl.js';
 import type { LiveState } from './live.js';
 
 /**
@@ -20,14 +20,24 @@ export async function observeUnderlays(rtnl: Rtnl, want: DesiredState, live: Liv
   const byName = new Map(live.links.map((l) => [l.name, l]));
   const byIndex = new Map(live.links.map((l) => [l.ifindex, l]));
   const out: Record<string, number> = {};
-  // one lookup per remote: a hub's tunnels mostly share theirs (500 round trips were most of a no-op apply)
-  const routes = new Map<string, ReturnType<Rtnl['routeGet']>>();
+  // one lookup per remote, all sent together: a hub's tunnels mostly share theirs (500 round
+  // trips were most of a no-op apply), and then the tunnels are gone through without an await each
+  const pending = new Map<string, Promise<RouteLookup | undefined>>();
+  for (const l of auto) {
+    const a = l.mtuAuto as NonNullable<DesiredLink['mtuAuto']>;
+    if (a.dev === undefined && !pending.has(a.remote))
+      pending.set(
+        a.remote,
+        rtnl.routeGet(a.remote).catch(() => undefined),
+      );
+  }
+  const routes = new Map<string, RouteLookup | undefined>();
+  for (const [remote, r] of pending) routes.set(remote, await r);
   for (const l of auto) {
     const a = l.mtuAuto as NonNullable<DesiredLink['mtuAuto']>;
     let dev = a.dev === undefined ? undefined : byName.get(a.dev);
     if (!dev && a.dev === undefined) {
-      if (!routes.has(a.remote)) routes.set(a.remote, rtnl.routeGet(a.remote));
-      const r = await routes.get(a.remote)?.catch(() => undefined);
+      const r = routes.get(a.remote);
       const via = r?.oif === undefined ? undefined : byIndex.get(r.oif);
       dev = via && !via.owned ? via : undefined;
       if (!dev) {
