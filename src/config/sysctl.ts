@@ -215,3 +215,14 @@ function kernelInteger(t: string): string {
   else v = BigInt(digits);
   return (neg && v !== 0n ? -v : v).toString();
 }
+
+/**
+ * net.* sysctls are per network namespace; /proc/sys/net always shows the
+ * reader's own namespace, so island in a namespace configures that namespace.
+ * Dots map to slashes and slashes to dots, as sysctl(8) does
+ * (net.ipv4.conf.eth0/100.forwarding is net/ipv4/conf/eth0.100/forwarding); a
+ * per-interface key may also name eth0.100 with its dot (sysctlName).
+ */
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${sysctlName(key).path}`;
+}

@@ -6,10 +6,10 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sysctlPath } from '../config/sysctl.js';
 import type { Config } from '../config/types.js';
 import { askHolder } from '../daemon/lock.js';
 import { kindOf } from '../kinds/index.js';
-import { sysctlPath } from '../reconcile/sysctl.js';
 import { isIslandDaemon } from './daemon.js';
 import { DIRS, FILES } from './files.js';
 import { NETWORKD_COMM } from './networkd.js';

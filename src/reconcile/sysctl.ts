@@ -1,19 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { sameSysctl, sysctlName } from '../config/sysctl.js';
+import { sameSysctl, sysctlPath } from '../config/sysctl.js';
 
 /**
- * net.* sysctls are per network namespace; /proc/sys/net always shows the
- * reader's own namespace, so island in a namespace configures that namespace.
- * Dots map to slashes and slashes to dots, as sysctl(8) does
- * (net.ipv4.conf.eth0/100.forwarding is net/ipv4/conf/eth0.100/forwarding); a
- * per-interface key may also name eth0.100 with its dot (config/sysctl.ts).
+ * As the kernel prints values back: vectors with tabs, compared word by word; and the file of a
+ * key, which lives with the names so that the doctor reads it without node:fs/promises.
  */
-export function sysctlPath(key: string): string {
-  return `/proc/sys/${sysctlName(key).path}`;
-}
-
-/** As the kernel prints values back: vectors with tabs, compared word by word. */
-export { sameSysctl };
+export { sameSysctl, sysctlPath };
 
 export async function readSysctl(key: string): Promise<string | undefined> {
   try {
