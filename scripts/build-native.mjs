@@ -101,7 +101,8 @@ function verify() {
   try {
     const exported = require(addon);
     if (typeof exported.NativeNetlink !== 'function') throw new Error('no NativeNetlink export');
-    if (typeof exported.setsockoptInt !== 'function') throw new Error('no setsockoptInt export (patch not applied?)');
+    for (const f of ['setsockoptInt', 'sendUnixDatagram', 'mallocTrim'])
+      if (typeof exported[f] !== 'function') throw new Error(`no ${f} export (patch not applied?)`);
   } catch (e) {
     fail(`${rel(addon)} does not load: ${e.message}`);
   }

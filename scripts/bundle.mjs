@@ -3,7 +3,7 @@
  * The CLI and the daemon as one file (esbuild): node reads and compiles one file instead of
  * resolving and linking ~150 modules one by one, which was most of a one-shot run's start.
  * Subcommands stay behind `import()`: their code is in the file but runs only when used.
- * Only the native addons (netlink, node-unix-socket) stay outside, loaded from node_modules.
+ * Only the native addon (netlink, island-patched) stays outside, loaded from node_modules.
  *
  *   node scripts/bundle.mjs [DIR (default dist/)] [--no-cache]
  *     writes DIR/island.cjs, its entries DIR/cli.cjs and DIR/cli.js, and DIR/island.cache, V8's
@@ -145,12 +145,12 @@ const common = {
   format: 'cjs',
   // Debian 12's nodejs
   target: 'node18.19',
-  external: ['netlink', 'node-unix-socket'],
+  external: ['netlink'],
   plugins: [lazy],
   // the one use, netlink/addon.ts, resolves the addon from where the bundle is
   define: { 'import.meta.url': '__islandUrl' },
   banner: { js: "const __islandUrl = require('node:url').pathToFileURL(__filename).href;" },
-  // import() of an external (node-unix-socket) as require(): the bundle then runs as a plain
+  // import() of an external (node:inspector, memory.ts) as require(): the bundle then runs as a plain
   // vm.Script, which has no module loader for import()
   supported: { 'dynamic-import': false },
   logLevel: 'warning',

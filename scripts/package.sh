@@ -119,9 +119,8 @@ chmod -R u=rwX,go=rX "$APP"
 step "smoke test of the staged app"
 # under the node on PATH; the package tests run it under Debian 12's and 13's own nodejs
 node "$APP/dist/cli.cjs" check -c "$REPO/etc/island.toml" >/dev/null
-node -e 'require(process.argv[1]).NativeNetlink || process.exit(1)' "$addon"
-# the one module the bundle leaves outside besides netlink, loaded only under systemd
-(cd "$APP" && node -e 'require("node-unix-socket").DgramSocket || process.exit(1)')
+# the one module the bundle leaves outside; island's patch (sd_notify's datagrams among it) inside
+node -e 'const a = require(process.argv[1]); a.NativeNetlink && a.sendUnixDatagram || process.exit(1)' "$addon"
 
 step "file tree"
 install -D -m 0755 "$REPO/packaging/island.sh" "$ROOT/usr/sbin/island"

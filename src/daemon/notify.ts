@@ -1,26 +1,20 @@
 /**
  * systemd's readiness protocol (sd_notify(3)): newline-separated KEY=VALUE datagrams sent to
- * $NOTIFY_SOCKET, an AF_UNIX SOCK_DGRAM socket. systemd reads the sender's PID from the
- * socket credentials, so with NotifyAccess=main every datagram must leave from island's own
- * process: `systemd-notify --pid=parent` from a child needs CAP_SYS_ADMIN, which the unit does
- * not grant. Node has no unix datagram sockets in core; node-unix-socket (N-API, so one build
- * loads under Debian's Node 18 and 20) provides one. It is loaded only under systemd.
+ * $NOTIFY_SOCKET, an AF_UNIX SOCK_DGRAM socket (a path, or an abstract name written @name).
+ * systemd reads the sender's PID from the socket credentials, so with NotifyAccess=main every
+ * datagram must leave from island's own process: `systemd-notify --pid=parent` from a child needs
+ * CAP_SYS_ADMIN, which the unit does not grant. Node has no unix datagram sockets in core; the
+ * patched netlink addon island already loads sends them (netlink/addon.ts), as sd_notify does:
+ * a socket for each datagram.
  */
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-
-interface DatagramSocket {
-  sendTo(buf: Buffer, offset: number, length: number, path: string, cb?: (err: Error | undefined) => void): void;
-  on(event: 'error', fn: (err: Error) => void): void;
-  close(): void;
-}
+import { sendUnixDatagram } from '../netlink/addon.js';
 
 export class Notifier {
   private watchdog?: NodeJS.Timeout;
   private closed = false;
 
   private constructor(
-    private readonly sock: DatagramSocket | undefined,
     private readonly path: string,
     private readonly watchdogUsec: number,
     private readonly log: Logger,
@@ -38,46 +32,35 @@ export class Notifier {
     delete env.NOTIFY_SOCKET;
     delete env.WATCHDOG_USEC;
     delete env.WATCHDOG_PID;
-    if (!path) return new Notifier(undefined, '', 0, log);
-    if (!path.startsWith('/')) {
-      // abstract sockets (@name) are outside what node-unix-socket can address; systemd as
-      // PID 1 always uses /run/systemd/notify
+    if (!path) return new Notifier('', 0, log);
+    if (!path.startsWith('/') && !path.startsWith('@')) {
+      // sd_notify's other forms (vsock:...) are for virtual machines' managers, not for a unit
       log.error(
         { notifySocket: path },
-        'NOTIFY_SOCKET is not a filesystem path: cannot notify systemd (a Type=notify unit will time out)',
+        'NOTIFY_SOCKET is neither a path nor an abstract @name: cannot notify systemd (a Type=notify unit will time out)',
       );
-      return new Notifier(undefined, '', 0, log);
+      return new Notifier('', 0, log);
     }
-    const { DgramSocket } = loadUnixSocket();
-    const sock: DatagramSocket = new DgramSocket();
-    sock.on('error', (err) => log.error({ err: err.message }, 'systemd notify socket error'));
-    return new Notifier(sock, path, wdUsec, log);
+    return new Notifier(path, wdUsec, log);
   }
 
   get active(): boolean {
-    return this.sock !== undefined && !this.closed;
+    return this.path !== '' && !this.closed;
   }
 
   /** Sends one datagram; resolves once the kernel has it (or it failed, which is logged). */
   send(fields: Record<string, string | number>): Promise<void> {
-    const sock = this.sock;
-    if (!sock || this.closed) return Promise.resolve();
+    if (!this.active) return Promise.resolve();
     // a newline inside a value would start a new KEY=VALUE line
     const text = Object.entries(fields)
       .map(([k, v]) => `${k}=${String(v).replace(/\s*\n\s*/g, ' ')}`)
       .join('\n');
-    const buf = Buffer.from(text);
-    return new Promise((resolve) => {
-      try {
-        sock.sendTo(buf, 0, buf.length, this.path, (err) => {
-          if (err) this.log.warn({ err: err.message, notify: text }, 'could not notify systemd');
-          resolve();
-        });
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message, notify: text }, 'could not notify systemd');
-        resolve();
-      }
-    });
+    try {
+      sendUnixDatagram(this.path, Buffer.from(text));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message, notify: text }, 'could not notify systemd');
+    }
+    return Promise.resolve();
   }
 
   ready(status: string): Promise<void> {
@@ -114,33 +97,7 @@ export class Notifier {
     clearInterval(this.watchdog);
     if (this.closed) return;
     this.closed = true;
-    // the socket's poll handle would keep the process alive
-    this.sock?.close();
   }
-}
-
-/**
- * node-unix-socket, without the diagnostic report its loader builds to tell glibc from musl:
- * process.report.getReport() unwinds the native stack, looks addresses up in node's symbol table
- * and lists the network interfaces, all to read one field of its header (lab daemon, idle: 1.2 MiB
- * of RSS for the daemon's life). With process.report hidden for the load, the loader takes its
- * other path, the one detect-libc takes first: /usr/bin/ldd's text, which names musl on musl.
- * Should that path fail (no /usr/bin/ldd), the load is tried again as the package does it.
- */
-function loadUnixSocket(): typeof import('node-unix-socket') {
-  const require = createRequire(import.meta.url);
-  const report = Object.getOwnPropertyDescriptor(process, 'report');
-  if (report?.configurable) {
-    Object.defineProperty(process, 'report', { value: undefined, configurable: true });
-    try {
-      return require('node-unix-socket');
-    } catch {
-      // a failed require leaves nothing cached: the retry below runs the loader again
-    } finally {
-      Object.defineProperty(process, 'report', report);
-    }
-  }
-  return require('node-unix-socket');
 }
 
 /** CLOCK_MONOTONIC in µs: libuv's hrtime reads that clock on Linux. */

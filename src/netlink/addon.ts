@@ -25,8 +25,11 @@ export function patchedAddonLoaded(): boolean {
   }
 }
 
+/** What island's patch adds to the addon (patches/netlink+0.3.0.patch); absent from the prebuild. */
 interface Addon {
   setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
+  sendUnixDatagram?: (path: string, data: Buffer) => void;
+  mallocTrim?: () => boolean;
 }
 
 /**
@@ -53,10 +56,34 @@ const PMTUDISC_PROBE = 3;
 export function setProbeDontFragment(sock: Socket, family: 4 | 6): void {
   const fd = socketFd(sock);
   if (fd === undefined) throw new Error('cannot find the socket descriptor');
-  const addon = loadedAddon();
-  if (typeof addon.setsockoptInt !== 'function') throw new Error('the netlink addon is not island-patched');
+  const { setsockoptInt } = loadedAddon();
+  if (typeof setsockoptInt !== 'function') throw new Error('the netlink addon is not island-patched');
   const o = MTU_DISCOVER[family];
-  addon.setsockoptInt(fd, o.level, o.name, PMTUDISC_PROBE);
+  setsockoptInt(fd, o.level, o.name, PMTUDISC_PROBE);
+}
+
+/**
+ * One datagram to an AF_UNIX datagram socket, by path or as @abstract-name, from this process
+ * (daemon/notify.ts: systemd's notify socket). Never blocks: a full queue throws EAGAIN. Throws
+ * with the reason when it cannot send, or when the addon is not island's (patches/).
+ */
+export function sendUnixDatagram(path: string, data: Buffer): void {
+  const { sendUnixDatagram } = loadedAddon();
+  if (typeof sendUnixDatagram !== 'function') throw new Error('the netlink addon is not island-patched');
+  sendUnixDatagram(path, data);
+}
+
+/**
+ * glibc's malloc_trim(0): the free pages inside malloc's heaps go back to the system, not only
+ * those above the top, which is all free() returns (memory.ts). False when nothing could be
+ * given back or the addon is not island's.
+ */
+export function mallocTrim(): boolean {
+  try {
+    return loadedAddon().mallocTrim?.() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /** SOL_NETLINK, NETLINK_GET_STRICT_CHK (linux/netlink.h) */
@@ -86,9 +113,9 @@ export function strictCheck(protocol: number, port: number): boolean {
       }
     });
     if (fd === undefined) return false;
-    const addon = loadedAddon();
-    if (typeof addon.setsockoptInt !== 'function') return false;
-    addon.setsockoptInt(Number(fd), SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+    const { setsockoptInt } = loadedAddon();
+    if (typeof setsockoptInt !== 'function') return false;
+    setsockoptInt(Number(fd), SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
     return true;
   } catch {
     return false;

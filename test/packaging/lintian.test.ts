@@ -11,8 +11,6 @@ t.setTimeout(600_000);
 /** tag → why it stays (the same list is in packaging/README.md) */
 const KEPT: Record<string, string> = {
   'repeated-path-segment': 'node_modules keeps its packages own lib/ directories under /usr/lib/island',
-  'hardening-no-fortify-functions': "node-unix-socket's prebuilt N-API binary (Rust), shipped as npm builds it",
-  'spelling-error-in-binary': "strings inside node-unix-socket's prebuilt binary",
   'package-supports-alternative-init-but-no-init.d-script':
     'island.service is Type=notify with a watchdog: island supports systemd only',
 };
