@@ -276,7 +276,8 @@ export class Rtnl {
       const type = (b[off + 4] as number) | ((b[off + 5] as number) << 8);
       const o = this.open.get(get32(b, off + 8));
       if (o?.parts && type === o.partType) {
-        const v = o.part ? o.part(b, off + NLMSG_HDRLEN, off + len) : b.subarray(off + NLMSG_HDRLEN, off + len);
+        // read where it lies, by the dump's reader (every dump names one)
+        const v = o.part?.(b, off + NLMSG_HDRLEN, off + len);
         if (v !== undefined) o.parts.push(v);
       } else if (o?.parts && type === NLMSG_DONE) o.answer(o.parts);
       else if (type === NLMSG_ERROR) {
