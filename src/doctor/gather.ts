@@ -58,10 +58,17 @@ function files(unread: string[]): Map<string, string> {
 
 /** The programs the checks look for by name: systemd-networkd, NetworkManager, firewalld */
 const NAMED = new Set([NETWORKD_COMM, NM_COMM, FIREWALLD_COMM]);
+/**
+ * The name of a process that may be an island daemon: node's (node, nodejs, ...), or the
+ * script's when its shebang names node itself (`#!/usr/bin/node`: cli.js, island)
+ */
+const MAYBE_ISLAND = /node|island|cli\.c?js/;
 
 /**
  * The processes of this network namespace that a check looks for: named ones, island daemons.
- * Each one's namespace is read last, for these few only: a third of the cost, for every process.
+ * Every process's name is read, its command line only when the name may be island's (a host
+ * runs hundreds of processes, and check runs on every reload: ~10 us each), and its namespace
+ * last, for these few only.
  */
 function processes(unread: string[]): Proc[] {
   const mine = readlinkSync('/proc/self/ns/net');
@@ -71,6 +78,7 @@ function processes(unread: string[]): Proc[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (!NAMED.has(comm) && !MAYBE_ISLAND.test(comm)) continue;
       const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8');
       const p = { pid: Number(d), comm, argv: cmdline.split('\0').filter(Boolean) };
       if (!NAMED.has(comm) && !isIslandDaemon(p)) continue;
