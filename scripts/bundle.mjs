@@ -233,15 +233,61 @@ for (const [name, cjs] of [
   chmodSync(join(out, name), 0o755);
 }
 for (const [name] of BUNDLES) rmSync(join(out, `${name}.cache`), { force: true });
-// the code caches for this node: `island check` of the example file compiles what a one-shot run
+/**
+ * What the code caches are made from: a host's file as most are, tunnels of the two common kinds
+ * with addresses, routes through them, [daemon], valid and without a warning (the fast reader's
+ * path). etc/island.toml, the example, holds only [daemon]: its check compiled no tunnel's or
+ * route's checks, which every check of a real file then compiled itself (a 500-tunnel check, 16
+ * interleaved runs, CPU mean 119.2 -> 114.1 ms).
+ */
+const CACHE_FILE = `[[tunnel]]
+name = "vx0"
+kind = "vxlan"
+vni = 42
+local = "10.9.0.1"
+remote = "10.9.0.2"
+addresses = ["10.3.1.2/30"]
+
+[[tunnel]]
+name = "vx1"
+kind = "vxlan"
+vni = 43
+local = "10.9.0.1"
+remote = "10.9.0.2"
+port = 4789
+addresses = ["10.3.1.6/30"]
+
+[[tunnel]]
+name = "ip0"
+kind = "ipip"
+local = "10.9.0.1"
+remote = "10.9.0.3"
+addresses = ["10.3.1.10/30"]
+
+[[route]]
+to = "192.168.3.0/24"
+via = "10.3.1.1"
+dev = "vx0"
+metric = 100
+
+[[route]]
+to = "192.168.4.0/24"
+via = "10.3.1.9"
+
+[daemon]
+resync = "30s"
+debounce = "10ms"
+`;
+
+// the code caches for this node: `island check` of CACHE_FILE compiles what a one-shot run
 // needs, in each bundle (ISLAND_CODE_CACHE="write island": through the whole one); a package
 // built here would carry caches for the wrong node, so --no-cache leaves them out.
-// A copy of the file, of its own mode: check refuses a group-writable file, which a clone's
-// checkout under umask 002 is, and the build then made no cache (every command ~20 ms more CPU)
+// The file of mode 0644: check refuses a group-writable file, which umask 002 makes, and the
+// build then made no cache (every command ~20 ms more CPU)
 if (!process.argv.includes('--no-cache')) {
   const dir = mkdtempSync(join(tmpdir(), 'island-bundle-'));
   const file = join(dir, 'island.toml');
-  writeFileSync(file, readFileSync(join(root, 'etc', 'island.toml')));
+  writeFileSync(file, CACHE_FILE);
   chmodSync(file, 0o644);
   for (const [name] of BUNDLES) {
     const r = spawnSync(process.execPath, [join(out, 'cli.cjs'), 'check', '-c', file], {
