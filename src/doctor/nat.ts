@@ -24,7 +24,8 @@ interface Crossing {
   certain: boolean;
 }
 
-function crossing(f: DoctorFacts, t: TunnelConfig): Crossing | undefined {
+/** `guessed`: the addresses' verdict per local and remote pair, which a file's tunnels mostly share */
+function crossing(f: DoctorFacts, t: TunnelConfig, guessed: Map<string, boolean>): Crossing | undefined {
   const m = f.config?.island;
   if (m?.self) {
     const me = m.hosts.find((h) => h.name === m.self?.host);
@@ -32,7 +33,10 @@ function crossing(f: DoctorFacts, t: TunnelConfig): Crossing | undefined {
     if (me?.public !== undefined) return { behind: true, certain: true };
     return far ? { behind: false, certain: true } : undefined;
   }
-  return isPrivate(t.local) && isPublic(t.remote) ? { behind: true, certain: false } : undefined;
+  const pair = `${t.local} ${t.remote}`;
+  let behind = guessed.get(pair);
+  if (behind === undefined) guessed.set(pair, (behind = isPrivate(t.local) && isPublic(t.remote)));
+  return behind ? { behind: true, certain: false } : undefined;
 }
 
 export function natFindings(f: DoctorFacts): Finding[] {
@@ -40,8 +44,9 @@ export function natFindings(f: DoctorFacts): Finding[] {
   if (!cfg) return [];
   const out: Finding[] = [];
   const file = cfg.path;
+  const guessed = new Map<string, boolean>();
   for (const t of cfg.tunnels) {
-    const c = crossing(f, t);
+    const c = crossing(f, t, guessed);
     if (!c) continue;
     const why = c.certain
       ? 'the file says this host is behind a NAT ([[host]] public)'
