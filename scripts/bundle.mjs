@@ -27,7 +27,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -145,6 +145,43 @@ const lazy = {
   },
 };
 
+/**
+ * pino's worker-thread machinery, which island never runs, required when first used instead of
+ * where pino starts: its transports (pino.transport(): a worker_threads Worker, via thread-stream)
+ * are not used, and island's destinations are synchronous, so tools.js never reads isMainThread.
+ * Loaded, they kept node's worker_threads and its modules in the daemon (idle lab daemon, with
+ * memory.ts's GC through the inspector's binding: -0.2 MiB). A pino whose text differs fails the
+ * build: see what it does there now.
+ */
+const PINO_LAZY = {
+  'tools.js': [
+    [
+      "const { isMainThread } = require('worker_threads')",
+      "const isMainThread = () => require('worker_threads').isMainThread",
+    ],
+    ['!opts.sync && isMainThread)', '!opts.sync && isMainThread())'],
+  ],
+  'transport.js': [
+    [
+      "const ThreadStream = require('thread-stream')",
+      "let RealThreadStream\nconst ThreadStream = function (opts) { return new (RealThreadStream ??= require('thread-stream'))(opts) }",
+    ],
+  ],
+};
+const pinoLazy = {
+  name: 'pino-lazy',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pino[\\/]lib[\\/](tools|transport)\.js$/ }, (a) => {
+      let text = readFileSync(a.path, 'utf8');
+      for (const [from, to] of PINO_LAZY[basename(a.path)] ?? []) {
+        if (text.split(from).length !== 2) throw new Error(`${a.path}: expected once: ${from}`);
+        text = text.replace(from, to);
+      }
+      return { contents: text, loader: 'js' };
+    });
+  },
+};
+
 /** What the bundle and the help texts' own build (below) are built with. */
 const common = {
   bundle: true,
@@ -153,7 +190,7 @@ const common = {
   // Debian 12's nodejs
   target: 'node18.19',
   external: ['netlink'],
-  plugins: [lazy],
+  plugins: [lazy, pinoLazy],
   // the one use, netlink/addon.ts, resolves the addon from where the bundle is
   define: { 'import.meta.url': '__islandUrl' },
   banner: { js: "const __islandUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { mallocTrim } from './netlink/addon.js';
 
 /**
@@ -7,7 +8,7 @@ import { mallocTrim } from './netlink/addon.js';
  * only after 8 s of quiet, and then with a compacting GC in the middle of the idle time (~50 ms of
  * CPU, 6 MiB of RSS, measured on the lab file). The inspector's HeapProfiler.collectGarbage is
  * V8's LowMemoryNotification, the one way node offers to ask for that GC (a plain `gc()` neither
- * compacts nor shrinks new space: -0.7 MiB); an in-process session opens no port.
+ * compacts nor shrinks new space: -0.7 MiB; the gc extension's `flavor: 'last-resort'` +4.6).
  *
  * Then glibc's malloc_trim: V8 frees its start-up buffers into malloc's heap, where free() gives
  * back only what lies above the last chunk in use; the trim returns the free pages in between
@@ -18,19 +19,46 @@ import { mallocTrim } from './netlink/addon.js';
  * reload, on the path the heal latency target is about.
  */
 export function releaseMemory(): void {
-  import('node:inspector')
-    .then(({ Session }) => {
-      const s = new Session();
-      s.connect();
-      // not from inside the callback: disconnecting there left the daemon deaf to netlink events
-      // (node 20.20: the session is torn down while the inspector still dispatches the reply)
-      s.post('HeapProfiler.collectGarbage', () =>
-        setImmediate(() => {
-          s.disconnect();
-          mallocTrim();
-        }),
-      );
-    })
-    // a node built without the inspector: V8's memory reducer does it later
-    .catch(() => {});
+  const done = () => {
+    s?.disconnect();
+    mallocTrim();
+  };
+  // not from inside the reply's callback: disconnecting there left the daemon deaf to netlink
+  // events (node 20.20: the session is torn down while the inspector still dispatches the reply)
+  const s = inspectorSession(() => setImmediate(done));
+  if (s) s.dispatch('HeapProfiler.collectGarbage');
+  else mallocTrim();
+}
+
+interface Session {
+  dispatch(method: string): void;
+  disconnect(): void;
+}
+
+/**
+ * An in-process inspector session (it opens no port) whose first reply calls `onReply`.
+ * node:inspector's Session needs worker_threads, whose modules would stay in the daemon for
+ * nothing (-0.2 MiB with scripts/bundle.mjs's lazy pino): the session is taken from the binding
+ * that module wraps, process.binding('inspector') (deprecated, documentation-only DEP0111; the
+ * same Connection in node 18 and 20), else from node:inspector. Undefined for a node built
+ * without the inspector: V8's memory reducer does the GC later.
+ */
+function inspectorSession(onReply: () => void): Session | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding('inspector') as {
+      Connection?: new (onMessage: (m: string) => void) => { dispatch(m: string): void; disconnect(): void };
+    };
+    if (typeof binding.Connection === 'function') {
+      const c = new binding.Connection(onReply);
+      return { dispatch: (method) => c.dispatch(JSON.stringify({ id: 1, method })), disconnect: () => c.disconnect() };
+    }
+  } catch {}
+  try {
+    const { Session } = createRequire(import.meta.url)('node:inspector') as typeof import('node:inspector');
+    const s = new Session();
+    s.connect();
+    return { dispatch: (method) => s.post(method, onReply), disconnect: () => s.disconnect() };
+  } catch {
+    return undefined;
+  }
 }
