@@ -351,10 +351,13 @@ t.test('a second island daemon (an older one, without the lock); a program squat
   const d = startDaemon(t, ns, path);
   await d.waitForLog((r) => r.msg === 'island daemon running');
   t.same(has(await doctor(ns, path), /daemon/), [], 'one daemon: nothing');
-  // what an island from before the lock looks like to ps
-  const old = spawn('ip', ['netns', 'exec', ns.name, 'sh', '-c', 'sleep 600; :', '/usr/sbin/island', 'daemon'], {
-    stdio: 'ignore',
-  });
+  // what an island from before the lock looks like to ps: node (the doctor reads the command
+  // line of node's processes only), running /usr/sbin/island daemon
+  const old = spawn(
+    'ip',
+    ['netns', 'exec', ns.name, process.execPath, '-e', 'setTimeout(() => {}, 600e3)', '/usr/sbin/island', 'daemon'],
+    { stdio: 'ignore' },
+  );
   t.teardown(() => void old.kill('SIGKILL'));
   await new Promise((r) => setTimeout(r, 300));
   const two = await doctor(ns, path);
