@@ -35,7 +35,10 @@ function crossing(f: DoctorFacts, t: TunnelConfig, guessed: Map<string, boolean>
   }
   const pair = `${t.local} ${t.remote}`;
   let behind = guessed.get(pair);
-  if (behind === undefined) guessed.set(pair, (behind = isPrivate(t.local) && isPublic(t.remote)));
+  if (behind === undefined) {
+    behind = isPrivate(t.local) && isPublic(t.remote);
+    guessed.set(pair, behind);
+  }
   return behind ? { behind: true, certain: false } : undefined;
 }
 
