@@ -6,10 +6,10 @@
  * Only the native addon (netlink, island-patched) stays outside, loaded from node_modules.
  *
  *   node scripts/bundle.mjs [DIR (default dist/)] [--no-cache]
- *     writes DIR/island.cjs, DIR/island-check.cjs (`island check` alone, which every reload runs:
- *     half the text and code cache to load, ~4 ms CPU less), their entries DIR/cli.cjs and
- *     DIR/cli.js, and DIR/island.cache and DIR/island-check.cache, V8's code caches of the
- *     bundles for this node (not with --no-cache: the package's node is another)
+ *     writes the bundles (BUNDLES: DIR/island.cjs, every command; island-check.cjs, `island
+ *     check`; island-apply.cjs, apply, plan and down), their entries DIR/cli.cjs and DIR/cli.js,
+ *     and each bundle's NAME.cache, V8's code cache of it for this node (not with --no-cache: the
+ *     package's node is another)
  *
  * CommonJS, not ESM: Node 18 and 20 compile an ES module's whole text before running it, a
  * script's functions only when first called (measured, 470 KB bundle, `island --help`: 150 ms
@@ -37,11 +37,11 @@ const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root,
 /**
  * An entry: compiles the command's bundle with V8's code cache when its .cache fits this node (V8
  * checks the source and its own version and flags, and ignores a cache that does not fit),
- * else as node would; ISLAND_CODE_CACHE=write (the build) saves the cache at exit ("write island":
- * island.cjs's, from a check).
+ * else as node would; ISLAND_CODE_CACHE="write NAME" (the build) runs NAME.cjs and saves its cache
+ * at exit.
  */
-const entry = (cjs, help) => `#!/usr/bin/env node
-// island's entry point: the bundle, island.cjs, or island-check.cjs for check (scripts/bundle.mjs)
+const entry = (cjs, help, bundleOf) => `#!/usr/bin/env node
+// island's entry point: the command's bundle, island.cjs for those BUNDLE does not name (scripts/bundle.mjs)
 ${
   cjs
     ? `const { readFileSync, writeFileSync } = require('node:fs');
@@ -61,6 +61,8 @@ const dir = dirname(fileURLToPath(import.meta.url));`
 // \`island\`, \`island --help\`, \`island CMD --help\`: the command table's text (src/commands.ts), which
 // the build wrote here, printed as cli.ts's main() prints it, without reading or running the bundle
 const HELP = ${JSON.stringify(help)};
+// the bundle of a command that has one of its own, less to load than the whole (island.cjs)
+const BUNDLE = ${JSON.stringify(bundleOf)};
 const argv = process.argv.slice(2);
 const [cmd = '', flag] = argv;
 const usage =
@@ -73,10 +75,9 @@ if (usage !== undefined) {
   process.stdout.write(\`\${usage}\\n\`);
   process.exitCode = cmd === '' ? 2 : 0;
 } else {
-  // \`island check\` (every reload runs it) has a bundle of its own, half the whole one: half the
-  // text to read and the code cache to load. ISLAND_CODE_CACHE: the build's, below
+  // ISLAND_CODE_CACHE: the build's, below
   const cache = process.env.ISLAND_CODE_CACHE;
-  const name = cmd === 'check' && cache !== 'write island' ? 'island-check' : 'island';
+  const name = cache?.startsWith('write ') ? cache.slice(6) : Object.hasOwn(BUNDLE, cmd) ? BUNDLE[cmd] : 'island';
   const file = join(dir, \`\${name}.cjs\`);
   const cacheFile = join(dir, \`\${name}.cache\`);
   let cachedData;
@@ -92,7 +93,7 @@ if (usage !== undefined) {
   if (process.env.ISLAND_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.ISLAND_V8_FLAGS);
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, file, dir);
-  if (cache?.startsWith('write')) {
+  if (cache?.startsWith('write ')) {
     delete process.env.ISLAND_CODE_CACHE;
     process.on('exit', () => writeFileSync(cacheFile, script.createCachedData()));
   }
@@ -201,35 +202,42 @@ const common = {
 };
 
 /**
- * `island check`'s bundle: cli.ts's main() as in the whole one, its other commands' import()s
- * stood in for by nothing (the entry runs this bundle for check alone), so only the config and
- * the doctor's code remain.
+ * The bundles: island.cjs, every command (the daemon, status, try...); and, for the one-shot
+ * commands that matter most, bundles of their own code: cli.ts's main() as in the whole one,
+ * its other commands' import()s stood in for by nothing (the entries run each bundle for its
+ * `serves` only), so much less text and code cache to load (a 500-tunnel check: 380 of 728 KB,
+ * ~4 ms CPU less; apply, plan, down: 416 KB, read and compile ~3 ms less, no pino, no daemon).
+ * island-check.cjs: check, which every reload runs; island-apply.cjs: apply, plan and down (fit
+ * nodes join at boot), and check, whose run the build makes the code caches from.
  */
-const checkOnly = {
-  name: 'check-only',
+const BUNDLES = [
+  { name: 'island' },
+  { name: 'island-check', commands: ['check'], serves: ['check'] },
+  { name: 'island-apply', commands: ['check', 'apply', 'plan', 'down'], serves: ['apply', 'plan', 'down'] },
+];
+
+/** cli.ts's import()s of the commands a bundle holds not (cli/NAME.ts each), as nothing. */
+const only = (name, commands) => ({
+  name: 'only',
   setup(b) {
     const cli = join(root, 'src', 'cli.ts');
+    const kept = new Set(commands.map((c) => `./cli/${c}.js`));
     b.onResolve({ filter: /.*/ }, (a) =>
-      a.kind === 'dynamic-import' && a.importer === cli && a.path !== './cli/check.js'
-        ? { path: a.path, namespace: 'check-only' }
+      a.kind === 'dynamic-import' && a.importer === cli && !kept.has(a.path)
+        ? { path: a.path, namespace: 'only' }
         : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'check-only' }, (a) => ({
-      contents: `throw new Error(${JSON.stringify(`${a.path}: not in island-check.cjs`)});`,
+    b.onLoad({ filter: /.*/, namespace: 'only' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path}: not in ${name}.cjs`)});`,
       loader: 'js',
     }));
   },
-};
+});
 
-/** The bundles: island.cjs, every command; island-check.cjs, check alone. */
-const BUNDLES = [
-  ['island', []],
-  ['island-check', [checkOnly]],
-];
-for (const [name, plugins] of BUNDLES)
+for (const { name, commands } of BUNDLES)
   await build({
     ...common,
-    plugins: [...common.plugins, ...plugins],
+    plugins: [...common.plugins, ...(commands ? [only(name, commands)] : [])],
     entryPoints: [join(root, 'src', 'cli.ts')],
     outfile: join(out, `${name}.cjs`),
     // smaller text to read and pre-parse; names kept for ISLAND_DEBUG's stack traces
@@ -255,8 +263,9 @@ async function helpTexts() {
   return m.exports.HELP;
 }
 const help = await helpTexts();
+const bundleOf = Object.fromEntries(BUNDLES.flatMap(({ name, serves = [] }) => serves.map((c) => [c, name])));
 // src/cli.ts's shebang is cli.js's business: in a function body it is a syntax error
-for (const [name] of BUNDLES) {
+for (const { name } of BUNDLES) {
   const bundle = join(out, `${name}.cjs`);
   writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
   // loaded, never run: not executable (lintian: executable-not-elf-or-script)
@@ -266,10 +275,10 @@ for (const [name, cjs] of [
   ['cli.cjs', true],
   ['cli.js', false],
 ]) {
-  writeFileSync(join(out, name), entry(cjs, help));
+  writeFileSync(join(out, name), entry(cjs, help, bundleOf));
   chmodSync(join(out, name), 0o755);
 }
-for (const [name] of BUNDLES) rmSync(join(out, `${name}.cache`), { force: true });
+for (const { name } of BUNDLES) rmSync(join(out, `${name}.cache`), { force: true });
 /**
  * What the code caches are made from: a host's file as most are, tunnels of the two common kinds
  * with addresses, routes through them, [daemon], valid and without a warning (the fast reader's
@@ -317,7 +326,7 @@ debounce = "10ms"
 `;
 
 // the code caches for this node: `island check` of CACHE_FILE compiles what a one-shot run
-// needs, in each bundle (ISLAND_CODE_CACHE="write island": through the whole one); a package
+// needs, in each bundle (ISLAND_CODE_CACHE="write NAME": through NAME.cjs); a package
 // built here would carry caches for the wrong node, so --no-cache leaves them out.
 // The file of mode 0644: check refuses a group-writable file, which umask 002 makes, and the
 // build then made no cache (every command ~20 ms more CPU)
@@ -326,9 +335,9 @@ if (!process.argv.includes('--no-cache')) {
   const file = join(dir, 'island.toml');
   writeFileSync(file, CACHE_FILE);
   chmodSync(file, 0o644);
-  for (const [name] of BUNDLES) {
+  for (const { name } of BUNDLES) {
     const r = spawnSync(process.execPath, [join(out, 'cli.cjs'), 'check', '-c', file], {
-      env: { ...process.env, ISLAND_CODE_CACHE: name === 'island' ? 'write island' : 'write' },
+      env: { ...process.env, ISLAND_CODE_CACHE: `write ${name}` },
       stdio: 'ignore',
     });
     // the cache is an optimisation: a check that fails here (a file mode it dislikes, no netlink) costs it, not the build

@@ -12,7 +12,13 @@ import { HELP } from '../../src/commands.js';
 
 const DIST = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'dist');
 const BUNDLE = join(DIST, 'island.cjs');
-const CHECK_BUNDLE = join(DIST, 'island-check.cjs');
+/** the commands with a bundle of their own (scripts/bundle.mjs BUNDLES), which the entries run for them */
+const OWN: Record<string, string> = {
+  check: 'island-check.cjs',
+  apply: 'island-apply.cjs',
+  plan: 'island-apply.cjs',
+  down: 'island-apply.cjs',
+};
 
 function run(file: string, args: string[]) {
   const env = { ...process.env };
@@ -35,20 +41,28 @@ const LINES: string[][] = [
   ['nope', '--help'],
   ['check', '--help', '-c', '/nonexistent'],
   ['check', '-c', '/nonexistent'],
+  ['plan', '-c', '/nonexistent'],
+  ['apply', '--bogus'],
   ['check', '--bogus', '--help'],
   ['--help', 'check'],
   ['help', 'me'],
 ];
 
 t.test('the entries answer as the bundle does', (t) => {
-  for (const f of [BUNDLE, CHECK_BUNDLE, join(DIST, 'cli.cjs'), join(DIST, 'cli.js')])
+  for (const f of [
+    BUNDLE,
+    ...Object.values(OWN).map((b) => join(DIST, b)),
+    join(DIST, 'cli.cjs'),
+    join(DIST, 'cli.js'),
+  ])
     t.ok(existsSync(f), `${f} exists (npm run build first); not skipping`);
   for (const args of LINES) {
     const want = run(BUNDLE, args);
     for (const entry of ['cli.cjs', 'cli.js'])
       t.same(run(join(DIST, entry), args), want, `${entry} ${JSON.stringify(args)}`);
-    // check's own bundle, which the entries run for it
-    if (args[0] === 'check') t.same(run(CHECK_BUNDLE, args), want, `island-check.cjs ${JSON.stringify(args)}`);
+    // the command's own bundle, which the entries run for it
+    const own = OWN[args[0] ?? ''];
+    if (own) t.same(run(join(DIST, own), args), want, `${own} ${JSON.stringify(args)}`);
   }
   t.end();
 });
