@@ -43,9 +43,15 @@ export type Bound = number | bigint;
  */
 export function prefixRange(address: string, prefixlen: number, family: Family): [Bound, Bound] {
   if (family === 6) return cidrRange(address, prefixlen);
+  const lo = prefixStart(address, prefixlen, 4) as number;
+  return [lo, lo + 2 ** (32 - prefixlen) - 1];
+}
+
+/** prefixRange()'s first address alone, without the pair (a lookup per route of a big file). */
+export function prefixStart(address: string, prefixlen: number, family: Family): Bound {
+  if (family === 6) return cidrRange(address, prefixlen)[0];
   const size = 2 ** (32 - prefixlen);
-  const lo = Math.floor(ipv4Value(address) / size) * size;
-  return [lo, lo + size - 1];
+  return Math.floor(ipv4Value(address) / size) * size;
 }
 
 const CLASS_WORDS: Record<AddressClass, string> = {
@@ -107,21 +113,23 @@ export interface Endpoints {
  * multicast group). Unspecified ends are accepted but never reported back (vxlan_fill_info
  * leaves them out), so the tunnel would be re-created at every pass.
  */
-export function endpointProblems(t: Endpoints): { key: 'local' | 'remote'; message: string }[] {
-  const out: { key: 'local' | 'remote'; message: string }[] = [];
+export function endpointProblems(t: Endpoints): readonly { key: 'local' | 'remote'; message: string }[] {
   const { local, remote } = t;
-  if (local !== undefined) {
-    const cls = addressClass(local);
-    if (cls === 'unspecified' || cls === 'multicast' || cls === 'broadcast')
-      out.push({ key: 'local', message: `${local} is ${CLASS_WORDS[cls]}; local is this host's own underlay address` });
-  }
-  if (remote !== undefined) {
-    const cls = addressClass(remote);
-    if (cls === 'unspecified' || cls === 'broadcast')
-      out.push({ key: 'remote', message: `${remote} is ${CLASS_WORDS[cls]}; remote is the peer's underlay address` });
-  }
+  const lc = local === undefined ? undefined : addressClass(local);
+  const rc = remote === undefined ? undefined : addressClass(remote);
+  const badLocal = lc === 'unspecified' || lc === 'multicast' || lc === 'broadcast';
+  const badRemote = rc === 'unspecified' || rc === 'broadcast';
+  // an array only for a tunnel that has something to say: every tunnel of a file is asked
+  if (!badLocal && !badRemote) return NO_PROBLEMS;
+  const out: { key: 'local' | 'remote'; message: string }[] = [];
+  if (badLocal)
+    out.push({ key: 'local', message: `${local} is ${CLASS_WORDS[lc]}; local is this host's own underlay address` });
+  if (badRemote)
+    out.push({ key: 'remote', message: `${remote} is ${CLASS_WORDS[rc]}; remote is the peer's underlay address` });
   return out;
 }
+
+const NO_PROBLEMS: readonly never[] = [];
 
 /**
  * Names a declared link cannot have. "all" and "default" are directories of

@@ -15,7 +15,7 @@ import {
   kernelDeviceName,
   kernelMetric,
   prefixRange,
-  routeIdentity,
+  prefixStart,
 } from './kernel.js';
 import type { Pos } from './locate.js';
 import { minOverlapping } from './overlap.js';
@@ -266,6 +266,9 @@ interface Placed {
   cidr: Cidr;
   /** in its link's addresses */
   index: number;
+  /** where its entry is written */
+  line: number;
+  col: number;
   /** rank in the file (line, then column) */
   rank: number;
   lo: Bound;
@@ -278,29 +281,28 @@ interface Placed {
  * pair by pair: link-local addresses meet only those of their own link, and any other address.
  */
 function checkAddresses(rep: Reporter, links: LinkView[]): void {
-  const found: { link: LinkView; cidr: Cidr; index: number; line: number; col: number }[] = [];
-  for (const link of links) {
+  // one object per address, ranked in place once sorted: indexed loops, no closure per link
+  const placed: Placed[] = [];
+  for (let k = 0; k < links.length; k++) {
+    const link = links[k] as LinkView;
+    const addrs = link.addresses;
     // an entry's addresses are written in its own table, in order: the entry's position and an
     // address's index place it in the file, without a position asked for each address
     let p: Pos | undefined;
-    link.addresses.forEach((cidr, index) => {
-      if (!cidr) return;
+    for (let index = 0; index < addrs.length; index++) {
+      const cidr = addrs[index];
+      if (!cidr) continue;
       p ??= rep.pos(link.path);
-      found.push({ link, cidr, index, line: p.line, col: p.col });
-    });
+      const span = spanOf(cidr);
+      placed.push({ link, cidr, index, line: p.line, col: p.col, rank: 0, lo: span[0], hi: span[1] });
+    }
   }
-  const before = (a: (typeof found)[0], b: (typeof found)[0]): number =>
-    a.line - b.line || a.col - b.col || a.index - b.index;
+  const before = (a: Placed, b: Placed): number => a.line - b.line || a.col - b.col || a.index - b.index;
   // tables written section by section are in file order already: a comparator call per address saved
   let sorted = true;
-  for (let k = 1; k < found.length && sorted; k++)
-    sorted = before(found[k - 1] as (typeof found)[0], found[k] as (typeof found)[0]) < 0;
-  if (!sorted) found.sort(before);
-  const placed: Placed[] = found.map((f, rank) => {
-    // indexed, not destructured (the iterator protocol, once per address)
-    const span = spanOf(f.cidr);
-    return { link: f.link, cidr: f.cidr, index: f.index, rank, lo: span[0], hi: span[1] };
-  });
+  for (let k = 1; k < placed.length && sorted; k++) sorted = before(placed[k - 1] as Placed, placed[k] as Placed) < 0;
+  if (!sorted) placed.sort(before);
+  for (let k = 0; k < placed.length; k++) (placed[k] as Placed).rank = k;
   // the common file: each address starts after the one before it in its family ends, so no two
   // overlap (a chain of disjoint spans, in order) and there is nothing to sweep for
   const ends: Partial<Record<Family, Bound>> = {};
@@ -490,18 +492,21 @@ function spanOf(c: Cidr): [Bound, Bound] {
 
 /** Where each declared address's subnet is, to find a gateway's link or a link's own subnet in O(1) per prefix length. */
 class Subnets {
-  /** "family/prefixlen" → first address of the subnet → the first address declared in it */
-  private readonly byLen = new Map<string, Map<Bound, { link: LinkView; cidr: Cidr }>>();
+  /** family * 256 + prefixlen (a number: no key string per address) → first address of the subnet → the first address declared in it */
+  private readonly byLen = new Map<number, Map<Bound, { link: LinkView; cidr: Cidr }>>();
 
   constructor(links: LinkView[]) {
     for (const link of links) {
       for (const cidr of link.addresses) {
         if (!cidr) continue;
-        const k = `${cidr.family}/${cidr.prefixlen}`;
-        const m = this.byLen.get(k) ?? new Map();
+        const k = cidr.family * 256 + cidr.prefixlen;
+        let m = this.byLen.get(k);
+        if (!m) {
+          m = new Map();
+          this.byLen.set(k, m);
+        }
         const lo = spanOf(cidr)[0];
         if (!m.has(lo)) m.set(lo, { link, cidr });
-        this.byLen.set(k, m);
       }
     }
   }
@@ -511,9 +516,10 @@ class Subnets {
     const family = familyOf(ip);
     if (family === undefined) return undefined;
     const bits = family === 4 ? 32 : 128;
-    const value = prefixRange(ip, bits, family)[0];
+    const value = prefixStart(ip, bits, family);
     for (const [k, m] of this.byLen) {
-      const [f, len] = k.split('/').map(Number) as [number, number];
+      const f = k >> 8;
+      const len = k & 255;
       if (f !== family) continue;
       const net =
         typeof value === 'number'
@@ -527,7 +533,9 @@ class Subnets {
 
   /** A declared address whose connected subnet is exactly `c`. */
   exactly(c: Cidr): { link: LinkView; cidr: Cidr } | undefined {
-    return this.byLen.get(`${c.family}/${c.prefixlen}`)?.get(spanOf(c)[0]);
+    const m = this.byLen.get(c.family * 256 + c.prefixlen);
+    // a route's destination is asked once: its start, without a span kept for it
+    return m?.get(prefixStart(c.address, c.prefixlen, c.family));
   }
 }
 
@@ -537,27 +545,33 @@ function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): voi
   const own = new Map<string, LinkView>();
   for (const l of links) for (const a of l.addresses) if (a && !own.has(a.address)) own.set(a.address, l);
   const subnets = new Subnets(links);
-  const seen = new Map<string, RouteView>();
+  // the kernel's identity (routeIdentity(): family, table main, destination, metric as it
+  // defaults it) as keys that need no string of their own per route: a destination's address
+  // is its network already (prefix refuses host bits)
+  const seen = new Map<number, Map<string, RouteView>>();
   for (const r of routes) {
     if (!r.hasVia && !r.hasDev) rep.error(r.path, 'needs "via", "dev", or both', rep.pos(r.path));
     // a dev that is not declared here is a device of the host (eth0): only that host can tell
     // whether it exists, so plan and status report it, not check
     const dev = r.dev === undefined ? undefined : byName.get(r.dev);
     if (r.to) {
-      // the kernel's identity: family, table (main), destination, metric as it defaults it
-      // a destination's address is its network already (prefix refuses host bits)
-      const key = routeIdentity(r.to.family, r.to.address, r.to.prefixlen, r.metric);
-      const prev = seen.get(key);
+      const metric = kernelMetric(r.to.family, r.metric);
+      const group = (metric * 2 + (r.to.family === 6 ? 1 : 0)) * 256 + r.to.prefixlen;
+      let same = seen.get(group);
+      if (!same) {
+        same = new Map();
+        seen.set(group, same);
+      }
+      const prev = same.get(r.to.address);
       if (prev) {
         const line = rep.line(at(prev, 'to'));
-        const metric = kernelMetric(r.to.family, r.metric);
         const written = (m: number | undefined): string => (m === undefined ? 'no metric' : `metric = ${m}`);
-        const same =
+        const how =
           prev.metric === r.metric
             ? ' with the same metric'
             : `: ${written(prev.metric)} and ${written(r.metric)} are both metric ${metric} to the kernel`;
-        rep.error(at(r, 'to'), `duplicate route to ${cidrText(r.to)}${same} (first at line ${line})`);
-      } else seen.set(key, r);
+        rep.error(at(r, 'to'), `duplicate route to ${cidrText(r.to)}${how} (first at line ${line})`);
+      } else same.set(r.to.address, r);
       connectedSubnet(rep, r, r.to, subnets);
     }
     if (r.via === undefined) continue;
@@ -623,20 +637,25 @@ const ownAddressMessage = (via: string, l: LinkView): string =>
  * packets into the tunnel. A wider route is fine: island pins the remote to the underlay.
  */
 function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], subnets: Subnets): void {
-  const byRemote = new Map<string, TunnelView>();
-  for (const l of links) {
-    if (
-      l.what === 'tunnel' &&
-      (l as TunnelView).remote !== undefined &&
-      !byRemote.has((l as TunnelView).remote as string)
-    )
-      byRemote.set((l as TunnelView).remote as string, l as TunnelView);
-  }
-  const islandLinks = new Set(links.map((l) => l.rawName));
+  // host routes only: most files have none, and need neither table below
+  let byRemote: Map<string, TunnelView> | undefined;
+  let islandLinks: Set<string | undefined> | undefined;
   for (const r of routes) {
     if (!r.to || r.to.prefixlen !== (r.to.family === 4 ? 32 : 128)) continue;
+    if (!byRemote) {
+      byRemote = new Map();
+      for (const l of links) {
+        if (
+          l.what === 'tunnel' &&
+          (l as TunnelView).remote !== undefined &&
+          !byRemote.has((l as TunnelView).remote as string)
+        )
+          byRemote.set((l as TunnelView).remote as string, l as TunnelView);
+      }
+    }
     const t = byRemote.get(r.to.address);
     if (!t) continue;
+    islandLinks ??= new Set(links.map((l) => l.rawName));
     const through =
       (r.dev !== undefined && islandLinks.has(r.dev)) ||
       (r.dev === undefined && r.via !== undefined && subnets.holding(r.via) !== undefined);
@@ -651,14 +670,21 @@ function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], s
 
 /** The kernel refuses a gateway it has no connected route to; say which addresses were considered. */
 function checkGateway(rep: Reporter, r: RouteView, via: string, fam: Family, dev: LinkView): void {
+  const addrs = dev.addresses;
+  // loops, not includes/some/filter: a closure and an array for each of a big file's routes
   // a broken address could have been the one that reaches it: stay quiet rather than guess
-  if (dev.addresses.includes(undefined)) return;
-  if (dev.addresses.some((a) => a?.address === via)) {
-    rep.error(at(r, 'via'), ownAddressMessage(via, dev));
-    return;
+  for (let i = 0; i < addrs.length; i++) if (addrs[i] === undefined) return;
+  for (let i = 0; i < addrs.length; i++) {
+    if ((addrs[i] as Cidr).address === via) {
+      rep.error(at(r, 'via'), ownAddressMessage(via, dev));
+      return;
+    }
   }
-  const mine = dev.addresses.filter((a): a is Cidr => a !== undefined && a.family === fam);
-  if (mine.some((a) => inSubnet(via, a.address, a.prefixlen))) return;
+  for (let i = 0; i < addrs.length; i++) {
+    const a = addrs[i] as Cidr;
+    if (a.family === fam && inSubnet(via, a.address, a.prefixlen)) return;
+  }
+  const mine = (addrs as Cidr[]).filter((a) => a.family === fam);
   const where =
     mine.length > 0 ? `on ${label(dev)}: ${mine.map(cidrText).join(', ')}` : `${label(dev)} has no IPv${fam} address`;
   rep.error(at(r, 'via'), `gateway ${via} is not reachable from any address island declares (${where})`);
