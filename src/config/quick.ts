@@ -44,6 +44,13 @@ const BOOLEAN = /(?:true|false)(?=[ \t,\]}#\r\n]|$)/y;
 
 type Table = Record<string, unknown>;
 
+/** the entries of one [[section]], in order: each one's header line and column (0-based), and its `addresses`' positions */
+interface Entries {
+  lines: number[];
+  cols: number[];
+  addresses: (Pos[] | undefined)[];
+}
+
 class Reader {
   i = 0;
   /** 0-based line of `i`, and where that line starts */
@@ -56,37 +63,41 @@ class Reader {
   private readonly implicit = new Set<Table>();
   /** arrays made by [[...]] headers */
   private readonly arraysOfTables = new Set<unknown[]>();
-  /** each [[section]] header of the top level: its line and column (0-based) */
-  readonly headers = new Map<string, number[]>();
-  readonly headerCols = new Map<number, number>();
-  /** per entry (its header's line), the position of each element of its `addresses` */
-  readonly addresses = new Map<number, Pos[]>();
+  /**
+   * each [[section]] of the top level: where its entries are. Arrays by entry, not maps by line:
+   * a map's table grows by copies, for each of a big file's thousand entries
+   */
+  readonly entries = new Map<string, Entries>();
+  /** the [[section]] entry the lines below fill, if that is what the last header opened */
+  private entry: Entries | undefined;
+  /** what array() saw of the positions of its elements, when asked */
+  private positions: Pos[] | undefined;
+  /**
+   * keys already read, by their first and last characters and length: a file says the same few
+   * keys again and again, and a string sliced for each would be garbage, hashed again as a name
+   */
+  private readonly keyCache: (string | undefined)[] = new Array(256);
 
   constructor(private readonly text: string) {}
 
   read(): Table {
     const { text } = this;
     let table = this.root;
-    let entryLine = -1;
     while (this.i < text.length) {
       this.spaces();
       const c = text.charCodeAt(this.i);
-      if (c === 0x5b /* [ */) {
-        const col = this.i - this.lineStart;
-        const r = this.header();
-        table = r.table;
-        entryLine = r.entry ? this.line : -1;
-        if (r.entry) this.headerCols.set(this.line, col);
-      } else if (c !== 0x23 /* # */ && c !== 0x0a && c !== 0x0d && !Number.isNaN(c)) {
+      if (c === 0x5b /* [ */) table = this.header();
+      else if (c !== 0x23 /* # */ && c !== 0x0a && c !== 0x0d && !Number.isNaN(c)) {
         const key = this.key();
         this.spaces();
         if (text.charCodeAt(this.i) !== 0x3d /* = */) throw OUTSIDE;
         this.i++;
         this.spaces();
         if (Object.hasOwn(table, key)) throw OUTSIDE;
-        const at = entryLine >= 0 && key === 'addresses' ? [] : undefined;
-        table[key] = this.value(0, at);
-        if (at) this.addresses.set(entryLine, at);
+        const entry = key === 'addresses' ? this.entry : undefined;
+        this.positions = undefined;
+        table[key] = this.value(0, entry !== undefined);
+        if (entry) entry.addresses[entry.addresses.length - 1] = this.positions;
       }
       this.endOfLine();
     }
@@ -138,7 +149,7 @@ class Reader {
     const { text } = this;
     let end = this.match(BARE_KEY);
     let key: string;
-    if (end >= 0) key = text.slice(this.i, end);
+    if (end >= 0) key = this.bareKey(this.i, end);
     else {
       end = this.match(STRING);
       if (end < 0) throw OUTSIDE;
@@ -150,29 +161,47 @@ class Reader {
     return key;
   }
 
-  /** `[a.b]` or `[[a.b]]`: the table the lines below fill; `entry` for a top-level [[section]] */
-  private header(): { table: Table; entry: boolean } {
+  /** the text from..to, a bare key: the same string as the last key of that hash, if it is that one */
+  private bareKey(from: number, to: number): string {
     const { text } = this;
+    const len = to - from;
+    const h = (text.charCodeAt(from) * 31 + text.charCodeAt(to - 1) * 7 + len) & 255;
+    const seen = this.keyCache[h];
+    if (seen !== undefined && seen.length === len && text.startsWith(seen, from)) return seen;
+    const key = text.slice(from, to);
+    this.keyCache[h] = key;
+    return key;
+  }
+
+  /** `[a.b]` or `[[a.b]]`: the table the lines below fill; this.entry set for a top-level [[section]] */
+  private header(): Table {
+    const { text } = this;
+    const col = this.i - this.lineStart;
     const array = text.charCodeAt(this.i + 1) === 0x5b;
     this.i += array ? 2 : 1;
-    const keys: string[] = [];
+    // an array of the keys only for a dotted header: most are one word
+    this.spaces();
+    const first = this.key(true);
+    let keys: string[] | undefined;
     for (;;) {
-      this.spaces();
-      keys.push(this.key(true));
       this.spaces();
       const c = text.charCodeAt(this.i);
       if (c === 0x5d /* ] */) break;
       if (c !== 0x2e) throw OUTSIDE;
       this.i++;
+      this.spaces();
+      if (keys) keys.push(this.key(true));
+      else keys = [first, this.key(true)];
     }
     this.i++;
     if (array) {
       if (text.charCodeAt(this.i) !== 0x5d) throw OUTSIDE;
       this.i++;
     }
+    const n = keys ? keys.length : 1;
     let parent = this.root;
-    for (let k = 0; k < keys.length - 1; k++) {
-      const key = keys[k] as string;
+    for (let k = 0; k < n - 1; k++) {
+      const key = (keys as string[])[k] as string;
       if (!Object.hasOwn(parent, key)) {
         const t: Table = {};
         parent[key] = t;
@@ -185,7 +214,7 @@ class Reader {
       else if (this.defined.has(v as Table) || this.implicit.has(v as Table)) parent = v as Table;
       else throw OUTSIDE;
     }
-    const last = keys[keys.length - 1] as string;
+    const last = keys ? (keys[n - 1] as string) : first;
     const table: Table = {};
     if (array) {
       let list = parent[last];
@@ -198,19 +227,27 @@ class Reader {
     } else {
       if (Object.hasOwn(parent, last)) throw OUTSIDE;
       parent[last] = table;
+      // only a table that is some key's value can be reached again by a header's path: an
+      // array's tables are reached through their array
+      this.defined.add(table);
     }
-    this.defined.add(table);
-    const entry = array && keys.length === 1 && parent === this.root && SECTIONS.has(last);
-    if (entry) {
-      const at = this.headers.get(last);
-      if (at) at.push(this.line);
-      else this.headers.set(last, [this.line]);
+    this.entry = undefined;
+    if (array && n === 1 && parent === this.root && SECTIONS.has(last)) {
+      let e = this.entries.get(last);
+      if (!e) {
+        e = { lines: [], cols: [], addresses: [] };
+        this.entries.set(last, e);
+      }
+      e.lines.push(this.line);
+      e.cols.push(col);
+      e.addresses.push(undefined);
+      this.entry = e;
     }
-    return { table, entry };
+    return table;
   }
 
-  /** `at`: where each element of this array starts, when asked */
-  private value(depth: number, at?: Pos[]): unknown {
+  /** `at`: leave where each element of this array starts in this.positions */
+  private value(depth: number, at = false): unknown {
     const { text } = this;
     const c = text.charCodeAt(this.i);
     if (c === 0x22 || c === 0x27) {
@@ -239,16 +276,24 @@ class Reader {
     return n === 0 ? 0 : n;
   }
 
-  private array(depth: number, at?: Pos[]): unknown[] {
+  private array(depth: number, at: boolean): unknown[] {
     if (depth > MAX_DEPTH) throw OUTSIDE;
     const { text } = this;
-    const out: unknown[] = [];
+    // made with their first element: a push onto [] makes room for 17, and most arrays hold one
+    let out: unknown[] | undefined;
+    let positions: Pos[] | undefined;
     this.i++;
     for (;;) {
       this.gap();
       if (text.charCodeAt(this.i) === 0x5d) break;
-      at?.push({ line: this.line + 1, col: this.i - this.lineStart + 1 });
-      out.push(this.value(depth));
+      const p = at ? { line: this.line + 1, col: this.i - this.lineStart + 1 } : undefined;
+      const v = this.value(depth);
+      if (out) out.push(v);
+      else out = [v];
+      if (p) {
+        if (positions) positions.push(p);
+        else positions = [p];
+      }
       this.gap();
       const c = text.charCodeAt(this.i);
       if (c === 0x5d) break;
@@ -256,7 +301,8 @@ class Reader {
       this.i++;
     }
     this.i++;
-    return out;
+    if (at) this.positions = positions ?? [];
+    return out ?? [];
   }
 
   /** spaces, comments and newlines, counting the lines */
@@ -312,7 +358,7 @@ export function quickRead(text: string): { value: Record<string, unknown>; locat
   // every entry of a section written as a [[section]] header (not inline, not in a dotted table)
   for (const name of SECTIONS) {
     const list = root[name];
-    if (list !== undefined && (!Array.isArray(list) || list.length !== (r.headers.get(name)?.length ?? -1)))
+    if (list !== undefined && (!Array.isArray(list) || list.length !== (r.entries.get(name)?.lines.length ?? -1)))
       return undefined;
   }
   return { value: root, locator: new HeaderLines(r) };
@@ -326,13 +372,13 @@ class HeaderLines implements Locator {
     // array runs the iterator protocol
     const section = path[0];
     const index = path[1];
-    const start =
-      typeof section === 'string' && typeof index === 'number' ? this.r.headers.get(section)?.[index] : undefined;
-    if (start !== undefined && path.length === 2 && part === 'value')
-      return { line: start + 1, col: (this.r.headerCols.get(start) as number) + 1 };
+    const e = typeof section === 'string' && typeof index === 'number' ? this.r.entries.get(section) : undefined;
+    const start = e?.lines[index as number];
+    if (e && start !== undefined && path.length === 2 && part === 'value')
+      return { line: start + 1, col: (e.cols[index as number] as number) + 1 };
     const element = path[3];
-    if (start !== undefined && path.length === 4 && path[2] === 'addresses' && typeof element === 'number') {
-      const at = this.r.addresses.get(start)?.[element];
+    if (e && start !== undefined && path.length === 4 && path[2] === 'addresses' && typeof element === 'number') {
+      const at = e.addresses[index as number]?.[element];
       if (at !== undefined) return at;
     }
     throw new NeedPositions();
