@@ -36,8 +36,13 @@ export function checkPeers(rep: Reporter, tunnels: TunnelView[], cx: PeerContext
     return c;
   };
   const udpPorts = new Map<number, TunnelView>();
-  for (const t of tunnels) if (t.udpPort !== undefined && t.name) udpPorts.set(t.udpPort, t);
-  for (const t of tunnels) {
+  for (let k = 0; k < tunnels.length; k++) {
+    const t = tunnels[k] as TunnelView;
+    if (t.udpPort !== undefined && t.name) udpPorts.set(t.udpPort, t);
+  }
+  // indexed, not for-of: the iterator protocol's objects for each of a big file's tunnels
+  for (let k = 0; k < tunnels.length; k++) {
+    const t = tunnels[k] as TunnelView;
     const name = t.name ?? t.rawName ?? 'this tunnel';
     // a broken address could have been the one that holds the peer: stay quiet rather than guess
     if (t.addresses.includes(undefined)) continue;

@@ -4,7 +4,7 @@
  */
 
 import { kindsOf } from '../kinds/index.js';
-import type { KernelIdentity } from '../kinds/kind.js';
+import type { KernelIdentity, Problem } from '../kinds/kind.js';
 import { article, oneOf } from '../kinds/kind.js';
 import { familyOf, inSubnet, networkOf } from '../netlink/ip.js';
 import { formatKeyPath, type KeyPath } from './diagnostic.js';
@@ -31,12 +31,15 @@ export interface Views {
   routes: RouteView[];
 }
 
+// Loops over a file's entries are indexed, not for-of, here: in a one-shot command's interpreted
+// code each step of the iterator protocol is an object, a few hundred KB for a 500-tunnel file.
+
 export function checkSemantics(rep: Reporter, v: Views): void {
-  for (const t of v.tunnels) checkTunnel(rep, t);
-  for (const l of v.links) checkLink(rep, l);
+  for (let i = 0; i < v.tunnels.length; i++) checkTunnel(rep, v.tunnels[i] as TunnelView);
+  for (let i = 0; i < v.links.length; i++) checkLink(rep, v.links[i] as LinkTableView);
   const links: LinkView[] = [...v.tunnels, ...v.bridges, ...v.links];
-  checkMtus(rep, v);
-  checkParents(rep, v);
+  checkMtus(rep, links);
+  checkParents(rep, v, links);
   checkNames(rep, links);
   checkTunnelIdentity(rep, v.tunnels);
   checkAddresses(rep, links);
@@ -55,8 +58,14 @@ function checkTunnel(rep: Reporter, t: TunnelView): void {
   if (t.local !== undefined && t.remote !== undefined && t.local === t.remote)
     rep.error(at(t, 'remote'), `same address as local (${t.local}); remote must be the peer`);
   if (t.dev !== undefined && t.dev === t.name) rep.error(at(t, 'dev'), 'a tunnel cannot run over itself');
-  for (const p of endpointProblems(t)) rep.error(at(t, p.key), p.message);
-  for (const p of t.kind?.check?.(t.declared) ?? []) {
+  const ends = endpointProblems(t);
+  for (let i = 0; i < ends.length; i++) {
+    const p = ends[i] as (typeof ends)[number];
+    rep.error(at(t, p.key), p.message);
+  }
+  const problems = t.kind?.check?.(t.declared);
+  for (let i = 0; problems && i < problems.length; i++) {
+    const p = problems[i] as Problem;
     if (p.warning) rep.warn(at(t, p.key), p.message);
     else rep.error(at(t, p.key), p.message);
   }
@@ -76,10 +85,12 @@ function checkLink(rep: Reporter, l: LinkTableView): void {
  * over a declared dev (its mtu less the headers), a bridge at its smallest port's, a [[link]] at
  * its parent's.
  */
-function checkMtus(rep: Reporter, v: Views): void {
+function checkMtus(rep: Reporter, links: LinkView[]): void {
   const byName = new Map<string, LinkView>();
-  for (const l of [...v.tunnels, ...v.bridges, ...v.links])
+  for (let k = 0; k < links.length; k++) {
+    const l = links[k] as LinkView;
     if (l.name !== undefined && !byName.has(l.name)) byName.set(l.name, l);
+  }
   const known = new Map<LinkView, { mtu: number; why?: string; from?: string } | undefined>();
   const mtuOf = (l: LinkView | undefined): { mtu: number; why?: string; from?: string } | undefined => {
     if (!l) return undefined;
@@ -111,8 +122,12 @@ function checkMtus(rep: Reporter, v: Views): void {
     known.set(l, got);
     return got;
   };
-  for (const l of byName.values()) {
-    const i = l.addresses.findIndex((a) => a?.family === 6);
+  // byName's values in its order: each name's first link, in the file's order
+  for (let k = 0; k < links.length; k++) {
+    const l = links[k] as LinkView;
+    if (l.name === undefined || byName.get(l.name) !== l) continue;
+    let i = -1;
+    for (let a = 0; a < l.addresses.length && i < 0; a++) if (l.addresses[a]?.family === 6) i = a;
     const v6 = l.addresses[i];
     const m = i < 0 ? undefined : mtuOf(l);
     if (!v6 || !m || m.mtu >= 1280) continue;
@@ -131,12 +146,13 @@ function checkMtus(rep: Reporter, v: Views): void {
  * layer 3 tunnel (EINVAL), a bridge port or a parent another kind already sits on (EBUSY: one
  * receive handler per device), and an mtu above the parent's (EINVAL).
  */
-function checkParents(rep: Reporter, v: Views): void {
+function checkParents(rep: Reporter, v: Views, links: LinkView[]): void {
+  // a [[link]]'s parent is looked up: no tables at all for a file without one
+  if (v.links.length === 0) return;
   const tunnels = new Map<string, TunnelView>();
   for (const t of v.tunnels) if (t.name !== undefined && !tunnels.has(t.name)) tunnels.set(t.name, t);
   const parents = new Map<string, LinkView>();
-  for (const l of [...v.tunnels, ...v.bridges, ...v.links])
-    if (l.name !== undefined && !parents.has(l.name)) parents.set(l.name, l);
+  for (const l of links) if (l.name !== undefined && !parents.has(l.name)) parents.set(l.name, l);
   const bridgeOf = new Map<string, BridgeView>();
   for (const b of v.bridges) for (const p of b.ports) if (p !== undefined && !bridgeOf.has(p)) bridgeOf.set(p, b);
   const kindOn = new Map<string, LinkTableView>();
@@ -201,7 +217,8 @@ export function checkSysctlLinks(rep: Reporter, links: LinkView[], sysctl: Recor
 /** Tunnels, bridges and links share the kernel's one namespace of link names, with the kernel's own devices. */
 function checkNames(rep: Reporter, links: LinkView[]): void {
   const first = new Map<string, LinkView>();
-  for (const l of links) {
+  for (let k = 0; k < links.length; k++) {
+    const l = links[k] as LinkView;
     if (l.name === undefined) continue;
     const taken = kernelDeviceName(l.name);
     if (taken) {
@@ -228,7 +245,8 @@ function checkNames(rep: Reporter, links: LinkView[]): void {
  */
 function checkTunnelIdentity(rep: Reporter, tunnels: TunnelView[]): void {
   const seen = new Map<string, { t: TunnelView; id: KernelIdentity }[]>();
-  for (const t of tunnels) {
+  for (let k = 0; k < tunnels.length; k++) {
+    const t = tunnels[k] as TunnelView;
     if (t.name === undefined) continue;
     const id = t.kind?.identity?.(t.declared);
     if (!id) continue;
@@ -367,6 +385,8 @@ function checkAddresses(rep: Reporter, links: LinkView[]): void {
 }
 
 function checkPorts(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[]): void {
+  // the tunnels are looked up by the bridges' ports: no table for a file without a bridge
+  if (bridges.length === 0) return;
   const tunnelByName = new Map<string, TunnelView>();
   for (const t of tunnels) if (t.rawName !== undefined && !tunnelByName.has(t.rawName)) tunnelByName.set(t.rawName, t);
   const bridgeNames = new Set(bridges.map((b) => b.rawName));
@@ -417,6 +437,10 @@ function checkPorts(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[])
  * a port of makes; and a vxlan over a declared link takes that link's MTU less its headers.
  */
 function checkUnderlays(rep: Reporter, tunnels: TunnelView[], bridges: BridgeView[]): void {
+  // both checks start from a tunnel's dev: nothing to build for a file whose tunnels have none
+  let anyDev = false;
+  for (let k = 0; k < tunnels.length && !anyDev; k++) anyDev = (tunnels[k] as TunnelView).dev !== undefined;
+  if (!anyDev) return;
   const links = new Map<string, LinkView>();
   for (const l of [...tunnels, ...bridges]) if (l.name !== undefined && !links.has(l.name)) links.set(l.name, l);
   // lower links of each link: a tunnel's dev, a bridge's ports
@@ -496,8 +520,10 @@ class Subnets {
   private readonly byLen = new Map<number, Map<Bound, { link: LinkView; cidr: Cidr }>>();
 
   constructor(links: LinkView[]) {
-    for (const link of links) {
-      for (const cidr of link.addresses) {
+    for (let l = 0; l < links.length; l++) {
+      const link = links[l] as LinkView;
+      for (let a = 0; a < link.addresses.length; a++) {
+        const cidr = link.addresses[a];
         if (!cidr) continue;
         const k = cidr.family * 256 + cidr.prefixlen;
         let m = this.byLen.get(k);
@@ -541,15 +567,22 @@ class Subnets {
 
 function checkRoutes(rep: Reporter, routes: RouteView[], links: LinkView[]): void {
   const byName = new Map<string, LinkView>();
-  for (const l of links) if (l.rawName !== undefined && !byName.has(l.rawName)) byName.set(l.rawName, l);
   const own = new Map<string, LinkView>();
-  for (const l of links) for (const a of l.addresses) if (a && !own.has(a.address)) own.set(a.address, l);
+  for (let k = 0; k < links.length; k++) {
+    const l = links[k] as LinkView;
+    if (l.rawName !== undefined && !byName.has(l.rawName)) byName.set(l.rawName, l);
+    for (let i = 0; i < l.addresses.length; i++) {
+      const a = l.addresses[i];
+      if (a && !own.has(a.address)) own.set(a.address, l);
+    }
+  }
   const subnets = new Subnets(links);
   // the kernel's identity (routeIdentity(): family, table main, destination, metric as it
   // defaults it) as keys that need no string of their own per route: a destination's address
   // is its network already (prefix refuses host bits)
   const seen = new Map<number, Map<string, RouteView>>();
-  for (const r of routes) {
+  for (let k = 0; k < routes.length; k++) {
+    const r = routes[k] as RouteView;
     if (!r.hasVia && !r.hasDev) rep.error(r.path, 'needs "via", "dev", or both', rep.pos(r.path));
     // a dev that is not declared here is a device of the host (eth0): only that host can tell
     // whether it exists, so plan and status report it, not check
@@ -640,7 +673,8 @@ function checkSelfCarry(rep: Reporter, routes: RouteView[], links: LinkView[], s
   // host routes only: most files have none, and need neither table below
   let byRemote: Map<string, TunnelView> | undefined;
   let islandLinks: Set<string | undefined> | undefined;
-  for (const r of routes) {
+  for (let k = 0; k < routes.length; k++) {
+    const r = routes[k] as RouteView;
     if (!r.to || r.to.prefixlen !== (r.to.family === 4 ? 32 : 128)) continue;
     if (!byRemote) {
       byRemote = new Map();
