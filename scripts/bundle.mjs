@@ -358,6 +358,8 @@ if (!process.argv.includes('--no-cache')) {
         // not a daemon's control socket on the build host: asked for its path MTUs otherwise
         env: { ...env, ISLAND_RUNTIME_DIR: dir },
         stdio: 'ignore',
+        // a kernel that never answers must not hang the build
+        timeout: 60_000,
       });
       if ([0, 1, 3].includes(a.status ?? -1) && existsSync(join(out, `${name}.cache`))) continue;
       rmSync(join(out, `${name}.cache`), { force: true });
