@@ -93,8 +93,17 @@ function strictData(
   base: KeyPath,
   unknownKey?: (k: string) => string | undefined,
 ): Raw | undefined {
-  const fast = fastStrict(shape, raw);
-  if (fast !== undefined) return fast;
+  return fastStrict(shape, raw) ?? zodStrictData(rep, shape, raw, base, unknownKey);
+}
+
+/** strictData() by zod itself: what the walk gave up on, with every diagnostic */
+function zodStrictData(
+  rep: Reporter,
+  shape: Shape,
+  raw: unknown,
+  base: KeyPath,
+  unknownKey?: (k: string) => string | undefined,
+): Raw | undefined {
   const r = strictSchema(shape).safeParse(raw);
   if (r.success) return r.data as Raw;
   const allowed = Object.keys(shape);
@@ -178,10 +187,13 @@ function kinded(rep: Reporter, table: Table, raw: unknown, path: KeyPath) {
   const named = isTable(raw) && typeof raw.kind === 'string' ? findKind(raw.kind) : undefined;
   const kind = named?.table === table ? named : undefined;
   const shape = kind ? shapeOf(kind) : anyShape(table);
-  const data = strictData(rep, shape, raw, path, (key) => {
-    const owners = kindsWithKey(table, key);
-    return kind && owners.length ? `only valid for kind = ${oneOf(owners.map((k) => k.kind))}` : undefined;
-  });
+  // the walk first, without the closure only zod's messages need
+  const data =
+    fastStrict(shape, raw) ??
+    zodStrictData(rep, shape, raw, path, (key) => {
+      const owners = kindsWithKey(table, key);
+      return kind && owners.length ? `only valid for kind = ${oneOf(owners.map((k) => k.kind))}` : undefined;
+    });
   let ok = data !== undefined;
   // a kind found for this table is the one kindProblem() would find no fault with
   const badKind = kind ? undefined : kindProblem(table, raw);
@@ -240,7 +252,7 @@ export function tunnel(
     dev: view.dev,
     ttl: value('ttl') as number | undefined,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
+    addresses: declaredEach(rep, view.addresses as Cidr[], path, lines),
     keepaliveMs: view.keepaliveMs,
     peer: view.peer,
     ...options,
@@ -269,7 +281,7 @@ export function bridge(
   const config = compact({
     name: view.name as string,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
+    addresses: declaredEach(rep, view.addresses as Cidr[], path, lines),
     ports: view.ports as string[],
   });
   return { view, config: withLine(rep, config, path, lines) };
@@ -300,7 +312,7 @@ export function link(
     kind: kind.kind,
     parent: view.parent as string,
     mtu: view.mtu,
-    addresses: declaredEach(rep, view.addresses as Cidr[], [...path, 'addresses'], lines),
+    addresses: declaredEach(rep, view.addresses as Cidr[], path, lines),
     ...options,
   });
   return { view, config: withLine(rep, config, path, lines) };
@@ -347,8 +359,9 @@ function withLine<T extends object>(rep: Reporter, o: T, path: KeyPath, lines: b
   return lines ? declaredAt(o, rep.line(path)) : o;
 }
 
+/** `path`: the entry's; each element of its `addresses` remembers its own line */
 function declaredEach<T extends object>(rep: Reporter, list: T[], path: KeyPath, lines: boolean): T[] {
-  return lines ? list.map((x, i) => declaredAt(x, rep.line([...path, i]))) : list;
+  return lines ? list.map((x, i) => declaredAt(x, rep.line([...path, 'addresses', i]))) : list;
 }
 
 export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
