@@ -157,7 +157,8 @@ const KERNEL_DEVICES: Record<string, string> = {
 };
 
 export function kernelDeviceName(name: string): string | undefined {
-  const what = KERNEL_DEVICES[name];
+  // own keys only: "constructor" or "toString" name no device, whatever Object.prototype holds
+  const what = Object.hasOwn(KERNEL_DEVICES, name) ? KERNEL_DEVICES[name] : undefined;
   return what === undefined ? undefined : `"${name}" is ${what}; pick another name`;
 }
 

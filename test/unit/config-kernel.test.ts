@@ -114,6 +114,9 @@ ${tunnels}`;
   ]);
   t.match(parse(island('10.1.0.1', tunnel('all', ''))), [/tunnel\[0\]\.name: "all" cannot be a link name/]);
   t.match(parse(island('10.1.0.1', tunnel('lo', ''))), [/tunnel\[0\]\.name: "lo" is the loopback device/]);
+  // a name of Object.prototype's is no device of the kernel's
+  t.strictSame(parse(island('10.1.0.1', tunnel('constructor', ''))), []);
+  t.strictSame(parse(island('10.1.0.1', tunnel('toString', ''))), []);
   t.match(
     parse(island('10.1.0.1', tunnel('vx0', '').replace('10.9.0.1/30', '::/64').replace('10.9.0.2/30', '::2/64'))),
     [/ends\.a: ::\/64: the kernel refuses :: as an address/],
