@@ -122,29 +122,21 @@ function validate(root: Record<string, unknown>, locator: Locator, path: string,
   const fwd = section.isTable(root.forward) ? forward(rep, root.forward) : undefined;
   const names = section.isTable(root.hosts) ? hostsSection(rep, root.hosts) : undefined;
 
-  checkSemantics(rep, {
-    tunnels: tunnels.map((t) => t.view),
-    bridges: bridges.map((b) => b.view),
-    links: links.map((l) => l.view),
-    routes: routes.map((r) => r.view),
+  // each section's views once, for every check that reads them
+  const tunnelViews = tunnels.map((t) => t.view);
+  const routeViews = routes.map((r) => r.view);
+  const bridgeViews = bridges.map((b) => b.view);
+  const linkViews = links.map((l) => l.view);
+  checkSemantics(rep, { tunnels: tunnelViews, bridges: bridgeViews, links: linkViews, routes: routeViews });
+  const allLinks = [...tunnelViews, ...bridgeViews, ...linkViews];
+  checkSysctlLinks(rep, allLinks, sysctl);
+  checkPeers(rep, tunnelViews, {
+    hosts: names ?? [],
+    healthPort: daemon?.healthPort,
+    adviseKeepalive: opts.adviseKeepalive,
   });
-  checkSysctlLinks(
-    rep,
-    [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view), ...links.map((l) => l.view)],
-    sysctl,
-  );
-  checkPeers(
-    rep,
-    tunnels.map((t) => t.view),
-    { hosts: names ?? [], healthPort: daemon?.healthPort, adviseKeepalive: opts.adviseKeepalive },
-  );
   if (fwd && !island) {
-    checkForward(rep, fwd.view, {
-      links: [...tunnels.map((t) => t.view), ...bridges.map((b) => b.view), ...links.map((l) => l.view)],
-      routes: routes.map((r) => r.view),
-      sysctl,
-      linkExists: opts.linkExists,
-    });
+    checkForward(rep, fwd.view, { links: allLinks, routes: routeViews, sysctl, linkExists: opts.linkExists });
   }
 
   const errors = rep.errors;
