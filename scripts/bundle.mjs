@@ -355,8 +355,9 @@ if (!process.argv.includes('--no-cache')) {
     // Not root, or no unshare: a check's, as the others'.
     if (name === 'island-apply' && process.getuid?.() === 0) {
       const a = spawnSync('unshare', ['--net', process.execPath, join(out, 'cli.cjs'), 'apply', '-c', applyFile], {
-        // not a daemon's control socket on the build host: asked for its path MTUs otherwise
-        env: { ...env, ISLAND_RUNTIME_DIR: dir },
+        // the namespace is the network's only: not the build host's daemon (asked for its path
+        // MTUs otherwise) nor its /etc/hosts (the file names no [hosts]: island's lines would go)
+        env: { ...env, ISLAND_RUNTIME_DIR: dir, ISLAND_HOSTS_FILE: join(dir, 'hosts') },
         stdio: 'ignore',
         // a kernel that never answers must not hang the build
         timeout: 60_000,
