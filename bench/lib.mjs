@@ -198,7 +198,6 @@ export function percentile(values, p) {
 }
 
 export const sum = (v) => v.reduce((a, b) => a + b, 0);
-export const mean = (v) => sum(v) / v.length;
 
 export const median = (v) => {
   const s = [...v].sort((a, b) => a - b);
@@ -411,5 +410,5 @@ export function memory(pid) {
 
 export const clockTick = CLK_TCK;
 
-/** CPU milliseconds of each run as the whole clock ticks they were counted in: "7 8 7" */
-export const inTicks = (ms) => ms.map((v) => Math.round((v * CLK_TCK) / 1000)).join(' ');
+/** CPU milliseconds of each run, whole: "68 63 67" */
+export const eachMs = (ms) => ms.map((v) => v.toFixed(0)).join(' ');

@@ -32,10 +32,9 @@ import {
   cleanupSync,
   clockTick,
   cpuSeconds,
+  eachMs,
   exec,
   HealWatcher,
-  inTicks,
-  mean,
   median,
   memory,
   percentile,
@@ -435,8 +434,8 @@ async function healFloor(ns, w, t, dev) {
 
 /**
  * run(), with the CPU (user + system) the process used beside its wall time: on a shared
- * machine the wall time of a ~0.2 s command moves with the load, its CPU much less. Whole
- * clock ticks (10 ms) a run: the rows give means.
+ * machine the wall time of a ~0.2 s command moves with the load, its CPU much less. The rows
+ * give medians, as the wall rows do.
  */
 async function runCpu(argv) {
   const r = await timed(argv);
@@ -742,12 +741,12 @@ function rows(res) {
       ['converge', c.island, c.ipb, 'ip -batch', TARGET.convergeRatio],
       ['no-op converge', c.noop, c.startup, '--help', TARGET.noopHelpRatio],
     ]) {
-      const r = mean(mine) / mean(ref);
+      const r = median(mine) / median(ref);
       R.push([
         `${what} ${P.tunnels} tunnels, CPU (${P.runs} runs)`,
-        'mean',
-        fmtMs(mean(mine)),
-        `${fmtMs(mean(ref))} (${refName})`,
+        'median',
+        fmtMs(median(mine)),
+        `${fmtMs(median(ref))} (${refName})`,
         `≤ ${target}× ${refName}`,
         `${verdict(r <= target)} (${r.toFixed(2)}×)`,
       ]);
@@ -831,9 +830,9 @@ function details(res) {
       `- converge, island apply runs: ${converge.island.map(fmtMs).join(', ')}; ip -batch runs: ${converge.ipb
         .map(fmtMs)
         .join(', ')}; no-op apply runs: ${converge.noop.map(fmtMs).join(', ')}.`,
-      `- converge, CPU (user + system) of each run in 10 ms clock ticks: island apply ${inTicks(converge.cpu.island)}; ip -batch ${inTicks(
+      `- converge, CPU (user + system) of each run, ms: island apply ${eachMs(converge.cpu.island)}; ip -batch ${eachMs(
         converge.cpu.ipb,
-      )}; no-op apply ${inTicks(converge.cpu.noop)}; --help ${inTicks(converge.cpu.startup)}.`,
+      )}; no-op apply ${eachMs(converge.cpu.noop)}; --help ${eachMs(converge.cpu.startup)}.`,
       `- where island's apply time goes (medians): node start + loading island's modules (\`island --help\`; \`node -e 0\` alone takes ${fmtMs(median(converge.bare))}) ${fmtMs(
         median(converge.startup),
       )}; + reading and validating the ${P.tunnels}-tunnel file (\`island check\` − that) ${fmtMs(

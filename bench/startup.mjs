@@ -12,28 +12,15 @@
  *   reference is `node -e 0` spawned the same way (ip netns exec);
  * - the same daemon's VmRSS once it has idled 5 s.
  *
- * Each is measured on several whole processes: the one-shot rows by their mean CPU time, start to
- * READY=1 by its median wall time.
+ * Each is measured on several whole processes: the one-shot rows by their median CPU time, start
+ * to READY=1 by its median wall time.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DgramSocket } from 'node-unix-socket';
 import { timed } from './check.mjs';
-import {
-  BenchError,
-  exec,
-  inTicks,
-  mean,
-  median,
-  memory,
-  run,
-  sleep,
-  startProcess,
-  sum,
-  unitEnv,
-  withNetns,
-} from './lib.mjs';
+import { BenchError, eachMs, exec, median, memory, run, sleep, startProcess, unitEnv, withNetns } from './lib.mjs';
 
 export const STARTUP_TARGET = { helpMs: 90, check500AboveHelpMs: 40, check5000Factor: 10, readyMs: 300, rssMiB: 50 };
 
@@ -154,35 +141,31 @@ export async function benchStartup({ quick, node, cli, work, log, config, lab })
 }
 
 /**
- * A one-shot row's CPU: the mean over its runs. The kernel counts a process's CPU in whole clock
- * ticks (10 ms), so a median of seven jumps by a tick between runs (the 5,000 row read 12.0× the
- * 500 in one run, 6.7× in another); the mean resolves a seventh of a tick. `above` takes the
- * difference of the sums, which are whole ticks, so that 40 ms above `--help` is not
- * 40.000000000000001 (bench/check.mjs's childrenTicks).
+ * The one-shot rows are judged on CPU time (user + system of the whole process, to the
+ * millisecond: bench/check.mjs's timed()), which a busy machine does not inflate, and on the
+ * median of the runs, which one run slowed by a burst on the machine does not move (the mean did,
+ * when /proc's 10 ms clock ticks made a median jump); "above --help" is the difference of the two
+ * medians. Wall time is in the details.
  */
-const above = (v, ref) => (sum(v) - sum(ref)) / v.length;
+const above = (v, ref) => median(v) - median(ref);
 
-/**
- * The one-shot rows are judged on CPU time (user + system of the whole process), which a busy
- * machine does not inflate; wall time is in the details.
- */
 export function startupRows(r) {
-  const h = mean(r.cpu.help);
+  const h = median(r.cpu.help);
   const c5 = above(r.cpu.check500, r.cpu.help);
   const c50 = above(r.cpu.check5000, r.cpu.help);
   const T = STARTUP_TARGET;
   return [
     [
       `island --help (${r.runs} runs)`,
-      'CPU, mean',
+      'CPU, median',
       fmt(h),
-      `${fmt(mean(r.cpu.bare))} (node -e 0)`,
+      `${fmt(median(r.cpu.bare))} (node -e 0)`,
       `≤ ${T.helpMs} ms`,
       verdict(h <= T.helpMs),
     ],
     [
       'island check, 500 tunnels + routes',
-      'CPU above --help, mean',
+      'CPU above --help, median',
       fmt(c5),
       `${fmt(h)} (--help)`,
       `≤ ${T.check500AboveHelpMs} ms`,
@@ -190,7 +173,7 @@ export function startupRows(r) {
     ],
     [
       'island check, 5,000 tunnels + routes',
-      'CPU above --help, mean',
+      'CPU above --help, median',
       fmt(c50),
       `${fmt(c5)} (500)`,
       `≤ ${T.check5000Factor}× the 500`,
@@ -218,7 +201,7 @@ export function startupRows(r) {
 export function startupDetails(r) {
   const runs = (v) => v.map(fmt).join(', ');
   return [
-    `- startup, CPU (user + system), means of ${r.runs} runs: node -e 0 ${fmt(mean(r.cpu.bare))}, island --help ${fmt(mean(r.cpu.help))}, check 500 tunnels ${fmt(mean(r.cpu.check500))}, check 5,000 ${fmt(mean(r.cpu.check5000))}; each run, in 10 ms clock ticks: node -e 0 ${inTicks(r.cpu.bare)}; --help ${inTicks(r.cpu.help)}; check 500 ${inTicks(r.cpu.check500)}; check 5,000 ${inTicks(r.cpu.check5000)}.`,
+    `- startup, CPU (user + system), medians of ${r.runs} runs: node -e 0 ${fmt(median(r.cpu.bare))}, island --help ${fmt(median(r.cpu.help))}, check 500 tunnels ${fmt(median(r.cpu.check500))}, check 5,000 ${fmt(median(r.cpu.check5000))}; each run, ms: node -e 0 ${eachMs(r.cpu.bare)}; --help ${eachMs(r.cpu.help)}; check 500 ${eachMs(r.cpu.check500)}; check 5,000 ${eachMs(r.cpu.check5000)}.`,
     `- startup, wall, each run: node -e 0 ${runs(r.bare)}; island --help ${runs(r.help)}; check 500 tunnels ${runs(r.check500)}; check 5,000 ${runs(r.check5000)}; start to READY=1 (lab file, as faraday, in a namespace) ${runs(r.ready)}, \`node -e 0\` the same way ${runs(r.nsBare)}; the lab daemon idle: VmRSS ${r.rss.rssMiB.toFixed(1)} MiB, VmHWM ${r.rss.hwmMiB.toFixed(1)} MiB.`,
   ];
 }
