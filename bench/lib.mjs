@@ -7,7 +7,7 @@
  * `ip netns add/del/pids`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { deleteNamespaceSync, namespaceName } from '../test/helpers/namespace.mjs';
@@ -369,20 +369,22 @@ export class HealWatcher {
 
 /* ------------------------------------------------------------------ /proc */
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime+stime of a process, in seconds (resolution 1/CLK_TCK). */
+/**
+ * The CPU seconds a running process's threads have had, to the nanosecond: the sum of their
+ * /proc/PID/task/TID/schedstat (/proc/PID/stat counts whole 10 ms clock ticks, the size of the
+ * idle row's whole budget a minute). A thread that ended takes its count with it: the daemon's
+ * live as long as it does.
+ */
 export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // fields after the parenthesised comm; utime and stime are fields 14 and 15
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e9;
 }
 
 /**
@@ -407,8 +409,6 @@ export function memory(pid) {
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
 }
-
-export const clockTick = CLK_TCK;
 
 /** CPU milliseconds of each run, whole: "68 63 67" */
 export const eachMs = (ms) => ms.map((v) => v.toFixed(0)).join(' ');

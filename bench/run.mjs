@@ -30,7 +30,6 @@ import { benchFirewall, firewallDetails, firewallRows, updateFirewallDoc } from 
 import {
   BenchError,
   cleanupSync,
-  clockTick,
   cpuSeconds,
   eachMs,
   exec,
@@ -616,7 +615,7 @@ async function benchIdle() {
       for (let s = 1; s <= P.idleS; s++) {
         await sleep(t0 + s * 1000 - performance.now());
         const c = cpuSeconds(pid);
-        if (c > prev) bursts.push([s, (c - prev) * 1000]);
+        if (c - prev >= 0.001) bursts.push([s, (c - prev) * 1000]);
         prev = c;
       }
       const cpu = cpuSeconds(pid) - c0;
@@ -765,7 +764,7 @@ function rows(res) {
     R.push([
       '',
       'CPU',
-      `${idle.cpu.toFixed(2)} s (${idle.cpuPct.toFixed(3)} %)`,
+      `${idle.cpu.toFixed(3)} s (${idle.cpuPct.toFixed(3)} %)`,
       '',
       `≈ 0 (≤ ${budget.toFixed(2)} s)`,
       verdict(idle.cpu <= budget + 1e-9),
@@ -849,10 +848,10 @@ function details(res) {
   if (res.pmtu) out.push(...pmtuDetails(res.pmtu));
   if (idle) {
     out.push(
-      `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(2)} s in ${idle.secs.toFixed(
+      `- idle: VmRSS ${idle.rssMiB.toFixed(1)} MiB (VmHWM ${idle.hwmMiB.toFixed(1)} MiB), CPU ${idle.cpu.toFixed(3)} s in ${idle.secs.toFixed(
         1,
-      )} s (resolution ${(1 / clockTick).toFixed(2)} s), ${idle.logLines} log lines and ${idle.actions} actions while idle; CPU per second where not 0: ${
-        idle.bursts.map(([t, ms]) => `${t} s: ${Math.round(ms)} ms`).join(', ') || 'none'
+      )} s (the threads' schedstat), ${idle.logLines} log lines and ${idle.actions} actions while idle; CPU per second where 1 ms or more: ${
+        idle.bursts.map(([t, ms]) => `${t} s: ${ms.toFixed(1)} ms`).join(', ') || 'none'
       } (resync every 30 s).`,
     );
   }
