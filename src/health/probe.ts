@@ -207,6 +207,7 @@ export class PeerProbe {
       this.send({ type: 'pmtu-ack', seq: p.seq, hears: true });
       return;
     }
+    const first = !this.islandHeard;
     this.islandHeard = true;
     const now = Date.now();
     const view = {
@@ -221,8 +222,10 @@ export class PeerProbe {
     const wasSilent = this.silent(now);
     this.changed(this.tracker.onPeerProbe(now, view));
     this.send({ type: 'reply', seq: p.seq, ...this.view(now) });
-    // the mapping is open now: measure the path at once rather than at the next interval
-    if (wasSilent) this.probe();
+    // measure the path at once rather than at the next interval: the mapping is open now; or the
+    // peer's island is heard for the first time, so what we know of it is from before it ran
+    // (both ends started together: our last answer its kernel's refusal, early probes stopped)
+    if (wasSilent || first) this.probe();
   }
 
   private onError(e: NodeJS.ErrnoException): void {
