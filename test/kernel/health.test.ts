@@ -13,22 +13,38 @@ import { nsEnd, tcpEachWay } from '../helpers/tcp.js';
 
 const INTERVAL_MS = 1000;
 
-const side = (o: { local: string; remote: string; me: string; peer: string; extra: string }) => `${natTunnel(o)}[daemon]
-health_interval = "1s"
+const side = (o: { local: string; remote: string; me: string; peer: string; extra: string; interval: string }) =>
+  `${natTunnel(o)}[daemon]
+health_interval = "${o.interval}"
 `;
 
-interface End {
-  daemon: Daemon;
+/** One end of the tunnel: its file, its runtime directory, its peer's inner address. */
+interface Side {
   env: NodeJS.ProcessEnv;
   config: string;
   peer: string;
 }
 
-async function island(t: Parameters<typeof natTopology>[0], n: NatTopology) {
-  // keepalive on the inner side (it must send first through the NAT), a plain peer on the public side
+interface End extends Side {
+  daemon: Daemon;
+}
+
+/**
+ * The two ends' files and runtime directories, probing every `interval`; the inner end with a
+ * keepalive (it must send first through the NAT), or with `keepalive` false only its peer named
+ */
+async function sides(t: Parameters<typeof natTopology>[0], n: NatTopology, interval = '1s', keepalive = true) {
+  // a plain peer on the public side
   const privConf = await writeConfig(
     t,
-    side({ local: n.privAddr, remote: n.pubAddr, me: '10.30.30.2', peer: '10.30.30.1', extra: 'keepalive = "1s"' }),
+    side({
+      local: n.privAddr,
+      remote: n.pubAddr,
+      me: '10.30.30.2',
+      peer: '10.30.30.1',
+      extra: keepalive ? 'keepalive = "1s"' : 'peer = "10.30.30.1"',
+      interval,
+    }),
   );
   const pubConf = await writeConfig(
     t,
@@ -38,6 +54,7 @@ async function island(t: Parameters<typeof natTopology>[0], n: NatTopology) {
       me: '10.30.30.1',
       peer: '10.30.30.2',
       extra: 'peer = "10.30.30.2"',
+      interval,
     }),
   );
   const runtime = async (name: string) => {
@@ -45,21 +62,16 @@ async function island(t: Parameters<typeof natTopology>[0], n: NatTopology) {
     t.teardown(() => rm(d, { recursive: true, force: true }));
     return { ISLAND_RUNTIME_DIR: d };
   };
-  const privEnv = await runtime('priv');
-  const pubEnv = await runtime('pub');
-  const priv: End = {
-    daemon: startDaemon(t, n.priv, privConf, { env: privEnv }),
-    env: privEnv,
-    config: privConf,
-    peer: '10.30.30.1',
-  };
-  const pub: End = {
-    daemon: startDaemon(t, n.pub, pubConf, { env: pubEnv }),
-    env: pubEnv,
-    config: pubConf,
-    peer: '10.30.30.2',
-  };
+  const priv: Side = { env: await runtime('priv'), config: privConf, peer: '10.30.30.1' };
+  const pub: Side = { env: await runtime('pub'), config: pubConf, peer: '10.30.30.2' };
   return { priv, pub };
+}
+
+async function island(t: Parameters<typeof natTopology>[0], n: NatTopology) {
+  const { priv, pub } = await sides(t, n);
+  const privEnd: End = { ...priv, daemon: startDaemon(t, n.priv, priv.config, { env: priv.env }) };
+  const pubEnd: End = { ...pub, daemon: startDaemon(t, n.pub, pub.config, { env: pub.env }) };
+  return { priv: privEnd, pub: pubEnd };
 }
 
 const peerLog =
@@ -67,7 +79,7 @@ const peerLog =
   (r: LogRecord) =>
     r.peer === peer && r.state === state && r.msg?.startsWith(`peer ${peer} on vx0:`) && Date.parse(r.time) >= after;
 
-async function status(n: NatTopology, side: 'pub' | 'priv', end: End, args: string[] = []) {
+async function status(n: NatTopology, side: 'pub' | 'priv', end: Side, args: string[] = []) {
   return runIsland(n[side], ['status', '-c', end.config, ...args], { env: end.env });
 }
 
@@ -232,4 +244,32 @@ t.test('peer health across the NAT: up, cut, one-way, no island at the other end
     t.equal(check.code, 1);
     t.match(check.stderr, /status --check: no island daemon at /);
   });
+});
+
+t.test('the peer island started later probes first: at once answered by it and heard by it', async (t) => {
+  const n = await natTopology(t, { prefix: 'hlate' });
+  // 20 s between regular probes and no keepalive (which probes every second): only what hearing
+  // the peer's island sets off can be in time
+  const { priv, pub } = await sides(t, n, '20s', false);
+  // the public end's tunnel, without its daemon: its kernel refuses the inner end's probes
+  const applied = await runIsland(n.pub, ['apply', '-c', pub.config], { env: pub.env });
+  t.equal(applied.code, 0, applied.stderr);
+  const privDaemon = startDaemon(t, n.priv, priv.config, { env: priv.env });
+  await privDaemon.waitForLog(peerLog(priv.peer, 'up'), 20_000);
+  const peerOf = async () => JSON.parse((await status(n, 'priv', priv, ['--json'])).stdout).peers[0];
+  t.match(await peerOf(), { state: 'up', answeredBy: 'kernel' }, 'no island at the public end yet: its kernel answers');
+  // past the inner end's early probes at 0.2, 0.6, 1.4, 3 and 6.2 s: the next is at 12.6 s, so the
+  // public end's first probe is what the inner end hears of its island first
+  await new Promise((r) => setTimeout(r, 6500));
+  const t0 = Date.now();
+  const pubDaemon = startDaemon(t, n.pub, pub.config, { env: pub.env });
+  await pubDaemon.waitForLog(peerLog(pub.peer, 'up', t0), 10_000);
+  let peer = await peerOf();
+  for (const deadline = Date.now() + 3000; Date.now() < deadline && peer.answeredBy !== 'island'; )
+    peer = await peerOf();
+  t.match(
+    peer,
+    { state: 'up', answeredBy: 'island', peerView: { hears: true } },
+    `the inner end's status ${Date.now() - t0} ms after the public end's daemon started`,
+  );
 });
