@@ -112,13 +112,12 @@ function islandLinks(cfg: Config): (r: { family: 4 | 6; via?: string; dev?: stri
   // that names no dev (a file whose routes all do, as a hub's 500 tunnels': never)
   let subnets: PrefixIndex<number> | undefined;
   const indexed = (): PrefixIndex<number> => {
-    if (subnets) return subnets;
-    const index = new PrefixIndex<number>();
-    links.forEach((l, i) => {
-      for (const a of l.addresses) index.add(a.address, a.prefixlen, i);
-    });
-    subnets = index;
-    return index;
+    if (!subnets) {
+      subnets = new PrefixIndex<number>();
+      for (let i = 0; i < links.length; i++)
+        for (const a of (links[i] as (typeof links)[number]).addresses) subnets.add(a.address, a.prefixlen, i);
+    }
+    return subnets;
   };
   return (r) => {
     if (r.dev !== undefined) return names.has(r.dev) ? r.dev : undefined;

@@ -38,8 +38,9 @@ export function checkSemantics(rep: Reporter, v: Views): void {
   for (let i = 0; i < v.tunnels.length; i++) checkTunnel(rep, v.tunnels[i] as TunnelView);
   for (let i = 0; i < v.links.length; i++) checkLink(rep, v.links[i] as LinkTableView);
   const links: LinkView[] = [...v.tunnels, ...v.bridges, ...v.links];
-  checkMtus(rep, links);
-  checkParents(rep, v, links);
+  const byName = firstByName(links);
+  checkMtus(rep, links, byName);
+  checkParents(rep, v, byName);
   checkNames(rep, links);
   checkTunnelIdentity(rep, v.tunnels);
   checkAddresses(rep, links);
@@ -85,12 +86,7 @@ function checkLink(rep: Reporter, l: LinkTableView): void {
  * over a declared dev (its mtu less the headers), a bridge at its smallest port's, a [[link]] at
  * its parent's.
  */
-function checkMtus(rep: Reporter, links: LinkView[]): void {
-  const byName = new Map<string, LinkView>();
-  for (let k = 0; k < links.length; k++) {
-    const l = links[k] as LinkView;
-    if (l.name !== undefined && !byName.has(l.name)) byName.set(l.name, l);
-  }
+function checkMtus(rep: Reporter, links: LinkView[], byName: Map<string, LinkView>): void {
   const known = new Map<LinkView, { mtu: number; why?: string; from?: string } | undefined>();
   const mtuOf = (l: LinkView | undefined): { mtu: number; why?: string; from?: string } | undefined => {
     if (!l) return undefined;
@@ -146,13 +142,11 @@ function checkMtus(rep: Reporter, links: LinkView[]): void {
  * layer 3 tunnel (EINVAL), a bridge port or a parent another kind already sits on (EBUSY: one
  * receive handler per device), and an mtu above the parent's (EINVAL).
  */
-function checkParents(rep: Reporter, v: Views, links: LinkView[]): void {
+function checkParents(rep: Reporter, v: Views, parents: Map<string, LinkView>): void {
   // a [[link]]'s parent is looked up: no tables at all for a file without one
   if (v.links.length === 0) return;
   const tunnels = new Map<string, TunnelView>();
   for (const t of v.tunnels) if (t.name !== undefined && !tunnels.has(t.name)) tunnels.set(t.name, t);
-  const parents = new Map<string, LinkView>();
-  for (const l of links) if (l.name !== undefined && !parents.has(l.name)) parents.set(l.name, l);
   const bridgeOf = new Map<string, BridgeView>();
   for (const b of v.bridges) for (const p of b.ports) if (p !== undefined && !bridgeOf.has(p)) bridgeOf.set(p, b);
   const kindOn = new Map<string, LinkTableView>();
@@ -212,6 +206,16 @@ export function checkSysctlLinks(rep: Reporter, links: LinkView[], sysctl: Recor
         `which has ${v6.address}/${v6.prefixlen} (line ${rep.line(at(hit, 'name'))}): the kernel refuses its IPv6 addresses; set 0 or leave them out`,
     );
   }
+}
+
+/** Each name's first link, in the file's order: what a dev, a port or a parent names. */
+function firstByName(links: LinkView[]): Map<string, LinkView> {
+  const byName = new Map<string, LinkView>();
+  for (let k = 0; k < links.length; k++) {
+    const l = links[k] as LinkView;
+    if (l.name !== undefined && !byName.has(l.name)) byName.set(l.name, l);
+  }
+  return byName;
 }
 
 /** Tunnels, bridges and links share the kernel's one namespace of link names, with the kernel's own devices. */
