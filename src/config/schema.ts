@@ -274,6 +274,8 @@ export const daemonShape = {
   debounce: duration(0, 5000, DEBOUNCE_MS),
   health_port: int(1, 65535).optional(),
   health_interval: optionalDuration(1000, 3_600_000),
+  // the kernel's RCU grace periods, which a deletion's RTNL or nf_tables hold waits out, expedited
+  rcu_expedited: z.boolean().optional(),
   // node_exporter's textfile collector reads *.prom files of one directory; the daemon replaces the file
   metrics: z
     .string()

@@ -371,8 +371,9 @@ export function daemon(rep: Reporter, raw: unknown): DaemonConfig | undefined {
   const debounceMs = field(daemonShape.debounce, raw ?? {}, 'debounce') as number;
   const healthPort = field(daemonShape.health_port, raw ?? {}, 'health_port');
   const healthIntervalMs = field(daemonShape.health_interval, raw ?? {}, 'health_interval');
+  const rcuExpedited = field(daemonShape.rcu_expedited, raw ?? {}, 'rcu_expedited');
   const metrics = field(daemonShape.metrics, raw ?? {}, 'metrics');
-  return compact({ resyncMs, debounceMs, healthPort, healthIntervalMs, metrics });
+  return compact({ resyncMs, debounceMs, healthPort, healthIntervalMs, rcuExpedited, metrics });
 }
 
 /** A sysctl name as sysctl(8) spells it; "/" is its escape for a "." inside an interface name. */

@@ -80,6 +80,8 @@ export interface DaemonConfig {
   healthPort?: number;
   /** probe interval of a tunnel with a peer but no keepalive, milliseconds (default 10 s) */
   healthIntervalMs?: number;
+  /** the daemon keeps /sys/kernel/rcu_expedited at 1 (absent or false: left as it is) */
+  rcuExpedited?: boolean;
   /** node_exporter textfile the daemon writes its metrics to (absolute, *.prom); absent: none */
   metrics?: string;
 }

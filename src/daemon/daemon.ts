@@ -36,6 +36,7 @@ import { reconcile } from '../reconcile/reconcile.js';
 import { KnownState } from './known.js';
 import { RepairLimiter } from './limiter.js';
 import { unsafeConfigFile } from './perms.js';
+import { RcuExpedited } from './rcu.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -106,12 +107,14 @@ export class Daemon {
     return recheckMs(p?.intervalMs ?? HEALTH_INTERVAL_MS);
   });
   private readonly hosts: HostsKeeper;
+  private readonly rcu: RcuExpedited;
   /** [daemon] metrics: counters of the daemon's life, written to the file after every pass */
   private readonly metrics = new DaemonMetrics();
   private readonly metricsFile: MetricsFile;
 
   constructor(private readonly opts: DaemonOptions) {
     this.hosts = new HostsKeeper(opts.log);
+    this.rcu = new RcuExpedited(opts.log);
     this.metricsFile = new MetricsFile(() => this.metrics.render(this.snapshot()), opts.log);
   }
 
@@ -474,6 +477,7 @@ export class Daemon {
       this.watchedIndexes = new Set(live.links.filter((l) => this.watchedNames.has(l.name)).map((l) => l.ifindex));
       this.ownIndexes = new Set(live.links.filter((l) => this.ownNames.has(l.name)).map((l) => l.ifindex));
       await this.hosts.sync(this.want.hosts);
+      this.rcu.keep(this.cfg.daemon.rcuExpedited);
       // after the pass: a probe socket binds to the tunnel's own address, which may have just appeared
       this.health.configure(this.want.peers);
       this.health.setLinkMtus(new Map(live.links.filter((l) => l.owned).map((l) => [l.name, l.mtu])));

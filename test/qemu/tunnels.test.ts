@@ -44,7 +44,10 @@ const island = (kind: string, keys = '') =>
 name = "island0"
 kind = "${kind}"
 ends = { pub = "10.3.1.1/30", priv = "10.3.1.2/30" }
-${keys}`,
+${keys}
+[daemon]
+rcu_expedited = true
+`,
     'written by the QEMU test: the same file on both guests',
   );
 

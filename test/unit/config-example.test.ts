@@ -69,6 +69,7 @@ t.test('every key of the format is shown in the example', async (t) => {
     'debounce',
     'health_port',
     'health_interval',
+    'rcu_expedited',
     'metrics',
     'keepalive',
     'peer',

@@ -180,6 +180,7 @@ const expected: Record<string, Expected> = {
       ...daemon,
       healthPort: 5534,
       healthIntervalMs: 10_000,
+      rcuExpedited: true,
       metrics: '/var/lib/prometheus/node-exporter/island.prom',
     },
     hosts: [

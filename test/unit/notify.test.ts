@@ -8,16 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DgramSocket } from 'node-unix-socket';
-import pino from 'pino';
 import t from 'tap';
 import { Notifier } from '../../src/daemon/notify.js';
-
-/** A logger whose records land in `records`. */
-function logger() {
-  const records: { level: number; msg: string }[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void records.push(JSON.parse(s)) });
-  return { log, records };
-}
+import { logger } from '../helpers/log.js';
 
 t.test('a datagram to a path: READY=1 and STATUS in one, the variables taken out of the environment', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'island-notify-'));
