@@ -12,32 +12,32 @@ import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import { isDropId } from '../reconcile/object.js';
 import { observe } from '../reconcile/observe.js';
-import { readSysctl } from '../reconcile/sysctl.js';
 import { why } from './gather.js';
+import { offloadAcrossNat } from './nat.js';
 import type { DoctorFacts } from './types.js';
 
 type KernelFacts = Pick<DoctorFacts, 'links' | 'addresses' | 'routes' | 'sysctl' | 'txChecksum' | 'firewall'>;
 
-/** The kernel's part of the facts; `firewall: false` leaves the firewall unread. */
+/**
+ * The kernel's part of the facts; `firewall: false` leaves the firewall unread. `rpFilter`:
+ * net.ipv4.conf.*.rp_filter as gather.ts read them.
+ */
 export async function kernelFacts(
   config: Config | undefined,
   unread: string[],
-  opts: { firewall: boolean },
+  opts: { firewall: boolean; rpFilter: Record<string, string> },
 ): Promise<KernelFacts> {
   const want = config && opts.firewall ? desiredState(config) : undefined;
   const rtnl = new Rtnl();
   const ethtool = new Ethtool();
   try {
-    const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
-    const live = await observe(rtnl, keys, want?.firewall);
-    const sysctl: Record<string, string> = {};
-    for (const [k, v] of Object.entries(live.sysctls)) if (v !== undefined) sysctl[k] = v;
-    for (const l of live.links) {
-      const v = await readSysctl(`net.ipv4.conf.${l.name}.rp_filter`);
-      if (v !== undefined) sysctl[`net.ipv4.conf.${l.name}.rp_filter`] = v;
-    }
+    const live = await observe(rtnl, ['net.ipv4.ip_forward'], want?.firewall);
+    const forward = live.sysctls['net.ipv4.ip_forward'];
+    const sysctl = forward === undefined ? opts.rpFilter : { ...opts.rpFilter, 'net.ipv4.ip_forward': forward };
     const txChecksum = new Map<string, boolean>();
-    const offloads = live.links.filter((l) => findKind(l.kind)?.features !== undefined);
+    // the links a finding is about (nat.ts), not every vxlan of the namespace
+    const across = config ? offloadAcrossNat(config) : new Set<string>();
+    const offloads = live.links.filter((l) => across.has(l.name) && findKind(l.kind)?.features !== undefined);
     if (offloads.length) {
       try {
         const feats = await ethtool.features(['tx-checksum-ip-generic']);

@@ -12,7 +12,7 @@
  */
 
 import { msText, NAT_KEEPALIVE_MS } from '../config/defaults.js';
-import type { TunnelConfig } from '../config/types.js';
+import type { Config, TunnelConfig } from '../config/types.js';
 import { isPrivate, isPublic } from '../health/target.js';
 import { kindOf } from '../kinds/index.js';
 import type { DoctorFacts, Finding } from './types.js';
@@ -25,8 +25,8 @@ interface Crossing {
 }
 
 /** `guessed`: the addresses' verdict per local and remote pair, which a file's tunnels mostly share */
-function crossing(f: DoctorFacts, t: TunnelConfig, guessed: Map<string, boolean>): Crossing | undefined {
-  const m = f.config?.island;
+function crossing(cfg: Config, t: TunnelConfig, guessed: Map<string, boolean>): Crossing | undefined {
+  const m = cfg.island;
   if (m?.self) {
     const me = m.hosts.find((h) => h.name === m.self?.host);
     const far = m.hosts.find((h) => h.public !== undefined && h.public === t.remote);
@@ -42,6 +42,17 @@ function crossing(f: DoctorFacts, t: TunnelConfig, guessed: Map<string, boolean>
   return behind ? { behind: true, certain: false } : undefined;
 }
 
+const leavesTxChecksum = (t: TunnelConfig) => kindOf(t.kind).unmanaged?.(t).includes('tx-checksum-ip-generic') ?? false;
+
+/**
+ * The tunnels whose TX checksum offload a finding is about: those across a NAT that leave it to
+ * the kernel. Only theirs is read (ethtool), and no netlink at all for it without one.
+ */
+export function offloadAcrossNat(cfg: Config): Set<string> {
+  const guessed = new Map<string, boolean>();
+  return new Set(cfg.tunnels.filter((t) => leavesTxChecksum(t) && crossing(cfg, t, guessed)).map((t) => t.name));
+}
+
 export function natFindings(f: DoctorFacts): Finding[] {
   const cfg = f.config;
   if (!cfg) return [];
@@ -49,7 +60,7 @@ export function natFindings(f: DoctorFacts): Finding[] {
   const file = cfg.path;
   const guessed = new Map<string, boolean>();
   for (const t of cfg.tunnels) {
-    const c = crossing(f, t, guessed);
+    const c = crossing(cfg, t, guessed);
     if (!c) continue;
     const why = c.certain
       ? 'the file says this host is behind a NAT ([[host]] public)'
@@ -63,7 +74,7 @@ export function natFindings(f: DoctorFacts): Finding[] {
         why: `${why}, which forgets an idle mapping (Linux: 30 s unreplied, 120 s replied): then the far end cannot reach this host until it sends again`,
         fix: `keepalive = "${msText(NAT_KEEPALIVE_MS)}" in the tunnel`,
       });
-    if (kindOf(t.kind).unmanaged?.(t).includes('tx-checksum-ip-generic')) {
+    if (leavesTxChecksum(t)) {
       const live = f.txChecksum.get(t.name);
       out.push({
         severity: live === false ? 'warning' : 'error',

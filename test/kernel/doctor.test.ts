@@ -297,6 +297,15 @@ t.test(
     const quiet = await runIsland(ns, ['check', '-c', path], { env });
     t.equal(quiet.code, 0, quiet.stderr);
     t.notMatch(quiet.stderr, /loaded .*netlink/, 'loose rp_filter, no NetworkManager: no netlink at all');
+    // 192.0.2.1 to 198.51.100.50 crosses no NAT: the kernel's offload is no finding's there
+    const offload = await writeConfig(
+      t,
+      GATEWAY().replace('keepalive = "25s"', 'keepalive = "25s"\ntx_checksum_offload = true'),
+      'offload.toml',
+    );
+    const kept = await runIsland(ns, ['check', '-c', offload], { env });
+    t.equal(kept.code, 0, kept.stderr);
+    t.notMatch(kept.stderr, /loaded .*netlink/, 'TX checksum offload left to the kernel, across no NAT: no netlink');
     await ns.run(rp(1));
     const strict = await runIsland(ns, ['check', '-c', path], { env });
     t.match(strict.stderr, /loaded .*netlink/, 'strict rp_filter on eth0: the routes are read');
@@ -438,3 +447,81 @@ ${extra}`;
   t.match(has(await doctor(ns, on), /TX checksum/), [/tx-checksumming off now\): warning: /], 'off by hand: a warning');
   t.same(has(await doctor(ns, kept), /TX checksum/), [], 'island keeps it off (the default): nothing');
 });
+
+t.test(
+  'a busy namespace (41 tunnels): the findings about one of them are all said, none about the others',
+  async (t) => {
+    const ns = await host(t, 'docbusy', '192.168.3.100/24', '192.168.3.1');
+    // 40 tunnels across no NAT, offload left to the kernel, each with a network routed through it;
+    // nat0 across one
+    const tunnels = Array.from(
+      { length: 40 },
+      (_, i) => `
+[[tunnel]]
+name = "vx${i}"
+kind = "vxlan"
+vni = ${100 + i}
+local = "192.168.3.100"
+remote = "192.168.3.200"
+port = 5533
+addresses = ["10.40.${i}.1/30"]
+tx_checksum_offload = true
+
+[[route]]
+to = "172.16.${i}.0/24"
+via = "10.40.${i}.2"
+`,
+    );
+    const path = await writeConfig(
+      t,
+      `${tunnels.join('')}
+[[tunnel]]
+name = "nat0"
+kind = "vxlan"
+vni = 42
+local = "192.168.3.100"
+remote = "198.18.0.50"
+port = 5535
+addresses = ["10.41.0.1/30"]
+keepalive = "25s"
+tx_checksum_offload = true
+`,
+    );
+    const apply = await runIsland(ns, ['apply', '-c', path]);
+  t.equal(apply.code, 0, `island apply builds the 41 tunnels ${apply.stderr}`);
+    const links = await ns.ipJson(['link', 'show', 'type', 'vxlan']);
+    t.equal(links.length, 41, 'ip -j link show type vxlan: 41');
+    // traffic from 172.16.17.0/24 arrives on vx17, and its way back is a foreign route on eth0
+    await ns.run(['ip', 'route', 'add', '172.16.17.0/25', 'via', '192.168.3.1']);
+    await ns.run(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.vx17.rp_filter=1']);
+    await ns.run(['ethtool', '-K', 'nat0', 'tx', 'off']);
+    const d = await doctor(ns, path);
+    t.equal(d.code, 1, 'exit 1');
+    t.match(
+      has(d, /rp_filter|TX checksum/),
+      [
+        /^net\.ipv4\.conf\.vx17\.rp_filter = 1: error: strict reverse-path filtering on vx17: traffic from 172\.16\.17\.0\/24 arrive on vx17, but the route back to 172\.16\.17\.0 is 172\.16\.17\.0\/25 dev eth0/,
+        /\[\[tunnel\]\] nat0 \(tx_checksum_offload = true; ethtool -k nat0: tx-checksumming off now\): warning: TX checksum offload on a VXLAN across a NAT/,
+      ],
+      d.out,
+    );
+    t.equal(has(d, /rp_filter|TX checksum/).length, 2, 'and nothing about the 40 others');
+    const check = await runIsland(ns, ['check', '-c', path]);
+    t.equal(check.code, 0, check.stderr);
+    t.match(
+      check.stderr.split('\n').filter((l) => /rp_filter|TX checksum/.test(l)),
+      [
+        /^net\.ipv4\.conf\.vx17\.rp_filter = 1: warning: strict reverse-path filtering on vx17: /,
+        /nat0 \(tx_checksum_offload = true; ethtool -k nat0: tx-checksumming off now\): warning: /,
+      ],
+      'island check: the same two, as warnings',
+    );
+    await ns.run(['ethtool', '-K', 'nat0', 'tx', 'on']);
+    await ns.run(['sysctl', '-qw', 'net.ipv4.conf.vx17.rp_filter=2']);
+    t.match(
+      has(await doctor(ns, path), /rp_filter|TX checksum/),
+      [/nat0 \(tx_checksum_offload = true; ethtool -k nat0: tx-checksumming on\): error: /],
+      'loose vx17, offload back on nat0: only nat0, as an error',
+    );
+  },
+);
