@@ -36,7 +36,19 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { BenchError, percentile, realtime, run, sleep, startProcess, withNetns } from './lib.mjs';
+import {
+  BenchError,
+  expectRcuExpedited,
+  keepingRcuExpedited,
+  percentile,
+  RCU_EXPEDITED,
+  rcuExpedited,
+  realtime,
+  run,
+  sleep,
+  startProcess,
+  withNetns,
+} from './lib.mjs';
 
 const MONITOR = join(dirname(fileURLToPath(import.meta.url)), 'firewall-monitor.mjs');
 
@@ -45,14 +57,15 @@ export const FIREWALL_TARGET = { nftP99Ms: 25, legacyP99Ms: 2000 };
 const JUMP = '-m comment --comment island -j ISLAND-FORWARD';
 const CHAIN_RULES = ['-i cni0 -m comment --comment island -j ACCEPT', '-o cni0 -m comment --comment island -j ACCEPT'];
 
-const config = (backend) => `[[bridge]]
+/** @param {{ rcuExpedited?: boolean }} [o] rcuExpedited: `[daemon] rcu_expedited = true` */
+const config = (backend, o = {}) => `[[bridge]]
 name = "cni0"
 addresses = ["10.128.1.1/24"]
 
 [forward]
 accept = ["cni0"]
 backend = "${backend}"
-`;
+${o.rcuExpedited ? '\n[daemon]\nrcu_expedited = true\n' : ''}`;
 
 /** flannel's ensureIPTables, in bash: `-C` each rule every 5 s; any missing: delete them all, add them again. */
 const BASELINE = `
@@ -218,7 +231,7 @@ async function flushes(ns, mon, n, what) {
 }
 
 /** The floor: island's rules written by iptables-nft, sent back pre-built by a process that only does that. */
-async function floorLatency(P, node, log) {
+async function floorLatency(P, node, log, how = '') {
   return withNetns('fw-floor', async (ns) => {
     await run(ns.argv(['iptables-nft', '-w', '-N', 'ISLAND-FORWARD']));
     for (const r of CHAIN_RULES) await run(ns.argv(['iptables-nft', '-w', '-A', 'ISLAND-FORWARD', ...r.split(' ')]));
@@ -227,7 +240,9 @@ async function floorLatency(P, node, log) {
     // at the daemon's priority (the observer runs at a real-time one, to stamp what it sees)
     const responder = await nftMonitor(ns, node, { respond: true, realtime: false });
     try {
-      log(`firewall: floor, the deleted jump sent back pre-built at the notification, ${P.nft} flushes of FORWARD`);
+      log(
+        `firewall: floor${how}, the deleted jump sent back pre-built at the notification, ${P.nft} flushes of FORWARD`,
+      );
       const r = await flushes(ns, mon, P.nft, 'the pre-built repair');
       await sleep(300);
       await checkPart(ns, 'iptables-nft-save', 'after the floor flushes');
@@ -239,15 +254,25 @@ async function floorLatency(P, node, log) {
   });
 }
 
-/** Repair latency of island's nft backend: flush → kernel notification → island's jump notified back. */
-async function nftLatency(P, node, cli, cfg, log) {
+/**
+ * Repair latency of island's nft backend: flush → kernel notification → island's jump notified back.
+ * expedited: cfg sets `[daemon] rcu_expedited = true`, whose daemon must have made the host's grace
+ * periods expedited before the first flush.
+ */
+async function nftLatency(P, node, cli, cfg, log, expedited = false) {
   return withNetns('fw-nft', async (ns) => {
     const mon = await nftMonitor(ns, node);
     const d = await daemon(ns, node, cli, cfg);
     try {
       await checkPart(ns, 'iptables-nft-save', 'nft daemon start');
+      if (expedited)
+        await expectRcuExpedited(`island daemon with [daemon] rcu_expedited = true in ${ns.name}`).catch((e) => {
+          throw new BenchError(
+            `${e.message}\n${d.stderr()}${d.lines.map((l) => l.raw ?? JSON.stringify(l)).join('\n')}`,
+          );
+        });
       const from = d.lines.length;
-      log(`firewall: nft backend, ${P.nft} flushes of FORWARD`);
+      log(`firewall: nft backend${expedited ? ', [daemon] rcu_expedited = true' : ''}, ${P.nft} flushes of FORWARD`);
       const r = await flushes(ns, mon, P.nft, "island's repair");
       await sleep(300);
       await checkPart(ns, 'iptables-nft-save', 'after the nft flushes');
@@ -348,49 +373,57 @@ async function idleCpu(P, node, cli, cfgs, log) {
 export async function benchFirewall({ quick, node, cli, work, log }) {
   const P = quick ? { nft: 20, legacy: 10, baseline: 4, idleS: 10 } : { nft: 60, legacy: 50, baseline: 20, idleS: 60 };
   const cfgs = {};
-  for (const b of ['nft', 'legacy']) {
-    cfgs[b] = join(work, `firewall-${b}.toml`);
-    writeFileSync(cfgs[b], config(b));
-    await run([node, cli, 'check', '-c', cfgs[b]]);
+  for (const [name, text] of [
+    ['nft', config('nft')],
+    ['legacy', config('legacy')],
+    ['nftRcu', config('nft', { rcuExpedited: true })],
+  ]) {
+    cfgs[name] = join(work, `firewall-${name}.toml`);
+    writeFileSync(cfgs[name], text);
+    await run([node, cli, 'check', '-c', cfgs[name]]);
   }
+  const rcu = rcuExpedited();
+  if (rcu !== '0') log(`firewall: the host's ${RCU_EXPEDITED} reads ${rcu}: the default rows are not the default`);
   const nft = await nftLatency(P, node, cli, cfgs.nft, log);
   const floor = await floorLatency(P, node, log);
+  // the daemon never writes 0: its floor runs under the same setting, and the host's value is put back after it
+  const expedited = await keepingRcuExpedited(async (host) => {
+    const r = await nftLatency(P, node, cli, cfgs.nftRcu, log, true);
+    await expectRcuExpedited('the expedited firewall floor', 0);
+    const f = await floorLatency(P, node, log, ' with rcu_expedited 1');
+    await expectRcuExpedited('after the expedited firewall floor', 0);
+    return { ...r, floor: f, host };
+  });
   const legacy = await legacyLatency(P, node, cli, cfgs.legacy, log);
   const baseline = await baselineLatency(P, node, log);
   const idle = await idleCpu(P, node, cli, cfgs, log);
-  return { P, nft, floor, legacy, baseline, idle };
+  return { P, rcu, nft, floor, expedited, legacy, baseline, idle };
 }
 
 const verdict = (ok) => (ok ? 'OK' : 'MISSED');
 
-/** Rows in run.mjs's columns: benchmark, metric, island, baseline, target, result. */
-export function firewallRows(r) {
-  const np99 = percentile(r.nft.outage, 99);
-  const lp99 = percentile(r.legacy.latency, 99);
-  const cpu = (x) => `${x.cpu.toFixed(2)} s (${((x.cpu / x.secs) * 100).toFixed(3)} %)`;
+/**
+ * The rows of one nft repair run: its outage (p50, p99 judged on the target), split at `iptables -F`
+ * returning, and its floor. `baseline`: the flannel-style loop's outages, beside the default run's.
+ */
+function nftRows(nft, floor, title, baseline) {
   const p = (v, q) => fmt(percentile(v, q));
-  const holdP99 = percentile(r.nft.hold, 99);
+  const p99 = percentile(nft.outage, 99);
+  const holdP99 = percentile(nft.hold, 99);
   return [
-    [
-      `firewall repair after iptables -F FORWARD, nft: the outage, from the flush's notification (n=${r.nft.outage.length}; baseline 5 s -C loop, n=${r.baseline.outage.length})`,
-      'p50',
-      p(r.nft.outage, 50),
-      p(r.baseline.outage, 50),
-      '',
-      '',
-    ],
+    [title, 'p50', p(nft.outage, 50), baseline ? p(baseline, 50) : '', '', ''],
     [
       '',
       'p99',
-      fmt(np99),
-      p(r.baseline.outage, 99),
+      fmt(p99),
+      baseline ? p(baseline, 99) : '',
       `≤ ${FIREWALL_TARGET.nftP99Ms} ms`,
-      np99 <= FIREWALL_TARGET.nftP99Ms ? 'OK' : `MISSED (kernel's hold p99 ${fmt(holdP99)})`,
+      p99 <= FIREWALL_TARGET.nftP99Ms ? 'OK' : `MISSED (kernel's hold p99 ${fmt(holdP99)})`,
     ],
     [
       "  of which the kernel's hold: until iptables -F returns (commit mutex held through an RCU grace period)",
       'p50/p99',
-      `${p(r.nft.hold, 50)} / ${fmt(holdP99)}`,
+      `${p(nft.hold, 50)} / ${fmt(holdP99)}`,
       '',
       '',
       '',
@@ -398,19 +431,38 @@ export function firewallRows(r) {
     [
       "  and island's part: from iptables -F returning to the jump",
       'p50/p99',
-      `${p(r.nft.fromReturn, 50)} / ${p(r.nft.fromReturn, 99)}`,
+      `${p(nft.fromReturn, 50)} / ${p(nft.fromReturn, 99)}`,
       '',
       '',
       '',
     ],
     [
-      `  floor: the deleted jump sent back pre-built at the notification, same flush (n=${r.floor.outage.length})`,
+      `  floor: the deleted jump sent back pre-built at the notification, same flush (n=${floor.outage.length})`,
       'p50/p99',
-      `${p(r.floor.outage, 50)} / ${p(r.floor.outage, 99)}`,
+      `${p(floor.outage, 50)} / ${p(floor.outage, 99)}`,
       '',
       '',
       '',
     ],
+  ];
+}
+
+/** Rows in run.mjs's columns: benchmark, metric, island, baseline, target, result. */
+export function firewallRows(r) {
+  const lp99 = percentile(r.legacy.latency, 99);
+  const cpu = (x) => `${x.cpu.toFixed(2)} s (${((x.cpu / x.secs) * 100).toFixed(3)} %)`;
+  return [
+    ...nftRows(
+      r.nft,
+      r.floor,
+      `firewall repair after iptables -F FORWARD, nft, the kernel's grace periods (rcu_expedited ${r.rcu}): the outage, from the flush's notification (n=${r.nft.outage.length}; baseline 5 s -C loop, n=${r.baseline.outage.length})`,
+      r.baseline.outage,
+    ),
+    ...nftRows(
+      r.expedited,
+      r.expedited.floor,
+      `firewall repair after iptables -F FORWARD, nft, expedited grace periods ([daemon] rcu_expedited = true; host-wide, IPIs to every busy CPU): the outage (n=${r.expedited.outage.length})`,
+    ),
     [
       `firewall repair, legacy, poll 1 s (n=${r.legacy.latency.length})`,
       'p50',
@@ -440,11 +492,13 @@ export function firewallRows(r) {
 }
 
 export function firewallDetails(r) {
-  const warn = [...r.nft.complaints, ...r.legacy.complaints];
+  const warn = [...r.nft.complaints, ...r.expedited.complaints, ...r.legacy.complaints];
+  const x = r.expedited;
   return [
-    `- firewall, nft backend, from the kernel's notification of the flush (the first it causes: the jump is gone from then on) to that of island's jump (the outage): ${dist(r.nft.outage)}. Of which the kernel's hold, from the notification to \`iptables -F\` returning: ${dist(r.nft.hold)}; iptables-nft sends its flush and closes its netlink socket at once, and the kernel's release of that socket takes nf_tables' commit mutex and waits out an RCU grace period (the flushed rule's destruction): no nf_tables write of anyone commits before. Island's part, from \`iptables -F\` returning to the jump: ${dist(r.nft.fromReturn)} (negative: island's commit, queued on the mutex, went through before bash stamped the return). Default config: debounce 10 ms.`,
+    `- firewall, nft backend, the kernel's grace periods (the host's ${RCU_EXPEDITED}: ${r.rcu}), from the kernel's notification of the flush (the first it causes: the jump is gone from then on) to that of island's jump (the outage): ${dist(r.nft.outage)}. Of which the kernel's hold, from the notification to \`iptables -F\` returning: ${dist(r.nft.hold)}; iptables-nft sends its flush and closes its netlink socket at once, and the kernel's release of that socket takes nf_tables' commit mutex and waits out an RCU grace period (the flushed rule's destruction): no nf_tables write of anyone commits before. Island's part, from \`iptables -F\` returning to the jump: ${dist(r.nft.fromReturn)} (negative: island's commit, queued on the mutex, went through before bash stamped the return). Default config: debounce 10 ms.`,
     `- firewall, nft floor, same rules and flush in another namespace, a process at the daemon's priority sending the deleted jump back pre-built (no read, no plan) the moment the flush's transaction is notified: outage ${dist(r.floor.outage)}; kernel's hold ${dist(r.floor.hold)}; from the return to the jump ${dist(r.floor.fromReturn)}.`,
     `- firewall, nft backend, the daemon's own repair passes (island's tables as the flush's notifications left the last look, or read over netlink; plan; one nf_tables transaction over netlink: no program; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; a pass includes its commit's wait for the kernel's hold.`,
+    `- firewall, nft backend, expedited: the same daemon and flushes with \`[daemon] rcu_expedited = true\` in its file, then the same floor, right after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first flush and after the floor; it was ${x.host} and is put back after the floor). The kernel's hold is the flushing socket's release waiting out an RCU grace period with nf_tables' commit mutex held; expedited, a grace period is forced at once by an IPI to every CPU not idle, instead of waiting for each CPU to pass a quiescent state on its own. The setting is host-wide and every grace period of the machine then costs those IPIs, which is why island leaves it off by default. Outage ${dist(x.outage)}; kernel's hold ${dist(x.hold)}; island's part ${dist(x.fromReturn)}; the daemon's repair passes ${dist(x.passMs)}. Floor, same setting: outage ${dist(x.floor.outage)}; kernel's hold ${dist(x.floor.hold)}; from the return to the jump ${dist(x.floor.fromReturn)}.`,
     `- firewall, legacy backend (poll 1 s, the default), from \`iptables-legacy -F\` returning to the first 20 ms read that shows the jump: ${dist(r.legacy.latency)}; repair passes ${dist(r.legacy.passMs)}.`,
     `- firewall, baseline (flannel-style \`iptables -C\` of each rule every 5 s, then delete and re-add the set), same flush and observer: ${dist(r.baseline.outage)}.`,
     `- firewall, idle CPU over ${r.idle.nft.secs.toFixed(1)} s, each process with its children: island nft ${r.idle.nft.cpu.toFixed(2)} s, island legacy ${r.idle.legacy.cpu.toFixed(2)} s (one iptables-legacy-save per second), baseline loop ${r.idle.baseline.cpu.toFixed(2)} s (three \`iptables -C\` every 5 s); resolution 0.01 s.`,

@@ -7,7 +7,7 @@
  * `ip netns add/del/pids`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { deleteNamespaceSync, namespaceName } from '../test/helpers/namespace.mjs';
@@ -116,7 +116,7 @@ function deleteOurNamespaceSync(name) {
   namespaces.delete(name);
 }
 
-/** Kill our children and delete our namespaces, synchronously (safe in 'exit' handlers). */
+/** Kill our children, delete our namespaces and put back what we changed on the host, synchronously (safe in 'exit' handlers). */
 export function cleanupSync() {
   for (const c of children) {
     try {
@@ -125,6 +125,13 @@ export function cleanupSync() {
   }
   children.clear();
   for (const n of [...namespaces]) deleteOurNamespaceSync(n);
+  for (const restore of [...restores]) {
+    try {
+      restore();
+    } catch (e) {
+      process.stderr.write(`\nbench: ${e.message}\n`);
+    }
+  }
 }
 
 let hooked = false;
@@ -184,6 +191,81 @@ export async function withNetns(tag, fn) {
     return await fn(ns);
   } finally {
     await ns.destroy();
+  }
+}
+
+/* ------------------------------------------------------------------ the host's RCU */
+
+/** host-wide, not per namespace: every grace period of the machine is expedited while it reads 1 */
+export const RCU_EXPEDITED = '/sys/kernel/rcu_expedited';
+
+/** What a run changed on the host, put back by cleanupSync on any exit while the run lasts. */
+const restores = new Set();
+
+/** The host's /sys/kernel/rcu_expedited ("0" or "1"); a BenchError when it cannot be read. */
+export function rcuExpedited() {
+  try {
+    return readFileSync(RCU_EXPEDITED, 'utf8').trim();
+  } catch (e) {
+    throw new BenchError(`cannot read ${RCU_EXPEDITED}: ${e.message}`);
+  }
+}
+
+/**
+ * Runs fn(before) and then puts the host's /sys/kernel/rcu_expedited back as it was before, however
+ * fn ends (an exit or a signal meanwhile too): an island daemon with `[daemon] rcu_expedited = true`
+ * writes 1 there and never writes 0, so what a benchmark's daemon set outlives it. The bench never
+ * writes 1 itself; it only puts back the value it found, and fails when it cannot.
+ * @template T
+ * @param {(before: string) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+export async function keepingRcuExpedited(fn) {
+  hook();
+  const before = rcuExpedited();
+  const restore = () => {
+    restores.delete(restore);
+    if (rcuExpedited() === before) return;
+    try {
+      writeFileSync(RCU_EXPEDITED, `${before}\n`);
+    } catch (e) {
+      throw new BenchError(`cannot put ${RCU_EXPEDITED} back to ${before}: ${e.message}: do it by hand`);
+    }
+    const now = rcuExpedited();
+    if (now !== before)
+      throw new BenchError(`${RCU_EXPEDITED} reads ${now} after writing ${before} back: put it back by hand`);
+  };
+  restores.add(restore);
+  let result;
+  try {
+    result = await fn(before);
+  } catch (e) {
+    try {
+      restore();
+    } catch (r) {
+      // the run's own error is the one thrown; this one is said beside it, never hidden
+      process.stderr.write(`\nbench: ${r.message}\n`);
+    }
+    throw e;
+  }
+  restore();
+  return result;
+}
+
+/**
+ * Resolves once the host's grace periods are expedited (an island daemon with `[daemon]
+ * rcu_expedited = true` writes 1 as it starts); a BenchError naming `what` after timeoutMs: rows
+ * labelled expedited must not measure the kernel's default.
+ * @param {string} what
+ */
+export async function expectRcuExpedited(what, timeoutMs = 2000) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = rcuExpedited();
+    if (v === '1') return;
+    if (performance.now() > deadline)
+      throw new BenchError(`${what}: ${RCU_EXPEDITED} still reads ${v} after ${timeoutMs} ms, not 1`);
+    await sleep(20);
   }
 }
 
