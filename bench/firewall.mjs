@@ -15,6 +15,9 @@
  *   a second monitor, at the daemon's (normal) priority, sends the deleted
  *   rules back, pre-built, the moment the flush's transaction is notified
  *   (firewall-monitor.mjs --respond);
+ * - both again with `[daemon] rcu_expedited = true` in the daemon's file: its daemon makes the
+ *   host's RCU grace periods expedited (/sys/kernel/rcu_expedited, which the bench puts back as it
+ *   found it afterwards), and the floor runs under the same setting;
  * - the same with the legacy backend (default 1 s poll), which raises no
  *   event: from the flush command returning to the first read of the table
  *   (iptables-legacy-save, every 20 ms, stamped before it reads) that shows

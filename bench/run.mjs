@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * island benchmarks: --help, check and daemon start (bench/startup.mjs), heal latency (with and without an underlay dev), 500-tunnel converge, idle daemon cost, check time at 500 to 20,000
+ * island benchmarks: --help, check and daemon start (bench/startup.mjs), heal latency (with and without an underlay dev; with
+ * it, also with [daemon] rcu_expedited = true, the host's setting put back afterwards), 500-tunnel converge, idle daemon cost, check time at 500 to 20,000
  * addresses (bench/check.mjs), firewall repair (bench/firewall.mjs).
  *
  *   npm run bench                  full run (50 deletions, 500 tunnels, 60 s idle), updates docs/benchmarks.md
