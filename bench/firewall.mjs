@@ -41,8 +41,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   BenchError,
+  EXPEDITED_WHY,
   expectRcuExpedited,
-  keepingRcuExpedited,
   percentile,
   RCU_EXPEDITED,
   rcuExpedited,
@@ -50,6 +50,7 @@ import {
   run,
   sleep,
   startProcess,
+  withExpeditedDaemon,
   withNetns,
 } from './lib.mjs';
 
@@ -389,14 +390,10 @@ export async function benchFirewall({ quick, node, cli, work, log }) {
   if (rcu !== '0') log(`firewall: the host's ${RCU_EXPEDITED} reads ${rcu}: the default rows are not the default`);
   const nft = await nftLatency(P, node, cli, cfgs.nft, log);
   const floor = await floorLatency(P, node, log);
-  // the daemon never writes 0: its floor runs under the same setting, and the host's value is put back after it
-  const expedited = await keepingRcuExpedited(async (host) => {
-    const r = await nftLatency(P, node, cli, cfgs.nftRcu, log, true);
-    await expectRcuExpedited('the expedited firewall floor', 0);
-    const f = await floorLatency(P, node, log, ' with rcu_expedited 1');
-    await expectRcuExpedited('after the expedited firewall floor', 0);
-    return { ...r, floor: f, host };
-  });
+  const expedited = await withExpeditedDaemon(
+    () => nftLatency(P, node, cli, cfgs.nftRcu, log, true),
+    () => floorLatency(P, node, log, ' with rcu_expedited 1'),
+  );
   const legacy = await legacyLatency(P, node, cli, cfgs.legacy, log);
   const baseline = await baselineLatency(P, node, log);
   const idle = await idleCpu(P, node, cli, cfgs, log);
@@ -501,7 +498,7 @@ export function firewallDetails(r) {
     `- firewall, nft backend, the kernel's grace periods (the host's ${RCU_EXPEDITED}: ${r.rcu}), from the kernel's notification of the flush (the first it causes: the jump is gone from then on) to that of island's jump (the outage): ${dist(r.nft.outage)}. Of which the kernel's hold, from the notification to \`iptables -F\` returning: ${dist(r.nft.hold)}; iptables-nft sends its flush and closes its netlink socket at once, and the kernel's release of that socket takes nf_tables' commit mutex and waits out an RCU grace period (the flushed rule's destruction): no nf_tables write of anyone commits before. Island's part, from \`iptables -F\` returning to the jump: ${dist(r.nft.fromReturn)} (negative: island's commit, queued on the mutex, went through before bash stamped the return). Default config: debounce 10 ms.`,
     `- firewall, nft floor, same rules and flush in another namespace, a process at the daemon's priority sending the deleted jump back pre-built (no read, no plan) the moment the flush's transaction is notified: outage ${dist(r.floor.outage)}; kernel's hold ${dist(r.floor.hold)}; from the return to the jump ${dist(r.floor.fromReturn)}.`,
     `- firewall, nft backend, the daemon's own repair passes (island's tables as the flush's notifications left the last look, or read over netlink; plan; one nf_tables transaction over netlink: no program; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; a pass includes its commit's wait for the kernel's hold.`,
-    `- firewall, nft backend, expedited: the same daemon and flushes with \`[daemon] rcu_expedited = true\` in its file, then the same floor, right after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first flush and after the floor; it was ${x.host} and is put back after the floor). The kernel's hold is the flushing socket's release waiting out an RCU grace period with nf_tables' commit mutex held; expedited, a grace period is forced at once by an IPI to every CPU not idle, instead of waiting for each CPU to pass a quiescent state on its own. The setting is host-wide and every grace period of the machine then costs those IPIs, which is why island leaves it off by default. Outage ${dist(x.outage)}; kernel's hold ${dist(x.hold)}; island's part ${dist(x.fromReturn)}; the daemon's repair passes ${dist(x.passMs)}. Floor, same setting: outage ${dist(x.floor.outage)}; kernel's hold ${dist(x.floor.hold)}; from the return to the jump ${dist(x.floor.fromReturn)}.`,
+    `- firewall, nft backend, expedited: the same daemon and flushes with \`[daemon] rcu_expedited = true\` in its file, then the same floor, right after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first flush and after the floor; it was ${x.host} and is put back after the floor). The kernel's hold is the flushing socket's release waiting out an RCU grace period with nf_tables' commit mutex held; ${EXPEDITED_WHY}. Outage ${dist(x.outage)}; kernel's hold ${dist(x.hold)}; island's part ${dist(x.fromReturn)}; the daemon's repair passes ${dist(x.passMs)}. Floor, same setting: outage ${dist(x.floor.outage)}; kernel's hold ${dist(x.floor.hold)}; from the return to the jump ${dist(x.floor.fromReturn)}.`,
     `- firewall, legacy backend (poll 1 s, the default), from \`iptables-legacy -F\` returning to the first 20 ms read that shows the jump: ${dist(r.legacy.latency)}; repair passes ${dist(r.legacy.passMs)}.`,
     `- firewall, baseline (flannel-style \`iptables -C\` of each rule every 5 s, then delete and re-add the set), same flush and observer: ${dist(r.baseline.outage)}.`,
     `- firewall, idle CPU over ${r.idle.nft.secs.toFixed(1)} s, each process with its children: island nft ${r.idle.nft.cpu.toFixed(2)} s, island legacy ${r.idle.legacy.cpu.toFixed(2)} s (one iptables-legacy-save per second), baseline loop ${r.idle.baseline.cpu.toFixed(2)} s (three \`iptables -C\` every 5 s); resolution 0.01 s.`,

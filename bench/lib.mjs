@@ -220,7 +220,7 @@ export function rcuExpedited() {
  * @param {(before: string) => Promise<T>} fn
  * @returns {Promise<T>}
  */
-export async function keepingRcuExpedited(fn) {
+async function keepingRcuExpedited(fn) {
   hook();
   const before = rcuExpedited();
   const restore = () => {
@@ -268,6 +268,30 @@ export async function expectRcuExpedited(what, timeoutMs = 2000) {
     await sleep(20);
   }
 }
+
+/**
+ * A run with `[daemon] rcu_expedited = true` and then its floor, under the same setting: measure()
+ * starts the daemon, which writes 1 (and must have been checked to), and never writes 0, so the
+ * floor runs with 1 still there (checked before and after it); the host's value is put back after
+ * the floor. Resolves with measure()'s result, its floor's and the value found on the host.
+ * @template M, F
+ * @param {() => Promise<M>} measure
+ * @param {() => Promise<F>} floor
+ * @returns {Promise<M & { floor: F, host: string }>}
+ */
+export function withExpeditedDaemon(measure, floor) {
+  return keepingRcuExpedited(async (host) => {
+    const r = await measure();
+    await expectRcuExpedited('before the expedited floor', 0);
+    const f = await floor();
+    await expectRcuExpedited('after the expedited floor', 0);
+    return { ...r, floor: f, host };
+  });
+}
+
+/** Why the kernel's hold shrinks with expedited grace periods, and why island does not expedite them by default. */
+export const EXPEDITED_WHY =
+  'an expedited grace period is forced at once by an inter-processor interrupt to every CPU that is not idle, instead of waiting for each CPU to pass a quiescent state on its own. The setting is host-wide: every grace period of the machine then costs those interrupts, which is why island leaves it off by default';
 
 /* ------------------------------------------------------------------ statistics */
 

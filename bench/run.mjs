@@ -32,11 +32,11 @@ import {
   BenchError,
   cleanupSync,
   cpuSeconds,
+  EXPEDITED_WHY,
   eachMs,
   exec,
   expectRcuExpedited,
   HealWatcher,
-  keepingRcuExpedited,
   median,
   memory,
   percentile,
@@ -48,6 +48,7 @@ import {
   startProcess,
   sum,
   unitEnv,
+  withExpeditedDaemon,
   withNetns,
 } from './lib.mjs';
 import { benchPmtu, pmtuDetails, pmtuRows } from './pmtu.mjs';
@@ -416,16 +417,17 @@ async function benchHeal(dev, { expedited = false } = {}) {
 
       // last, so that a daemon's 1 left on the host (put back only at the end) touches no other row
       const fast = cfgX
-        ? await keepingRcuExpedited(async (host) => {
-            log(`${where}: [daemon] rcu_expedited = true, ${P.deletions} deletions`);
-            const r = await healDaemon(ns, w, cfgX, ts, true);
-            // the daemon never writes 0: its floor runs under the same setting, unless something else changed it
-            await expectRcuExpedited('the expedited floor', 0);
-            const f = await healFloor(ns, w, ts[0], dev, ' with rcu_expedited 1');
-            await expectRcuExpedited('after the expedited floor', 0);
-            await verify(ns, ts, 'after the expedited floor runs');
-            return { ...r, floor: f, host };
-          })
+        ? await withExpeditedDaemon(
+            () => {
+              log(`${where}: [daemon] rcu_expedited = true, ${P.deletions} deletions`);
+              return healDaemon(ns, w, cfgX, ts, true);
+            },
+            async () => {
+              const f = await healFloor(ns, w, ts[0], dev, ' with rcu_expedited 1');
+              await verify(ns, ts, 'after the expedited floor runs');
+              return f;
+            },
+          )
         : undefined;
       return {
         ...heals,
@@ -909,7 +911,7 @@ function details(res) {
     );
     if (heal.expedited)
       out.push(
-        `- heal, ${where}, expedited: the same daemon and deletions with \`[daemon] rcu_expedited = true\` in its file, then the same floor, after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first deletion and after the floor; it was ${heal.expedited.host} and is put back after the floor). The kernel's hold is the deletion waiting out an RCU grace period under RTNL; expedited, a grace period is forced at once by an IPI to every CPU not idle, instead of waiting for each CPU to pass a quiescent state on its own. The setting is host-wide and every grace period of the machine then costs those IPIs, which is why island leaves it off by default.`,
+        `- heal, ${where}, expedited: the same daemon and deletions with \`[daemon] rcu_expedited = true\` in its file, then the same floor, after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first deletion and after the floor; it was ${heal.expedited.host} and is put back after the floor). The kernel's hold is the deletion waiting out an RCU grace period under RTNL; ${EXPEDITED_WHY}.`,
         ...healDetails({ ...heal.expedited, dev: heal.dev }, `${where}, expedited grace periods`),
       );
   }
