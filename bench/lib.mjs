@@ -198,6 +198,7 @@ export async function withNetns(tag, fn) {
 
 /** host-wide, not per namespace: every grace period of the machine is expedited while it reads 1 */
 export const RCU_EXPEDITED = '/sys/kernel/rcu_expedited';
+const RCU_NORMAL = '/sys/kernel/rcu_normal';
 
 /** What a run changed on the host, put back by cleanupSync on any exit while the run lasts. */
 const restores = new Set();
@@ -262,7 +263,12 @@ export async function expectRcuExpedited(what, timeoutMs = 2000) {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = rcuExpedited();
-    if (v === '1') return;
+    if (v === '1') {
+      // the kernel's rcu_normal turns every expedited grace period into a normal one
+      if (readFileSync(RCU_NORMAL, 'utf8').trim() === '1')
+        throw new BenchError(`${what}: ${RCU_NORMAL} reads 1: no grace period is expedited`);
+      return;
+    }
     if (performance.now() > deadline)
       throw new BenchError(`${what}: ${RCU_EXPEDITED} still reads ${v} after ${timeoutMs} ms, not 1`);
     await sleep(20);
