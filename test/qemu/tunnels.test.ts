@@ -154,6 +154,8 @@ EOF`);
     t.match(out, /Setting up island /, `${g.name}: the .deb installs`);
     t.equal((await g.sh('systemctl is-enabled island')).trim(), 'enabled', `${g.name}: island.service enabled`);
     t.equal((await g.sh('systemctl is-active island')).trim(), 'active', `${g.name}: and active`);
+    // the file's [daemon] rcu_expedited: the unit's sandbox lets the daemon write this one file of /sys
+    t.equal((await g.sh('cat /sys/kernel/rcu_expedited')).trim(), '1', `${g.name}: rcu_expedited set under the unit`);
   };
   const first = KINDS[0] as (typeof KINDS)[number];
   await Promise.all([install(pub, island(first.kind, first.keys)), install(priv, island(first.kind, first.keys))]);
