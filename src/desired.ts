@@ -173,12 +173,10 @@ function mtuAuto(t: TunnelConfig): NonNullable<DesiredLink['mtuAuto']> {
   };
 }
 
-export function desiredState(cfg: Config): DesiredState {
-  const masterOf = new Map<string, string>();
-  for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
-
+/** The file's [[route]]s as island keeps them, without the pins (island doctor's rp_filter check reads these alone). */
+export function declaredRoutes(cfg: Config): DesiredRoute[] {
   const islandLinkOf = islandLinks(cfg);
-  const declared = cfg.routes.map((r): DesiredRoute => {
+  return cfg.routes.map((r): DesiredRoute => {
     const link = islandLinkOf({ family: r.to.family, via: r.via, dev: r.dev });
     return {
       family: r.to.family,
@@ -192,6 +190,13 @@ export function desiredState(cfg: Config): DesiredState {
       ...lineOf(r),
     };
   });
+}
+
+export function desiredState(cfg: Config): DesiredState {
+  const masterOf = new Map<string, string>();
+  for (const b of cfg.bridges) for (const p of b.ports) masterOf.set(p, b.name);
+
+  const declared = declaredRoutes(cfg);
   const swallowed = swallows(declared);
   const links: DesiredLink[] = [];
   const addresses: DesiredAddress[] = [];

@@ -13,7 +13,7 @@
  * or will add); policy routing rules are not looked at.
  */
 import type { Config } from '../config/types.js';
-import { desiredState } from '../desired.js';
+import { type DesiredRoute, declaredRoutes } from '../desired.js';
 import { familyOf, PrefixIndex } from '../netlink/ip.js';
 import { assignments, at, dropins, SYSCTL_CONF, SYSCTL_DIRS } from './files.js';
 import { strictSomewhere } from './gather.js';
@@ -41,16 +41,15 @@ function linkOf(f: DoctorFacts, address: string): string | undefined {
   return a && f.links.find((l) => l.ifindex === a.ifindex)?.name;
 }
 
-/** The IPv4 routes the kernel will have: the main table's, and island's own. */
-function routesOf(f: DoctorFacts, cfg: Config): Route[] {
+/** The IPv4 routes the kernel will have: the main table's, and island's own (`declared`: the file's IPv4 ones). */
+function routesOf(f: DoctorFacts, declared: DesiredRoute[]): Route[] {
   const names = new Map(f.links.map((l) => [l.ifindex, l.name]));
   const live: Route[] = f.routes
     .filter((r) => r.family === 4 && r.type === 1 && r.oif !== undefined && names.has(r.oif))
     .map((r) => ({ dst: r.dst, len: r.dstLen, dev: names.get(r.oif as number) as string, metric: r.priority ?? 0 }));
   const own: Route[] = [];
   const lookup = routeLookup(live);
-  for (const r of desiredState(cfg).routes) {
-    if (r.family !== 4 || r.pin) continue;
+  for (const r of declared) {
     const dev = r.dev ?? r.link ?? (r.via ? lookup(r.via)?.dev : undefined);
     if (dev) own.push({ dst: r.dst, len: r.dstLen, dev, metric: r.metric });
   }
@@ -90,7 +89,9 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
   const cfg = f.config;
   if (!cfg) return [];
   if (!strictSomewhere(f.sysctl, cfg)) return [];
-  const routes = routesOf(f, cfg);
+  // island's pins are IPv6's alone
+  const declared = declaredRoutes(cfg).filter((r) => r.family === 4);
+  const routes = routesOf(f, declared);
   // (link, source address, what arrives) that must pass
   const arrivals: { link: string; source: string; what: string }[] = [];
   for (const t of cfg.tunnels) {
@@ -99,8 +100,8 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
     if (underlay)
       arrivals.push({ link: underlay, source: t.remote, what: `${t.name}'s outer packets from ${t.remote}` });
   }
-  for (const r of desiredState(cfg).routes) {
-    const link = r.family === 4 && !r.pin ? r.link : undefined;
+  for (const r of declared) {
+    const link = r.link;
     if (link) arrivals.push({ link, source: r.dst, what: `traffic from ${r.dst}/${r.dstLen}` });
   }
   const out: Finding[] = [];
