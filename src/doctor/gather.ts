@@ -137,15 +137,16 @@ export interface GatherOptions {
 }
 
 /**
- * net.ipv4.conf.*.rp_filter of this namespace, from /proc/sys: every link's, all and default.
+ * net.ipv4.conf.*.rp_filter of this namespace, from /proc/sys: every link's, all and default, a
+ * file each (~15 us; kernel.ts reads them in one netlink dump where it reads the kernel anyway).
  * Synchronous: a promise per link (a thread-pool round trip each for open, stat, read and close)
  * was ~150 ms CPU in a namespace of 500 tunnels.
  */
-function rpFilters(): Record<string, string> {
+export function rpFilters(only?: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  let names: string[] = [];
+  let names = only ?? [];
   try {
-    names = readdirSync('/proc/sys/net/ipv4/conf');
+    names = only ?? readdirSync('/proc/sys/net/ipv4/conf');
   } catch {
     // no IPv4
   }
@@ -164,13 +165,20 @@ export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): bo
   return Object.entries({ ...sysctl, ...cfg.sysctl }).some(([k, v]) => k.endsWith('rp_filter') && Number(v) === 1);
 }
 
-/** Whether a check could find something in links, addresses, routes or link features. */
-function kernelNeeded(config: Config | undefined, procs: Proc[], sysctl: Record<string, string>): boolean {
-  if (!config) return false;
-  const strict = strictSomewhere(sysctl, config);
+/**
+ * Whether a check could find something in links, addresses, routes or link features, and the
+ * rp_filter values read to tell when they are every link's (a file each, hundreds on a hub):
+ * read only when nothing cheaper said yes (conf.all's and default's, the file's [sysctl],
+ * NetworkManager, a NAT).
+ */
+function kernelNeeded(config: Config | undefined, procs: Proc[]): { needed: boolean; rp?: Record<string, string> } {
+  const base = rpFilters(['all', 'default']);
+  if (!config) return { needed: false, rp: base };
   const nm = procs.some((p) => p.comm === NM_COMM);
   // the kernel's offload is a finding's only across a NAT
-  return strict || nm || offloadAcrossNat(config).size > 0;
+  if (nm || strictSomewhere(base, config) || offloadAcrossNat(config).size > 0) return { needed: true };
+  const rp = rpFilters();
+  return { needed: strictSomewhere(rp, config), rp };
 }
 
 export async function gatherFacts(config: Config | undefined, opts: GatherOptions = {}): Promise<DoctorFacts> {
@@ -178,7 +186,6 @@ export async function gatherFacts(config: Config | undefined, opts: GatherOption
   const fs = files(unread);
   const procs = processes(unread);
   const enabled = enabledUnits();
-  const rp = rpFilters();
   const lk = await lock().catch((e) => {
     unread.push(`the daemon lock: ${why(e)}`);
     return undefined;
@@ -192,11 +199,17 @@ export async function gatherFacts(config: Config | undefined, opts: GatherOption
     ...(lk ? { lock: lk } : {}),
     unread,
   };
-  if (opts.frugal && !kernelNeeded(config, procs, rp)) {
+  const need = opts.frugal ? kernelNeeded(config, procs) : undefined;
+  if (need && !need.needed) {
+    const rp = need.rp ?? {};
     const forward = readText(sysctlPath('net.ipv4.ip_forward'))?.trim();
     const sysctl = forward === undefined ? rp : { ...rp, 'net.ipv4.ip_forward': forward };
     return { ...host, links: [], addresses: [], routes: [], sysctl, txChecksum: new Map() };
   }
   const { kernelFacts } = await import('./kernel.js');
-  return { ...host, ...(await kernelFacts(config, unread, { firewall: !opts.frugal, rpFilter: rp })) };
+  const rpFilter = need?.rp;
+  return {
+    ...host,
+    ...(await kernelFacts(config, unread, { firewall: !opts.frugal, ...(rpFilter ? { rpFilter } : {}) })),
+  };
 }

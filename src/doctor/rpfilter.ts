@@ -48,9 +48,10 @@ function routesOf(f: DoctorFacts, declared: DesiredRoute[]): Route[] {
     .filter((r) => r.family === 4 && r.type === 1 && r.oif !== undefined && names.has(r.oif))
     .map((r) => ({ dst: r.dst, len: r.dstLen, dev: names.get(r.oif as number) as string, metric: r.priority ?? 0 }));
   const own: Route[] = [];
-  const lookup = routeLookup(live);
+  // only for a route that names neither dev nor island link (a hub's 500 all name theirs)
+  let lookup: ReturnType<typeof routeLookup> | undefined;
   for (const r of declared) {
-    const dev = r.dev ?? r.link ?? (r.via ? lookup(r.via)?.dev : undefined);
+    const dev = r.dev ?? r.link ?? (r.via ? (lookup ??= routeLookup(live))(r.via)?.dev : undefined);
     if (dev) own.push({ dst: r.dst, len: r.dstLen, dev, metric: r.metric });
   }
   return [...own, ...live];

@@ -72,6 +72,7 @@ const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
+  GETNETCONF: 82,
   NEWLINKPROP: 108,
 } as const;
 // if_link.h, if_addr.h, rtnetlink.h attribute numbers
@@ -119,6 +120,12 @@ export interface RawAddress {
   address: string;
   prefixlen: number;
   scope: number;
+}
+
+/** One device's IPv4 configuration (net.ipv4.conf.DEV), or all's or default's (NETCONF_ALL, NETCONF_DEFAULT). */
+export interface RawNetconf {
+  ifindex: number;
+  rpFilter?: number;
 }
 
 export interface RawRoute {
@@ -429,6 +436,14 @@ export class Rtnl {
     return this.dump('dump addresses', RTM.GETADDR, Buffer.alloc(8), parseAddress);
   }
 
+  /** rp_filter of every device, all and default in one dump (`ip netconf`), where /proc/sys takes a file each. */
+  netconf4(): Promise<RawNetconf[]> {
+    // struct netconfmsg: the family, padded to 4
+    const req = Buffer.alloc(4);
+    req[0] = AF_INET;
+    return this.dump('dump netconf', RTM.GETNETCONF, req, parseNetconf);
+  }
+
   /** Every route, or those of one table and type (`main`: the main table's unicast routes). */
   routes(only?: { table: number; type: number }): Promise<RawRoute[]> {
     const req = Buffer.alloc(12);
@@ -673,6 +688,24 @@ function parseAddress(d: Buffer, p: number, stop: number): RawAddress | undefine
   const text = local ?? address;
   if (text === undefined) return undefined;
   return { ifindex: get32(d, p + 4), family, address: text, prefixlen: d[p + 1] as number, scope: d[p + 3] as number };
+}
+
+// include/uapi/linux/netconf.h
+/** the ifindex of conf.all's entry in a netconf dump, and of conf.default's */
+export const NETCONF_ALL = -1;
+export const NETCONF_DEFAULT = -2;
+const NETCONFA_IFINDEX = 1;
+const NETCONFA_RP_FILTER = 3;
+
+function parseNetconf(d: Buffer, p: number, stop: number): RawNetconf | undefined {
+  let ifindex: number | undefined;
+  let rpFilter: number | undefined;
+  eachAttr(d, p + 4, stop, (type, at, end) => {
+    if (end - at < 4) return;
+    if (type === NETCONFA_IFINDEX) ifindex = d.readInt32LE(at);
+    else if (type === NETCONFA_RP_FILTER) rpFilter = d.readInt32LE(at);
+  });
+  return ifindex === undefined ? undefined : { ifindex, ...(rpFilter === undefined ? {} : { rpFilter }) };
 }
 
 /**
