@@ -87,6 +87,8 @@ async function dumpRpFilters(rtnl: Rtnl, links: { ifindex: number; name: string 
   } catch {
     return rpFilters();
   }
+  // a netconf dump without rp_filter (an old kernel): never a link read as loose for want of its value
+  if (!conf.some((c) => c.ifindex === NETCONF_ALL && c.rpFilter !== undefined)) return rpFilters();
   const names = new Map<number, string>([
     [NETCONF_ALL, 'all'],
     [NETCONF_DEFAULT, 'default'],

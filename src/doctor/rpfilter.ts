@@ -35,10 +35,16 @@ function routeLookup(routes: Route[]): (ip: string) => Route | undefined {
     index.holding(ip).reduce<Route | undefined>((best, r) => (!best || r.len > best.len ? r : best), undefined);
 }
 
-/** The link holding this address, among this host's. */
-function linkOf(f: DoctorFacts, address: string): string | undefined {
-  const a = f.addresses.find((x) => x.address === address);
-  return a && f.links.find((l) => l.ifindex === a.ifindex)?.name;
+/** The link holding an address, among this host's; each address looked up once (a hub's tunnels share theirs). */
+function linkOf(f: DoctorFacts): (address: string) => string | undefined {
+  const found = new Map<string, string | undefined>();
+  return (address) => {
+    if (!found.has(address)) {
+      const a = f.addresses.find((x) => x.address === address);
+      found.set(address, a && f.links.find((l) => l.ifindex === a.ifindex)?.name);
+    }
+    return found.get(address);
+  };
 }
 
 /** The IPv4 routes the kernel will have: the main table's, and island's own (`declared`: the file's IPv4 ones). */
@@ -95,9 +101,10 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
   const routes = routesOf(f, declared);
   // (link, source address, what arrives) that must pass
   const arrivals: { link: string; source: string; what: string }[] = [];
+  const holder = linkOf(f);
   for (const t of cfg.tunnels) {
     if (familyOf(t.remote) !== 4) continue;
-    const underlay = t.dev ?? linkOf(f, t.local);
+    const underlay = t.dev ?? holder(t.local);
     if (underlay)
       arrivals.push({ link: underlay, source: t.remote, what: `${t.name}'s outer packets from ${t.remote}` });
   }
@@ -107,8 +114,11 @@ export function rpFilterFindings(f: DoctorFacts): Finding[] {
   }
   const out: Finding[] = [];
   const lookup = routeLookup(routes);
+  // once per source: a hub's tunnels mostly share their remote
+  const backs = new Map<string, Route | undefined>();
   for (const a of arrivals) {
-    const back = lookup(a.source);
+    if (!backs.has(a.source)) backs.set(a.source, lookup(a.source));
+    const back = backs.get(a.source);
     if (!back || back.dev === a.link) continue;
     const m = mode(f, cfg, a.link);
     if (m.value !== 1) continue;
