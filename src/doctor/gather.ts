@@ -160,15 +160,22 @@ export function rpFilters(only?: string[]): Record<string, string> {
   return out;
 }
 
+const RP_ALL = 'net.ipv4.conf.all.rp_filter';
+
+/** conf.all loose (2) makes every link loose: the kernel takes the larger of all's mode and the link's. */
+const everyLinkLoose = (sysctl: Record<string, string>, cfg: Config) =>
+  Number(cfg.sysctl[RP_ALL] ?? sysctl[RP_ALL]) > 1;
+
 /** Only strict mode (1) drops: without it on any link, in the file or on the host, no route needs looking up. */
 export function strictSomewhere(sysctl: Record<string, string>, cfg: Config): boolean {
+  if (everyLinkLoose(sysctl, cfg)) return false;
   return Object.entries({ ...sysctl, ...cfg.sysctl }).some(([k, v]) => k.endsWith('rp_filter') && Number(v) === 1);
 }
 
 /**
  * Whether a check could find something in links, addresses, routes or link features, and the
  * rp_filter values read to tell when they are every link's (a file each, hundreds on a hub):
- * read only when nothing cheaper said yes (conf.all's and default's, the file's [sysctl],
+ * read only when nothing cheaper said (conf.all's and default's, the file's [sysctl],
  * NetworkManager, a NAT).
  */
 function kernelNeeded(config: Config | undefined, procs: Proc[]): { needed: boolean; rp?: Record<string, string> } {
@@ -177,6 +184,7 @@ function kernelNeeded(config: Config | undefined, procs: Proc[]): { needed: bool
   const nm = procs.some((p) => p.comm === NM_COMM);
   // the kernel's offload is a finding's only across a NAT
   if (nm || strictSomewhere(base, config) || offloadAcrossNat(config).size > 0) return { needed: true };
+  if (everyLinkLoose(base, config)) return { needed: false, rp: base };
   const rp = rpFilters();
   return { needed: strictSomewhere(rp, config), rp };
 }

@@ -306,6 +306,12 @@ t.test(
     const kept = await runIsland(ns, ['check', '-c', offload], { env });
     t.equal(kept.code, 0, kept.stderr);
     t.notMatch(kept.stderr, /loaded .*netlink/, 'TX checksum offload left to the kernel, across no NAT: no netlink');
+    // the kernel takes the larger of conf.all and the link's: all = 2 leaves no link strict
+    await ns.run([...rp(1), 'net.ipv4.conf.all.rp_filter=2']);
+    const loose = await runIsland(ns, ['check', '-c', path], { env });
+    t.equal(loose.code, 0, loose.stderr);
+    t.notMatch(loose.stderr, /loaded .*netlink/, 'eth0 strict but all loose: no netlink');
+    t.same(has(await doctor(ns, path), /rp_filter/), [], 'and doctor finds nothing either');
     await ns.run(rp(1));
     const strict = await runIsland(ns, ['check', '-c', path], { env });
     t.match(strict.stderr, /loaded .*netlink/, 'strict rp_filter on eth0: the routes are read');
@@ -488,7 +494,7 @@ tx_checksum_offload = true
 `,
     );
     const apply = await runIsland(ns, ['apply', '-c', path]);
-  t.equal(apply.code, 0, `island apply builds the 41 tunnels ${apply.stderr}`);
+    t.equal(apply.code, 0, `island apply builds the 41 tunnels ${apply.stderr}`);
     const links = await ns.ipJson(['link', 'show', 'type', 'vxlan']);
     t.equal(links.length, 41, 'ip -j link show type vxlan: 41');
     // traffic from 172.16.17.0/24 arrives on vx17, and its way back is a foreign route on eth0

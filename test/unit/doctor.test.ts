@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { daemonFindings, isIslandDaemon } from '../../src/doctor/daemon.js';
 import { firewallFindings } from '../../src/doctor/firewall.js';
+import { strictSomewhere } from '../../src/doctor/gather.js';
 import { diagnose } from '../../src/doctor/index.js';
 import { natFindings } from '../../src/doctor/nat.js';
 import { networkdFindings } from '../../src/doctor/networkd.js';
@@ -244,6 +245,12 @@ t.test('rp_filter 1 where a route through the tunnel covers the far gateway', as
   );
   t.match(f[0]?.fix, /"net\.ipv4\.conf\.eth0\.rp_filter" = 2/);
   t.same(strict({ 'net.ipv4.conf.eth0.rp_filter': '2' }), [], 'loose: nothing');
+  // the kernel takes the larger of all and the link's
+  const allLoose = { 'net.ipv4.conf.all.rp_filter': '2', 'net.ipv4.conf.eth0.rp_filter': '1' };
+  t.same(strict(allLoose), [], 'all = 2 makes every link loose, eth0 = 1 too: nothing');
+  t.notOk(strictSomewhere({ ...facts().sysctl, ...allLoose }, cfg), 'and no route needs reading for it');
+  const fileStrict = config(`${GATEWAY}\n[sysctl]\n"net.ipv4.conf.all.rp_filter" = 0\n`);
+  t.ok(strictSomewhere({ ...facts().sysctl, ...allLoose }, fileStrict), "unless the file's [sysctl] sets all lower");
   t.same(
     strict({ 'net.ipv4.conf.all.rp_filter': '1' }).map((x) => x.where),
     ['net.ipv4.conf.all.rp_filter = 1'],
