@@ -57,7 +57,11 @@ function routesOf(f: DoctorFacts, declared: DesiredRoute[]): Route[] {
   // only for a route that names neither dev nor island link (a hub's 500 all name theirs)
   let lookup: ReturnType<typeof routeLookup> | undefined;
   for (const r of declared) {
-    const dev = r.dev ?? r.link ?? (r.via ? (lookup ??= routeLookup(live))(r.via)?.dev : undefined);
+    let dev = r.dev ?? r.link;
+    if (dev === undefined && r.via) {
+      lookup ??= routeLookup(live);
+      dev = lookup(r.via)?.dev;
+    }
     if (dev) own.push({ dst: r.dst, len: r.dstLen, dev, metric: r.metric });
   }
   return [...own, ...live];
