@@ -10,13 +10,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 
+/** where the kernel has rcu_expedited and rcu_normal */
+export const RCU_DIR = '/sys/kernel';
+/** what rcu_normal = 1 does to the key; the daemon and island doctor both say it */
+export const RCU_NORMAL_WINS = 'which turns every expedited grace period into a normal one';
+
+/** node's "EROFS: read-only file system, open '/sys/...'" without its call and path, which the caller names */
+export const errnoText = (e: unknown): string => (e as Error).message.replace(/, \w+( '.*')?$/, '');
+
 export class RcuExpedited {
   /** the problem last logged: said when it starts or changes, not at every pass */
   private said?: string;
 
   constructor(
     private readonly log: Logger,
-    private readonly dir = '/sys/kernel',
+    private readonly dir = RCU_DIR,
   ) {}
 
   /** Set rcu_expedited to 1 if `want` and it reads otherwise. A few µs: read once a pass. */
@@ -32,10 +40,9 @@ export class RcuExpedited {
         }
         // the kernel's rcu_normal overrides it: every expedited grace period becomes a normal one
         if (readFileSync(`${this.dir}/rcu_normal`, 'utf8').trim() === '1')
-          problem = `${this.dir}/rcu_normal is 1, which turns every expedited grace period into a normal one: [daemon] rcu_expedited has no effect`;
+          problem = `${this.dir}/rcu_normal is 1, ${RCU_NORMAL_WINS}: [daemon] rcu_expedited has no effect`;
       } catch (e) {
-        // node's "EROFS: read-only file system, open '/sys/...'" without its call and path
-        problem = `[daemon] rcu_expedited: ${path}: ${(e as Error).message.replace(/, \w+( '.*')?$/, '')}`;
+        problem = `[daemon] rcu_expedited: ${path}: ${errnoText(e)}`;
       }
     }
     if (problem !== undefined && problem !== this.said) this.log.warn(problem);

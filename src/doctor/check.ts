@@ -11,6 +11,7 @@ import { gatherFacts, strictSomewhere } from './gather.js';
 import { natFindings } from './nat.js';
 import { networkdFindings } from './networkd.js';
 import { networkManagerFindings } from './networkmanager.js';
+import { rcuFindings } from './rcu.js';
 import { serviceFindings } from './services.js';
 import { bySeverity, type DoctorFacts, type Finding, formatFinding } from './types.js';
 
@@ -34,7 +35,15 @@ export async function hostWarnings(cfg: Config): Promise<string[]> {
     const facts = await gatherFacts(cfg, { frugal: true });
     // index.ts's order; the firewall's drops need its tables, which a check does not read
     const rpFilter = strictSomewhere(facts.sysctl, cfg) ? (await import('./rpfilter.js')).rpFilterFindings : none;
-    const checks = [daemonFindings, serviceFindings, rpFilter, networkdFindings, networkManagerFindings, natFindings];
+    const checks = [
+      daemonFindings,
+      serviceFindings,
+      rpFilter,
+      networkdFindings,
+      networkManagerFindings,
+      natFindings,
+      rcuFindings,
+    ];
     // check's own keepalive advice says it with the file's line
     return bySeverity(checks.flatMap((c) => c(facts)))
       .filter((f) => f.family !== 'keepalive')

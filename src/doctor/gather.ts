@@ -4,11 +4,12 @@
  * links, addresses, routes, firewall and vxlan offload (kernel.ts, over netlink). What cannot
  * be read (not root, no nf_tables) is noted, never thrown.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sysctlPath } from '../config/sysctl.js';
 import type { Config } from '../config/types.js';
 import { askHolder } from '../daemon/lock.js';
+import { errnoText, RCU_DIR } from '../daemon/rcu.js';
 import { isIslandDaemon } from './daemon.js';
 import { DIRS, FILES } from './files.js';
 import { offloadAcrossNat } from './nat.js';
@@ -189,6 +190,19 @@ function kernelNeeded(config: Config | undefined, procs: Proc[]): { needed: bool
   return { needed: strictSomewhere(rp, config), rp };
 }
 
+/** Whether the daemon could keep rcu_expedited at 1: only asked when the file sets the key. */
+function rcu(config: Config | undefined): DoctorFacts['rcu'] {
+  if (!config?.daemon.rcuExpedited) return undefined;
+  const normal = readText(`${RCU_DIR}/rcu_normal`)?.trim();
+  try {
+    // W_OK answers EROFS for a read-only /sys (a container's) without writing
+    accessSync(`${RCU_DIR}/rcu_expedited`, constants.W_OK);
+    return normal === undefined ? {} : { normal };
+  } catch (e) {
+    return { ...(normal === undefined ? {} : { normal }), unwritable: errnoText(e) };
+  }
+}
+
 export async function gatherFacts(config: Config | undefined, opts: GatherOptions = {}): Promise<DoctorFacts> {
   const unread: string[] = [];
   const fs = files(unread);
@@ -205,6 +219,7 @@ export async function gatherFacts(config: Config | undefined, opts: GatherOption
     files: fs,
     enabled,
     ...(lk ? { lock: lk } : {}),
+    ...(config?.daemon.rcuExpedited ? { rcu: rcu(config) } : {}),
     unread,
   };
   const need = opts.frugal ? kernelNeeded(config, procs) : undefined;

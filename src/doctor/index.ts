@@ -4,6 +4,7 @@ import { firewallFindings } from './firewall.js';
 import { natFindings } from './nat.js';
 import { networkdFindings } from './networkd.js';
 import { networkManagerFindings } from './networkmanager.js';
+import { rcuFindings } from './rcu.js';
 import { rpFilterFindings } from './rpfilter.js';
 import { bySeverity, type DoctorFacts, type Finding } from './types.js';
 
@@ -14,6 +15,7 @@ export const CHECKS: { family: string; run: (f: DoctorFacts) => Finding[] }[] = 
   { family: 'networkd', run: networkdFindings },
   { family: 'NetworkManager', run: networkManagerFindings },
   { family: 'nat', run: natFindings },
+  { family: 'rcu', run: rcuFindings },
 ];
 
 /** Errors first, each family's in its own order. */

@@ -63,6 +63,8 @@ export interface DoctorFacts {
   txChecksum: Map<string, boolean>;
   /** island's own firewall reading: its status rows and the tables it read */
   firewall?: { status: FirewallStatus[]; live: LiveFirewall };
+  /** [daemon] rcu_expedited's files as the daemon will find them, read only when the file sets the key */
+  rcu?: { normal?: string; unwritable?: string };
   /** the daemon lock of this network namespace (@island/daemon) */
   lock?: { held: boolean; holder?: Holder };
   /** what could not be read, and why (said once, as notes) */

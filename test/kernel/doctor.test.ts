@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
-import { REPO, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
+import { CLI, REPO, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type Netns, netns, ufw } from '../helpers/netns.js';
 
 const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
@@ -528,6 +528,48 @@ tx_checksum_offload = true
       has(await doctor(ns, path), /rp_filter|TX checksum/),
       [/nat0 \(tx_checksum_offload = true; ethtool -k nat0: tx-checksumming on\): error: /],
       'loose vx17, offload back on nat0: only nat0, as an error',
+    );
+  },
+);
+
+t.test(
+  '[daemon] rcu_expedited on a read-only /sys (a container): check and doctor say the daemon cannot set it',
+  async (t) => {
+    const ns = await host(t, 'docrcu');
+    const path = await writeConfig(t, `${GATEWAY()}\n[daemon]\nrcu_expedited = true\n`);
+    t.same(has(await doctor(ns, path), /rcu_expedited/), [], 'this host: writable, rcu_normal 0: nothing');
+    // /sys read-only for the command alone: a remount of its own mount namespace's bind, as a container has it
+    const readOnly = (cmd: string) =>
+      ns.exec([
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -o remount,bind,ro /sys && exec "$@"',
+        'sh',
+        process.execPath,
+        CLI,
+        cmd,
+        '-c',
+        path,
+      ]);
+    const warning = new RegExp(
+      `^${path.replaceAll('/', '\\/')} \\[daemon\\] rcu_expedited: warning: the daemon cannot set /sys/kernel/rcu_expedited \\(EROFS: read-only file system\\): .*; fix: `,
+    );
+    const d = await readOnly('doctor');
+    t.match(
+      d.stdout.split('\n').filter((l) => /rcu_expedited/.test(l)),
+      [warning],
+      `${d.stdout}${d.stderr}`,
+    );
+    const c = await readOnly('check');
+    t.equal(c.code, 0, 'a warning: check still passes the file');
+    t.match(
+      `${c.stdout}${c.stderr}`.split('\n').filter((l) => /rcu_expedited/.test(l)),
+      [warning],
+      `${c.stdout}${c.stderr}`,
     );
   },
 );

@@ -454,3 +454,22 @@ t.test('one line per finding, errors first', async (t) => {
   t.match(formatFinding(f[0] as (typeof f)[0], 'warning'), /: warning: strict/, "island check's form");
   t.same(diagnose(facts({ config: cfg })), [], 'a quiet host: nothing');
 });
+
+t.test('[daemon] rcu_expedited that cannot take effect: rcu_normal wins, or the file is read-only', async (t) => {
+  const cfg = config(`${GATEWAY}\n[daemon]\nrcu_expedited = true\n`);
+  const rcu = (r: DoctorFacts['rcu']) =>
+    diagnose(facts({ config: cfg, ...(r ? { rcu: r } : {}) })).map((x) => formatFinding(x));
+  t.same(rcu({ normal: '0' }), [], 'writable, rcu_normal 0: nothing');
+  t.match(rcu({ normal: '1' }), [
+    /^\/etc\/island\.toml \[daemon\] rcu_expedited: warning: \/sys\/kernel\/rcu_normal is 1, which turns every expedited grace period into a normal one: the key has no effect: .*; fix: .*remove the key; otherwise echo 0 > \/sys\/kernel\/rcu_normal/,
+  ]);
+  t.match(rcu({ normal: '0', unwritable: 'EROFS: read-only file system' }), [
+    /^\/etc\/island\.toml \[daemon\] rcu_expedited: warning: the daemon cannot set \/sys\/kernel\/rcu_expedited \(EROFS: read-only file system\): .*; fix: set it where the kernel is/,
+  ]);
+  const without = config(GATEWAY);
+  t.same(
+    diagnose(facts({ config: without, rcu: { normal: '1' } })),
+    [],
+    'the key not set: rcu_normal is none of island’s business',
+  );
+});
