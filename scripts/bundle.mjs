@@ -107,26 +107,26 @@ if (usage !== undefined) {
  *
  * - node-netlink's socket modules (netlink.js, and raw.js, which rtnl.ts reads through) load the
  *   native addon: `island check` would load netlink because the firewall's pure verdict code
- *   sits in modules beside its sockets (external);
+ *   sits in modules beside its sockets;
  * - toml-eslint-parser, ~5 ms to start, reads only a file the fast reader gives up on
  *   (config/quick.ts): bundled, its start deferred.
  */
 const LAZY = {
-  'netlink/dist/netlink.js': { external: true },
-  'netlink/dist/raw.js': { external: true },
-  'toml-eslint-parser': { external: false },
+  'netlink/dist/netlink.js': { scan: true },
+  'netlink/dist/raw.js': { scan: true },
+  'toml-eslint-parser': { scan: false },
 };
 const lazy = {
   name: 'lazy',
   setup(b) {
     b.onResolve({ filter: /^(netlink\/dist\/(netlink|raw)\.js|toml-eslint-parser)$/ }, (a) => {
       // the stand-in's own require: the real module, outside or in the bundle
-      if (a.namespace === 'lazy') return LAZY[a.path].external ? { path: a.path, external: true } : undefined;
+      if (a.namespace === 'lazy') return undefined;
       return { path: a.path, namespace: 'lazy' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => {
       // the names only: an external is not loaded here (netlink's addon), a bundled one is plain JS
-      const names = LAZY[a.path].external
+      const names = LAZY[a.path].scan
         ? [
             ...new Set(
               [
@@ -142,6 +142,41 @@ const lazy = {
         loader: 'js',
         resolveDir: root,
       };
+    });
+  },
+};
+
+/**
+ * node-netlink's JavaScript is bundled, so that it is in the code cache rather than compiled at
+ * each run, and resolved once, with the bundle. Its addon stays in node_modules: raw.js loads it
+ * through node-gyp-build, whose first choice, unless its two variables say otherwise, is the one
+ * file of build/Release (the patched build, scripts/build-native.mjs; the package ships only
+ * that). In the bundle that file is required by its path, found from the bundle's directory as
+ * node would find netlink (dist/ beside node_modules, in a clone and in /usr/lib/island), and
+ * node-gyp-build is loaded only when it is not there: its load (resolving netlink, reading its
+ * package.json, listing build/Release) and the compile of node-netlink's modules cost a
+ * one-shot apply ~4 ms CPU.
+ */
+const NETLINK_ADDON = [
+  "const binding = require('node-gyp-build')(__dirname + '/..');",
+  `const binding = (() => {
+  const { existsSync } = require('node:fs');
+  const { dirname, join } = require('node:path');
+  if (!process.env.PREBUILDS_ONLY && !process.env.NETLINK_PREBUILD) {
+    const built = join(__dirname, '..', 'node_modules', 'netlink', 'build', 'Release', 'netlink_binding.node');
+    if (existsSync(built)) return require(built);
+  }
+  return require('node-gyp-build')(dirname(require.resolve('netlink/package.json')));
+})();`,
+];
+const netlinkAddon = {
+  name: 'netlink-addon',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]netlink[\\/]dist[\\/]raw\.js$/ }, (a) => {
+      const text = readFileSync(a.path, 'utf8');
+      const [from, to] = NETLINK_ADDON;
+      if (text.split(from).length !== 2) throw new Error(`${a.path}: expected once: ${from}`);
+      return { contents: text.replace(from, to), loader: 'js' };
     });
   },
 };
@@ -190,8 +225,9 @@ const common = {
   format: 'cjs',
   // Debian 12's nodejs
   target: 'node18.19',
-  external: ['netlink'],
-  plugins: [lazy, pinoLazy],
+  // raw.js's fallback, below: netlink's node-gyp-build, as raw.js loads it, on the addon's directory
+  external: ['netlink/package.json', 'node-gyp-build'],
+  plugins: [lazy, netlinkAddon, pinoLazy],
   // the one use, netlink/addon.ts, resolves the addon from where the bundle is
   define: { 'import.meta.url': '__islandUrl' },
   banner: { js: "const __islandUrl = require('node:url').pathToFileURL(__filename).href;" },
