@@ -19,12 +19,15 @@
  * target is printed as MISSED, not an error); 1: a step failed; 2: cannot start.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+// the floor's link as island's vxlan kind makes it: its MAC and its overhead
+import { vxlan as vxlanKind } from '../dist/kinds/vxlan.js';
 import { islandToml, vxlan } from '../test/helpers/toml.mjs';
 import { benchCheck, checkDetails, checkRows, timed } from './check.mjs';
 import { benchFirewall, firewallDetails, firewallRows, updateFirewallDoc } from './firewall.mjs';
@@ -180,24 +183,53 @@ function toml(
   });
 }
 
+/** The MTU of the namespaces' underlay (ul0, a veth): a vxlan of mtu "auto" gets it less VXLAN's overhead. */
+const UNDERLAY_MTU = 1500;
+
 /**
- * The same end state as `island apply` of toml(ts, { kernelOffload: true }) (owner alias
- * "island", route protocol 149), as an ip -batch script. The kernel ignores IFLA_IFALIAS on
- * RTM_NEWLINK (`link add ... alias island` creates an unmarked, foreign link): the alias is a
- * request of its own, as it is for island. island's point-to-point vxlans do not learn (see
- * kinds/vxlan.ts): nolearning; a tunnel of mtu "auto" is the underlay's 1500 less VXLAN's 50 and
- * copies DF from the inner packet: mtu 1450, df inherit.
+ * The end state `island apply` of toml(ts, o) builds (owner alias "island", route protocol 149),
+ * as an ip -batch script from the same options, so that the two cannot drift apart (`island plan
+ * --exit-code` on what it built must say no changes: the bench checks it). The kernel ignores
+ * IFLA_IFALIAS on RTM_NEWLINK (`link add ... alias island` creates an unmarked, foreign link): the
+ * alias is a request of its own, as it is for island. island's point-to-point vxlans do not learn
+ * (see kinds/vxlan.ts): nolearning; a tunnel of mtu "auto" is its underlay's MTU less VXLAN's
+ * overhead and copies DF from the inner packet: mtu 1450, df inherit; source_port p is the
+ * kernel's range [p, p + 1). TX checksum offload is an ethtool request, which ip cannot send:
+ * the converge file leaves it to the kernel (kernelOffload), the heal floor sends it after.
+ *
+ * `asIsland`: also island's requests that `island plan` does not compare, as island sends them
+ * with each create (reconcile/apply.ts, createInPlace): the link's stable MAC, no IPv6 link-local
+ * (addrgenmode none, before it is up: no addrconf, no router solicitations), an altname token
+ * (`token`), and the alias and `up` in one request. The heal floor's: the work island's heal does.
+ * @param {ReturnType<typeof tunnels>} ts
+ * @param {{ port?: number, sourcePort?: number, dev?: string }} [o]
+ * @param {{ asIsland?: boolean, token?: string }} [how]
  */
-function ipBatch(ts, { port = 4789 } = {}) {
+function ipBatch(ts, { port = 4789, sourcePort, dev } = {}, { asIsland = false, token = '' } = {}) {
   const out = [];
   for (const t of ts) {
-    out.push(
-      `link add ${t.name} mtu 1450 type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port} nolearning df inherit`,
-      `link set ${t.name} alias island`,
-      `addr add ${t.address} dev ${t.name}`,
-      `link set ${t.name} up`,
-      `route add ${t.route} via ${t.peer} dev ${t.name} metric 100 proto 149`,
-    );
+    const mac = asIsland
+      ? ` address ${[...vxlanKind.mac(t.name, { vni: t.vni, local: '10.9.0.1', remote: '10.9.0.2' })]
+          .map((b) => b.toString(16).padStart(2, '0'))
+          .join(':')}`
+      : '';
+    const vx = [
+      `id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport ${port}`,
+      sourcePort ? `srcport ${sourcePort} ${sourcePort + 1}` : '',
+      'nolearning df inherit',
+      dev ? `dev ${dev}` : '',
+    ];
+    const mtu = UNDERLAY_MTU - vxlanKind.overhead(4);
+    out.push(`link add ${t.name}${mac} mtu ${mtu} type vxlan ${vx.filter(Boolean).join(' ')}`);
+    if (asIsland)
+      out.push(
+        `link set ${t.name} addrgenmode none`,
+        `link property add dev ${t.name} altname ${token}`,
+        `link set ${t.name} alias island up`,
+        `addr add ${t.address} dev ${t.name}`,
+      );
+    else out.push(`link set ${t.name} alias island`, `addr add ${t.address} dev ${t.name}`, `link set ${t.name} up`);
+    out.push(`route add ${t.route} via ${t.peer} dev ${t.name} metric 100 proto 149`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -376,7 +408,9 @@ async function healDaemon(ns, w, cfg, ts, expedited) {
  */
 async function benchHeal(dev, { expedited = false } = {}) {
   const ts = [{ name: 'vx0', vni: 333, address: '10.30.30.2/30', peer: '10.30.30.1', route: '192.168.3.0/24' }];
-  const file = (o) => toml(ts, { port: 5533, sourcePort: 5533, dev, ...o });
+  // the tunnel as the daemon's file declares it and as the floor's requests build it
+  const def = { port: 5533, sourcePort: 5533, dev };
+  const file = (o) => toml(ts, { ...def, ...o });
   const cfg = writeConfig(`heal${dev ? '-dev' : ''}.toml`, file({}));
   const cfgX = expedited ? writeConfig(`heal${dev ? '-dev' : ''}-rcu.toml`, file({ rcuExpedited: true })) : '';
   await run([NODE, CLI, 'check', '-c', cfg]);
@@ -412,7 +446,7 @@ async function benchHeal(dev, { expedited = false } = {}) {
       }
       await verify(ns, ts, 'after the baseline runs');
 
-      const floor = await healFloor(ns, w, ts[0], dev);
+      const floor = await healFloor(ns, w, ts, def, cfg);
       await verify(ns, ts, 'after the floor runs');
 
       // last, so that a daemon's 1 left on the host (put back only at the end) touches no other row
@@ -423,7 +457,7 @@ async function benchHeal(dev, { expedited = false } = {}) {
               return healDaemon(ns, w, cfgX, ts, true);
             },
             async () => {
-              const f = await healFloor(ns, w, ts[0], dev, ' with rcu_expedited 1');
+              const f = await healFloor(ns, w, ts, def, cfgX, ' with rcu_expedited 1');
               await verify(ns, ts, 'after the expedited floor runs');
               return f;
             },
@@ -446,23 +480,26 @@ async function benchHeal(dev, { expedited = false } = {}) {
 }
 
 /**
- * The floor of a heal: the requests that rebuild the tunnel, already written out and handed to
- * an `ip -batch` waiting on its input the moment the first notification of the deletion is read
- * (the underlay's, with dev). They are sent while the kernel still holds RTNL for the deletion,
- * wait for it, and run the moment it lets go: nothing can be healed earlier.
+ * The floor of a heal: island's requests for the tunnel of the file cfg (ipBatch, asIsland: the
+ * link, its MAC, no IPv6 link-local, its marks, up, its address and its route, from the options
+ * `o` that file was written from), already written out and handed to an `ip -batch` waiting on
+ * its input the moment the first notification of the deletion is read (the underlay's, with dev).
+ * They are sent while the kernel still holds RTNL for the deletion, wait for it, and run the
+ * moment it lets go: nothing can be healed earlier. island's ethtool request (TX checksum offload
+ * off), one round trip after its route, follows the heal, untimed. After the first heal and the
+ * last, `island plan --exit-code -c cfg` must find nothing to do and `ip -d link` must show the
+ * link as island's daemon left it (less its ifindex and altname, which island draws at random):
+ * a floor that builds less than island does is no floor.
+ * @param {ReturnType<typeof tunnels>} ts one tunnel
+ * @param {{ port?: number, sourcePort?: number, dev?: string, kernelOffload?: boolean }} o
  */
-async function healFloor(ns, w, t, dev, how = '') {
+async function healFloor(ns, w, ts, o, cfg, how = '') {
+  const t = ts[0];
   log(
-    `heal${dev ? ` (dev ${dev})` : ''}: floor${how}, ${P.deletions} x (ip link del; a waiting ip -batch fed at the first notification)`,
+    `heal${o.dev ? ` (dev ${o.dev})` : ''}: floor${how}, ${P.deletions} x (ip link del; a waiting ip -batch fed at the first notification)`,
   );
-  const script = [
-    `link add ${t.name} type vxlan id ${t.vni} local 10.9.0.1 remote 10.9.0.2 dstport 5533 nolearning${dev ? ` dev ${dev}` : ''}`,
-    `link set ${t.name} alias island`,
-    `addr add ${t.address} dev ${t.name}`,
-    `link set ${t.name} up`,
-    `route add ${t.route} via ${t.peer} dev ${t.name} metric 100 proto 149`,
-    '',
-  ].join('\n');
+  const island = await linkShape(ns, t.name);
+  const script = ipBatch(ts, o, { asIsland: true, token: `island-${randomBytes(4).toString('hex')}` });
   const whole = [];
   const hold = [];
   const after = [];
@@ -479,14 +516,37 @@ async function healFloor(ns, w, t, dev, how = '') {
       });
       const r = await b.exited;
       if (r.code !== 0) throw new BenchError(`floor deletion ${i + 1}: ip -batch exited ${r.code}:\n${b.stderr()}`);
+      // island's ethtool request (kinds/vxlan.ts), one round trip after its route: outside the outage
+      if (!o.kernelOffload) await run(ns.argv(['ethtool', '-K', t.name, 'tx-checksum-ip-generic', 'off']));
       whole.push(ev.ms);
       hold.push(ev.delTs - ev.firstTs);
       after.push(ev.healTs - ev.delTs);
+      if (i === 0 || i === P.deletions - 1) await sameAsIsland(ns, t.name, island, cfg, `floor deletion ${i + 1}`);
     }
   } finally {
     w.onFirst = undefined;
   }
   return { whole, hold, after };
+}
+
+/** `ip -d -j link show` of a link, less what island draws at random for each create (ifindex, altname token). */
+async function linkShape(ns, name) {
+  const [l] = await ns.ipJson('-d', 'link', 'show', name);
+  if (!l) throw new BenchError(`no link ${name} in ${ns.name}`);
+  const { ifindex: _i, altnames: _a, ...shape } = l;
+  return JSON.stringify(shape);
+}
+
+/** Throws unless the namespace holds what cfg declares (island plan finds nothing to do) and the link is shaped as island's. */
+async function sameAsIsland(ns, name, island, cfg, what) {
+  const p = await exec(ns.argv([NODE, CLI, 'plan', '--exit-code', '-c', cfg]));
+  if (p.code !== 0)
+    throw new BenchError(
+      `${what}: the floor did not build what ${cfg} declares (island plan --exit-code ${p.code}):\n${`${p.stdout}${p.stderr}`.trim()}`,
+    );
+  const mine = await linkShape(ns, name);
+  if (mine !== island)
+    throw new BenchError(`${what}: the floor's ${name} is not island's:\nisland: ${island}\nfloor:  ${mine}`);
 }
 
 /* ------------------------------------------------------------------ 2. converge */
