@@ -50,6 +50,7 @@ import {
   sleep,
   startProcess,
   sum,
+  teardowns,
   unitEnv,
   withExpeditedDaemon,
   withNetns,
@@ -1079,6 +1080,10 @@ async function main() {
   if (only.has('firewall')) res.firewall = await benchFirewall({ quick: opt.quick, node: NODE, cli: CLI, work, log });
   if (only.has('pmtu')) res.pmtu = await benchPmtu({ dist: join(ROOT, 'dist'), log });
   load.push(loadavg()[0]);
+  if (teardowns.length)
+    log(
+      `namespaces deleted: ${teardowns.length}, each waited for until the kernel tore it down: p50 ${fmtMs(median(teardowns))}, max ${fmtMs(Math.max(...teardowns))}, ${(sum(teardowns) / 1000).toFixed(1)} s in all`,
+    );
   m.load = load.map((l) => l.toFixed(2)).join(' → ');
   const R = rows(res);
   if (R.length) process.stdout.write(`\n${textTable(R)}\n\n${details(res).join('\n')}\n`);
