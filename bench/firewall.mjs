@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import {
   BenchError,
   EXPEDITED_WHY,
+  exec,
   expectRcuExpedited,
   percentile,
   RCU_EXPEDITED,
@@ -140,8 +141,8 @@ function nftMonitor(ns, node, o = { respond: false, realtime: true }) {
   const argv = ns.argv([node, MONITOR, ...(o.respond ? ['--respond'] : [])]);
   const m = new Stamps(o.realtime ? realtime(argv) : argv, (line) => {
     if (line === 'ready') return { ready: true };
-    const [t, what, chain, family] = line.split(' ');
-    return { t: Number(t), what, chain, family: Number(family) };
+    const [t, what, chain, family, form] = line.split(' ');
+    return { t: Number(t), what, chain, family: Number(family), form };
   });
   return m.next(0, (e) => e.ready, 10_000, 'ready from the nftables monitor').then(() => m);
 }
@@ -216,9 +217,10 @@ async function flushes(ns, mon, n, what) {
   const outage = [];
   const hold = [];
   const fromReturn = [];
+  let mark = 0;
   for (let i = 0; i < n; i++) {
     await sleep(300 + randomInt(100));
-    const mark = mon.events.length;
+    mark = mon.events.length;
     const returned = await flush(ns, 'iptables-nft');
     const del = await mon.next(mark, (e) => e.what === 'del' && e.chain === 'FORWARD', 5000, 'flush notification');
     const back = await mon.next(
@@ -231,25 +233,44 @@ async function flushes(ns, mon, n, what) {
     hold.push(returned - del.t);
     fromReturn.push(back.t - returned);
   }
-  return { outage, hold, fromReturn };
+  return { outage, hold, fromReturn, last: mark };
 }
 
-/** The floor: island's rules written by iptables-nft, sent back pre-built by a process that only does that. */
-async function floorLatency(P, node, log, how = '') {
+/**
+ * What the last flush and its repair did to the rules, in the kernel's words: each notification's
+ * operation, chain and the rule's kernel form, in order. Read once the repair has settled.
+ */
+const repairForms = (mon, from) => mon.events.slice(from).map((e) => `${e.what} ${e.chain} ${e.form}`);
+
+/**
+ * The floor: island's part written by `island apply` of cfg (its rules, as island writes them),
+ * repaired by a process that only does that: island's transaction, pre-built
+ * (firewall-monitor.mjs --respond). Its last repair must be island's, notification by notification
+ * (`island`: what the daemon's last repair did, repairForms), and `island plan --exit-code` must
+ * find nothing to do afterwards: a floor that writes less than island does is no floor.
+ */
+async function floorLatency(P, node, cli, cfg, log, island, how = '') {
   return withNetns('fw-floor', async (ns) => {
-    await run(ns.argv(['iptables-nft', '-w', '-N', 'ISLAND-FORWARD']));
-    for (const r of CHAIN_RULES) await run(ns.argv(['iptables-nft', '-w', '-A', 'ISLAND-FORWARD', ...r.split(' ')]));
-    await run(ns.argv(['iptables-nft', '-w', '-I', 'FORWARD', '1', ...JUMP.split(' ')]));
     const mon = await nftMonitor(ns, node);
-    // at the daemon's priority (the observer runs at a real-time one, to stamp what it sees)
+    // at the daemon's priority (the observer runs at a real-time one, to stamp what it sees); it
+    // learns island's chains from the notifications of the apply
     const responder = await nftMonitor(ns, node, { respond: true, realtime: false });
     try {
-      log(
-        `firewall: floor${how}, the deleted jump sent back pre-built at the notification, ${P.nft} flushes of FORWARD`,
-      );
+      await run(ns.argv([node, cli, 'apply', '-c', cfg]));
+      log(`firewall: floor${how}, island's repair sent pre-built at the notification, ${P.nft} flushes of FORWARD`);
       const r = await flushes(ns, mon, P.nft, 'the pre-built repair');
       await sleep(300);
       await checkPart(ns, 'iptables-nft-save', 'after the floor flushes');
+      const forms = repairForms(mon, r.last);
+      if (JSON.stringify(forms) !== JSON.stringify(island))
+        throw new BenchError(
+          `the floor's repair is not island's:\nisland's daemon:\n${island.join('\n')}\nthe floor:\n${forms.join('\n')}`,
+        );
+      const p = await exec(ns.argv([node, cli, 'plan', '--exit-code', '-c', cfg]));
+      if (p.code !== 0)
+        throw new BenchError(
+          `after the floor flushes, island plan --exit-code ${p.code}:\n${`${p.stdout}${p.stderr}`.trim()}`,
+        );
       return r;
     } finally {
       await responder.stop();
@@ -280,7 +301,7 @@ async function nftLatency(P, node, cli, cfg, log, expedited = false) {
       const r = await flushes(ns, mon, P.nft, "island's repair");
       await sleep(300);
       await checkPart(ns, 'iptables-nft-save', 'after the nft flushes');
-      return { ...r, passMs: passTimes(d, from), complaints: complaints(d) };
+      return { ...r, repair: repairForms(mon, r.last), passMs: passTimes(d, from), complaints: complaints(d) };
     } finally {
       await d.stop(5000);
       await mon.stop();
@@ -389,10 +410,14 @@ export async function benchFirewall({ quick, node, cli, work, log }) {
   const rcu = rcuExpedited();
   if (rcu !== '0') log(`firewall: the host's ${RCU_EXPEDITED} reads ${rcu}: the default rows are not the default`);
   const nft = await nftLatency(P, node, cli, cfgs.nft, log);
-  const floor = await floorLatency(P, node, log);
+  const floor = await floorLatency(P, node, cli, cfgs.nft, log, nft.repair);
+  let fast;
   const expedited = await withExpeditedDaemon(
-    () => nftLatency(P, node, cli, cfgs.nftRcu, log, true),
-    () => floorLatency(P, node, log, ' with rcu_expedited 1'),
+    async () => {
+      fast = await nftLatency(P, node, cli, cfgs.nftRcu, log, true);
+      return fast;
+    },
+    () => floorLatency(P, node, cli, cfgs.nft, log, fast.repair, ' with rcu_expedited 1'),
   );
   const legacy = await legacyLatency(P, node, cli, cfgs.legacy, log);
   const baseline = await baselineLatency(P, node, log);
