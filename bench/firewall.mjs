@@ -11,10 +11,10 @@
  *   that socket holds nf_tables' commit mutex while it waits out an RCU grace
  *   period: no write of anyone's commits before), and island's part, from
  *   there to the jump's notification;
- * - the floor, in its own namespace with the same rules and the same flush:
- *   a second monitor, at the daemon's (normal) priority, sends the deleted
- *   rules back, pre-built, the moment the flush's transaction is notified
- *   (firewall-monitor.mjs --respond);
+ * - the floor, in its own namespace with the same rules (island apply) and the same flush:
+ *   a second monitor, at the daemon's (normal) priority, sends island's repair
+ *   (its chain emptied, the deleted jump, the chain's rules), pre-built, the
+ *   moment the flush's transaction is notified (firewall-monitor.mjs --respond);
  * - both again with `[daemon] rcu_expedited = true` in the daemon's file: its daemon makes the
  *   host's RCU grace periods expedited (/sys/kernel/rcu_expedited, which the bench puts back as it
  *   found it afterwards), and the floor runs under the same setting;
@@ -464,7 +464,7 @@ function nftRows(nft, floor, title, baseline) {
       '',
     ],
     [
-      `  floor: the deleted jump sent back pre-built at the notification, same flush (n=${floor.outage.length})`,
+      `  floor: island's repair (its chain and the jump) sent pre-built at the notification, same flush (n=${floor.outage.length})`,
       'p50/p99',
       `${p(floor.outage, 50)} / ${p(floor.outage, 99)}`,
       '',
@@ -523,7 +523,7 @@ export function firewallDetails(r) {
   const x = r.expedited;
   return [
     `- firewall, nft backend, the kernel's grace periods (the host's ${RCU_EXPEDITED}: ${r.rcu}), from the kernel's notification of the flush (the first it causes: the jump is gone from then on) to that of island's jump (the outage): ${dist(r.nft.outage)}. Of which the kernel's hold, from the notification to \`iptables -F\` returning: ${dist(r.nft.hold)}; iptables-nft sends its flush and closes its netlink socket at once, and the kernel's release of that socket takes nf_tables' commit mutex and waits out an RCU grace period (the flushed rule's destruction): no nf_tables write of anyone commits before. Island's part, from \`iptables -F\` returning to the jump: ${dist(r.nft.fromReturn)} (negative: island's commit, queued on the mutex, went through before bash stamped the return). Default config: debounce 10 ms.`,
-    `- firewall, nft floor, same rules and flush in another namespace, a process at the daemon's priority sending the deleted jump back pre-built (no read, no plan) the moment the flush's transaction is notified: outage ${dist(r.floor.outage)}; kernel's hold ${dist(r.floor.hold)}; from the return to the jump ${dist(r.floor.fromReturn)}.`,
+    `- firewall, nft floor, same rules and flush in another namespace, a process at the daemon's priority sending island's repair pre-built (its chain emptied, the jump, the chain's rules, each in island's kernel form: no read, no plan) the moment the flush's transaction is notified, checked equal to the daemon's last repair: outage ${dist(r.floor.outage)}; kernel's hold ${dist(r.floor.hold)}; from the return to the jump ${dist(r.floor.fromReturn)}.`,
     `- firewall, nft backend, the daemon's own repair passes (island's tables as the flush's notifications left the last look, or read over netlink; plan; one nf_tables transaction over netlink: no program; its "reconciled" lines): ${r.nft.passMs.length} passes, ${dist(r.nft.passMs)}; a pass includes its commit's wait for the kernel's hold.`,
     `- firewall, nft backend, expedited: the same daemon and flushes with \`[daemon] rcu_expedited = true\` in its file, then the same floor, right after the rows above. The daemon wrote 1 to ${RCU_EXPEDITED} (the bench checks it reads 1 before the first flush and after the floor; it was ${x.host} and is put back after the floor). The kernel's hold is the flushing socket's release waiting out an RCU grace period with nf_tables' commit mutex held; ${EXPEDITED_WHY}. Outage ${dist(x.outage)}; kernel's hold ${dist(x.hold)}; island's part ${dist(x.fromReturn)}; the daemon's repair passes ${dist(x.passMs)}. Floor, same setting: outage ${dist(x.floor.outage)}; kernel's hold ${dist(x.floor.hold)}; from the return to the jump ${dist(x.floor.fromReturn)}.`,
     `- firewall, legacy backend (poll 1 s, the default), from \`iptables-legacy -F\` returning to the first 20 ms read that shows the jump: ${dist(r.legacy.latency)}; repair passes ${dist(r.legacy.passMs)}.`,
