@@ -3,7 +3,7 @@ import type { Cidr, Config, ForwardRule, TunnelConfig } from '../config/types.js
 import type { DesiredPeer } from '../desired.js';
 import { desiredPeers } from '../health/target.js';
 import { kindOf } from '../kinds/index.js';
-import { familyOf, inSubnet } from '../netlink/ip.js';
+import { familyOf, inSubnet, ipv4Value } from '../netlink/ip.js';
 import { nothingWanted } from './diff.js';
 import { ISLAND_FORWARD, ISLAND_INPUT, ISLAND_MSS } from './model.js';
 import {
@@ -100,45 +100,49 @@ function clampMss(tunnel: string): string {
   return `-o ${tunnel} -p tcp -m tcp --tcp-flags SYN,RST SYN ${TAG} -j TCPMSS --clamp-mss-to-pmtu`;
 }
 
-const host = (ip: string) => ({ address: ip, prefixlen: familyOf(ip) === 6 ? 128 : 32 });
-const isMulticast = (ip: string) => (familyOf(ip) === 6 ? inSubnet(ip, 'ff00::', 8) : inSubnet(ip, '224.0.0.0', 4));
+const host = (ip: string, family = familyOf(ip)) => ({ address: ip, prefixlen: family === 6 ? 128 : 32 });
+const isMulticast = (ip: string, family = familyOf(ip)) =>
+  family === 6 ? inSubnet(ip, 'ff00::', 8) : ipv4Value(ip) >>> 28 === 0xe;
 
 /**
  * A tunnel's own packets as they reach this host (its kind's underlayTraffic(): VXLAN's UDP to
  * its port, ipip's protocol 4), from its remote, or for a multicast group, to the group from anyone;
  * then as this host sends them (every packet the tunnel carries out passes the output hook).
+ * Built key by key rather than spread: every tunnel of the file, at every one-shot command's start
+ * (no [forward] needs them too: drop detection), in the interpreter.
  */
 function tunnelFlow(t: TunnelConfig): Flow[] {
   const family = familyOf(t.remote);
   const u = kindOf(t.kind).underlayTraffic?.(t);
   if (family === undefined || !u) return [];
-  const group = isMulticast(t.remote);
-  const ends = group ? { daddr: host(t.remote) } : { saddr: host(t.remote), daddr: host(t.local) };
-  return [
-    {
-      hook: 'input',
-      family,
-      ...ends,
-      ...(u.answers ? { answers: true } : {}),
-      proto: u.proto,
-      ...(u.dport === undefined ? {} : { dport: u.dport }),
-      tunnel: t.name,
-      label: `${t.name}'s packets (${u.words} ${group ? `to ${t.remote}` : `from ${t.remote}`})`,
-    },
-    {
-      hook: 'output',
-      family,
-      saddr: host(t.local),
-      daddr: host(t.remote),
-      ...(t.dev === undefined ? {} : { oif: t.dev }),
-      // pinned to its own port: once the peer has sent, conntrack calls this host's ESTABLISHED
-      ...(u.answers ? { answers: true } : {}),
-      proto: u.proto,
-      ...(u.dport === undefined ? {} : { dport: u.dport }),
-      tunnel: t.name,
-      label: `${t.name}'s packets out (${u.words} to ${t.remote})`,
-    },
-  ];
+  const group = isMulticast(t.remote, family);
+  const remote = host(t.remote, family);
+  const local = host(t.local);
+  const into: Flow = group
+    ? { hook: 'input', family, daddr: remote, label: `${t.name}'s packets (${u.words} to ${t.remote})` }
+    : {
+        hook: 'input',
+        family,
+        saddr: remote,
+        daddr: local,
+        label: `${t.name}'s packets (${u.words} from ${t.remote})`,
+      };
+  const out: Flow = {
+    hook: 'output',
+    family,
+    saddr: local,
+    daddr: remote,
+    label: `${t.name}'s packets out (${u.words} to ${t.remote})`,
+  };
+  if (t.dev !== undefined) out.oif = t.dev;
+  for (const f of [into, out]) {
+    // pinned to its own port: once the peer has sent, conntrack calls this host's ESTABLISHED
+    if (u.answers) f.answers = true;
+    f.proto = u.proto;
+    if (u.dport !== undefined) f.dport = u.dport;
+    f.tunnel = t.name;
+  }
+  return [into, out];
 }
 
 /** The ISLAND-INPUT rule for a tunnel's own packets, in iptables-save's spelling; undefined in the other family. */
