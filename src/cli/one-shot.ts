@@ -8,14 +8,18 @@ import { setFlagsFromString } from 'node:v8';
  * 500-tunnel check ~20 ms less, 5,000 ~60 ms; an apply of 500 tunnels from empty ~70 ms less,
  * a no-op of them ~35 ms). sha256() is the exception: the stable MACs of a 500-tunnel apply
  * are 8 ms of interpreted arithmetic, 1.6 ms once optimized (sha256.ts; the main thread of
- * that apply ~6 ms shorter). Restored before the end: V8 writes its flags into the code
+ * that apply ~6 ms shorter). Nor incremental marking: the old generation's first soft limit,
+ * which an apply of 500 tunnels from empty reaches near its end, starts a mark-compact of the
+ * heap (marking on helper threads, then a pause) that the exit makes moot; without it V8 collects
+ * the old generation only at its hard limit, atomically (that apply: CPU ~20 ms less; a no-op
+ * none, it never got there). Restored before the end: V8 writes its flags into the code
  * cache, which the build makes from a check.
  */
 export async function oneShot<T>(fn: () => Promise<T>): Promise<T> {
-  setFlagsFromString('--turbo-filter=sha256');
+  setFlagsFromString('--turbo-filter=sha256 --no-incremental-marking');
   try {
     return await fn();
   } finally {
-    setFlagsFromString('--turbo-filter=*');
+    setFlagsFromString('--turbo-filter=* --incremental-marking');
   }
 }
