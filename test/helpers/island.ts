@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { Netns } from './netns.js';
-import { type ExecOptions, type ExecResult, exec } from './spawn.mjs';
+import { type ExecOptions, type ExecResult, exec, privateMounts } from './spawn.mjs';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -88,7 +88,7 @@ function overlaid(files: Record<string, string>, argv: string[]): string[] {
   });
   const script =
     'while [ "$1" != -- ]; do mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" || exit 125; shift 3; done; shift; exec "$@"';
-  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...layers, '--', ...argv];
+  return privateMounts(script, 'sh', ...layers, '--', ...argv);
 }
 
 /** `node dist/cli.js ...args` inside ns; never throws on a non-zero exit. */

@@ -98,3 +98,14 @@ export function execTimed(cmd, opts = {}) {
     });
   });
 }
+
+/**
+ * `sh -c script ...args` in a mount namespace of its own, private: what the script mounts (a
+ * file over /etc/hosts, an overlay, /sys read-only) is seen by it and what it execs alone.
+ * @param {string} script
+ * @param {string[]} args the script's $0, $1...
+ * @returns {string[]}
+ */
+export function privateMounts(script, ...args) {
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, ...args];
+}

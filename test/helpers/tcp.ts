@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { ExecResult, Netns } from './netns.js';
+import { privateMounts } from './spawn.mjs';
 
 export const TCP_PEER = join(dirname(fileURLToPath(import.meta.url)), 'tcp-peer.mjs');
 
@@ -45,18 +46,7 @@ function peerEnv(): NodeJS.ProcessEnv {
  * resolve as on that host.
  */
 export function nsEnd(ns: Pick<Netns, 'name' | 'exec'>, o: { name?: string; hostsFile?: string } = {}): TcpEnd {
-  const hosts = o.hostsFile
-    ? [
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        'mount --bind "$0" /etc/hosts && exec "$@"',
-        o.hostsFile,
-      ]
-    : [];
+  const hosts = o.hostsFile ? privateMounts('mount --bind "$0" /etc/hosts && exec "$@"', o.hostsFile) : [];
   return {
     name: o.name ?? ns.name,
     peer: (mode, args, killMs) =>

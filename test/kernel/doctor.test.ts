@@ -15,6 +15,7 @@ import type { Test } from 'tap';
 import t from 'tap';
 import { CLI, REPO, runIsland, startDaemon, writeConfig } from '../helpers/island.js';
 import { type Netns, netns, ufw } from '../helpers/netns.js';
+import { privateMounts } from '../helpers/spawn.mjs';
 
 const LAB_TOML = join(REPO, 'etc', 'examples', 'lab.toml');
 
@@ -540,21 +541,9 @@ t.test(
     t.same(has(await doctor(ns, path), /rcu_expedited/), [], 'this host: writable, rcu_normal 0: nothing');
     // /sys read-only for the command alone: a remount of its own mount namespace's bind, as a container has it
     const readOnly = (cmd: string) =>
-      ns.exec([
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        'mount -o remount,bind,ro /sys && exec "$@"',
-        'sh',
-        process.execPath,
-        CLI,
-        cmd,
-        '-c',
-        path,
-      ]);
+      ns.exec(
+        privateMounts('mount -o remount,bind,ro /sys && exec "$@"', 'sh', process.execPath, CLI, cmd, '-c', path),
+      );
     const warning = new RegExp(
       `^${path.replaceAll('/', '\\/')} \\[daemon\\] rcu_expedited: warning: the daemon cannot set /sys/kernel/rcu_expedited \\(EROFS: read-only file system\\): .*; fix: `,
     );

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { configDir, REPO, runIsland, startDaemon } from '../helpers/island.js';
 import { type Netns, netns } from '../helpers/netns.js';
+import { privateMounts } from '../helpers/spawn.mjs';
 
 const FOREIGN = `127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -29,18 +30,7 @@ ${hosts}
 
 /** getent as a user runs it, with `file` as /etc/hosts in a private mount namespace. */
 async function getent(ns: Netns, file: string, name: string): Promise<{ code: number; out: string }> {
-  const r = await ns.exec([
-    'unshare',
-    '--mount',
-    '--propagation',
-    'private',
-    'sh',
-    '-c',
-    'mount --bind "$1" /etc/hosts && exec getent hosts "$2"',
-    'sh',
-    file,
-    name,
-  ]);
+  const r = await ns.exec(privateMounts('mount --bind "$1" /etc/hosts && exec getent hosts "$2"', 'sh', file, name));
   return { code: r.code, out: r.stdout.trim().replace(/\s+/g, ' ') };
 }
 
