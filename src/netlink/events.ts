@@ -17,6 +17,7 @@
 import type { MessageInfo, NetlinkMessage } from 'netlink';
 import { createNetlink } from 'netlink/dist/netlink.js';
 import { bufferToIp } from './ip.js';
+import { parseNetconf, RTM_DELNETCONF, RTM_NEWNETCONF } from './netconf.js';
 import { decodeAttrs, readCstr, readU32 } from './nla.js';
 
 export type RtEventKind = 'link' | 'address' | 'route' | 'netconf';
@@ -50,10 +51,6 @@ export interface RtEvent {
   rpFilter?: number;
 }
 
-/** ifindex of a netconf event about conf.all (and ip_forward) / conf.default */
-export const NETCONF_ALL = -1;
-export const NETCONF_DEFAULT = -2;
-
 export interface EventSource {
   /** Leave the groups and close the socket; idempotent. */
   close(): void;
@@ -72,10 +69,6 @@ export interface WatchOptions {
 const GROUPS = [1, 5, 9, 7, 11, 24, 25];
 const NETLINK_ROUTE = 0;
 const AF_INET6 = 10;
-// include/uapi/linux/rtnetlink.h, netconf.h: node-netlink's parser knows neither
-const RTM_NEWNETCONF = 80;
-const RTM_DELNETCONF = 81;
-const NETCONFA = { IFINDEX: 1, FORWARDING: 2, RP_FILTER: 3 } as const;
 
 // include/uapi/linux/rtnetlink.h, if_link.h, if_addr.h
 const TYPES: Partial<Record<number, [RtEventKind, 'new' | 'del']>> = {
@@ -217,20 +210,15 @@ function toEvent(m: NetlinkMessage): RtEvent | undefined {
   }
 }
 
-/** struct netconfmsg (the family, padded to 4 bytes), then NETCONFA_* attributes. */
 function netconfEvent(m: NetlinkMessage): RtEvent | undefined {
   if (m.data.length < 4) return undefined;
-  const a = decodeAttrs(m.data.subarray(4));
-  const int = (t: number) => {
-    const b = a.get(t);
-    return b && b.length >= 4 ? b.readInt32LE(0) : undefined;
-  };
+  const c = parseNetconf(m.data, 0, m.data.length);
   return {
     kind: 'netconf',
     op: m.type === RTM_NEWNETCONF ? 'new' : 'del',
     family: m.data.readUInt8(0),
-    ifindex: int(NETCONFA.IFINDEX),
-    forwarding: int(NETCONFA.FORWARDING),
-    rpFilter: int(NETCONFA.RP_FILTER),
+    ifindex: c.ifindex,
+    forwarding: c.forwarding,
+    rpFilter: c.rpFilter,
   };
 }

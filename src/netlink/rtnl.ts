@@ -13,6 +13,7 @@ import { RawNetlinkSocket, type RawNetlinkSocketOptions } from 'netlink/dist/raw
 import { strictCheck } from './addon.js';
 import { NetlinkError } from './errors.js';
 import { bufferToIp, familyOf, ipAt, ipToBuffer } from './ip.js';
+import { parseNetconf, RTM_GETNETCONF } from './netconf.js';
 import {
   type AttrIn,
   decodeAttrs,
@@ -72,7 +73,6 @@ const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
-  GETNETCONF: 82,
   NEWLINKPROP: 108,
 } as const;
 // if_link.h, if_addr.h, rtnetlink.h attribute numbers
@@ -441,7 +441,7 @@ export class Rtnl {
     // struct netconfmsg: the family, padded to 4
     const req = Buffer.alloc(4);
     req[0] = AF_INET;
-    return this.dump('dump netconf', RTM.GETNETCONF, req, parseNetconf);
+    return this.dump('dump netconf', RTM_GETNETCONF, req, netconfEntry);
   }
 
   /** Every route, or those of one table and type (`main`: the main table's unicast routes). */
@@ -690,21 +690,8 @@ function parseAddress(d: Buffer, p: number, stop: number): RawAddress | undefine
   return { ifindex: get32(d, p + 4), family, address: text, prefixlen: d[p + 1] as number, scope: d[p + 3] as number };
 }
 
-// include/uapi/linux/netconf.h
-/** the ifindex of conf.all's entry in a netconf dump, and of conf.default's */
-export const NETCONF_ALL = -1;
-export const NETCONF_DEFAULT = -2;
-const NETCONFA_IFINDEX = 1;
-const NETCONFA_RP_FILTER = 3;
-
-function parseNetconf(d: Buffer, p: number, stop: number): RawNetconf | undefined {
-  let ifindex: number | undefined;
-  let rpFilter: number | undefined;
-  eachAttr(d, p + 4, stop, (type, at, end) => {
-    if (end - at < 4) return;
-    if (type === NETCONFA_IFINDEX) ifindex = d.readInt32LE(at);
-    else if (type === NETCONFA_RP_FILTER) rpFilter = d.readInt32LE(at);
-  });
+function netconfEntry(d: Buffer, p: number, stop: number): RawNetconf | undefined {
+  const { ifindex, rpFilter } = parseNetconf(d, p, stop);
   return ifindex === undefined ? undefined : { ifindex, ...(rpFilter === undefined ? {} : { rpFilter }) };
 }
 
