@@ -190,17 +190,17 @@ function kernelNeeded(config: Config | undefined, procs: Proc[]): { needed: bool
   return { needed: strictSomewhere(rp, config), rp };
 }
 
-/** Whether the daemon could keep rcu_expedited at 1: only asked when the file sets the key. */
-function rcu(config: Config | undefined): DoctorFacts['rcu'] {
-  if (!config?.daemon.rcuExpedited) return undefined;
+/** Whether the daemon could keep rcu_expedited at 1: asked only when the file sets the key. */
+function rcu(): NonNullable<DoctorFacts['rcu']> {
   const normal = readText(`${RCU_DIR}/rcu_normal`)?.trim();
+  const out: NonNullable<DoctorFacts['rcu']> = normal === undefined ? {} : { normal };
   try {
     // W_OK answers EROFS for a read-only /sys (a container's) without writing
     accessSync(`${RCU_DIR}/rcu_expedited`, constants.W_OK);
-    return normal === undefined ? {} : { normal };
   } catch (e) {
-    return { ...(normal === undefined ? {} : { normal }), unwritable: errnoText(e) };
+    out.unwritable = errnoText(e);
   }
+  return out;
 }
 
 export async function gatherFacts(config: Config | undefined, opts: GatherOptions = {}): Promise<DoctorFacts> {
@@ -219,7 +219,7 @@ export async function gatherFacts(config: Config | undefined, opts: GatherOption
     files: fs,
     enabled,
     ...(lk ? { lock: lk } : {}),
-    ...(config?.daemon.rcuExpedited ? { rcu: rcu(config) } : {}),
+    ...(config?.daemon.rcuExpedited ? { rcu: rcu() } : {}),
     unread,
   };
   const need = opts.frugal ? kernelNeeded(config, procs) : undefined;
