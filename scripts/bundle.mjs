@@ -109,17 +109,20 @@ if (usage !== undefined) {
  *   native addon: `island check` would load netlink because the firewall's pure verdict code
  *   sits in modules beside its sockets;
  * - toml-eslint-parser, ~5 ms to start, reads only a file the fast reader gives up on
- *   (config/quick.ts): bundled, its start deferred.
+ *   (config/quick.ts): bundled, its start deferred;
+ * - node:net (with node's stream modules, ~3 ms of a one-shot command's start): a one-shot apply
+ *   needs it only for an IPv6 address's isIP() or a running daemon's socket.
  */
 const LAZY = {
   'netlink/dist/netlink.js': { scan: true },
   'netlink/dist/raw.js': { scan: true },
   'toml-eslint-parser': { scan: false },
+  'node:net': { scan: false },
 };
 const lazy = {
   name: 'lazy',
   setup(b) {
-    b.onResolve({ filter: /^(netlink\/dist\/(netlink|raw)\.js|toml-eslint-parser)$/ }, (a) => {
+    b.onResolve({ filter: /^(netlink\/dist\/(netlink|raw)\.js|toml-eslint-parser|node:net)$/ }, (a) => {
       // the stand-in's own require: the real module, outside or in the bundle
       if (a.namespace === 'lazy') return undefined;
       return { path: a.path, namespace: 'lazy' };

@@ -8,7 +8,7 @@ import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
 import { mustLoad } from './load.js';
 import { oneShot } from './one-shot.js';
-import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from './output.js';
+import { EXIT_UNREACHED, notReached, printResults, say, unreached, withNetlink } from './output.js';
 
 export const run = (args: Args): Promise<number> => oneShot(() => applyFile(args));
 
@@ -24,14 +24,14 @@ async function applyFile({ path }: Args): Promise<number> {
   const stuck = unreached(plan.status).length
     ? unreached(settle(plan.status, results)).filter((s) => !failedObjects.has(s.object))
     : [];
-  for (const s of stuck) process.stderr.write(`island: ${s.object}: ${s.detail}\n`);
+  for (const s of stuck) say(2, `island: ${s.object}: ${s.detail}\n`);
   const hosts = await hostsLine(cfg.hosts ?? [], true).catch((e: Error) => {
     failed++;
-    process.stderr.write(`island: ${e.message}\n`);
+    say(2, `island: ${e.message}\n`);
     return undefined;
   });
-  if (hosts) process.stdout.write(`${hosts}\n`);
-  if (stuck.length) process.stdout.write(`${notReached(stuck)}\n`);
-  else if (!results.length && !hosts && !failed) process.stdout.write('no changes\n');
+  if (hosts) say(1, `${hosts}\n`);
+  if (stuck.length) say(1, `${notReached(stuck)}\n`);
+  else if (!results.length && !hosts && !failed) say(1, 'no changes\n');
   return failed ? 1 : stuck.length ? EXIT_UNREACHED : 0;
 }

@@ -5,8 +5,8 @@
  * see a truncated file, unlike an in-place rewrite, which empties the file before refilling it.
  */
 import type { Stats } from 'node:fs';
-import { constants } from 'node:fs';
-import { lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../random.js';
 
@@ -14,9 +14,13 @@ const TEMP_MARK = '.island-';
 /** temporaries older than this are left over from a writer killed mid-way */
 const STALE_MS = 60_000;
 
+/**
+ * Read at once: /etc/hosts is a few kilobytes, and a promise read (open, stat, read, close on
+ * libuv's threads, which it starts) is what a one-shot apply that changes nothing there did last.
+ */
 export async function readTextOrEmpty(path: string): Promise<{ text: string; exists: boolean }> {
   try {
-    return { text: await readFile(path, 'utf8'), exists: true };
+    return { text: readFileSync(path, 'utf8'), exists: true };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', exists: false };
     throw e;
