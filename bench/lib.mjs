@@ -572,11 +572,19 @@ export function unitEnv() {
   return out.filter((a) => !a.startsWith('ISLAND_CONFIG='));
 }
 
-/** VmRSS and VmHWM of a process, in MiB. */
+/**
+ * VmRSS and VmHWM of a process, in MiB, and VmRSS's parts: RssAnon, the process' own memory, and
+ * RssFile, the files it maps as far as they are in its page tables (node's binary, its libraries).
+ */
 export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  return {
+    rssMiB: kb('VmRSS') / 1024,
+    hwmMiB: kb('VmHWM') / 1024,
+    anonMiB: kb('RssAnon') / 1024,
+    fileMiB: kb('RssFile') / 1024,
+  };
 }
 
 /** CPU milliseconds of each run, whole: "68 63 67" */

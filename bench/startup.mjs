@@ -202,6 +202,6 @@ export function startupDetails(r) {
   const runs = (v) => v.map(fmt).join(', ');
   return [
     `- startup, CPU (user + system), medians of ${r.runs} runs: node -e 0 ${fmt(median(r.cpu.bare))}, island --help ${fmt(median(r.cpu.help))}, check 500 tunnels ${fmt(median(r.cpu.check500))}, check 5,000 ${fmt(median(r.cpu.check5000))}; each run, ms: node -e 0 ${eachMs(r.cpu.bare)}; --help ${eachMs(r.cpu.help)}; check 500 ${eachMs(r.cpu.check500)}; check 5,000 ${eachMs(r.cpu.check5000)}.`,
-    `- startup, wall, each run: node -e 0 ${runs(r.bare)}; island --help ${runs(r.help)}; check 500 tunnels ${runs(r.check500)}; check 5,000 ${runs(r.check5000)}; start to READY=1 (lab file, as faraday, in a namespace) ${runs(r.ready)}, \`node -e 0\` the same way ${runs(r.nsBare)}; the lab daemon idle: VmRSS ${r.rss.rssMiB.toFixed(1)} MiB, VmHWM ${r.rss.hwmMiB.toFixed(1)} MiB.`,
+    `- startup, wall, each run: node -e 0 ${runs(r.bare)}; island --help ${runs(r.help)}; check 500 tunnels ${runs(r.check500)}; check 5,000 ${runs(r.check5000)}; start to READY=1 (lab file, as faraday, in a namespace) ${runs(r.ready)}, \`node -e 0\` the same way ${runs(r.nsBare)}; the lab daemon idle: VmRSS ${r.rss.rssMiB.toFixed(1)} MiB (RssAnon, its own memory, ${r.rss.anonMiB.toFixed(1)}; RssFile, node's binary and libraries as mapped, ${r.rss.fileMiB.toFixed(1)}), VmHWM ${r.rss.hwmMiB.toFixed(1)} MiB.`,
   ];
 }

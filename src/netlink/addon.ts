@@ -30,6 +30,7 @@ interface Addon {
   setsockoptInt?: (fd: number, level: number, name: number, value: number) => void;
   sendUnixDatagram?: (path: string, data: Buffer) => void;
   mallocTrim?: () => boolean;
+  dropFilePages?: () => number;
 }
 
 /**
@@ -83,6 +84,19 @@ export function mallocTrim(): boolean {
     return loadedAddon().mallocTrim?.() ?? false;
   } catch {
     return false;
+  }
+}
+
+/**
+ * MADV_DONTNEED on the process' private read-only file mappings that hold no page of their own
+ * (memory.ts): the kB they had resident, -1 when /proc/self/smaps cannot be read, 0 without the
+ * island-patched addon.
+ */
+export function dropFilePages(): number {
+  try {
+    return loadedAddon().dropFilePages?.() ?? 0;
+  } catch {
+    return 0;
   }
 }
 
