@@ -125,7 +125,13 @@ const LAZY = {
 const lazy = {
   name: 'lazy',
   setup(b) {
-    b.onResolve({ filter: /^(netlink\/dist\/(netlink|raw)\.js|toml-eslint-parser|node:net|node:fs\/promises)$/ }, (a) => {
+    // LAZY's names, as they are written
+    const filter = new RegExp(
+      `^(${Object.keys(LAZY)
+        .map((k) => k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('|')})$`,
+    );
+    b.onResolve({ filter }, (a) => {
       // the stand-in's own require: the real module, outside or in the bundle
       if (a.namespace === 'lazy') return undefined;
       return { path: a.path, namespace: 'lazy' };
