@@ -416,7 +416,8 @@ if (!process.argv.includes('--no-cache')) {
       argv: [
         'sh',
         '-c',
-        `"$1" "$2" daemon -c "$3" & p=$!
+        // not a build's own service manager's: no READY=1 or watchdog pings to it
+        `unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID; "$1" "$2" daemon -c "$3" & p=$!
 for i in $(seq 50); do ip link show vx0 >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 0.2; ip link del vx0; sleep 0.3; ip link del vx0; sleep 0.3; kill $p; wait $p`,
         'sh',
