@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { deleteNamespaceSync, namespaceName } from '../test/helpers/namespace.mjs';
+import { statusKb } from '../test/helpers/proc.mjs';
 import { execTimed } from '../test/helpers/spawn.mjs';
 
 export class BenchError extends Error {}
@@ -577,13 +578,12 @@ export function unitEnv() {
  * RssFile, the files it maps as far as they are in its page tables (node's binary, its libraries).
  */
 export function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const kb = statusKb(pid, ['VmRSS', 'VmHWM', 'RssAnon', 'RssFile']);
   return {
-    rssMiB: kb('VmRSS') / 1024,
-    hwmMiB: kb('VmHWM') / 1024,
-    anonMiB: kb('RssAnon') / 1024,
-    fileMiB: kb('RssFile') / 1024,
+    rssMiB: kb.VmRSS / 1024,
+    hwmMiB: kb.VmHWM / 1024,
+    anonMiB: kb.RssAnon / 1024,
+    fileMiB: kb.RssFile / 1024,
   };
 }
 

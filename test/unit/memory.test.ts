@@ -3,16 +3,15 @@
  * unmapped by the patched netlink addon's dropFilePages. RssFile falls, and the process runs on,
  * code it had not run since faulted back in from the page cache.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import t from 'tap';
 import { dropFilePages } from '../../src/netlink/addon.js';
+import { statusKb } from '../helpers/proc.mjs';
 
 /** RssAnon and RssFile of this process, kB */
 function rss(): { anon: number; file: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { anon: kb('RssAnon'), file: kb('RssFile') };
+  const kb = statusKb('self', ['RssAnon', 'RssFile']);
+  return { anon: kb.RssAnon, file: kb.RssFile };
 }
 
 t.test("node's file pages leave the page tables, and the process goes on", (t) => {
