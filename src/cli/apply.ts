@@ -8,7 +8,8 @@ import { reconcile } from '../reconcile/reconcile.js';
 import type { Args } from './args.js';
 import { mustLoad } from './load.js';
 import { oneShot } from './one-shot.js';
-import { EXIT_UNREACHED, notReached, printResults, say, unreached, withNetlink } from './output.js';
+import { EXIT_UNREACHED, notReached, printResults, unreached, withNetlink } from './output.js';
+import { say } from './say.js';
 
 export const run = (args: Args): Promise<number> => oneShot(() => applyFile(args));
 

@@ -6,6 +6,7 @@ import { unsafeConfigFile } from '../daemon/perms.js';
 import type { Args } from './args.js';
 import { printDiagnostics } from './load.js';
 import { oneShot } from './one-shot.js';
+import { say } from './say.js';
 
 /** Without TurboFan but for sha256 (one-shot.ts): ExecReload runs check on every reload. */
 export const run = (args: Args): Promise<number> => oneShot(() => checkFile(args));
@@ -13,7 +14,7 @@ export const run = (args: Args): Promise<number> => oneShot(() => checkFile(args
 async function checkFile({ path, values }: Args): Promise<number> {
   // the daemon's rule too: `systemctl reload` runs check first and must refuse what the daemon would
   const unsafe = await unsafeConfigFile(path);
-  if (unsafe) process.stderr.write(`${unsafe}\n`);
+  if (unsafe) say(2, `${unsafe}\n`);
   // [forward] names neither declared nor on this host are likely typos; only check looks
   const r = await loadConfig(path, {
     linkExists: (name) => existsSync(`/sys/class/net/${name}`),
@@ -31,8 +32,8 @@ async function checkFile({ path, values }: Args): Promise<number> {
   if (unsafe) return 1;
   // the same checks as island doctor, as warnings, where the file is this host's
   const { hostWarnings, isThisHost } = await import('../doctor/check.js');
-  if (isThisHost(r.config, values.host)) for (const w of await hostWarnings(r.config)) process.stderr.write(`${w}\n`);
+  if (isThisHost(r.config, values.host)) for (const w of await hostWarnings(r.config)) say(2, `${w}\n`);
   const self = r.config.island?.self;
-  process.stdout.write(`${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);
+  say(1, `${path}: ok${self ? ` (${describeSelf(self)})` : ''}\n`);
   return 0;
 }

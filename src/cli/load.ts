@@ -2,9 +2,10 @@
 import { type Diagnostic, formatDiagnostic, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { CommandError } from '../control/errors.js';
+import { say } from './say.js';
 
 export function printDiagnostics(ds: Diagnostic[]): void {
-  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (ds.length) say(2, ds.map((d) => `${formatDiagnostic(d)}\n`).join(''));
 }
 
 /** The file, valid, for a command that changes the host: anything else changes nothing. */

@@ -1,5 +1,29 @@
 /** What a command that runs once and exits asks of V8. */
-import { setFlagsFromString } from 'node:v8';
+
+type SetFlags = (flags: string) => void;
+
+/**
+ * V8's setFlagsFromString, without node:v8: that module brings node's heap snapshot API and with
+ * it node's stream modules, ~3 ms of CPU a command otherwise never loads (an apply writes with
+ * writeSync, a check too: say.ts). process.binding('v8') is the same function of node's own
+ * binding; reading it warns once (DEP0111), which process.noDeprecation, documented for that,
+ * silences while it is read. Where node has no such binding any more, node:v8.
+ */
+async function v8Flags(): Promise<SetFlags> {
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding('v8') as {
+      setFlagsFromString?: SetFlags;
+    };
+    if (typeof binding.setFlagsFromString === 'function') return binding.setFlagsFromString;
+  } catch {
+    // gone from this node: the public module below
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  return (await import('node:v8')).setFlagsFromString;
+}
 
 /**
  * `fn` with V8's optimizing compiler kept to the one function that pays it back. A one-shot
@@ -18,10 +42,11 @@ import { setFlagsFromString } from 'node:v8';
  * cache, which the build makes from a check.
  */
 export async function oneShot<T>(fn: () => Promise<T>): Promise<T> {
-  setFlagsFromString('--turbo-filter=sha256 --no-incremental-marking --no-parallel-scavenge');
+  const setFlags = await v8Flags();
+  setFlags('--turbo-filter=sha256 --no-incremental-marking --no-parallel-scavenge');
   try {
     return await fn();
   } finally {
-    setFlagsFromString('--turbo-filter=* --incremental-marking --parallel-scavenge');
+    setFlags('--turbo-filter=* --incremental-marking --parallel-scavenge');
   }
 }

@@ -1,10 +1,10 @@
 /** What the commands that touch the kernel share: netlink for one run, printing its results. */
-import { writeSync } from 'node:fs';
 import { Ethtool } from '../netlink/ethtool.js';
 import { Rtnl } from '../netlink/rtnl.js';
 import type { ActionResult } from '../reconcile/apply.js';
 import { describeAction } from '../reconcile/describe.js';
 import { actionObject, type ObjectStatus } from '../reconcile/plan.js';
+import { say } from './say.js';
 
 /** plan --exit-code and apply: objects are foreign or blocked, so the file is not reached. */
 export const EXIT_UNREACHED = 3;
@@ -26,23 +26,6 @@ export async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promi
   } finally {
     rtnl.close();
     ethtool.close();
-  }
-}
-
-/**
- * text on stdout (1) or stderr (2), written at once: process.stdout on a pipe or a socket (a
- * script's, the journal's, the bench's) is a net.Socket, whose modules (net, streams) were ~4 ms
- * of a one-shot apply's start. Linux writes those synchronously as well, so the order is kept.
- * Whatever the descriptor refuses (EAGAIN on a full non-blocking one, EPIPE) goes to node's
- * stream instead, which says it as before.
- */
-export function say(fd: 1 | 2, text: string): void {
-  const b = Buffer.from(text);
-  let off = 0;
-  try {
-    while (off < b.length) off += writeSync(fd, b, off);
-  } catch {
-    (fd === 1 ? process.stdout : process.stderr).write(b.subarray(off));
   }
 }
 
