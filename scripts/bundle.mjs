@@ -8,8 +8,8 @@
  *   node scripts/bundle.mjs [DIR (default dist/)] [--no-cache]
  *     writes the bundles (BUNDLES: DIR/island.cjs, every command; island-check.cjs, `island
  *     check`; island-apply.cjs, apply, plan and down), their entries DIR/cli.cjs and DIR/cli.js,
- *     and each bundle's NAME.cache, V8's code cache of it for this node (not with --no-cache: the
- *     package's node is another)
+ *     and each bundle's NAME.cache, V8's code cache of it for this node (scripts/code-cache.mjs; not
+ *     with --no-cache: the package's node is another, and the package makes them on the host)
  *
  * CommonJS, not ESM: Node 18 and 20 compile an ES module's whole text before running it, a
  * script's functions only when first called (measured, 470 KB bundle, `island --help`: 150 ms
@@ -23,13 +23,12 @@
  * `npm run build` runs this after tsc, whose dist/ modules the tests and
  * scripts/package-schema.mjs read one by one; the bundle replaces only tsc's dist/cli.js.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { makeCodeCaches } from './code-cache.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root, 'dist');
@@ -326,134 +325,9 @@ for (const [name, cjs] of [
   writeFileSync(join(out, name), entry(cjs, help, bundleOf));
   chmodSync(join(out, name), 0o755);
 }
+// the code caches for this node (scripts/code-cache.mjs, which the package runs on the host for
+// its node); a package built here would carry caches for the wrong node, so --no-cache leaves
+// them out
 for (const { name } of BUNDLES) rmSync(join(out, `${name}.cache`), { force: true });
-/**
- * What the code caches are made from: a host's file as most are, tunnels of the two common kinds
- * with addresses, routes through them, [daemon], valid and without a warning (the fast reader's
- * path). etc/island.toml, the example, holds only [daemon]: its check compiled no tunnel's or
- * route's checks, which every check of a real file then compiled itself (a 500-tunnel check, 16
- * interleaved runs, CPU mean 119.2 -> 114.1 ms).
- */
-const CACHE_FILE = `[[tunnel]]
-name = "vx0"
-kind = "vxlan"
-vni = 42
-local = "10.9.0.1"
-remote = "10.9.0.2"
-addresses = ["10.3.1.2/30"]
-
-[[tunnel]]
-name = "vx1"
-kind = "vxlan"
-vni = 43
-local = "10.9.0.1"
-remote = "10.9.0.2"
-port = 4789
-addresses = ["10.3.1.6/30"]
-
-[[tunnel]]
-name = "ip0"
-kind = "ipip"
-local = "10.9.0.1"
-remote = "10.9.0.3"
-addresses = ["10.3.1.10/30"]
-
-[[route]]
-to = "192.168.3.0/24"
-via = "10.3.1.1"
-dev = "vx0"
-metric = 100
-
-[[route]]
-to = "192.168.4.0/24"
-via = "10.3.1.9"
-
-[daemon]
-resync = "30s"
-debounce = "10ms"
-`;
-
-// the code caches for this node: `island check` of CACHE_FILE compiles what a one-shot run
-// needs, in each bundle (ISLAND_CODE_CACHE="write NAME": through NAME.cjs); a package
-// built here would carry caches for the wrong node, so --no-cache leaves them out.
-// The file of mode 0644: check refuses a group-writable file, which umask 002 makes, and the
-// build then made no cache (every command ~20 ms more CPU)
-if (!process.argv.includes('--no-cache')) {
-  const dir = mkdtempSync(join(tmpdir(), 'island-bundle-'));
-  const file = join(dir, 'island.toml');
-  writeFileSync(file, CACHE_FILE);
-  chmodSync(file, 0o644);
-  // more links than apply's request window (64), each with an address and a route: its stages
-  // of many, not only the few of CACHE_FILE's
-  const applyFile = join(dir, 'apply.toml');
-  const many = Array.from(
-    { length: 70 },
-    (_, i) =>
-      `[[tunnel]]\nname = "vc${i}"\nkind = "vxlan"\nvni = ${1000 + i}\nlocal = "10.9.0.1"\nremote = "10.9.0.2"\n` +
-      `addresses = ["10.4.${i}.2/30"]\n\n[[route]]\nto = "192.168.${100 + i}.0/24"\nvia = "10.4.${i}.1"\ndev = "vc${i}"\n`,
-  );
-  writeFileSync(applyFile, `${many.join('\n')}\n${CACHE_FILE}`);
-  chmodSync(applyFile, 0o644);
-  const cli = join(out, 'cli.cjs');
-  /**
-   * As root, some caches come from a run in a network namespace of its own (`unshare --net`, gone
-   * with the process), with the status that says its code ran:
-   * - island-apply's from an apply of applyFile: a check compiles none of plan's, apply's and
-   *   netlink's functions, which every apply then compiled itself (500 tunnels from empty, 20
-   *   interleaved runs: CPU mean 277 -> 269 ms). A refusal (no ipip module) or blocked objects
-   *   still ran that code: exit 1 or 3 will do.
-   * - island's (the daemon's) from a daemon that starts, heals vx0 twice and stops: a daemon whose
-   *   start found everything in place compiled its heal path (the events, the plan of a link to
-   *   create, its requests) at the first heal. A daemon with the file already applied, then
-   *   `ip link del vx0` twice, 4 starts each: first heal's pass 8.6-9.2 -> 4.0-5.2 ms (the second
-   *   1.7-2.2 either way); start to READY=1 of the lab file 171 -> 161 ms, idle RSS 24.0 -> 24.1
-   *   MiB (the cache 416 -> 828 KB).
-   * Not root, no unshare or no `ip`, or another status: a check's, as the others'.
-   */
-  const runs = {
-    'island-apply': { argv: [process.execPath, cli, 'apply', '-c', applyFile], ok: [0, 1, 3] },
-    island: {
-      argv: [
-        'sh',
-        '-c',
-        // not a build's own service manager's: no READY=1 or watchdog pings to it
-        `unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID; "$1" "$2" daemon -c "$3" & p=$!
-for i in $(seq 50); do ip link show vx0 >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 0.2; ip link del vx0; sleep 0.3; ip link del vx0; sleep 0.3; kill $p; wait $p`,
-        'sh',
-        process.execPath,
-        cli,
-        file,
-      ],
-      ok: [0],
-    },
-  };
-  for (const { name } of BUNDLES) {
-    const env = { ...process.env, ISLAND_CODE_CACHE: `write ${name}` };
-    const run = process.getuid?.() === 0 ? runs[name] : undefined;
-    if (run) {
-      const a = spawnSync('unshare', ['--net', ...run.argv], {
-        // the namespace is the network's only: not the build host's daemon (asked for its path
-        // MTUs otherwise) nor its /etc/hosts (the file names no [hosts]: island's lines would go)
-        env: { ...env, ISLAND_RUNTIME_DIR: dir, ISLAND_HOSTS_FILE: join(dir, 'hosts') },
-        stdio: 'ignore',
-        // a kernel that never answers must not hang the build
-        timeout: 60_000,
-      });
-      if (run.ok.includes(a.status ?? -1) && existsSync(join(out, `${name}.cache`))) continue;
-      rmSync(join(out, `${name}.cache`), { force: true });
-    }
-    const r = spawnSync(process.execPath, [cli, 'check', '-c', file], {
-      env,
-      stdio: 'ignore',
-    });
-    // the cache is an optimisation: a check that fails here (a file mode it dislikes, no netlink) costs it, not the build
-    if (r.status !== 0) {
-      rmSync(join(out, `${name}.cache`), { force: true });
-      process.stderr.write(
-        `bundle: no code cache for ${name}.cjs (island check exited ${r.status}); it compiles without one\n`,
-      );
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-}
+const names = BUNDLES.map(({ name }) => name);
+if (!process.argv.includes('--no-cache')) makeCodeCaches(out, names, 'bundle');
