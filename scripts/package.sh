@@ -42,12 +42,15 @@ step "compile (tsc) and bundle (esbuild)"
 # into the staging tree, not dist/: tests may be running dist/cli.js while a package builds.
 # The package ships the bundles (dist/island.cjs, and island-check.cjs and island-apply.cjs for
 # check, apply, plan, down; their entries dist/cli.cjs, which /usr/sbin/island runs, and
-# dist/cli.js, scripts/bundle.mjs); tsc's module-by-module output
+# dist/cli.js, scripts/bundle.mjs), without code caches: postinst makes them on the host, for its
+# node, with dist/code-cache.mjs (scripts/code-cache.mjs); tsc's module-by-module output
 # is only read here, by the schema generator, after npm ci below has put the node_modules it
 # imports next to it.
 (cd "$REPO" && node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$WORK/npm/tsc" --sourceMap false) >&2
 mkdir -p "$APP/dist"
 node "$REPO/scripts/bundle.mjs" "$APP/dist" --no-cache >&2
+# what makes the code caches on the host, for its node (postinst, debian/island.postinst)
+install -m 0644 "$REPO/scripts/code-cache.mjs" "$APP/dist/code-cache.mjs"
 # /usr/sbin/island runs cli.cjs with /usr/bin/node: the shebangs would only invite running them directly
 sed -i '1{/^#!/d}' "$APP/dist/cli.cjs" "$APP/dist/cli.js"
 chmod 0644 "$APP/dist/cli.cjs" "$APP/dist/cli.js" "$APP/dist/"island*.cjs

@@ -19,6 +19,8 @@ const INPUTS = [
   'packaging',
   'patches',
   'scripts/package.sh',
+  'scripts/bundle.mjs',
+  'scripts/code-cache.mjs',
   'scripts/package-schema.mjs',
   'scripts/package-copyright.mjs',
   'package.json',

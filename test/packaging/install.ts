@@ -4,7 +4,9 @@
  * island.service; an edited /etc/island.toml and `systemctl reload island` build the tunnel;
  * a rebuilt higher version installs without flapping it (same ifindex); removal stops the
  * daemon and leaves the network; purge leaves no file behind (file lists compared before
- * install and after purge, as piuparts does).
+ * install and after purge, as piuparts does). V8's code caches, which postinst makes for the
+ * host's node (scripts/code-cache.mjs), are taken by that node, one-shot commands and the
+ * sandboxed daemon alike, and made again by an upgrade and by a new /usr/bin/node (the trigger).
  */
 import type { Test } from 'tap';
 import { BASE_VERSION, buildDeb } from '../helpers/deb.js';
@@ -28,6 +30,48 @@ const CONFIG = islandToml(
   },
   { comment: 'written by the package test' },
 );
+
+/** The code caches postinst makes beside the bundles, one each (scripts/bundle.mjs BUNDLES). */
+const CACHE_DIR = '/usr/lib/island/dist';
+const CACHES = ['island-apply.cache', 'island-check.cache', 'island.cache'];
+/** A command of each bundle (the entry's BUNDLE: check and plan have their own), none changing anything */
+const USES = ['check', 'plan', 'graph'];
+/**
+ * A preload (NODE_OPTIONS=--require) that says on stderr what V8 made of the code cache given to
+ * each vm.Script: the entry's own Script, so what it observes is exactly what the entry compiles,
+ * on the host's node. Outside /root, which the unit's ProtectHome hides from the daemon.
+ */
+const PROBE = '/usr/local/lib/code-cache-probe.cjs';
+const PROBE_JS = `const vm = require('node:vm');
+const { Script } = vm;
+vm.Script = class extends Script {
+  constructor(source, options) {
+    super(source, options);
+    const state = options?.cachedData === undefined ? 'none' : this.cachedDataRejected ? 'rejected' : 'accepted';
+    process.stderr.write(\`code cache of \${require('node:path').basename(options?.filename ?? '?')}: \${state}\\n\`);
+  }
+};
+`;
+const ACCEPTED = ['island-check.cjs: accepted', 'island-apply.cjs: accepted', 'island.cjs: accepted'];
+const REJECTED = ACCEPTED.map((l) => l.replace('accepted', 'rejected'));
+
+/** The code cache files beside the bundles. */
+async function cacheFiles(c: DebContainer): Promise<string[]> {
+  return (await c.sh(`cd ${CACHE_DIR} && ls -1 -- *.cache 2>/dev/null || true`)).split('\n').filter(Boolean);
+}
+
+/** What V8 made of each bundle's code cache in a command run through /usr/sbin/island (USES). */
+async function cacheUse(c: DebContainer): Promise<string[]> {
+  return Promise.all(
+    USES.map(async (cmd) => {
+      const r = await c.exec(['env', `NODE_OPTIONS=--require=${PROBE}`, 'island', cmd]);
+      return /^code cache of (.*)$/m.exec(r.stderr)?.[1] ?? `island ${cmd}: no vm.Script (exit ${r.code}) ${r.stderr}`;
+    }),
+  );
+}
+
+/** The caches replaced by ones V8 rejects (cut short), as a cache for another node is. */
+const spoilCaches = (c: DebContainer) => c.sh(`for f in ${CACHE_DIR}/*.cache; do truncate -s 4096 "$f"; done`);
 
 // biome-ignore lint/suspicious/noExplicitAny: ip's JSON
 type Link = Record<string, any>;
@@ -86,6 +130,25 @@ async function lifecycle(
     'test -s /usr/share/island/island.toml.schema.json && test -s /usr/share/bash-completion/completions/island',
   );
 
+  // V8's code caches, made by postinst for this node: as root, from the runs in namespaces of
+  // their own (scripts/code-cache.mjs), each taken by the node island runs
+  t.notMatch(install, /no (V8 )?code cache/, 'postinst made every code cache');
+  t.same(await cacheFiles(c), CACHES, `postinst made a code cache beside each bundle in ${CACHE_DIR}`);
+  await c.sh(`cat > ${PROBE}`, { input: PROBE_JS });
+  t.same(await cacheUse(c), ACCEPTED, `${nodeVersion} takes them: island check, plan, graph`);
+  // the daemon, in the unit's sandbox (ProtectSystem=strict...), with the unit's NODE_OPTIONS
+  const dropIn = '/etc/systemd/system/island.service.d/probe.conf';
+  await c.sh(`mkdir -p ${dropIn.replace(/\/[^/]*$/, '')} && cat > ${dropIn}`, {
+    input: `[Service]\nEnvironment="NODE_OPTIONS=--v8-pool-size=1 --require=${PROBE}"\n`,
+  });
+  await c.sh('systemctl daemon-reload && systemctl restart island');
+  const daemonUse = await waitFor(
+    async () => /^code cache of (.*)$/m.exec(await c.sh('journalctl -u island -o cat --no-pager'))?.[1],
+    5000,
+  );
+  t.equal(daemonUse, 'island.cjs: accepted', "and the daemon, in the unit's sandbox");
+  await c.sh(`rm -r ${dropIn.replace(/\/[^/]*$/, '')} && systemctl daemon-reload && systemctl restart island`);
+
   // the admin edits the file and reloads
   await c.sh('cat > /etc/island.toml', { input: CONFIG });
   await c.sh('systemctl reload island');
@@ -101,7 +164,10 @@ async function lifecycle(
   t.match(await c.sh('ip route show proto island'), /^10\.97\.0\.0\/24 via 10\.98\.0\.2 dev vxpkg/m, 'its route');
   const pid1 = (await c.sh('systemctl show -P MainPID island')).trim();
 
-  // upgrade: a rebuilt higher version of the same tree
+  // upgrade: a rebuilt higher version of the same tree. Its caches are made again (the old ones,
+  // cut short here, are rejected: the probe can tell)
+  await spoilCaches(c);
+  t.same(await cacheUse(c), REJECTED, 'caches cut short: rejected');
   const upgrade = await apt(`install -y ./${deb2Name}`);
   t.match(
     upgrade,
@@ -116,12 +182,23 @@ async function lifecycle(
   t.equal(after.ifindex, link.ifindex, `no flap: vxpkg keeps ifindex ${link.ifindex} across the upgrade`);
   t.equal(after.operstate, link.operstate, 'and its state');
   t.match(await c.sh('ip -j addr show vxpkg'), /10\.98\.0\.1/, 'and its address');
+  t.same(await cacheFiles(c), CACHES, 'the upgrade made the code caches again');
+  t.same(await cacheUse(c), ACCEPTED, 'which the node takes');
+
+  // a new /usr/bin/node (here: nodejs reinstalled) runs island's postinst through its file
+  // trigger, which makes the caches again for it
+  await spoilCaches(c);
+  const renode = await apt('install -y --reinstall nodejs');
+  t.match(renode, /Processing triggers for island /, 'reinstalling nodejs triggers island');
+  t.same(await cacheUse(c), ACCEPTED, 'whose postinst made the code caches again');
+  await c.sh(`rm ${PROBE}`);
 
   // remove: the daemon stops, the network stays as it is (documented in island(8))
   await apt('remove -y island');
   t.not((await c.exec(['systemctl', 'is-active', 'island'])).stdout.trim(), 'active', 'removed: not running');
   t.equal((await c.exec(['test', '-e', '/etc/island.toml'])).code, 0, 'remove keeps the conffile');
   t.equal((await c.exec(['ip', 'link', 'show', 'vxpkg'])).code, 0, 'remove leaves the tunnel in place');
+  t.equal((await c.exec(['test', '-e', '/usr/lib/island'])).code, 1, 'and no /usr/lib/island: the caches went too');
 
   // purge. The dependencies apt pulled in stay: what they leave behind is theirs (ca-certificates'
   // generated links, openssl kept by a Recommends), so the first cycle is checked by name, and a
@@ -140,7 +217,12 @@ async function lifecycle(
   await apt(`install -y ./${debName}`);
   t.equal((await c.exec(['systemctl', 'is-active', 'island'])).stdout.trim(), 'active', 'installed again: active');
   await c.sh('cat > /etc/island.toml', { input: CONFIG });
-  await c.sh('systemctl reload island && ip link show vxpkg >/dev/null');
+  await c.sh('systemctl reload island');
+  // the reload returns once the daemon has its SIGHUP, not once it has built the link
+  t.ok(
+    await waitFor(async () => (await c.exec(['ip', 'link', 'show', 'vxpkg'])).code === 0, 10_000),
+    'reloaded: vxpkg again',
+  );
   await apt(`install -y ./${deb2Name}`);
   await apt('purge -y island');
   await c.sh('ip link del vxpkg');
