@@ -23,12 +23,15 @@ export function planRoutes(
   const liveId = (x: RawRoute) => routeIdentity(x.family as 4 | 6, x.dst, x.dstLen, x.priority);
   const mineById = new Map<string, RawRoute>();
   const foreignById = new Map<string, RawRoute>();
-  for (const x of live.routes) {
+  // indexed loops over every route: see addresses.ts
+  for (let i = 0; i < live.routes.length; i++) {
+    const x = live.routes[i] as RawRoute;
     const byId = x.protocol === ROUTE_PROTO ? mineById : foreignById;
     const id = liveId(x);
     if (!byId.has(id)) byId.set(id, x);
   }
-  for (const r of want.routes) {
+  for (let i = 0; i < want.routes.length; i++) {
+    const r = want.routes[i] as DesiredRoute;
     const key = named(routeId(r));
     const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
     const l = mineById.get(id);
@@ -66,7 +69,8 @@ export function planRoutes(
     status.push({ ...key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
     routeAdds.push({ op: 'replace-route', route: target, why });
   }
-  for (const l of mineLive) {
+  for (let i = 0; i < mineLive.length; i++) {
+    const l = mineLive[i] as RawRoute;
     if (matched.has(l)) continue;
     status.push({ ...named(routeId(l)), state: 'stale', detail: 'no longer in the file' });
     routeDels.push({ op: 'delete-route', route: l, why: 'no longer in the file' });
