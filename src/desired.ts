@@ -203,10 +203,7 @@ export function desiredState(cfg: Config): DesiredState {
   for (const b of cfg.bridges) {
     links.push({ name: b.name, kind: BRIDGE.kind, spec: BRIDGE.spec(b), mtu: b.mtu, ...lineOf(b) });
   }
-  // indexed loops over the file's entries: each step of the iterator protocol is an object in a
-  // one-shot command's interpreted code
-  for (let i = 0; i < cfg.tunnels.length; i++) {
-    const t = cfg.tunnels[i] as TunnelConfig;
+  for (const t of cfg.tunnels) {
     links.push({
       name: t.name,
       kind: t.kind,
@@ -232,19 +229,11 @@ export function desiredState(cfg: Config): DesiredState {
       ...lineOf(l),
     });
   }
-  for (const list of [cfg.bridges, cfg.tunnels, cfg.links])
-    for (let i = 0; i < list.length; i++) {
-      const l = list[i] as (typeof list)[number];
-      for (let k = 0; k < l.addresses.length; k++) {
-        const a = l.addresses[k] as (typeof l.addresses)[number];
-        addresses.push({ link: l.name, ...a, ...lineOf(a) });
-      }
-    }
-  const v6 = new Set(addresses.filter((a) => a.family === 6).map((a) => a.link));
-  for (let i = 0; i < links.length; i++) {
-    const l = links[i] as DesiredLink;
-    if (!v6.has(l.name)) l.noLinkLocal6 = true;
+  for (const l of [...cfg.bridges, ...cfg.tunnels, ...cfg.links]) {
+    for (const a of l.addresses) addresses.push({ link: l.name, ...a, ...lineOf(a) });
   }
+  const v6 = new Set(addresses.filter((a) => a.family === 6).map((a) => a.link));
+  for (const l of links) if (!v6.has(l.name)) l.noLinkLocal6 = true;
   // pins first: the route that would swallow a remote must never be there without its pin;
   // one route per kernel identity (check refuses two in a file): a second would replace the first
   const seen = new Set<string>();

@@ -135,17 +135,14 @@ function tunnelFlow(t: TunnelConfig): Flow[] {
     label: `${t.name}'s packets out (${u.words} to ${t.remote})`,
   };
   if (t.dev !== undefined) out.oif = t.dev;
-  const flows = [into, out];
-  // indexed: an iterator's objects for each of the file's tunnels, in the interpreter
-  for (let i = 0; i < 2; i++) {
-    const f = flows[i] as Flow;
+  for (const f of [into, out]) {
     // pinned to its own port: once the peer has sent, conntrack calls this host's ESTABLISHED
     if (u.answers) f.answers = true;
     f.proto = u.proto;
     if (u.dport !== undefined) f.dport = u.dport;
     f.tunnel = t.name;
   }
-  return flows;
+  return [into, out];
 }
 
 /** The ISLAND-INPUT rule for a tunnel's own packets, in iptables-save's spelling; undefined in the other family. */

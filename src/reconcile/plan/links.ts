@@ -6,7 +6,7 @@ import type { DesiredLink, DesiredState } from '../../desired.js';
 import { findKind } from '../../kinds/index.js';
 import { featureLabel, type Spec, specDiff } from '../../kinds/kind.js';
 import { isLinkToken } from '../../ownership.js';
-import type { LiveLink, LiveState } from '../live.js';
+import type { LiveLink } from '../live.js';
 import { withAutoMtu } from '../mtu.js';
 import { linkId, named, type ObjectStatus } from '../object.js';
 import type { Action, LinkChange, Replaced } from '../plan.js';
@@ -35,15 +35,12 @@ export function planLinks({ want, live, liveByName, liveByIndex, wanted }: PlanC
   const replaced = new Set<number>();
   // each tunnel asks who holds its local address: one lookup, not a scan of every address
   const holders = new Map<string, string>();
-  // indexed loops over every address and link: see addresses.ts
-  for (let i = 0; i < live.addresses.length; i++) {
-    const a = live.addresses[i] as LiveState['addresses'][number];
+  for (const a of live.addresses) {
     const name = liveByIndex.get(a.ifindex)?.name;
     if (name !== undefined && !holders.has(a.address)) holders.set(a.address, name);
   }
 
-  for (let i = 0; i < want.links.length; i++) {
-    const declared = want.links[i] as DesiredLink;
+  for (const declared of want.links) {
     const key = named(linkId(declared.name));
     const l = liveByName.get(declared.name);
     if (l && !l.owned) {

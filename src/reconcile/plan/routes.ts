@@ -23,15 +23,12 @@ export function planRoutes(
   const liveId = (x: RawRoute) => routeIdentity(x.family as 4 | 6, x.dst, x.dstLen, x.priority);
   const mineById = new Map<string, RawRoute>();
   const foreignById = new Map<string, RawRoute>();
-  // indexed loops over every route: see addresses.ts
-  for (let i = 0; i < live.routes.length; i++) {
-    const x = live.routes[i] as RawRoute;
+  for (const x of live.routes) {
     const byId = x.protocol === ROUTE_PROTO ? mineById : foreignById;
     const id = liveId(x);
     if (!byId.has(id)) byId.set(id, x);
   }
-  for (let i = 0; i < want.routes.length; i++) {
-    const r = want.routes[i] as DesiredRoute;
+  for (const r of want.routes) {
     const key = named(routeId(r));
     const id = routeIdentity(r.family, r.dst, r.dstLen, r.metric);
     const l = mineById.get(id);
@@ -69,8 +66,7 @@ export function planRoutes(
     status.push({ ...key, state: l && drift ? 'drifted' : 'missing', detail: l ? why : undefined });
     routeAdds.push({ op: 'replace-route', route: target, why });
   }
-  for (let i = 0; i < mineLive.length; i++) {
-    const l = mineLive[i] as RawRoute;
+  for (const l of mineLive) {
     if (matched.has(l)) continue;
     status.push({ ...named(routeId(l)), state: 'stale', detail: 'no longer in the file' });
     routeDels.push({ op: 'delete-route', route: l, why: 'no longer in the file' });
