@@ -136,10 +136,13 @@ async function lifecycle(
   t.same(await cacheFiles(c), CACHES, `postinst made a code cache beside each bundle in ${CACHE_DIR}`);
   await c.sh(`cat > ${PROBE}`, { input: PROBE_JS });
   t.same(await cacheUse(c), ACCEPTED, `${nodeVersion} takes them: island check, plan, graph`);
-  // the daemon, in the unit's sandbox (ProtectSystem=strict...), with the unit's NODE_OPTIONS
-  const dropIn = '/etc/systemd/system/island.service.d/probe.conf';
-  await c.sh(`mkdir -p ${dropIn.replace(/\/[^/]*$/, '')} && cat > ${dropIn}`, {
-    input: `[Service]\nEnvironment="NODE_OPTIONS=--v8-pool-size=1 --require=${PROBE}"\n`,
+  // the daemon, in the unit's sandbox (ProtectSystem=strict...), with the unit's own NODE_OPTIONS
+  // (as systemd shows them; a quoted value with spaces would not match: the test says so)
+  const unitOptions = /(?:^|\s)NODE_OPTIONS=(\S+)/.exec(await c.sh('systemctl show -P Environment island'))?.[1];
+  t.ok(unitOptions, `island.service sets NODE_OPTIONS (${unitOptions})`);
+  const dropInDir = '/etc/systemd/system/island.service.d';
+  await c.sh(`mkdir -p ${dropInDir} && cat > ${dropInDir}/probe.conf`, {
+    input: `[Service]\nEnvironment="NODE_OPTIONS=${unitOptions} --require=${PROBE}"\n`,
   });
   await c.sh('systemctl daemon-reload && systemctl restart island');
   const daemonUse = await waitFor(
@@ -147,7 +150,7 @@ async function lifecycle(
     5000,
   );
   t.equal(daemonUse, 'island.cjs: accepted', "and the daemon, in the unit's sandbox");
-  await c.sh(`rm -r ${dropIn.replace(/\/[^/]*$/, '')} && systemctl daemon-reload && systemctl restart island`);
+  await c.sh(`rm -r ${dropInDir} && systemctl daemon-reload && systemctl restart island`);
 
   // the admin edits the file and reloads
   await c.sh('cat > /etc/island.toml', { input: CONFIG });
