@@ -74,9 +74,11 @@ if (usage !== undefined) {
   process.stdout.write(\`\${usage}\\n\`);
   process.exitCode = cmd === '' ? 2 : 0;
 } else {
-  // ISLAND_CODE_CACHE: the build's, below
+  // ISLAND_CODE_CACHE: the build's and the package's (scripts/code-cache.mjs), for one of the
+  // bundles only: a name from the environment never makes a path of its own
   const cache = process.env.ISLAND_CODE_CACHE;
-  const name = cache?.startsWith('write ') ? cache.slice(6) : Object.hasOwn(BUNDLE, cmd) ? BUNDLE[cmd] : 'island';
+  const write = cache ? [...Object.values(BUNDLE), 'island'].find((b) => cache === \`write \${b}\`) : undefined;
+  const name = write ?? (Object.hasOwn(BUNDLE, cmd) ? BUNDLE[cmd] : 'island');
   const file = join(dir, \`\${name}.cjs\`);
   const cacheFile = join(dir, \`\${name}.cache\`);
   let cachedData;
@@ -92,7 +94,7 @@ if (usage !== undefined) {
   if (process.env.ISLAND_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.ISLAND_V8_FLAGS);
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, file, dir);
-  if (cache?.startsWith('write ')) {
+  if (write) {
     delete process.env.ISLAND_CODE_CACHE;
     process.on('exit', () => writeFileSync(cacheFile, script.createCachedData()));
   }

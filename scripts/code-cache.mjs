@@ -158,9 +158,8 @@ sleep 0.2; ip link del vx0; sleep 0.3; ip link del vx0; sleep 0.3; kill $p; wait
       // a check that fails here (a file mode it dislikes, no netlink) costs the cache, nothing else
       if (status !== 0 || !existsSync(cache)) {
         rmSync(cache, { force: true });
-        process.stderr.write(
-          `${who}: no code cache for ${name}.cjs (island check exited ${status}); it compiles without one\n`,
-        );
+        const why = status === 0 ? 'its run wrote none' : `island check exited ${status}`;
+        process.stderr.write(`${who}: no code cache for ${name}.cjs (${why}); it compiles without one\n`);
         continue;
       }
       // read by every user's island, whatever the umask of whoever made it

@@ -4,8 +4,9 @@
  * own main() (src/cli.ts) does for the same command line, and the text the command table's.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { HELP } from '../../src/commands.js';
@@ -73,5 +74,22 @@ t.test("the help the entries print is the command table's", (t) => {
   t.equal(usage.status, 0);
   t.equal(run(join(DIST, 'cli.cjs'), []).status, 2, 'island alone: usage, exit 2');
   t.equal(run(join(DIST, 'cli.cjs'), ['check', '--help']).stdout, `${HELP.check}\n`);
+  t.end();
+});
+
+t.test('ISLAND_CODE_CACHE writes the cache of a bundle, never a path it names', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'island-entry-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // what a NAME made into a path would run, and where its cache would go
+  writeFileSync(join(dir, 'stray.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'ran'))}, '');\n`);
+  const good = join(DIST, '..', 'test', 'fixtures', 'good', 'empty.toml');
+  for (const name of [join(relative(DIST, dir), 'stray'), join(dir, 'stray'), 'island.cjs', '']) {
+    const env: NodeJS.ProcessEnv = { ...process.env, ISLAND_CODE_CACHE: `write ${name}` };
+    delete env.NODE_OPTIONS;
+    const r = spawnSync(process.execPath, [join(DIST, 'cli.cjs'), 'check', '-c', good], { encoding: 'utf8', env });
+    t.equal(r.status, 0, `check runs as usual with write ${JSON.stringify(name)}: ${r.stderr}`);
+  }
+  t.same(readdirSync(dir), ['stray.cjs'], 'nothing run or written outside dist/');
+  t.notOk(existsSync(join(DIST, 'island.cjs.cache')), 'nor a cache of a name that is no bundle');
   t.end();
 });
