@@ -122,6 +122,16 @@ async function lifecycle(
   t.equal((await c.exec(['systemctl', 'is-enabled', 'island.service'])).stdout.trim(), 'enabled', 'enabled');
   t.equal((await c.exec(['systemctl', 'is-active', 'island.service'])).stdout.trim(), 'active', 'active');
   t.equal((await c.sh('island check')).trim(), '/etc/island.toml: ok', 'the shipped file is valid');
+  // node reads NODE_EXTRA_CA_CERTS at every start (~38 ms where it names the system bundle);
+  // island makes no TLS connection, and /usr/sbin/island drops it: no warning for a bad one either
+  const badCerts = ['env', 'NODE_EXTRA_CA_CERTS=/nonexistent'];
+  t.match(
+    (await c.exec([...badCerts, '/usr/bin/node', '-e', '0'])).stderr,
+    /extra certs/,
+    'node warns of bad extra certs',
+  );
+  const checked = await c.exec([...badCerts, 'island', 'check']);
+  t.same([checked.code, checked.stderr], [0, ''], 'island, through /usr/sbin/island, never reads them');
   t.equal((await c.sh('ip -j link show')).includes('"alias":"island"'), false, 'as shipped, nothing is built');
   // `ip` fails on a protocol name it does not know
   t.equal(await c.sh('ip route show proto island'), '', 'rt_protos.d names protocol 149 "island" for ip(8)');
