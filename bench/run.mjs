@@ -240,6 +240,11 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 // the daemons' control sockets in a directory of the bench's own: /run/island's may be another
 // daemon's (a test's, or the host's), and a second daemon there logs an error
 process.env.ISLAND_RUNTIME_DIR = join(work, 'run');
+// every process measured here, island's and the references (node -e 0) alike, starts as
+// /usr/sbin/island starts node (packaging/island.sh): without NODE_EXTRA_CA_CERTS, whose bundle
+// node parses at every start (~38 ms of CPU where it names Debian's ca-certificates.crt)
+const extraCerts = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+delete process.env.NODE_EXTRA_CA_CERTS;
 function writeConfig(name, text) {
   const p = join(work, name);
   writeFileSync(p, text);
@@ -787,7 +792,7 @@ function machine() {
     nproc: Number(execFileSync('nproc').toString().trim()),
     model: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
     kernel: release(),
-    node: process.version,
+    node: `${process.version}${extraCerts ? ' (NODE_EXTRA_CA_CERTS unset, as /usr/sbin/island does)' : ''}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     commit,
   };
