@@ -871,8 +871,9 @@ function rows(res) {
       );
   }
   if (converge) {
-    // each row with the floor under it, measured in the same run: where the floor is above the
-    // target, no node program meets it on this machine, and the row says so
+    // each row with the floor under it, measured in the same run: where a floor is above the
+    // target, the row says so (no node program that sends ip's requests, or no island that reads
+    // and checks its file first, meets it on this machine)
     const w = converge;
     const c = converge.cpu;
     const lines = [
