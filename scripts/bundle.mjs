@@ -330,6 +330,6 @@ for (const [name, cjs] of [
 // the code caches for this node (scripts/code-cache.mjs, which the package runs on the host for
 // its node); a package built here would carry caches for the wrong node, so --no-cache leaves
 // them out
-for (const { name } of BUNDLES) rmSync(join(out, `${name}.cache`), { force: true });
 const names = BUNDLES.map(({ name }) => name);
+for (const name of names) rmSync(join(out, `${name}.cache`), { force: true });
 if (!process.argv.includes('--no-cache')) makeCodeCaches(out, names, 'bundle');
