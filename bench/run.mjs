@@ -876,35 +876,28 @@ function rows(res) {
     // and checks its file first, meets it on this machine)
     const w = converge;
     const c = converge.cpu;
+    const sendOnly = "  floor: node -e 0 + ip -batch (a node program that only sent ip's requests)";
+    const checkOnly = '  floor: island check of the same file (what a no-op reads and validates first)';
     const lines = [
-      ['converge', 'empty netns', 'median', w.island, w.ipb, 'ip -batch', TARGET.convergeRatio, [w.bare, w.ipb]],
-      ['no-op converge', '', 'median', w.noop, w.startup, '--help', TARGET.noopHelpRatio, [w.check]],
-      ['converge', 'CPU', 'median', c.island, c.ipb, 'ip -batch', TARGET.convergeRatio, [c.bare, c.ipb]],
-      ['no-op converge', 'CPU', 'median', c.noop, c.startup, '--help', TARGET.noopHelpRatio, [c.check]],
+      ['converge', 'empty netns', w.island, w.ipb, 'ip -batch', TARGET.convergeRatio, sendOnly, [w.bare, w.ipb]],
+      ['no-op converge', '', w.noop, w.startup, '--help', TARGET.noopHelpRatio, checkOnly, [w.check]],
+      ['converge', 'CPU', c.island, c.ipb, 'ip -batch', TARGET.convergeRatio, sendOnly, [c.bare, c.ipb]],
+      ['no-op converge', 'CPU', c.noop, c.startup, '--help', TARGET.noopHelpRatio, checkOnly, [c.check]],
     ];
-    for (const [what, how, metric, mine, ref, refName, target, floorParts] of lines) {
+    for (const [what, how, mine, ref, refName, target, floorName, floorParts] of lines) {
       const r = median(mine) / median(ref);
       const floor = sum(floorParts.map(median));
       const fr = floor / median(ref);
       const under = fr > target ? `; floor ${fr.toFixed(2)}×, above the target` : '';
       R.push([
         `${what} ${P.tunnels} tunnels${how ? `, ${how}` : ''} (${P.runs} runs)`,
-        metric,
+        'median',
         fmtMs(median(mine)),
         `${fmtMs(median(ref))} (${refName})`,
         `≤ ${target}× ${refName}`,
         `${verdict(r <= target)} (${r.toFixed(2)}×${under})`,
       ]);
-      R.push([
-        floorParts.length === 2
-          ? "  floor: node -e 0 + ip -batch (a node program that only sent ip's requests)"
-          : '  floor: island check of the same file (what a no-op reads and validates first)',
-        metric,
-        fmtMs(floor),
-        `${fmtMs(median(ref))} (${refName})`,
-        '',
-        `${fr.toFixed(2)}×`,
-      ]);
+      R.push([floorName, 'median', fmtMs(floor), `${fmtMs(median(ref))} (${refName})`, '', `${fr.toFixed(2)}×`]);
     }
   }
   if (idle) {
