@@ -19,7 +19,8 @@ export function notReached(stuck: ObjectStatus[]): string {
 }
 
 export async function withNetlink<T>(fn: (rtnl: Rtnl, ethtool: Ethtool) => Promise<T>): Promise<T> {
-  const rtnl = new Rtnl();
+  // many requests at once: the kernel works on one batch while the next is built
+  const rtnl = new Rtnl({ sendThread: true });
   const ethtool = new Ethtool();
   try {
     return await fn(rtnl, ethtool);

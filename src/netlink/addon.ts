@@ -107,38 +107,45 @@ const NETLINK_GET_STRICT_CHK = 12;
 /**
  * Strict checking on one of this process's netlink sockets, known by its port: the kernel
  * then honours a dump request's filters (a route dump of one table and type) instead of
- * sending everything. node-netlink does not say which descriptor is its socket's: it is the
- * one whose inode /proc/self/net/netlink gives for that port. False when it cannot be set
- * (a kernel before 4.20, an addon without setsockoptInt): the caller filters by itself.
+ * sending everything. False when it cannot be set (a kernel before 4.20, an addon without
+ * setsockoptInt): the caller filters by itself.
  */
 export function strictCheck(protocol: number, port: number): boolean {
   try {
-    const row = readFileSync('/proc/self/net/netlink', 'utf8')
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .find((c) => c[1] === String(protocol) && c[2] === String(port));
-    const inode = row?.[9];
-    if (!inode) return false;
-    // the newest descriptor first: the socket was just opened, so it is the last or nearly (a
-    // one-shot apply has ~20 open; a readlink each was ~1 ms of its route dump)
-    const fd = readdirSync('/proc/self/fd')
-      .map(Number)
-      .sort((a, b) => b - a)
-      .find((f) => {
-        try {
-          return readlinkSync(`/proc/self/fd/${f}`) === `socket:[${inode}]`;
-        } catch {
-          return false;
-        }
-      });
+    const fd = netlinkFd(protocol, port);
     if (fd === undefined) return false;
     const { setsockoptInt } = loadedAddon();
     if (typeof setsockoptInt !== 'function') return false;
-    setsockoptInt(Number(fd), SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+    setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * The descriptor of this process's netlink socket of that protocol and port, which node-netlink
+ * does not say: the one whose inode /proc/self/net/netlink gives for that port.
+ */
+export function netlinkFd(protocol: number, port: number): number | undefined {
+  const row = readFileSync('/proc/self/net/netlink', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((c) => c[1] === String(protocol) && c[2] === String(port));
+  const inode = row?.[9];
+  if (!inode) return undefined;
+  // the newest descriptor first: the socket was just opened, so it is the last or nearly (a
+  // one-shot apply has ~20 open; a readlink each was ~1 ms of its route dump)
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => b - a)
+    .find((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** A bound dgram socket's descriptor, read where node keeps it (`_handle` warns DEP0112). */

@@ -11,8 +11,13 @@ import type { LiveState } from './live.js';
 import { type Action, actionLine, type Replaced } from './plan.js';
 import { writeSysctl } from './sysctl.js';
 
-/** requests in flight at once: their replies must fit the socket's receive buffer */
-const WINDOW = 64;
+/**
+ * Actions in flight at once: their replies must fit the socket's receive buffer (every request
+ * of 128 links refused, ~0.5 MiB of it). Twice the batches a socket that sends on a thread makes
+ * of them (Rtnl's boundary()), so that the kernel has the next batch while the answers to one
+ * are read (an apply of 500 tunnels from empty: ~18 ms sooner than a window of 64).
+ */
+const WINDOW = 128;
 
 /**
  * Where the ifindexes island picks for its new links are drawn: the kernel numbers the links
@@ -73,11 +78,15 @@ export async function apply(
   const repairFirewall = repairer();
   /** links created in this pass that the kernel has not answered yet, or refused */
   const making = new Map<string, Promise<void>>();
-  const outcome = (a: Action): Promise<ActionResult> =>
-    run(a).then(
+  const outcome = (a: Action): Promise<ActionResult> => {
+    const ran = run(a);
+    // its requests, made before run() first waits, are whole: they may leave now
+    rtnl.boundary();
+    return ran.then(
       (): ActionResult => ({ action: a }),
       (e: unknown): ActionResult => ({ action: a, error: declared(explain(a, e), file, actionLine(a)) }),
     );
+  };
   const results: ActionResult[] = [];
   /** sent, not answered yet: the next stage's requests follow them in the same sendmsg */
   let sent: Promise<ActionResult>[] = [];

@@ -1,7 +1,7 @@
 /**
- * island's rtnetlink socket (src/netlink/rtnl.ts) when the kernel drops answers: a receive
- * overflow (ENOBUFS) on a real socket, in a namespace of the test's own (rtnl-fixture.mjs runs
- * the built Rtnl there).
+ * island's rtnetlink socket (src/netlink/rtnl.ts) on a real socket, in a namespace of the test's
+ * own: when the kernel drops answers, a receive overflow (ENOBUFS; rtnl-fixture.mjs runs the built
+ * Rtnl there), and when it sends on a thread (rtnl-thread-fixture.mjs).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import t from 'tap';
 import { netns } from '../helpers/netns.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'rtnl-fixture.mjs');
+const THREAD_FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'rtnl-thread-fixture.mjs');
 
 t.test(
   'answers the kernel dropped (ENOBUFS): reads asked again at once on a new socket, a write fails at once',
@@ -38,5 +39,55 @@ t.test(
     );
     t.ok(got.ms < 2500, `without waiting out the 10 s timeout (${got.ms.toFixed(0)} ms)`);
     t.equal(got.after, 1, 'the next request answered');
+  },
+);
+
+t.test(
+  'a socket that sends on a thread: requests in order across batches, its descriptor kept until the thread is done',
+  async (t) => {
+    const ns = await netns(t, 'rtnlthr');
+    const r = await ns.exec([process.execPath, THREAD_FIXTURE], { timeoutMs: 60_000 });
+    t.equal(r.code, 0, `the fixture ran: ${r.stderr.trim()}`);
+    const got = JSON.parse(r.stdout) as {
+      links: number;
+      base: number;
+      threaded: boolean;
+      sends: number;
+      refused: string[];
+      fd: number | null;
+      atClose: string;
+      opened: number;
+      later: string;
+    };
+    t.ok(got.threaded, 'the island-patched addon sends on a thread');
+    // 900 requests, a batch leaving at each boundary() past 64: the kernel had them in ~14 sendmsgs
+    t.ok(got.sends >= 10, `the requests left in several batches: ${got.sends} sendmsgs`);
+    t.same(got.refused, [], 'no request refused: each bridge was made before its up and its address');
+    // ip prints an empty object for each link it filtered out (lo here)
+    const links = (
+      JSON.parse(await ns.run(['ip', '-4', '-j', 'addr', 'show', 'type', 'bridge'])) as {
+        ifname?: string;
+        ifindex: number;
+        flags: string[];
+        addr_info: { local: string }[];
+      }[]
+    ).flatMap((l) => (l.ifname === undefined ? [] : [{ ...l, ifname: l.ifname }]));
+    t.equal(links.length, got.links, `ip -j addr: ${got.links} bridges`);
+    const wrong = links.filter((l) => {
+      const i = Number(l.ifname.slice(2));
+      const address = `10.${(i >> 8) + 1}.${i & 255}.1`;
+      return (
+        !l.flags.includes('UP') || l.ifindex !== got.base + i || l.addr_info.map((a) => a.local).join() !== address
+      );
+    });
+    t.same(
+      wrong.map((l) => l.ifname),
+      [],
+      'each up, at its ifindex, with its address',
+    );
+    t.ok(got.fd !== null, 'the socket had a descriptor');
+    t.match(got.atClose, /^socket:\[\d+\]$/, 'right after close(), its descriptor is still the socket');
+    t.not(got.opened, got.fd, 'a file opened then does not get that number');
+    t.equal(got.later, 'closed', 'closed once the thread is done');
   },
 );
