@@ -103,6 +103,8 @@ function verify() {
     if (typeof exported.NativeNetlink !== 'function') throw new Error('no NativeNetlink export');
     for (const f of ['setsockoptInt', 'sendUnixDatagram', 'mallocTrim'])
       if (typeof exported[f] !== 'function') throw new Error(`no ${f} export (patch not applied?)`);
+    if (typeof exported.NativeNetlink.prototype.sendOnThread !== 'function')
+      throw new Error('no NativeNetlink sendOnThread (patch not applied?)');
   } catch (e) {
     fail(`${rel(addon)} does not load: ${e.message}`);
   }
