@@ -3,10 +3,12 @@
  * own: when the kernel drops answers, a receive overflow (ENOBUFS; rtnl-fixture.mjs runs the built
  * Rtnl there), and when it sends on a thread (rtnl-thread-fixture.mjs).
  */
+
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
-import { netns } from '../helpers/netns.js';
+import t, { type Test } from 'tap';
+import { type Netns, netns } from '../helpers/netns.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'rtnl-fixture.mjs');
 const THREAD_FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'rtnl-thread-fixture.mjs');
@@ -42,24 +44,31 @@ t.test(
   },
 );
 
+interface ThreadRun {
+  links: number;
+  base: number;
+  threaded: boolean;
+  sends: number;
+  refused: string[];
+  fd: number | null;
+  atClose: string;
+  opened: number;
+  later: string;
+}
+
+/** rtnl-thread-fixture.mjs in a namespace of its own, under `pin` (a taskset) when given */
+async function threadRun(t: Test, pin: string[] = []): Promise<{ ns: Netns; got: ThreadRun }> {
+  const ns = await netns(t, 'rtnlthr');
+  const r = await ns.exec([...pin, process.execPath, THREAD_FIXTURE], { timeoutMs: 60_000 });
+  t.equal(r.code, 0, `the fixture ran: ${r.stderr.trim()}`);
+  return { ns, got: JSON.parse(r.stdout) as ThreadRun };
+}
+
 t.test(
   'a socket that sends on a thread: requests in order across batches, its descriptor kept until the thread is done',
   async (t) => {
-    const ns = await netns(t, 'rtnlthr');
-    const r = await ns.exec([process.execPath, THREAD_FIXTURE], { timeoutMs: 60_000 });
-    t.equal(r.code, 0, `the fixture ran: ${r.stderr.trim()}`);
-    const got = JSON.parse(r.stdout) as {
-      links: number;
-      base: number;
-      threaded: boolean;
-      sends: number;
-      refused: string[];
-      fd: number | null;
-      atClose: string;
-      opened: number;
-      later: string;
-    };
-    t.ok(got.threaded, 'the island-patched addon sends on a thread');
+    const { ns, got } = await threadRun(t);
+    t.ok(got.threaded, `the island-patched addon sends on a thread (it needs 2 CPUs: ${availableParallelism()} here)`);
     // 900 requests, a batch leaving at each boundary() past 64: the kernel had them in ~14 sendmsgs
     t.ok(got.sends >= 10, `the requests left in several batches: ${got.sends} sendmsgs`);
     t.same(got.refused, [], 'no request refused: each bridge was made before its up and its address');
@@ -91,3 +100,11 @@ t.test(
     t.equal(got.later, 'closed', 'closed once the thread is done');
   },
 );
+
+t.test('with one CPU, the same requests leave in one sendmsg from the JavaScript thread', async (t) => {
+  const { got } = await threadRun(t, ['taskset', '-c', '0']);
+  t.notOk(got.threaded, 'no thread: it would only take turns with the JavaScript one');
+  t.equal(got.sends, 1, "boundary() sent nothing early: the turn's requests left together");
+  t.same(got.refused, [], 'none refused');
+  t.equal(got.atClose, 'closed', 'close() closed the descriptor at once: no thread was using it');
+});
