@@ -87,11 +87,11 @@ export function makeCodeCaches(dir, names, who) {
     const file = join(work, 'island.toml');
     writeFileSync(file, CACHE_FILE);
     chmodSync(file, 0o644);
-    // more links than apply's request window (64), each with an address and a route: its stages
-    // of many, not only the few of CACHE_FILE's
+    // more links than apply's window of actions in flight (WINDOW in src/reconcile/apply.ts, 128),
+    // each with an address and a route: its stages of many, not only the few of CACHE_FILE's
     const applyFile = join(work, 'apply.toml');
     const many = Array.from(
-      { length: 70 },
+      { length: 140 },
       (_, i) =>
         `[[tunnel]]\nname = "vc${i}"\nkind = "vxlan"\nvni = ${1000 + i}\nlocal = "10.9.0.1"\nremote = "10.9.0.2"\n` +
         `addresses = ["10.4.${i}.2/30"]\n\n[[route]]\nto = "192.168.${100 + i}.0/24"\nvia = "10.4.${i}.1"\ndev = "vc${i}"\n`,
