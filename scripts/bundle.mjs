@@ -70,6 +70,24 @@ const usage =
     : argv.length === 2 && cmd !== '' && Object.hasOwn(HELP, cmd) && (flag === '-h' || flag === '--help')
       ? HELP[cmd]
       : undefined;
+/**
+ * V8's setFlagsFromString from node's own binding: node:v8 would load ~2.5 ms of builtin modules
+ * (src/cli/one-shot.ts, which the bundle uses, says more). DEP0111 warns on that read;
+ * process.noDeprecation silences it for the read alone.
+ */
+function v8Flags() {
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    const f = process.binding('v8').setFlagsFromString;
+    if (typeof f === 'function') return f;
+  } catch {
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  return createRequire(join(dir, 'cli.cjs'))('node:v8').setFlagsFromString;
+}
+
 if (usage !== undefined) {
   process.stdout.write(\`\${usage}\\n\`);
   process.exitCode = cmd === '' ? 2 : 0;
@@ -86,12 +104,19 @@ if (usage !== undefined) {
     cachedData = readFileSync(cacheFile);
   } catch {}
   const wrapped = \`(function (exports, require, module, __filename, __dirname) {\${readFileSync(file, 'utf8')}\n})\`;
+  const setFlags = v8Flags();
+  // Before the cache is read, whatever the command: V8 checks a cache against the flags it was
+  // written with, and this same entry writes it (scripts/code-cache.mjs). Reading the cache grows
+  // the old generation by more than 1 MiB before any mark-compact, which arms V8's memory reducer
+  // for small heaps: ~8 s later it runs two incremental mark-compacts (~10-30 ms of CPU) in the
+  // idle daemon's quiet time. The daemon gives its start-up garbage back itself, at once
+  // (src/memory.ts); a one-shot command exits long before.
+  setFlags('--no-memory-reducer-for-small-heaps');
   const script = new Script(wrapped, { filename: file, cachedData });
   const require = createRequire(file);
   // V8 flags for this process, set once the cache is read: on node's command line V8 would refuse a
-  // cache built without them (and NODE_OPTIONS refuses most); the unit sets them for the daemon.
-  // node:v8 only then: its builtin modules are ~2.5 ms CPU a command may not need
-  if (process.env.ISLAND_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.ISLAND_V8_FLAGS);
+  // cache built without them (and NODE_OPTIONS refuses most); the unit sets them for the daemon
+  if (process.env.ISLAND_V8_FLAGS) setFlags(process.env.ISLAND_V8_FLAGS);
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, file, dir);
   if (write) {

@@ -6,7 +6,8 @@ import { dropFilePages, mallocTrim } from './netlink/addon.js';
  * validating the file, the first pass and the bundle's own text leave the heap at ~16 MiB of pages
  * for ~7 MiB live (new space grown to 4 MiB for 0.4 in use). V8's memory reducer would shrink it
  * only after 8 s of quiet, and then with a compacting GC in the middle of the idle time (~50 ms of
- * CPU, 6 MiB of RSS, measured on the lab file). The inspector's HeapProfiler.collectGarbage is
+ * CPU, 6 MiB of RSS, measured on the lab file); island's entry turns that reducer off
+ * (scripts/bundle.mjs), which after this GC still ran two more, ~10-30 ms of the idle CPU. The inspector's HeapProfiler.collectGarbage is
  * V8's LowMemoryNotification, the one way node offers to ask for that GC (a plain `gc()` neither
  * compacts nor shrinks new space: -0.7 MiB; the gc extension's `flavor: 'last-resort'` +4.6).
  *
@@ -55,7 +56,7 @@ interface Session {
  * nothing (-0.2 MiB with scripts/bundle.mjs's lazy pino): the session is taken from the binding
  * that module wraps, process.binding('inspector') (deprecated, documentation-only DEP0111; the
  * same Connection in node 18 and 20), else from node:inspector. Undefined for a node built
- * without the inspector: V8's memory reducer does the GC later.
+ * without the inspector: the start-up garbage stays until V8's next mark-compact.
  */
 function inspectorSession(onReply: () => void): Session | undefined {
   try {

@@ -9,6 +9,7 @@
  * sandboxed daemon alike, and made again by an upgrade and by a new /usr/bin/node (the trigger).
  */
 import type { Test } from 'tap';
+import { cacheUseOf, PROBE_JS } from '../helpers/code-cache-probe.js';
 import { BASE_VERSION, buildDeb } from '../helpers/deb.js';
 import { bootDebRoot, type DebContainer, debRoot, FILE_LIST_SCRIPT, mustRun } from '../helpers/debroot.js';
 import { islandToml, vxlan } from '../helpers/toml.mjs';
@@ -36,22 +37,8 @@ const CACHE_DIR = '/usr/lib/island/dist';
 const CACHES = ['island-apply.cache', 'island-check.cache', 'island.cache'];
 /** A command of each bundle (the entry's BUNDLE: check and plan have their own), none changing anything */
 const USES = ['check', 'plan', 'graph'];
-/**
- * A preload (NODE_OPTIONS=--require) that says on stderr what V8 made of the code cache given to
- * each vm.Script: the entry's own Script, so what it observes is exactly what the entry compiles,
- * on the host's node. Outside /root, which the unit's ProtectHome hides from the daemon.
- */
+/** The probe (test/helpers/code-cache-probe.ts), outside /root, which the unit's ProtectHome hides from the daemon. */
 const PROBE = '/usr/local/lib/code-cache-probe.cjs';
-const PROBE_JS = `const vm = require('node:vm');
-const { Script } = vm;
-vm.Script = class extends Script {
-  constructor(source, options) {
-    super(source, options);
-    const state = options?.cachedData === undefined ? 'none' : this.cachedDataRejected ? 'rejected' : 'accepted';
-    process.stderr.write(\`code cache of \${require('node:path').basename(options?.filename ?? '?')}: \${state}\\n\`);
-  }
-};
-`;
 const ACCEPTED = ['island-check.cjs: accepted', 'island-apply.cjs: accepted', 'island.cjs: accepted'];
 const REJECTED = ACCEPTED.map((l) => l.replace('accepted', 'rejected'));
 
@@ -65,7 +52,7 @@ async function cacheUse(c: DebContainer): Promise<string[]> {
   return Promise.all(
     USES.map(async (cmd) => {
       const r = await c.exec(['env', `NODE_OPTIONS=--require=${PROBE}`, 'island', cmd]);
-      return /^code cache of (.*)$/m.exec(r.stderr)?.[1] ?? `island ${cmd}: no vm.Script (exit ${r.code}) ${r.stderr}`;
+      return cacheUseOf(r.stderr) ?? `island ${cmd}: no vm.Script (exit ${r.code}) ${r.stderr}`;
     }),
   );
 }
@@ -155,10 +142,7 @@ async function lifecycle(
     input: `[Service]\nEnvironment="NODE_OPTIONS=${unitOptions} --require=${PROBE}"\n`,
   });
   await c.sh('systemctl daemon-reload && systemctl restart island');
-  const daemonUse = await waitFor(
-    async () => /^code cache of (.*)$/m.exec(await c.sh('journalctl -u island -o cat --no-pager'))?.[1],
-    5000,
-  );
+  const daemonUse = await waitFor(async () => cacheUseOf(await c.sh('journalctl -u island -o cat --no-pager')), 5000);
   t.equal(daemonUse, 'island.cjs: accepted', "and the daemon, in the unit's sandbox");
   await c.sh(`rm -r ${dropInDir} && systemctl daemon-reload && systemctl restart island`);
 

@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { HELP } from '../../src/commands.js';
+import { cacheUseOf, PROBE_JS } from '../helpers/code-cache-probe.js';
 
 const DIST = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'dist');
 const BUNDLE = join(DIST, 'island.cjs');
@@ -91,5 +92,28 @@ t.test('ISLAND_CODE_CACHE writes the cache of a bundle, never a path it names', 
   }
   t.same(readdirSync(dir), ['stray.cjs'], 'nothing run or written outside dist/');
   t.notOk(existsSync(join(DIST, 'island.cjs.cache')), 'nor a cache of a name that is no bundle');
+  t.end();
+});
+
+t.test("each bundle's code cache, as the build made it, is what the entries compile with", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'island-entry-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, PROBE_JS);
+  const good = join(DIST, '..', 'test', 'fixtures', 'good', 'empty.toml');
+  // V8 refuses a cache written under other flags: the entry sets its own before it reads one, and
+  // the unit's ISLAND_V8_FLAGS (the daemon's bundle) come after
+  const uses: [string[], NodeJS.ProcessEnv, string][] = [
+    [['check', '-c', good], {}, 'island-check.cjs: accepted'],
+    [['plan', '-c', '/nonexistent'], {}, 'island-apply.cjs: accepted'],
+    [['graph', '-c', '/nonexistent'], {}, 'island.cjs: accepted'],
+    [['graph', '-c', '/nonexistent'], { ISLAND_V8_FLAGS: '--no-opt' }, 'island.cjs: accepted'],
+  ];
+  for (const entry of ['cli.cjs', 'cli.js'])
+    for (const [args, extra, want] of uses) {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...extra, NODE_OPTIONS: `--require=${probe}` };
+      const r = spawnSync(process.execPath, [join(DIST, entry), ...args], { encoding: 'utf8', env });
+      t.equal(cacheUseOf(r.stderr), want, `${entry} ${args.join(' ')} ${JSON.stringify(extra)}`);
+    }
   t.end();
 });
