@@ -82,6 +82,7 @@ function v8Flags() {
     const f = process.binding('v8').setFlagsFromString;
     if (typeof f === 'function') return f;
   } catch {
+    // gone from this node: node:v8 below
   } finally {
     process.noDeprecation = quiet;
   }

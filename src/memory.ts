@@ -6,10 +6,11 @@ import { dropFilePages, mallocTrim } from './netlink/addon.js';
  * validating the file, the first pass and the bundle's own text leave the heap at ~16 MiB of pages
  * for ~7 MiB live (new space grown to 4 MiB for 0.4 in use). V8's memory reducer would shrink it
  * only after 8 s of quiet, and then with a compacting GC in the middle of the idle time (~50 ms of
- * CPU, 6 MiB of RSS, measured on the lab file); island's entry turns that reducer off
- * (scripts/bundle.mjs), which after this GC still ran two more, ~10-30 ms of the idle CPU. The inspector's HeapProfiler.collectGarbage is
- * V8's LowMemoryNotification, the one way node offers to ask for that GC (a plain `gc()` neither
- * compacts nor shrinks new space: -0.7 MiB; the gc extension's `flavor: 'last-resort'` +4.6).
+ * CPU, 6 MiB of RSS, measured on the lab file). Armed by the start, it still ran two ~8 s after
+ * this GC (~10-30 ms of the idle CPU): island's entry turns it off (scripts/bundle.mjs). The
+ * inspector's HeapProfiler.collectGarbage is V8's LowMemoryNotification, the one way node offers
+ * to ask for that GC (a plain `gc()` neither compacts nor shrinks new space: -0.7 MiB; the gc
+ * extension's `flavor: 'last-resort'` +4.6).
  *
  * Then glibc's malloc_trim: V8 frees its start-up buffers into malloc's heap, where free() gives
  * back only what lies above the last chunk in use; the trim returns the free pages in between
