@@ -221,13 +221,26 @@ const linkMtu = async (ns: Netns, name = 'vx0'): Promise<number | undefined> => 
   return r.code === 0 ? JSON.parse(r.stdout)[0]?.mtu : undefined;
 };
 
-async function waitUntil(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+/** `explain`: what the failure message adds, read when the wait has failed */
+async function waitUntil(
+  what: string,
+  ok: () => Promise<boolean>,
+  timeoutMs: number,
+  explain?: () => Promise<string>,
+): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     if (await ok()) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
+  throw new Error(`${what}: not within ${timeoutMs} ms${explain ? `\n${await explain()}` : ''}`);
+}
+
+/** Each end's tunnel MTU, its path MTU figures (island status --json) and its daemon's log. */
+async function ends(...es: End[]): Promise<string> {
+  const one = async (e: End) =>
+    `${e.ns.name}: vx0 mtu ${await linkMtu(e.ns)}; pmtu ${JSON.stringify((await statusJson(e)).peers?.[0]?.pmtu)}\n${e.daemon.lines.join('\n')}`;
+  return (await Promise.all(es.map(one))).join('\n');
 }
 
 const both = (m: Json) => m.pathMtu !== undefined && m.peerPathMtu !== undefined && !m.searching;
@@ -400,6 +413,7 @@ t.test('a path that shrinks under a running island: found at the next re-check, 
     'both tunnels lowered to 1350',
     async () => (await linkMtu(a.ns)) === PATH && (await linkMtu(b.ns)) === PATH,
     120_000,
+    () => ends(a, b),
   );
   const after = (await statusJson(a)).peers[0].pmtu;
   t.ok(ms <= 30_000 + 40_000, `lowered ${ms} ms after the hop shrank (re-check every 30 s, then the search)`);
