@@ -14,6 +14,8 @@ import { cacheUseOf, PROBE_JS } from '../helpers/code-cache-probe.js';
 
 const DIST = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'dist');
 const BUNDLE = join(DIST, 'island.cjs');
+/** a valid file, for the commands that must read one */
+const GOOD = join(DIST, '..', 'test', 'fixtures', 'good', 'empty.toml');
 /** the commands with a bundle of their own (scripts/bundle.mjs BUNDLES), which the entries run for them */
 const OWN: Record<string, string> = {
   check: 'island-check.cjs',
@@ -83,11 +85,10 @@ t.test('ISLAND_CODE_CACHE writes the cache of a bundle, never a path it names', 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // what a NAME made into a path would run, and where its cache would go
   writeFileSync(join(dir, 'stray.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'ran'))}, '');\n`);
-  const good = join(DIST, '..', 'test', 'fixtures', 'good', 'empty.toml');
   for (const name of [join(relative(DIST, dir), 'stray'), join(dir, 'stray'), 'island.cjs', '']) {
     const env: NodeJS.ProcessEnv = { ...process.env, ISLAND_CODE_CACHE: `write ${name}` };
     delete env.NODE_OPTIONS;
-    const r = spawnSync(process.execPath, [join(DIST, 'cli.cjs'), 'check', '-c', good], { encoding: 'utf8', env });
+    const r = spawnSync(process.execPath, [join(DIST, 'cli.cjs'), 'check', '-c', GOOD], { encoding: 'utf8', env });
     t.equal(r.status, 0, `check runs as usual with write ${JSON.stringify(name)}: ${r.stderr}`);
   }
   t.same(readdirSync(dir), ['stray.cjs'], 'nothing run or written outside dist/');
@@ -100,11 +101,10 @@ t.test("each bundle's code cache, as the build made it, is what the entries comp
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const probe = join(dir, 'probe.cjs');
   writeFileSync(probe, PROBE_JS);
-  const good = join(DIST, '..', 'test', 'fixtures', 'good', 'empty.toml');
   // V8 refuses a cache written under other flags: the entry sets its own before it reads one, and
   // the unit's ISLAND_V8_FLAGS (the daemon's bundle) come after
   const uses: [string[], NodeJS.ProcessEnv, string][] = [
-    [['check', '-c', good], {}, 'island-check.cjs: accepted'],
+    [['check', '-c', GOOD], {}, 'island-check.cjs: accepted'],
     [['plan', '-c', '/nonexistent'], {}, 'island-apply.cjs: accepted'],
     [['graph', '-c', '/nonexistent'], {}, 'island.cjs: accepted'],
     [['graph', '-c', '/nonexistent'], { ISLAND_V8_FLAGS: '--no-opt' }, 'island.cjs: accepted'],
